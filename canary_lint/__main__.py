@@ -1,0 +1,3 @@
+from canary_lint.cli import main
+
+main()

@@ -1,0 +1,28 @@
+"""The analyzers, imported only when the release holds a file of a kind they read.
+
+An analyzer is a module with
+    RULES: tuple[str, ...]                          # names of the rules it may report
+    def analyze(ctx: ReleaseContext) -> Iterable[Finding]
+It reads files through `ctx` (shared parses), builds findings with `ctx.finding(...)`, wraps per-file
+work in `ctx.guard(path, name)`, and never prints or exits. Heavy parsers are imported inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AnalyzerSpec:
+    name: str
+    module: str
+    kinds: frozenset  # file kinds that make the analyzer run
+    needs_base: bool = False  # only runs with --base
+
+
+ANALYZERS: tuple[AnalyzerSpec, ...] = (
+    AnalyzerSpec("migrations", "canary_lint.migrations.analyzer", frozenset({"alembic", "sql_migration"})),
+    AnalyzerSpec("openapi", "canary_lint.openapi.analyzer", frozenset({"openapi"})),
+    AnalyzerSpec("state", "canary_lint.state.analyzer", frozenset({"python"})),
+    AnalyzerSpec("telemetry", "canary_lint.telemetry.analyzer", frozenset({"python", "deploy"})),
+)

@@ -1,0 +1,164 @@
+"""Configuration: `[tool.canary-lint]` in pyproject.toml or a `canary-lint.toml`.
+
+The nearest file wins (walking up from the first path), `--config` overrides the search, and CLI flags
+beat the file. Unknown keys and bad values raise `ConfigError`, which the CLI turns into exit 2.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from canary_lint.model import Severity
+
+DEFAULT_EXCLUDE = (
+    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "build", "dist",
+    "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".eggs",
+)
+DIALECTS = ("postgresql", "mysql", "sqlite")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str | None = None  # the file the settings came from
+    root: Path = field(default_factory=Path.cwd)  # the directory that holds it (or cwd)
+    select: tuple[str, ...] = ("ALL",)
+    ignore: tuple[str, ...] = ()
+    severity: dict = field(default_factory=dict)  # rule code/name -> Severity
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    base: str | None = None
+    fail_on: Severity = Severity.ERROR
+    dialect: str = "postgresql"
+    postgres_version: int | None = None
+    migrations: tuple[str, ...] = ()  # extra migration locations (dirs or globs)
+    openapi: tuple[str, ...] = ()  # extra OpenAPI spec locations (files or globs)
+    state: dict = field(default_factory=dict)  # analyzer-specific tables, validated by the analyzer
+    telemetry: dict = field(default_factory=dict)
+    api: dict = field(default_factory=dict)
+    migration: dict = field(default_factory=dict)
+
+    @property
+    def all_excludes(self) -> tuple[str, ...]:
+        return (self.exclude or DEFAULT_EXCLUDE) + self.extend_exclude
+
+    def merged(self, **overrides) -> "Config":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _str_list(where: str, key: str, value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{where}: `{key}` must be a list of strings, got {value!r}")
+
+
+def _parse(table: dict, where: str, source: str | None, root: Path) -> Config:
+    from canary_lint.registry import registry
+
+    reg = registry()
+    kw: dict = {"source": source, "root": root}
+    for raw_key, value in table.items():
+        key = raw_key.replace("-", "_")
+        if key in ("select", "ignore"):
+            items = _str_list(where, raw_key, value)
+            for item in items:
+                if not reg.is_selector(item):
+                    raise ConfigError(f"{where}: `{raw_key}` names unknown rule {item!r} (see `canary-lint rules`)")
+            kw[key] = items
+        elif key in ("exclude", "extend_exclude", "migrations", "openapi"):
+            kw[key] = _str_list(where, raw_key, value)
+        elif key == "severity":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: `severity` must be a table of rule = \"error|warning|info\"")
+            sev = {}
+            for rule_key, level in value.items():
+                if rule_key not in reg:
+                    raise ConfigError(f"{where}: `severity` names unknown rule {rule_key!r}")
+                try:
+                    sev[reg.get(rule_key).code] = Severity.parse(str(level))
+                except ValueError as exc:
+                    raise ConfigError(f"{where}: `severity.{rule_key}`: {exc}") from None
+            kw["severity"] = sev
+        elif key == "base":
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: `base` must be a git ref string")
+            kw["base"] = value
+        elif key == "fail_on":
+            if value not in ("error", "warning"):
+                raise ConfigError(f"{where}: `fail-on` must be \"error\" or \"warning\", got {value!r}")
+            kw["fail_on"] = Severity(value)
+        elif key == "dialect":
+            if value not in DIALECTS:
+                raise ConfigError(f"{where}: `dialect` must be one of {', '.join(DIALECTS)}, got {value!r}")
+            kw["dialect"] = value
+        elif key == "postgres_version":
+            if not isinstance(value, int) or isinstance(value, bool) or not 9 <= value <= 30:
+                raise ConfigError(f"{where}: `postgres-version` must be a major version number like 16, got {value!r}")
+            kw["postgres_version"] = value
+        elif key in ("state", "telemetry", "api", "migration"):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: `{raw_key}` must be a table")
+            kw[key] = dict(value)
+        else:
+            allowed = (
+                "select, ignore, severity, exclude, extend-exclude, base, fail-on, dialect, postgres-version, "
+                "migrations, openapi, and the tables migration, api, state, telemetry"
+            )
+            raise ConfigError(f"{where}: unknown key `{raw_key}` (allowed: {allowed})")
+    return Config(**kw)
+
+
+def load_file(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("canary-lint", {})
+        where = f"{path} [tool.canary-lint]"
+    else:
+        table = data.get("tool", {}).get("canary-lint", data) if "tool" in data else data
+        where = str(path)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table")
+    return _parse(table, where, str(path), path.parent.resolve())
+
+
+def find_config(start: Path) -> Path | None:
+    """Nearest canary-lint.toml, or pyproject.toml with a [tool.canary-lint] table, walking up."""
+    start = start.resolve()
+    here = start if start.is_dir() else start.parent
+    for directory in (here, *here.parents):
+        own = directory / "canary-lint.toml"
+        if own.is_file():
+            return own
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                text = pyproject.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if "[tool.canary-lint" in text:
+                return pyproject
+        if (directory / ".git").exists():
+            break
+    return None
+
+
+def load(config_path: str | None, first_path: str | None) -> Config:
+    if config_path:
+        path = Path(config_path)
+        if not path.is_file():
+            raise ConfigError(f"{config_path}: config file does not exist")
+        return load_file(path)
+    found = find_config(Path(first_path or "."))
+    return load_file(found) if found else Config()

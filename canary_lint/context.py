@@ -1,0 +1,184 @@
+"""The release context handed to every analyzer: head files, the lazily read base tree, shared parses.
+
+Each file is read once and each parse is cached here, so two analyzers that look at the same Python file
+share one `ast` tree. Analyzers build findings with `ctx.finding(...)`, which fills the rule's code,
+family and severity from its page (and the user's severity overrides).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from canary_lint.config import Config
+from canary_lint.discovery import SourceFile
+from canary_lint.model import FileError, Finding, Severity
+from canary_lint.registry import Registry
+
+MAX_BYTES = 64 * 1024 * 1024
+
+
+class Unreadable(Exception):
+    """A file that cannot be read or decoded; the message says why."""
+
+
+def decode(data: bytes) -> str:
+    if b"\0" in data[:8192]:
+        raise Unreadable("binary file (contains NUL bytes); not checked")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Unreadable(f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); not checked") from None
+
+
+@dataclass
+class ReleaseContext:
+    config: Config
+    files: list[SourceFile]
+    registry: Registry
+    base_ref: str | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+    _base: object = None
+    _text: dict = field(default_factory=dict)
+    _ast: dict = field(default_factory=dict)
+    _base_ast: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
+    errors: list[FileError] = field(default_factory=list)
+    meta_findings: list[Finding] = field(default_factory=list)
+    crashed: bool = False
+
+    # ---- the head tree -------------------------------------------------------------------------
+    def files_of(self, *kinds: str) -> list[SourceFile]:
+        return [f for f in self.files if f.kinds.intersection(kinds)]
+
+    def text(self, file: SourceFile) -> str | None:
+        """The file's text, or None after recording why it could not be read (CL001)."""
+        if file.path not in self._text:
+            try:
+                size = file.abspath.stat().st_size
+                if size > MAX_BYTES:
+                    raise Unreadable(f"file is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit; not checked")
+                self._text[file.path] = decode(file.abspath.read_bytes())
+            except Unreadable as exc:
+                self.file_error(file.path, str(exc))
+                self._text[file.path] = None
+            except OSError as exc:
+                self.file_error(file.path, f"cannot read: {exc.strerror or exc}")
+                self._text[file.path] = None
+        return self._text[file.path]
+
+    def python_ast(self, file: SourceFile) -> ast.Module | None:
+        """The head file's stdlib `ast`, parsed once per run; None (and a CL001) on a syntax error."""
+        if file.path not in self._ast:
+            source = self.text(file)
+            self._ast[file.path] = None if source is None else self._parse_python(source, file.path)
+        return self._ast[file.path]
+
+    def _parse_python(self, source: str, path: str, *, report: bool = True) -> ast.Module | None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return ast.parse(source, filename=path)
+        except SyntaxError as exc:
+            if report:
+                self.file_error(path, f"Python syntax error: {exc.msg}", line=exc.lineno or 1, column=exc.offset or 1)
+            return None
+        except (ValueError, RecursionError, MemoryError) as exc:
+            if report:
+                self.file_error(path, f"cannot parse Python: {exc}")
+            return None
+
+    def cached(self, key, compute):
+        """Share any derived fact between analyzers (e.g. a symbol table per file)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    # ---- the base tree (v1) --------------------------------------------------------------------
+    @property
+    def base(self):
+        """The base tree (`gitio.BaseTree`) when `--base` was given, else None. Opened on first use."""
+        if self.base_ref is None:
+            return None
+        if self._base is None:
+            from canary_lint.gitio import BaseTree
+
+            self._base = BaseTree(self.base_ref, self.cwd)
+        return self._base
+
+    def base_python_ast(self, path: str) -> ast.Module | None:
+        """v1's version of `path` parsed, or None (missing at base, or not parseable: v1 is not ours to lint)."""
+        if self.base is None:
+            return None
+        if path not in self._base_ast:
+            source = self.base.read_text(path)
+            self._base_ast[path] = None if source is None else self._parse_python(source, path, report=False)
+        return self._base_ast[path]
+
+    # ---- findings ------------------------------------------------------------------------------
+    def finding(
+        self,
+        rule: str,
+        path: str,
+        line: int = 1,
+        column: int = 1,
+        end_line: int | None = None,
+        end_column: int | None = None,
+        *,
+        message: str,
+        fix: str | None = None,
+        subject: str = "",
+        operation: str | None = None,
+        pointer: str | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        """Build a finding for `rule` (code or name). `severity` overrides the page's default for
+        rules whose severity depends on the case (e.g. warning when v1 no longer uses a column);
+        the user's per-rule severity from config always wins."""
+        meta = self.registry.get(rule)
+        sev = self.config.severity.get(meta.code) or severity or meta.severity
+        line = max(1, int(line or 1))
+        column = max(1, int(column or 1))
+        end_line = max(line, int(end_line or line))
+        end_column = int(end_column or column)
+        if end_line == line and end_column < column:
+            end_column = column
+        return Finding(
+            rule=meta.code, name=meta.name, family=meta.family, severity=sev, path=path, line=line,
+            column=column, end_line=end_line, end_column=end_column, message=message, fix=fix,
+            operation=operation, pointer=pointer, subject=subject,
+        )
+
+    def file_error(self, path: str, message: str, line: int = 1, column: int = 1) -> None:
+        """Record that `path` could not be read/decoded/parsed: a CL001 finding and a JSON `errors` entry."""
+        if any(e.path == path for e in self.errors):
+            return
+        self.errors.append(FileError(path, message if line <= 1 else f"line {line}: {message}"))
+        self.meta_findings.append(
+            self.finding("CL001", path, line, column, message=f"{message}", subject=path,
+                         fix="fix the file so it can be read; the rest of the release was still checked")
+        )
+
+    @contextlib.contextmanager
+    def guard(self, path: str, analyzer: str) -> Iterator[None]:
+        """Turn an analyzer crash on one file into a CL005 finding; the run goes on, exit is 2."""
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - every crash must surface, never a silent pass
+            self.internal_error(path, analyzer, exc)
+
+    def internal_error(self, path: str, analyzer: str, exc: BaseException) -> None:
+        self.crashed = True
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
+        self.meta_findings.append(
+            self.finding("CL005", path, message=f"the {analyzer} analyzer crashed on this file: "
+                         f"{type(exc).__name__}: {exc}{where}; this file was not fully checked",
+                         subject=f"{analyzer}:{path}",
+                         fix="report this as a bug in canary-lint with the file attached")
+        )

@@ -1,0 +1,187 @@
+"""What to analyze: walk the given paths and tag each file with the kinds of content it holds.
+
+Kinds (a file may have several):
+  python         any *.py
+  alembic        a *.py inside an Alembic `versions/` directory (or a configured migration location)
+  sql_migration  Flyway V*__*.sql, golang-migrate *.up.sql, dbmate files, migrations/**.sql, or a .sql
+                 named on the command line
+  sql            any other .sql (queries v1 may still run)
+  openapi        YAML/JSON with a top-level `openapi:` or `swagger:` key
+  deploy         Dockerfile, docker-compose, Kubernetes/Helm YAML, .env, Prometheus config
+  yaml, json     everything else of those types
+"""
+
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from canary_lint.config import Config
+
+OPENAPI_YAML = re.compile(rb"^(openapi|swagger)\s*:", re.M)
+OPENAPI_JSON = re.compile(rb'"(openapi|swagger)"\s*:\s*"')
+K8S_YAML = re.compile(rb"^\s*apiVersion\s*:", re.M)
+DBMATE = re.compile(rb"^--\s*migrate:up", re.M)
+FLYWAY = re.compile(r"^[VR]\d+(?:[._]\d+)*__.+\.sql$", re.I)
+SNIFF = 65536
+
+
+@dataclass
+class SourceFile:
+    path: str  # display path: POSIX, relative to the current directory when under it
+    abspath: Path
+    kinds: set = field(default_factory=set)
+    explicit: bool = False  # named on the command line
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+
+@dataclass
+class Discovered:
+    files: list[SourceFile]
+    problems: list[tuple[str, str]]  # (path, message): unreadable paths found while walking
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    try:
+        return path.absolute().relative_to(cwd).as_posix()
+    except ValueError:
+        return path.absolute().as_posix()
+
+
+def _excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
+    for pat in patterns:
+        if name == pat or fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(rel, pat.rstrip("/") + "/*"):
+            return True
+    return False
+
+
+def _sniff(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(SNIFF)
+    except OSError:
+        return b""
+
+
+def _alembic_dirs(roots: list[Path], config: Config) -> set[Path]:
+    """`script_location`/versions of every alembic.ini under the roots, plus configured locations."""
+    dirs: set[Path] = set()
+    for loc in config.migrations:
+        p = (config.root / loc).resolve()
+        dirs.add(p)
+    for root in roots:
+        for ini in [root / "alembic.ini"] if root.is_dir() else []:
+            if ini.is_file():
+                parser = configparser.ConfigParser(interpolation=None)
+                try:
+                    parser.read(ini, encoding="utf-8")
+                    loc = parser.get("alembic", "script_location", fallback=None)
+                except (configparser.Error, UnicodeDecodeError):
+                    loc = None
+                if loc:
+                    loc = loc.replace("%(here)s", str(ini.parent))
+                    dirs.add((ini.parent / loc / "versions").resolve())
+    return dirs
+
+
+def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path]) -> set[str]:
+    name = path.name
+    lower = name.lower()
+    kinds: set[str] = set()
+    parts = PurePosixPath(rel).parts
+    if lower.endswith(".py"):
+        kinds.add("python")
+        parent = path.parent.resolve() if alembic_dirs else None
+        if "versions" in parts[:-1] or (parent is not None and any(parent == d or d in parent.parents for d in alembic_dirs)):
+            kinds.add("alembic")
+    elif lower.endswith(".sql"):
+        if lower.endswith(".down.sql"):
+            return kinds if not explicit else {"sql"}
+        head = _sniff(path)
+        if (
+            explicit
+            or FLYWAY.match(name)
+            or lower.endswith(".up.sql")
+            or DBMATE.search(head)
+            or "migrations" in parts[:-1]
+            or "migration" in parts[:-1]
+            or ("db" in parts[:-1] and "migrate" in parts[:-1])
+        ):
+            kinds.add("sql_migration")
+        else:
+            kinds.add("sql")
+    elif lower.endswith((".yaml", ".yml", ".json")):
+        head = _sniff(path)
+        is_json = lower.endswith(".json")
+        if (OPENAPI_JSON if is_json else OPENAPI_YAML).search(head):
+            kinds.add("openapi")
+        elif not is_json and (
+            K8S_YAML.search(head)
+            or lower.startswith(("docker-compose", "compose."))
+            or "templates" in parts[:-1]
+            or lower.startswith("prometheus")
+        ):
+            kinds.add("deploy")
+        kinds.add("json" if is_json else "yaml")
+    elif lower.startswith("dockerfile") or lower.endswith(".dockerfile") or lower == ".env" or lower.startswith(".env.") or lower.endswith(".env"):
+        kinds.add("deploy")
+    elif lower == "alembic.ini":
+        kinds.add("alembic_ini")
+    return kinds
+
+
+def discover(paths: list[str], config: Config, cwd: Path | None = None) -> Discovered:
+    cwd = (cwd or Path.cwd()).resolve()
+    roots = [cwd / p for p in paths] or [cwd]
+    excludes = config.all_excludes
+    alembic_dirs = _alembic_dirs([r for r in roots if r.is_dir()], config)
+    seen: set[str] = set()
+    files: list[SourceFile] = []
+    problems: list[tuple[str, str]] = []
+
+    def add(path: Path, explicit: bool) -> None:
+        rel = display_path(path, cwd)
+        if rel in seen:
+            return
+        seen.add(rel)
+        kinds = classify(path, rel, explicit, alembic_dirs)
+        if kinds or explicit:
+            files.append(SourceFile(rel, path.absolute(), kinds, explicit))
+
+    for root in roots:
+        if root.is_symlink() and not root.exists():
+            problems.append((display_path(root, cwd), "broken symlink or symlink loop; not checked"))
+            continue
+        if root.is_file():
+            add(root, True)
+            continue
+        if not root.is_dir():
+            continue  # the CLI has already rejected paths that do not exist
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            base = Path(dirpath)
+            dirnames[:] = sorted(
+                d for d in dirnames if not _excluded(display_path(base / d, cwd), d, excludes)
+            )
+            for fname in sorted(filenames):
+                p = base / fname
+                rel = display_path(p, cwd)
+                if _excluded(rel, fname, excludes):
+                    continue
+                if p.is_symlink():
+                    try:
+                        p.resolve(strict=True)
+                    except (OSError, RuntimeError):
+                        if classify(p, rel, False, set()):
+                            problems.append((rel, "broken symlink or symlink loop; not checked"))
+                        continue
+                    if not p.is_file():
+                        continue
+                add(p, False)
+    files.sort(key=lambda f: f.path)
+    return Discovered(files, problems)

@@ -1,0 +1,119 @@
+"""Run a check: discovery -> release context -> analyzers -> select/ignore -> suppressions -> Report."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from canary_lint import __version__
+from canary_lint.analyzers import ANALYZERS
+from canary_lint.config import Config
+from canary_lint.context import ReleaseContext
+from canary_lint.discovery import discover
+from canary_lint.model import Finding, Report
+from canary_lint.registry import Registry, registry
+from canary_lint import suppress
+
+
+def _selected(reg: Registry, config: Config, code: str) -> bool:
+    if code == "CL005":
+        return True  # a crash is never hidden
+    rule = reg.get(code)
+    if not any(reg.matches(rule, s) for s in config.select):
+        return False
+    return not any(reg.matches(rule, s) for s in config.ignore)
+
+
+def _apply_suppressions(ctx: ReleaseContext, findings: list[Finding], reg: Registry) -> tuple[list[Finding], int]:
+    by_path: dict[str, list[suppress.Suppression]] = {}
+    paths = {f.path for f in findings} | {p for p, t in ctx._text.items() if t is not None}
+    for path in sorted(paths):
+        text = ctx._text.get(path)
+        if text is None:
+            src = next((f for f in ctx.files if f.path == path), None)
+            text = ctx.text(src) if src else None
+        if text:
+            sups = suppress.parse(path, text)
+            if sups:
+                by_path[path] = sups
+    if not by_path:
+        return findings, 0
+    kept, suppressed = [], 0
+    for f in findings:
+        hit = None
+        if f.family != "meta" or f.rule not in ("CL001", "CL005"):
+            rule = reg.get(f.rule)
+            for sup in by_path.get(f.path, ()):
+                entry = sup.covers(f.rule, f.name, rule.aliases, f.line, reg)
+                if entry:
+                    sup.used.add(entry)
+                    hit = sup
+                    break
+        if hit:
+            suppressed += 1
+        else:
+            kept.append(f)
+    for sups in by_path.values():
+        for sup in sups:
+            span = dict(line=sup.line, column=sup.column, end_column=sup.end_column)
+            for entry in sup.rules:
+                if entry != "ALL" and entry not in reg:
+                    kept.append(ctx.finding("CL003", sup.path, **span, subject=f"{sup.line}:{entry}",
+                                            message=f"suppression names unknown rule `{entry}`; it silences nothing",
+                                            fix="use a code or name listed by `canary-lint rules`"))
+                elif entry not in sup.used and (entry == "ALL" or _selected(reg, ctx.config, reg.get(entry).code)):
+                    kept.append(ctx.finding("CL002", sup.path, **span, subject=f"{sup.line}:{entry}",
+                                            message=f"unused suppression for `{entry}`: nothing here is reported by it",
+                                            fix="remove the suppression (the problem it hid is gone)"))
+            if not sup.reason:
+                kept.append(ctx.finding("CL004", sup.path, **span, subject=f"{sup.line}:{','.join(sup.rules)}",
+                                        message=f"suppression of {', '.join(sup.rules) or 'nothing'} gives no reason",
+                                        fix="say after the brackets why v1 and v2 can live with it"))
+    return kept, suppressed
+
+
+def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd: Path | None = None) -> Report:
+    """Check a release. Raises `gitio.GitError` when `base` cannot be read (the CLI exits 2)."""
+    reg = registry()
+    cwd = (cwd or Path.cwd()).resolve()
+    discovered = discover(paths, config, cwd)
+    ctx = ReleaseContext(config, discovered.files, reg, base_ref=base, cwd=cwd)
+    if base is not None:
+        ctx.base  # noqa: B018 - open now: a missing ref is a usage error before any work
+    for path, message in discovered.problems:
+        ctx.file_error(path, message)
+    findings: list[Finding] = []
+    for spec in ANALYZERS:
+        if spec.needs_base and base is None:
+            continue
+        if not ctx.files_of(*spec.kinds):
+            continue
+        try:
+            module = importlib.import_module(spec.module)
+        except ModuleNotFoundError as exc:
+            if exc.name and spec.module.startswith(exc.name):
+                continue  # analyzer not installed in this build
+            raise
+        try:
+            for finding in module.analyze(ctx):
+                findings.append(finding)
+        except Exception as exc:  # noqa: BLE001 - a crash becomes CL005 and exit 2, never a silent pass
+            ctx.internal_error(".", spec.name, exc)
+    for file in ctx.files_of("python"):
+        ctx.python_ast(file)  # every Python file is at least parsed: a syntax error is never a pass
+    findings.extend(ctx.meta_findings)
+    findings = [f for f in findings if _selected(reg, config, f.rule)]
+    findings, suppressed = _apply_suppressions(ctx, findings, reg)
+    findings = [f for f in findings if _selected(reg, config, f.rule)]
+    unique = {(f.rule, f.path, f.line, f.column, f.message): f for f in findings}
+    if ctx._base is not None:
+        ctx._base.close()
+    return Report(
+        findings=tuple(sorted(unique.values(), key=lambda f: f.sort_key)),
+        errors=tuple(sorted(ctx.errors, key=lambda e: e.path)),
+        files=len(discovered.files),
+        base=base,
+        suppressed=suppressed,
+        tool_version=__version__,
+        internal_error=ctx.crashed,
+    )

@@ -1,0 +1,122 @@
+"""The one currency: every analyzer yields `Finding`s, every formatter takes a `Report`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+FAMILIES = ("migration", "api", "state", "telemetry", "release", "meta")
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+    @classmethod
+    def parse(cls, value: str) -> "Severity":
+        try:
+            return cls(value.lower())
+        except ValueError:
+            raise ValueError(f"unknown severity {value!r} (allowed: error, warning, info)") from None
+
+
+@dataclass(frozen=True)
+class Location:
+    """A 1-based span in a file. `end_*` default to the start."""
+
+    path: str
+    line: int = 1
+    column: int = 1
+    end_line: int | None = None
+    end_column: int | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str  # code, e.g. CLM101
+    name: str  # kebab-case rule name
+    family: str
+    severity: Severity
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    fix: str | None = None
+    operation: str | None = None  # API findings: "GET /orders/{id}"
+    pointer: str | None = None  # API findings: JSON pointer into the spec
+    subject: str = ""  # what the finding is about (e.g. "users.nickname"); feeds the fingerprint
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across unrelated edits: rule + path + subject, never a line number."""
+        subject = self.subject or self.pointer or self.message
+        digest = hashlib.sha256(f"{self.rule}\0{self.path}\0{subject}".encode()).hexdigest()
+        return digest[:32]
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.path, self.line, self.column, self.rule, self.message)
+
+    def with_severity(self, severity: Severity) -> "Finding":
+        return replace(self, severity=severity)
+
+    def to_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "name": self.name,
+            "family": self.family,
+            "severity": self.severity.value,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "message": self.message,
+            "fix": self.fix,
+            "operation": self.operation,
+            "pointer": self.pointer,
+            "fingerprint": self.fingerprint,
+        }
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be read, decoded or parsed (also reported as a CL0 finding)."""
+
+    path: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    errors: tuple[FileError, ...] = ()
+    files: int = 0
+    base: str | None = None
+    suppressed: int = 0
+    tool_version: str = ""
+    internal_error: bool = False  # an analyzer crashed: exit 2 at the end
+    extra: dict = field(default_factory=dict)  # formatter hints (repo url, commit, …); not in JSON
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    def summary(self) -> dict:
+        return {
+            "files": self.files,
+            "errors": self.count(Severity.ERROR),
+            "warnings": self.count(Severity.WARNING),
+            "infos": self.count(Severity.INFO),
+            "suppressed": self.suppressed,
+        }

@@ -1,0 +1,52 @@
+"""In-source suppressions: `# canary-lint: ignore[CLM101] reason` on the line or the line before,
+`-- canary-lint: ignore[...]` in SQL, `canary-lint: file-ignore[...]` anywhere in the file.
+
+Unused suppressions (CL002), unknown rule names (CL003) and missing reasons (CL004) are findings too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from canary_lint.registry import Registry
+
+# The marker must follow a comment leader (#, --, //, /*) so that prose about it is not a suppression.
+SUPPRESSION = re.compile(
+    r"(?:#|--|//|/\*)\s*canary-lint:\s*(?P<kind>ignore|file-ignore)\[(?P<rules>[^\]]*)\](?P<reason>[^\n]*)"
+)
+
+
+@dataclass
+class Suppression:
+    path: str
+    line: int
+    column: int
+    end_column: int
+    file_wide: bool
+    rules: list[str]  # as written
+    reason: str
+    used: set = field(default_factory=set)  # the entries of `rules` that silenced something
+
+    def covers(self, code: str, name: str, aliases: tuple, line: int, registry: Registry) -> str | None:
+        if not self.file_wide and line not in (self.line, self.line + 1):
+            return None
+        for entry in self.rules:
+            if entry in (code, name, *aliases) or entry == "ALL":
+                return entry
+        return None
+
+
+def parse(path: str, text: str) -> list[Suppression]:
+    if "canary-lint:" not in text:
+        return []
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if "canary-lint:" not in line:
+            continue
+        for m in SUPPRESSION.finditer(line):
+            rules = [r.strip() for r in m.group("rules").split(",") if r.strip()]
+            reason = m.group("reason").strip().rstrip("*/").strip(" -:—")
+            out.append(Suppression(path, lineno, m.start() + 1, m.end() + 1, m.group("kind") == "file-ignore",
+                                   rules, reason))
+    return out
