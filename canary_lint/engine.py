@@ -15,6 +15,9 @@ from canary_lint.registry import Registry, registry
 from canary_lint import suppress
 
 
+CHECKED_KINDS = {"python", "alembic", "sql_migration", "sql", "openapi", "deploy"}
+
+
 def _selected(reg: Registry, config: Config, code: str) -> bool:
     if code == "CL005":
         return True  # a crash is never hidden
@@ -26,7 +29,8 @@ def _selected(reg: Registry, config: Config, code: str) -> bool:
 
 def _apply_suppressions(ctx: ReleaseContext, findings: list[Finding], reg: Registry) -> tuple[list[Finding], int]:
     by_path: dict[str, list[suppress.Suppression]] = {}
-    paths = {f.path for f in findings} | {p for p, t in ctx._text.items() if t is not None}
+    checked = {f.path for f in ctx.files if f.kinds & CHECKED_KINDS}
+    paths = {f.path for f in findings} | checked
     for path in sorted(paths):
         text = ctx._text.get(path)
         if text is None:
