@@ -51,6 +51,26 @@ class Config:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
+# [tool.canary-lint.<table>] -> the analyzer package whose `settings.validate(table, where)` checks it
+FAMILY_TABLES = {"migration": "migrations", "api": "openapi", "state": "state", "telemetry": "telemetry"}
+
+
+def _validate_family_table(key: str, table: dict, where: str) -> None:
+    import importlib
+    import importlib.util
+
+    module = f"canary_lint.{FAMILY_TABLES[key]}.settings"
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        if table:
+            raise ConfigError(f"{where}: this build has no settings for `{key}`")
+        return
+    importlib.import_module(module).validate(table, where)  # raises ConfigError naming key and allowed values
+
+
 def _str_list(where: str, key: str, value) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
@@ -102,9 +122,10 @@ def _parse(table: dict, where: str, source: str | None, root: Path) -> Config:
             if not isinstance(value, int) or isinstance(value, bool) or not 9 <= value <= 30:
                 raise ConfigError(f"{where}: `postgres-version` must be a major version number like 16, got {value!r}")
             kw["postgres_version"] = value
-        elif key in ("state", "telemetry", "api", "migration"):
+        elif key in FAMILY_TABLES:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: `{raw_key}` must be a table")
+            _validate_family_table(key, value, f"{where} [{raw_key}]")
             kw[key] = dict(value)
         else:
             allowed = (

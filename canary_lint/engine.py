@@ -76,6 +76,19 @@ def _apply_suppressions(ctx: ReleaseContext, findings: list[Finding], reg: Regis
     return kept, suppressed
 
 
+def _head_commit(cwd: Path) -> str | None:
+    """HEAD of the checked tree when it is a git work tree with no uncommitted changes, else None."""
+    if not (cwd / ".git").exists() and not any((p / ".git").exists() for p in cwd.parents):
+        return None
+    from canary_lint.gitio import _git
+
+    head = _git(["rev-parse", "HEAD"], cwd, check=False)
+    if head.returncode != 0:
+        return None
+    dirty = _git(["status", "--porcelain", "--untracked-files=no"], cwd, check=False)
+    return None if dirty.returncode != 0 or dirty.stdout.strip() else head.stdout.decode().strip()
+
+
 def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd: Path | None = None) -> Report:
     """Check a release. Raises `gitio.GitError` when `base` cannot be read (the CLI exits 2)."""
     reg = registry()
@@ -117,6 +130,7 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
         errors=tuple(sorted(ctx.errors, key=lambda e: e.path)),
         files=len(discovered.files),
         base=base,
+        commit=_head_commit(cwd),
         suppressed=suppressed,
         tool_version=__version__,
         internal_error=ctx.crashed,

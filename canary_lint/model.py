@@ -104,6 +104,7 @@ class Report:
     errors: tuple[FileError, ...] = ()
     files: int = 0
     base: str | None = None
+    commit: str | None = None  # the head commit the check ran on (the rollout gate matches it)
     suppressed: int = 0
     tool_version: str = ""
     internal_error: bool = False  # an analyzer crashed: exit 2 at the end

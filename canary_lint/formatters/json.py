@@ -14,6 +14,7 @@ def as_dict(report: Report) -> dict:
         "schema": SCHEMA,
         "tool": {"name": "canary-lint", "version": report.tool_version},
         "base": report.base,
+        "commit": report.commit,
         "summary": report.summary(),
         "findings": [f.to_dict() for f in report.findings],
         "errors": [e.to_dict() for e in report.errors],
