@@ -240,9 +240,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("canary-lint: aborted", err=True)
         sys.exit(EXIT_ERROR)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "canary-lint"
+        _fail(f"{exc.format_message().rstrip('.')} (see `{where} --help`)")
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_ERROR)
+        _fail(exc.format_message())
     except (UsageFailure, ConfigError, GitError) as exc:
         _fail(str(exc))
     except BrokenPipeError:

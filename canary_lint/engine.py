@@ -27,52 +27,69 @@ def _selected(reg: Registry, config: Config, code: str) -> bool:
     return not any(reg.matches(rule, s) for s in config.ignore)
 
 
+def _unused(ctx: ReleaseContext, sup: suppress.Suppression, entry: str, span: dict) -> Finding:
+    return ctx.finding("CL002", sup.path, **span, subject=f"{sup.line}:{entry}",
+                       message=f"unused suppression for `{entry}`: nothing here is reported by it",
+                       fix="remove the suppression (the problem it hid is gone)")
+
+
 def _apply_suppressions(ctx: ReleaseContext, findings: list[Finding], reg: Registry) -> tuple[list[Finding], int]:
     by_path: dict[str, list[suppress.Suppression]] = {}
     checked = {f.path for f in ctx.files if f.kinds & CHECKED_KINDS}
     paths = {f.path for f in findings} | checked
+    by_name = {f.path: f for f in ctx.files}
     for path in sorted(paths):
-        text = ctx._text.get(path)
-        if text is None:
-            src = next((f for f in ctx.files if f.path == path), None)
-            text = ctx.text(src) if src else None
+        src = by_name.get(path)
+        text = ctx.text(src) if src else None
         if text:
             sups = suppress.parse(path, text)
             if sups:
                 by_path[path] = sups
     if not by_path:
         return findings, 0
-    kept, suppressed = [], 0
-    for f in findings:
-        hit = None
-        if f.family != "meta" or f.rule not in ("CL001", "CL005"):
-            rule = reg.get(f.rule)
-            for sup in by_path.get(f.path, ()):
-                entry = sup.covers(f.rule, f.name, rule.aliases, f.line, reg)
-                if entry:
-                    sup.used.add(entry)
-                    hit = sup
-                    break
-        if hit:
-            suppressed += 1
-        else:
-            kept.append(f)
+
+    def silence(f: Finding, skip: suppress.Suppression | None = None) -> bool:
+        if f.rule in ("CL001", "CL005"):
+            return False  # a file that was not checked, or a crash, is never hidden
+        rule = reg.get(f.rule)
+        for sup in by_path.get(f.path, ()):
+            if sup is skip:
+                continue
+            entry = sup.covers(f.rule, f.name, rule.aliases, f.line, reg)
+            if entry:
+                sup.used.add(entry)
+                return True
+        return False
+
+    kept = [f for f in findings if not silence(f)]
+    suppressed = len(findings) - len(kept)
+    unused_rule = reg.get("CL002")
+    meta: list[tuple[Finding, suppress.Suppression]] = []
+    late: list[tuple[suppress.Suppression, str]] = []  # entries that silence CL002 itself: judged last
     for sups in by_path.values():
         for sup in sups:
             span = dict(line=sup.line, column=sup.column, end_column=sup.end_column)
             for entry in sup.rules:
                 if entry != "ALL" and entry not in reg:
-                    kept.append(ctx.finding("CL003", sup.path, **span, subject=f"{sup.line}:{entry}",
-                                            message=f"suppression names unknown rule `{entry}`; it silences nothing",
-                                            fix="use a code or name listed by `canary-lint rules`"))
+                    meta.append((ctx.finding("CL003", sup.path, **span, subject=f"{sup.line}:{entry}",
+                                             message=f"suppression names unknown rule `{entry}`; it silences nothing",
+                                             fix="use a code or name listed by `canary-lint rules`"), sup))
+                elif entry != "ALL" and reg.get(entry) is unused_rule:
+                    late.append((sup, entry))
                 elif entry not in sup.used and (entry == "ALL" or _selected(reg, ctx.config, reg.get(entry).code)):
-                    kept.append(ctx.finding("CL002", sup.path, **span, subject=f"{sup.line}:{entry}",
-                                            message=f"unused suppression for `{entry}`: nothing here is reported by it",
-                                            fix="remove the suppression (the problem it hid is gone)"))
+                    meta.append((_unused(ctx, sup, entry, span), sup))
             if not sup.reason:
-                kept.append(ctx.finding("CL004", sup.path, **span, subject=f"{sup.line}:{','.join(sup.rules)}",
-                                        message=f"suppression of {', '.join(sup.rules) or 'nothing'} gives no reason",
-                                        fix="say after the brackets why v1 and v2 can live with it"))
+                meta.append((ctx.finding("CL004", sup.path, **span, subject=f"{sup.line}:{','.join(sup.rules)}",
+                                         message=f"suppression of {', '.join(sup.rules) or 'nothing'} gives no reason",
+                                         fix="say after the brackets why v1 and v2 can live with it"), sup))
+    for finding, origin in meta:
+        if silence(finding, skip=origin):
+            suppressed += 1
+        else:
+            kept.append(finding)
+    for sup, entry in late:
+        if entry not in sup.used and _selected(reg, ctx.config, "CL002"):
+            kept.append(_unused(ctx, sup, entry, dict(line=sup.line, column=sup.column, end_column=sup.end_column)))
     return kept, suppressed
 
 

@@ -1,0 +1,92 @@
+"""The normalized operation model: both readers produce `Op`s, the rules read only these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Op kinds
+ADD_COLUMN = "add_column"
+DROP_COLUMN = "drop_column"
+RENAME_COLUMN = "rename_column"
+ALTER_TYPE = "alter_type"
+SET_NOT_NULL = "set_not_null"
+DROP_NOT_NULL = "drop_not_null"
+SET_DEFAULT = "set_default"
+CREATE_TABLE = "create_table"
+DROP_TABLE = "drop_table"
+RENAME_TABLE = "rename_table"
+CREATE_INDEX = "create_index"
+DROP_INDEX = "drop_index"
+ADD_CONSTRAINT = "add_constraint"
+DROP_CONSTRAINT = "drop_constraint"
+VALIDATE_CONSTRAINT = "validate_constraint"
+DROP_OBJECT = "drop_object"  # view, function, type, sequence, materialized view, trigger
+RENAME_OBJECT = "rename_object"  # ... and enum values (object_kind="enum value")
+CREATE_OBJECT = "create_object"
+DATA = "data"  # UPDATE / INSERT / DELETE / ORM work: a backfill
+BEGIN = "begin"
+COMMIT = "commit"
+DYNAMIC = "dynamic"  # SQL that cannot be folded to a literal
+UNKNOWN = "unknown"  # an operation the readers do not understand
+OTHER = "other"  # understood and harmless (comments, grants, SET, SELECT, ...)
+
+DDL_KINDS = frozenset({
+    ADD_COLUMN, DROP_COLUMN, RENAME_COLUMN, ALTER_TYPE, SET_NOT_NULL, DROP_NOT_NULL, SET_DEFAULT, CREATE_TABLE,
+    DROP_TABLE, RENAME_TABLE, CREATE_INDEX, DROP_INDEX, ADD_CONSTRAINT, DROP_CONSTRAINT, VALIDATE_CONSTRAINT,
+    DROP_OBJECT, RENAME_OBJECT, CREATE_OBJECT,
+})
+
+
+@dataclass
+class ColumnSpec:
+    name: str
+    type: str | None = None  # normalized, upper case: "VARCHAR(64)", "NUMERIC(10,2)", "INTEGER"
+    nullable: bool = True
+    default: str | None = None  # server-side default as SQL text
+    primary_key: bool = False
+    unique: bool = False
+
+
+@dataclass
+class Op:
+    kind: str
+    table: str | None = None  # lower-case, without schema
+    line: int = 1
+    column_no: int = 1
+    end_line: int = 1
+    end_column: int = 1
+    column: str | None = None
+    name: str | None = None  # index / constraint / object name
+    new_name: str | None = None  # renames
+    spec: ColumnSpec | None = None  # add_column
+    columns: tuple = ()  # create_table: ColumnSpec...; create_index: column names
+    type: str | None = None  # alter_type: the new type
+    existing_type: str | None = None  # Alembic's existing_type
+    existing_nullable: bool | None = None
+    default: str | None = None  # set_default
+    constraint: str | None = None  # foreign_key | check | unique | primary_key | exclude
+    not_valid: bool = False
+    using_index: bool = False
+    concurrently: bool = False
+    unique: bool = False
+    object_kind: str | None = None  # view / function / type / sequence / enum value / ...
+    in_transaction: bool = True  # set by the reader: does the statement run inside a transaction?
+    detail: str = ""  # what the reader saw (statement head, call name) for messages
+    sql: bool = False  # came from SQL text (a file or op.execute)
+
+    @property
+    def where(self) -> tuple[int, int, int, int]:
+        return self.line, self.column_no, self.end_line, self.end_column
+
+
+@dataclass
+class Migration:
+    path: str
+    source: str  # "alembic" | "sql"
+    tool: str = ""  # alembic | flyway | golang-migrate | dbmate | sql
+    revision: str | None = None
+    down: tuple = ()  # down_revision(s)
+    ops: list = field(default_factory=list)
+    order: tuple = ()  # sort key for SQL files
+    in_base: bool = False  # already applied by v1's release
+    revision_line: int = 1
