@@ -94,9 +94,12 @@ def write_reports(report, formats: tuple[str, ...], output: str | None, color_ch
     for _name, _render, path in targets:
         if path and not Path(path).absolute().parent.is_dir():
             raise UsageFailure(f"cannot write report to {path}: directory {Path(path).parent} does not exist")
+    from canary_lint.publish.ci import link_options
+
+    links = link_options(os.environ, report.commit)  # repo/commit links for markdown and SARIF, from CI env
     for name, render, path in targets:
         color = name == "text" and not path and _use_color(color_choice, sys.stdout)
-        text = render(report, color=color, read_source=read_source or _read_source)
+        text = render(report, color=color, read_source=read_source or _read_source, **links)
         if path:
             Path(path).write_text(text, encoding="utf-8")
         else:

@@ -45,7 +45,7 @@ def _rule_descriptor(f: Finding) -> dict:
         "shortDescription": {"text": short},
         "fullDescription": {"text": summary},
         "helpUri": rule_url(info.code),
-        "help": {"text": f"{summary}\n\nSee {rule_url(info.code)}", "markdown": page},
+        "help": {"text": page, "markdown": page},
         "defaultConfiguration": {"level": LEVELS[info.severity]},
         "properties": {"tags": ["canary", info.family]},
     }
