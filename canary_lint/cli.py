@@ -230,14 +230,12 @@ def _fail(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from canary_lint.config import ConfigError
-
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # answered before click and the engine are imported
+        sys.stdout.write(f"canary-lint {__version__}\n")
+        sys.exit(EXIT_OK)
     try:
-        from canary_lint.gitio import GitError
-    except ImportError:  # pragma: no cover
-        GitError = ConfigError
-    try:
-        rv = cli.main(args=argv, prog_name="canary-lint", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="canary-lint", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -248,11 +246,14 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{exc.format_message().rstrip('.')} (see `{where} --help`)")
     except click.ClickException as exc:
         _fail(exc.format_message())
-    except (UsageFailure, ConfigError, GitError) as exc:
-        _fail(str(exc))
     except BrokenPipeError:
         sys.exit(EXIT_ERROR)
-    except Exception as exc:  # noqa: BLE001 - internal error: exit 2, never 1
+    except Exception as exc:  # noqa: BLE001 - usage/config/git problems and internal errors: exit 2, never 1
+        from canary_lint.config import ConfigError
+        from canary_lint.gitio import GitError
+
+        if isinstance(exc, (UsageFailure, ConfigError, GitError)):
+            _fail(str(exc))
         import traceback
 
         traceback.print_exc()
