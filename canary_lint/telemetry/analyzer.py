@@ -1,0 +1,249 @@
+"""Telemetry analyzer: every trace, metric, log line and error event must say whether v1 or v2 emitted it.
+
+The Python side reads the shared `ast` trees (see `pyfacts`), skipping files without a telemetry token;
+the deployment side reads Dockerfiles, compose files, Kubernetes/Helm YAML and `.env` (see `deploy`).
+App-wide facts (a build_info metric anywhere, an env var set in any deployment file, a filter that puts
+the version on log records) are computed once per run and cached on the context.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from canary_lint.telemetry import deploy as deploy_facts
+from canary_lint.telemetry.pyfacts import PREFILTER, Scanner, span
+
+RULES = (
+    "traces-without-service-version",
+    "resource-constructor-drops-version",
+    "provider-without-versioned-resource",
+    "errors-without-sentry-release",
+    "metrics-without-version",
+    "log-format-without-version",
+    "structured-logs-without-version",
+    "datadog-without-dd-version",
+    "pod-template-without-version-label",
+)
+# env vars the Sentry SDK reads a release from when `release=` is not given
+SENTRY_RELEASE_VARS = ("SENTRY_RELEASE", "SOURCE_VERSION", "HEROKU_SLUG_COMMIT", "CODEBUILD_RESOLVED_SOURCE_VERSION",
+                       "CIRCLE_SHA1", "GAE_DEPLOYMENT_ID", "HEROKU_BUILD_COMMIT")
+TEST_DIRS = {"tests", "test", "testing"}
+
+
+def _is_test(path: str) -> bool:
+    parts = path.split("/")
+    name = parts[-1]
+    return bool(TEST_DIRS.intersection(parts[:-1])) or name.startswith("test_") or name.endswith("_test.py") \
+        or name == "conftest.py"
+
+
+def _python_facts(ctx, extra: tuple) -> list:
+    scanner = Scanner(extra)
+    out = []
+    for f in ctx.files_of("python"):
+        if _is_test(f.path):
+            continue
+        text = ctx.text(f)
+        if not text or not PREFILTER.search(text):
+            continue
+        with ctx.guard(f.path, "telemetry"):
+            tree = ctx.python_ast(f)
+            if tree is not None:
+                out.append(scanner.scan(f.path, tree, str(f.abspath.parent)))
+    return out
+
+
+def _deploy_facts(ctx):
+    files = []
+    for f in ctx.files_of("deploy"):
+        text = ctx.text(f)
+        if text is not None:
+            files.append((f.path, text))
+    facts = deploy_facts.DeployFacts()
+    for path, text in files:
+        with ctx.guard(path, "telemetry"):
+            part = deploy_facts.read([(path, text)])
+            for k, v in part.env.items():
+                facts.env.setdefault(k, []).extend(v)
+            facts.pod_templates.extend(part.pod_templates)
+            for k, v in part.labels_seen.items():
+                facts.labels_seen.setdefault(k, v)
+            facts.scrape_adds_version.extend(part.scrape_adds_version)
+            facts.ddtrace_run.extend(part.ddtrace_run)
+    return facts
+
+
+class _Env:
+    """Is a variable set by the deployment, by the code itself, or declared as set by the platform?"""
+
+    def __init__(self, dep, py, platform: set) -> None:
+        self.dep, self.platform = dep, platform
+        self.code = {}
+        for facts in py:
+            for k, line in facts.env_set.items():
+                self.code.setdefault(k, (facts.path, line))
+
+    def has(self, name: str, needle: str | None = None) -> bool:
+        if name in self.platform or name in self.code:
+            return True
+        if needle is None:
+            return name in self.dep.env
+        return self.dep.env_value_has(name, needle)
+
+
+def analyze(ctx):
+    settings = ctx.config.telemetry or {}
+    extra = tuple(settings.get("version-fields", ()))
+    platform = set(settings.get("platform-env", ()))
+    py = ctx.cached(("telemetry", "python", extra), lambda: _python_facts(ctx, extra))
+    dep = ctx.cached(("telemetry", "deploy"), lambda: _deploy_facts(ctx))
+    env = _Env(dep, py, platform)
+    yield from _otel(ctx, py, env)
+    yield from _sentry(ctx, py, env)
+    yield from _metrics(ctx, py, dep)
+    yield from _logs(ctx, py)
+    yield from _datadog(ctx, py, dep, env)
+    yield from _pods(ctx, dep)
+
+
+def _subject(seen: Counter, *parts: str) -> str:
+    key = ":".join(parts)
+    seen[key] += 1
+    return f"{key}#{seen[key]}" if seen[key] > 1 else key
+
+
+def _otel(ctx, py, env: _Env):
+    otel_env = env.has("OTEL_RESOURCE_ATTRIBUTES", "service.version")
+    seen: Counter = Counter()
+    for facts in py:
+        for item in facts.items:
+            if item.verdict is not False:
+                continue
+            if item.kind == "resource-ctor":
+                yield ctx.finding(
+                    "resource-constructor-drops-version", facts.path, **span(item.node),
+                    subject=_subject(seen, facts.path, "Resource"),
+                    message="`Resource(...)` is built directly, without `service.version`; the constructor never "
+                            "reads OTEL_RESOURCE_ATTRIBUTES, so no deployment setting can tell v1 spans and metrics "
+                            "from v2",
+                    fix="add `SERVICE_VERSION: <version>` to the attributes, or build it with `Resource.create(...)` "
+                        "so OTEL_RESOURCE_ATTRIBUTES=service.version=<version> is read")
+            elif item.kind == "resource-create" and not otel_env:
+                yield ctx.finding(
+                    "traces-without-service-version", facts.path, **span(item.node),
+                    subject=_subject(seen, facts.path, "Resource.create"),
+                    message="`Resource.create(...)` sets no `service.version` and no deployment file sets "
+                            "OTEL_RESOURCE_ATTRIBUTES=service.version=…; v1 and v2 spans and metrics carry the same "
+                            "resource, so the canary cannot be compared with v1",
+                    fix="add `SERVICE_VERSION: <version>` to the attributes, or set "
+                        "OTEL_RESOURCE_ATTRIBUTES=service.version=<version> in the container env")
+            elif item.kind == "provider" and not otel_env:
+                yield ctx.finding(
+                    "provider-without-versioned-resource", facts.path, **span(item.node),
+                    subject=_subject(seen, facts.path, item.what),
+                    message=f"`{item.what}()` gets no `resource=`, so it uses the default resource without "
+                            "`service.version`, and no deployment file sets OTEL_RESOURCE_ATTRIBUTES; v1 and v2 "
+                            "telemetry from it look the same",
+                    fix=f"pass `resource=Resource.create({{SERVICE_VERSION: <version>}})` to {item.what}, or set "
+                        "OTEL_RESOURCE_ATTRIBUTES=service.version=<version> in the container env")
+
+
+def _sentry(ctx, py, env: _Env):
+    if any(env.has(v) for v in SENTRY_RELEASE_VARS):
+        return
+    seen: Counter = Counter()
+    for facts in py:
+        for item in facts.items:
+            if item.kind == "sentry" and item.verdict is False:
+                yield ctx.finding(
+                    "errors-without-sentry-release", facts.path, **span(item.node),
+                    subject=_subject(seen, facts.path, "sentry_sdk.init"),
+                    message="`sentry_sdk.init(...)` passes no `release=` and no deployment file sets SENTRY_RELEASE; "
+                            "v1 and v2 errors land in one release, so a canary regression hides among v1's events",
+                    fix="pass `release=<version>` to sentry_sdk.init, or set SENTRY_RELEASE in the container env")
+
+
+def _metrics(ctx, py, dep):
+    if dep.scrape_adds_version or any(f.version_info for f in py):
+        return
+    bare = [(f.path, item) for f in py for item in f.items if item.kind == "metric" and item.verdict is False]
+    if not bare:
+        return
+    path, first = bare[0]
+    others = len(bare) - 1
+    more = f" and {others} other metric{'s' if others != 1 else ''}" if others else ""
+    yield ctx.finding(
+        "metrics-without-version", path, **span(first.node), subject=f"metrics:{first.what}",
+        message=f"`{first.what}`{more} {'carry' if others else 'carries'} no version label and the app exposes no `*_build_info`/`Info` metric "
+                "with its version, nor does any scrape config copy a pod `version` label; v1 and v2 series "
+                "cannot be told apart in PromQL",
+        fix="expose `Info('<app>_build', '...').info({'version': <version>})` and join on it, or add the version "
+            "to the exporter's default_labels, or map the pod `version` label in the scrape config "
+            "(PodMonitor podTargetLabels: [version])")
+
+
+def _logs(ctx, py):
+    attached = [a for f in py for a in f.log_version_attached]
+    seen: Counter = Counter()
+    for facts in py:
+        for item in facts.items:
+            if item.verdict is not False:
+                continue
+            if item.kind == "log-text":
+                shown = f" {item.detail!r}" if item.detail else ""
+                yield ctx.finding(
+                    "log-format-without-version", facts.path, **span(item.node),
+                    subject=_subject(seen, facts.path, item.what),
+                    message=f"log format{shown} of {item.what} prints no version field: v1 and v2 log lines look "
+                            "identical, so canary errors cannot be told from v1's",
+                    fix="add `%(version)s` to the format (set record.version in a logging.Filter or record "
+                        "factory), or put the version itself in the format string")
+            elif item.kind in ("log-json", "structlog") and not attached:
+                what = "structlog processor chain" if item.kind == "structlog" else f"JSON log formatter ({item.what})"
+                yield ctx.finding(
+                    "structured-logs-without-version", facts.path, **span(item.node),
+                    subject=_subject(seen, facts.path, item.what),
+                    message=f"the {what} never adds a version field and nothing in the app puts one on log "
+                            "records (no filter, LoggerAdapter, extra=, bind_contextvars(version=...)); v1 and v2 "
+                            "events cannot be told apart",
+                    fix="call `structlog.contextvars.bind_contextvars(version=<version>)` at start-up, add a "
+                        "processor or logging.Filter that sets the version, or add it to the formatter's fields")
+
+
+def _datadog(ctx, py, dep, env: _Env):
+    uses = [(f.path, item.node) for f in py for item in f.items if item.kind == "datadog"]
+    launchers = list(dep.ddtrace_run)
+    if not uses and not launchers:
+        return
+    if env.has("DD_VERSION") or env.has("DD_TAGS", "version:") or deploy_facts.DD_VERSION_LABEL in dep.labels_seen \
+            or any(f.dd_version_in_code for f in py):
+        return
+    where = {"subject": "datadog"}
+    if uses:
+        path, node = uses[0]
+        what = f"{path}:{node.lineno}"
+        where.update(path=path, **span(node))
+    else:
+        path, line = launchers[0]
+        what = f"ddtrace-run in {path}:{line}"
+        where.update(path=path, line=line)
+    yield ctx.finding(
+        "datadog-without-dd-version", where.pop("path"), **where,
+        message=f"Datadog is used ({what}) but DD_VERSION is set in no deployment file and no pod carries the "
+                f"`{deploy_facts.DD_VERSION_LABEL}` label; APM and DogStatsD cannot split v1 from v2",
+        fix="set DD_VERSION in the container env (e.g. from the pod label tags.datadoghq.com/version via the "
+            "downward API)")
+
+
+def _pods(ctx, dep):
+    seen: Counter = Counter()
+    for pod in dep.pod_templates:
+        if pod.labels is None or any(k in pod.labels for k in deploy_facts.VERSION_LABELS):
+            continue
+        yield ctx.finding(
+            "pod-template-without-version-label", pod.path, pod.line, pod.column,
+            subject=_subject(seen, pod.owner),
+            message=f"the pod template of {pod.owner} has no `version` or `app.kubernetes.io/version` label; "
+                    "Istio subsets, Kiali graphs and pod-label relabelling see v1 and v2 pods as one workload",
+            fix="add `version: <release>` and `app.kubernetes.io/version: <release>` to "
+                "spec.template.metadata.labels")

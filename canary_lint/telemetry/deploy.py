@@ -1,0 +1,292 @@
+"""Telemetry facts from deployment files: the environment each container gets, pod-template labels,
+scrape configs that copy a pod's version label, and `ddtrace-run` launchers.
+
+Read once per run (the analyzer caches the result). Dockerfile `ENV`, `.env`, docker-compose
+`environment`, Kubernetes/Helm container `env` and ConfigMap `data` all count as "set in the
+deployment". Helm templates are read with their `{{ … }}` actions replaced by a placeholder; a value that
+comes from a template or `valueFrom` counts as set (we cannot see it, so we do not claim it is missing).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout", "DeploymentConfig",
+             "Pod"}
+VERSION_LABELS = ("version", "app.kubernetes.io/version")
+DD_VERSION_LABEL = "tags.datadoghq.com/version"
+TEMPLATE = re.compile(r"\{\{-?.*?-?\}\}")
+TEMPLATE_LINE = re.compile(r"^(\s*)(?:-\s*)?\{\{-?.*?-?\}\}\s*$", re.M)
+TPL = "__tpl__"
+# relabelling that copies a pod's version label onto every scraped series
+SCRAPE_VERSION = re.compile(
+    r"__meta_kubernetes_pod_label_(?:app_kubernetes_io_)?version\b|"
+    r"labelmap[\s\S]{0,200}?__meta_kubernetes_pod_label_\(\.\+\)|"
+    r"(?:podTargetLabels|targetLabels)\s*:\s*(?:\[[^\]]*\bversion\b|(?:\s*-\s*\S+)*\s*-\s*(?:app\.kubernetes\.io/)?version\b)"
+)
+
+
+@dataclass
+class EnvVar:
+    name: str
+    value: str | None  # None: set, but from a secret, field ref or template we cannot read
+    path: str
+    line: int
+
+
+@dataclass
+class PodTemplate:
+    path: str
+    line: int
+    column: int
+    owner: str  # "Deployment shop-v2"
+    labels: dict | None  # None: templated, cannot tell
+
+
+@dataclass
+class DeployFacts:
+    env: dict = field(default_factory=dict)  # name -> [EnvVar]
+    pod_templates: list = field(default_factory=list)
+    labels_seen: dict = field(default_factory=dict)  # label key -> (path, line), anywhere
+    scrape_adds_version: list = field(default_factory=list)  # (path, line)
+    ddtrace_run: list = field(default_factory=list)  # (path, line)
+
+    def add_env(self, name: str, value, path: str, line: int) -> None:
+        if not isinstance(name, str) or not name:
+            return
+        text = None if value is None or TPL in str(value) else str(value)
+        self.env.setdefault(name, []).append(EnvVar(name, text, path, line))
+
+    def env_value_has(self, name: str, needle: str) -> bool:
+        """`name` is set somewhere whose value contains `needle` (or a value we cannot read)."""
+        return any(v.value is None or needle in v.value for v in self.env.get(name, ()))
+
+
+def read_dockerfile(text: str, path: str, facts: DeployFacts) -> None:
+    logical: list[tuple[int, str]] = []
+    buf, start = "", 0
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip()
+        if not buf and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if not buf:
+            start = no
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        logical.append((start, buf + line))
+        buf = ""
+    if buf:
+        logical.append((start, buf))
+    for no, line in logical:
+        instr, _, rest = line.strip().partition(" ")
+        instr = instr.upper()
+        if instr == "ENV":
+            rest = rest.strip()
+            try:
+                words = shlex.split(rest, posix=True)
+            except ValueError:
+                words = rest.split()
+            if words and "=" not in words[0]:
+                facts.add_env(words[0], " ".join(words[1:]), path, no)
+            else:
+                for w in words:
+                    k, _, v = w.partition("=")
+                    facts.add_env(k, v, path, no)
+        elif instr in ("CMD", "ENTRYPOINT", "RUN") and "ddtrace-run" in rest and instr != "RUN":
+            facts.ddtrace_run.append((path, no))
+        elif instr == "LABEL":
+            for m in re.finditer(r"([\w.\-/]+)=", rest):
+                facts.labels_seen.setdefault(m.group(1), (path, no))
+
+
+def read_dotenv(text: str, path: str, facts: DeployFacts) -> None:
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        if line.startswith("export "):
+            line = line[7:].strip()
+        k, _, v = line.partition("=")
+        facts.add_env(k.strip(), v.strip().strip("'\""), path, no)
+
+
+# ---- YAML -------------------------------------------------------------------------------------
+class Map(dict):
+    """A mapping that remembers the 1-based line and column of itself and of each key."""
+
+    line = 1
+    column = 1
+    key_lines: dict
+
+
+def _convert(node):
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        out = Map()
+        out.line, out.column = node.start_mark.line + 1, node.start_mark.column + 1
+        out.key_lines = {}
+        for k, v in node.value:
+            key = _convert(k)
+            if isinstance(key, (dict, list)):
+                continue
+            key = str(key) if key is not None else ""
+            out[key] = _convert(v)
+            out.key_lines[key] = (k.start_mark.line + 1, k.start_mark.column + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(v) for v in node.value]
+    return node.value if node is not None else None
+
+
+def _detemplate(text: str) -> str:
+    text = TEMPLATE_LINE.sub(lambda m: f"{m.group(1)}{TPL}{abs(hash(m.group(0))) % 10**8}: x", text)
+    return TEMPLATE.sub(TPL, text)
+
+
+def load_yaml_docs(text: str) -> list:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return [_convert(n) for n in yaml.compose_all(text, Loader=loader) if n is not None]
+    except yaml.YAMLError:
+        return []
+
+
+def read_yaml(text: str, path: str, facts: DeployFacts) -> None:
+    templated = "{{" in text
+    if templated:
+        text = _detemplate(text)
+    m = SCRAPE_VERSION.search(text)
+    if m:
+        facts.scrape_adds_version.append((path, text.count("\n", 0, m.start()) + 1))
+    if "ddtrace-run" in text:
+        facts.ddtrace_run.append((path, text.count("\n", 0, text.index("ddtrace-run")) + 1))
+    for doc in load_yaml_docs(text):
+        if not isinstance(doc, Map):
+            continue
+        _collect_labels(doc, path, facts)
+        kind = doc.get("kind")
+        if isinstance(kind, str) and isinstance(doc.get("apiVersion"), str):
+            _k8s(doc, kind, path, facts)
+        elif isinstance(doc.get("services"), dict):
+            _compose(doc["services"], path, facts)
+
+
+def _line(m: Map, key: str) -> int:
+    return m.key_lines.get(key, (m.line, 1))[0] if isinstance(m, Map) else 1
+
+
+def _collect_labels(node, path: str, facts: DeployFacts, depth: int = 0) -> None:
+    if depth > 12:
+        return
+    if isinstance(node, Map):
+        for k, v in node.items():
+            if k in ("labels", "commonLabels") and isinstance(v, Map):
+                for lk in v:
+                    facts.labels_seen.setdefault(lk, (path, _line(v, lk)))
+            elif isinstance(v, (Map, list)):
+                _collect_labels(v, path, facts, depth + 1)
+    elif isinstance(node, list):
+        for v in node:
+            _collect_labels(v, path, facts, depth + 1)
+
+
+def _pod_template(doc: Map, kind: str) -> Map | None:
+    spec = doc.get("spec")
+    if kind == "Pod":
+        return doc
+    if not isinstance(spec, Map):
+        return None
+    if kind == "CronJob":
+        job = spec.get("jobTemplate")
+        spec = job.get("spec") if isinstance(job, Map) else None
+        if not isinstance(spec, Map):
+            return None
+    tpl = spec.get("template")
+    return tpl if isinstance(tpl, Map) else None
+
+
+def _k8s(doc: Map, kind: str, path: str, facts: DeployFacts) -> None:
+    if kind == "ConfigMap" and isinstance(doc.get("data"), Map):
+        data = doc["data"]
+        for k, v in data.items():
+            facts.add_env(k, v, path, _line(data, k))
+        return
+    if kind not in WORKLOADS:
+        return
+    tpl = _pod_template(doc, kind)
+    if tpl is None:
+        return
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), Map) else Map()
+    owner = f"{kind} {meta.get('name') or '<unnamed>'}"
+    tmeta = tpl.get("metadata")
+    labels = tmeta.get("labels") if isinstance(tmeta, Map) else None
+    if isinstance(tmeta, Map) and any(k.startswith(TPL) for k in tmeta):
+        labels_known = None
+    elif labels is None:
+        labels_known = {}
+    elif isinstance(labels, Map) and not any(k.startswith(TPL) for k in labels):
+        labels_known = dict(labels)
+    else:
+        labels_known = None
+    if isinstance(labels, Map):
+        where = (_line(tmeta, "labels"), tmeta.key_lines.get("labels", (0, 1))[1])
+    elif isinstance(tmeta, Map):
+        where = (_line(tpl, "metadata"), tpl.key_lines.get("metadata", (0, 1))[1])
+    else:
+        where = (_line(doc.get("spec"), "template") if kind != "Pod" else 1, 1)
+    facts.pod_templates.append(PodTemplate(path, where[0], where[1], owner, labels_known))
+    pspec = tpl.get("spec")
+    if not isinstance(pspec, Map):
+        return
+    for key in ("containers", "initContainers"):
+        for c in pspec.get(key) or ():
+            if not isinstance(c, Map):
+                continue
+            env = c.get("env")
+            if isinstance(env, list):
+                for e in env:
+                    if isinstance(e, Map) and isinstance(e.get("name"), str):
+                        facts.add_env(e["name"], e.get("value") if "value" in e else None, path, e.line)
+                    elif isinstance(e, Map) and any(k.startswith(TPL) for k in e):
+                        continue
+
+
+def _compose(services: Map, path: str, facts: DeployFacts) -> None:
+    for svc in services.values():
+        if not isinstance(svc, Map):
+            continue
+        env = svc.get("environment")
+        if isinstance(env, Map):
+            for k, v in env.items():
+                facts.add_env(k, v, path, _line(env, k))
+        elif isinstance(env, list):
+            line = _line(svc, "environment")
+            for item in env:
+                if isinstance(item, str):
+                    k, sep, v = item.partition("=")
+                    facts.add_env(k, v if sep else None, path, line)
+        for key in ("command", "entrypoint"):
+            cmd = svc.get(key)
+            text = " ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "")
+            if "ddtrace-run" in text:
+                facts.ddtrace_run.append((path, _line(svc, key)))
+
+
+def read(files: list[tuple[str, str]]) -> DeployFacts:
+    """`files`: (display path, text) of every deploy file in the release."""
+    facts = DeployFacts()
+    for path, text in files:
+        name = path.rsplit("/", 1)[-1].lower()
+        if name.startswith("dockerfile") or name.endswith(".dockerfile"):
+            read_dockerfile(text, path, facts)
+        elif name == ".env" or name.startswith(".env.") or name.endswith(".env"):
+            read_dotenv(text, path, facts)
+        elif name.endswith((".yaml", ".yml")):
+            read_yaml(text, path, facts)
+    return facts

@@ -1,0 +1,485 @@
+"""Telemetry facts read from one Python file's shared `ast` tree (one walk per file, never a re-parse).
+
+Calls are resolved through the module's imports to a dotted name (`sentry_sdk.init`,
+`opentelemetry.sdk.resources.Resource.create`), so a look-alike `Resource` or `init` from another
+library is never mistaken for the real one. A verdict is `True` (the signal carries a version), `False`
+(it never can) or `None` (we cannot tell from the code, e.g. the value comes from a variable): only
+`False` is ever reported.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+# Files without any of these tokens hold no telemetry set-up and are skipped before the tree is walked.
+PREFILTER = re.compile(
+    r"opentelemetry|sentry_sdk|prometheus|ddtrace|datadog|structlog|jsonlogger|basicConfig|dictConfig|"
+    r"fileConfig|LoggerAdapter|setLogRecordFactory|extra\s*=|LOGGING\s*=|\.bind\(|"
+    r"\.\w*(?:version|VERSION|release|RELEASE)\w*\s*=[^=]|\[\s*['\"]\w*(?:version|release)\w*['\"]\s*\]\s*=[^=]|"
+    r"os\.environ\[|setdefault\(|putenv"
+)
+VERSION_WORDS = ("version", "release", "revision", "git_sha", "commit_sha", "build_id")
+PLACEHOLDER = re.compile(r"%\(\s*([\w.]+)\s*\)|\{([A-Za-z_][\w.]*)[^{}]*\}|\$\{?([A-Za-z_]\w*)")
+DEFAULT_BASIC_FORMAT = "%(levelname)s:%(name)s:%(message)s"
+METRIC_TYPES = {"Counter", "Gauge", "Histogram", "Summary", "Enum"}
+EXPORTER_MODULES = ("prometheus_flask_exporter", "starlette_exporter", "prometheus_fastapi_instrumentator",
+                    "aioprometheus", "starlette_prometheus")
+EXPORTER_LABEL_KWARGS = {"default_labels", "labels", "group_by", "custom_labels", "const_labels", "static_labels"}
+PROVIDERS = {
+    "opentelemetry.sdk.trace.TracerProvider": "TracerProvider",
+    "opentelemetry.sdk.metrics.MeterProvider": "MeterProvider",
+    "opentelemetry.sdk._logs.LoggerProvider": "LoggerProvider",
+}
+# the positional index of `resource` in each provider's signature
+PROVIDER_RESOURCE_POS = {"TracerProvider": 1, "MeterProvider": 1, "LoggerProvider": 0}
+LOG_BINDERS = {"bind", "bind_contextvars", "bind_threadlocal", "new", "wrap_logger", "get_logger", "LoggerAdapter"}
+
+
+def is_version_word(name: str, extra: tuple = ()) -> bool:
+    low = name.lower()
+    return any(w in low for w in VERSION_WORDS) or any(e.lower() == low for e in extra)
+
+
+def is_service_version_key(node: ast.AST) -> bool | None:
+    """A Resource attribute key: True for service.version, False for any other known key, None if unknown."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value == "service.version"
+    name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+    if name is None:
+        return None
+    if name == "SERVICE_VERSION":
+        return True
+    if name.isupper():
+        return False  # SERVICE_NAME, TELEMETRY_SDK_VERSION, DEPLOYMENT_ENVIRONMENT, ...
+    return None
+
+
+def _is_log_record(node: ast.AST) -> bool:
+    """`record`, `log_record`, `event_dict`, `self.fields`: the objects a filter or processor fills in."""
+    name = (dotted(node) or "").rsplit(".", 1)[-1].lower()
+    return any(w in name for w in ("record", "event", "fields", "log"))
+
+
+def dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def span(node: ast.AST) -> dict:
+    return dict(line=node.lineno, column=node.col_offset + 1, end_line=getattr(node, "end_lineno", None) or node.lineno,
+                end_column=(getattr(node, "end_col_offset", None) or node.col_offset) + 1)
+
+
+@dataclass
+class Item:
+    """One telemetry call site."""
+
+    kind: str  # resource-create | resource-ctor | provider | sentry | metric | log-text | log-json | structlog | datadog
+    node: ast.AST
+    what: str = ""  # a short name for messages: metric name, provider class, formatter names, ...
+    verdict: bool | None = None  # True carries a version, False never does, None unknown
+    detail: str = ""
+
+
+@dataclass
+class FileFacts:
+    path: str
+    items: list = field(default_factory=list)
+    version_info: list = field(default_factory=list)  # (line, what): Info / *_build_info / exporter default labels
+    log_version_attached: list = field(default_factory=list)  # (line, what): filters, adapters, bind(version=...)
+    env_set: dict = field(default_factory=dict)  # env var -> line, set by the code itself
+    dd_version_in_code: bool = False
+
+
+class _Module:
+    """Per-file lookup tables built during the single walk."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+        self.consts: dict[str, ast.AST] = {}  # module-level NAME = <expr>
+        self.functions: dict[str, ast.AST] = {}
+
+    def qualname(self, func: ast.AST) -> str | None:
+        d = dotted(func)
+        if d is None:
+            return None
+        head, _, rest = d.partition(".")
+        full = self.aliases.get(head)
+        if full is None:
+            return None
+        return f"{full}.{rest}" if rest else full
+
+    def resolve(self, node: ast.AST | None, depth: int = 0) -> ast.AST | None:
+        while isinstance(node, ast.Name) and node.id in self.consts and depth < 3:
+            node = self.consts[node.id]
+            depth += 1
+        return node
+
+
+def _kw(call: ast.Call, name: str) -> ast.AST | None:
+    for k in call.keywords:
+        if k.arg == name:
+            return k.value
+    return None
+
+
+def _has_star_kwargs(call: ast.Call) -> bool:
+    return any(k.arg is None for k in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args)
+
+
+def _str(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def format_verdict(node: ast.AST | None, mod: _Module, extra: tuple = ()) -> bool | None:
+    """Does a log format expression print a version? Only fully literal formats can be judged False."""
+    node = mod.resolve(node)
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant):
+        if not isinstance(node.value, str):
+            return None
+        names = [next(g for g in m.groups() if g) for m in PLACEHOLDER.finditer(node.value)]
+        return any(is_version_word(n, extra) for n in names)
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        d = dotted(node) or ""
+        return True if is_version_word(d, extra) else None
+    if isinstance(node, ast.FormattedValue):
+        return format_verdict(node.value, mod, extra)
+    parts: list[ast.AST] | None = None
+    if isinstance(node, ast.JoinedStr):
+        parts = list(node.values)
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+        parts = [node.left, node.right]
+    elif isinstance(node, ast.Call):
+        texts = [d for d in (dotted(n) for n in ast.walk(node) if isinstance(n, (ast.Name, ast.Attribute))) if d]
+        return True if any(is_version_word(t, extra) for t in texts) else None
+    elif isinstance(node, ast.Tuple):
+        parts = list(node.elts)
+    if parts is None:
+        return None
+    verdicts = [format_verdict(p, mod, extra) for p in parts]
+    if any(v is True for v in verdicts):
+        return True
+    return None if any(v is None for v in verdicts) else False
+
+
+def _mentions_version(node: ast.AST, extra: tuple = ()) -> bool:
+    """Any identifier, attribute, keyword or string in the subtree that names a version."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and len(n.value) < 80 and is_version_word(n.value, extra):
+            return True
+        if isinstance(n, ast.Name) and is_version_word(n.id, extra):
+            return True
+        if isinstance(n, ast.Attribute) and is_version_word(n.attr, extra):
+            return True
+        if isinstance(n, ast.keyword) and n.arg and is_version_word(n.arg, extra):
+            return True
+    return False
+
+
+class Scanner:
+    def __init__(self, extra_words: tuple = ()) -> None:
+        self.extra = tuple(extra_words)
+
+    def scan(self, path: str, tree: ast.Module, base_dir: str | None = None) -> FileFacts:
+        facts = FileFacts(path)
+        mod = _Module()
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                mod.consts[stmt.targets[0].id] = stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+                mod.consts[stmt.target.id] = stmt.value
+        calls: list[ast.Call] = []
+        merged: set[int] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                calls.append(node)
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.asname:
+                        mod.aliases[a.asname] = a.name
+                    else:
+                        top = a.name.split(".", 1)[0]
+                        mod.aliases[top] = top
+                    if a.name.split(".", 1)[0] in ("ddtrace", "datadog"):
+                        facts.items.append(Item("datadog", node, a.name))
+            elif isinstance(node, ast.ImportFrom):
+                if node.level or not node.module:
+                    continue
+                for a in node.names:
+                    mod.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+                if node.module.split(".", 1)[0] in ("ddtrace", "datadog"):
+                    facts.items.append(Item("datadog", node, node.module))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                mod.functions.setdefault(node.name, node)
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                self._assignment(node, facts)
+        for call in calls:
+            self._call(call, mod, facts, merged, base_dir)
+        logging_dict = mod.consts.get("LOGGING")
+        if isinstance(logging_dict, ast.Dict) and id(logging_dict) not in merged:
+            keys = {_str(k) for k in logging_dict.keys}
+            if "version" in keys and ("formatters" in keys or "handlers" in keys):
+                self._dict_config(logging_dict, logging_dict, mod, facts, "LOGGING")
+        return facts
+
+    # ---- statements ------------------------------------------------------------------------------
+    def _assignment(self, node: ast.AST, facts: FileFacts) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for t in targets:
+            if isinstance(t, ast.Attribute) and is_version_word(t.attr, self.extra):
+                d = dotted(t) or ""
+                if d.endswith("config.version") or d.endswith("config.service_version"):
+                    facts.dd_version_in_code = True
+                if _is_log_record(t.value):  # record.version = ... in a filter or record factory
+                    facts.log_version_attached.append((node.lineno, f"{d} = ..."))
+            elif isinstance(t, ast.Subscript):
+                key = _str(t.slice)
+                if key is None:
+                    continue
+                if dotted(t.value) in ("os.environ", "environ"):
+                    facts.env_set[key] = node.lineno
+                elif is_version_word(key, self.extra) and _is_log_record(t.value):
+                    facts.log_version_attached.append((node.lineno, f"{dotted(t.value)}[{key!r}] = ..."))
+
+    # ---- calls ---------------------------------------------------------------------------------
+    def _call(self, call: ast.Call, mod: _Module, facts: FileFacts, merged: set, base_dir: str | None) -> None:
+        func = call.func
+        attr = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        # env vars the code sets for itself
+        if attr in ("setdefault", "putenv") and call.args:
+            owner = dotted(func.value) if isinstance(func, ast.Attribute) else None
+            if owner in ("os.environ", "environ", "os") and _str(call.args[0]):
+                facts.env_set[_str(call.args[0])] = call.lineno
+        if attr == "merge" and isinstance(func, ast.Attribute):
+            # `a.merge(b)`: either side may hold the version; judge neither alone
+            merged.add(id(func.value))
+            merged.update(id(a) for a in call.args)
+        if attr in LOG_BINDERS or attr == "setLogRecordFactory":
+            if attr == "setLogRecordFactory" or any(k.arg and is_version_word(k.arg, self.extra) for k in call.keywords) \
+                    or any(isinstance(a, ast.Dict) and _mentions_version(a, self.extra) for a in call.args):
+                facts.log_version_attached.append((call.lineno, f"{attr}(...)"))
+        extra = _kw(call, "extra")
+        if isinstance(extra, ast.Dict) and any(is_version_word(_str(k) or "", self.extra) for k in extra.keys):
+            facts.log_version_attached.append((call.lineno, "extra={...version...}"))
+        if attr in ("set_tag", "set_tags") and _mentions_version(call, self.extra):
+            facts.dd_version_in_code = True
+        if attr == "info" and len(call.args) >= 2 and all(_str(a) for a in call.args[:2]) \
+                and any(k.arg and is_version_word(k.arg, self.extra) for k in call.keywords):
+            facts.version_info.append((call.lineno, f"{_str(call.args[0])} (info metric)"))
+
+        q = mod.qualname(func)
+        if q is None:
+            return
+        if q.startswith("opentelemetry."):
+            self._otel(call, q, mod, facts, merged)
+        elif q == "sentry_sdk.init":
+            release = _kw(call, "release")
+            verdict = True if release is not None and not (isinstance(release, ast.Constant) and release.value is None) \
+                else (None if _has_star_kwargs(call) else False)
+            facts.items.append(Item("sentry", call, "sentry_sdk.init", verdict))
+        elif q.startswith("prometheus_client."):
+            self._prometheus(call, q, facts)
+        elif q.startswith(EXPORTER_MODULES):
+            self._exporter(call, q, facts)
+        elif q == "logging.basicConfig":
+            fmt = _kw(call, "format")
+            if _has_star_kwargs(call) or (fmt is None and _kw(call, "handlers") is not None):
+                verdict = None
+            elif fmt is None:
+                verdict = False
+                fmt_text = DEFAULT_BASIC_FORMAT
+            else:
+                verdict = format_verdict(fmt, mod, self.extra)
+                fmt_text = _str(mod.resolve(fmt)) or ""
+            if verdict is False:
+                facts.items.append(Item("log-text", call, "logging.basicConfig", False, fmt_text))
+        elif q == "logging.config.dictConfig" and call.args:
+            config = mod.resolve(call.args[0])
+            if isinstance(config, ast.Dict):
+                merged.add(id(config))
+                self._dict_config(config, call, mod, facts, "dictConfig")
+        elif q == "logging.config.fileConfig" and call.args:
+            self._file_config(call, mod, facts, base_dir)
+        elif q.startswith("pythonjsonlogger.") and q.endswith("JsonFormatter"):
+            self._json_formatter(call, mod, facts)
+        elif q == "structlog.configure":
+            self._structlog(call, mod, facts)
+
+    def _otel(self, call: ast.Call, q: str, mod: _Module, facts: FileFacts, merged: set) -> None:
+        if q.endswith("Resource.create") or q.endswith("resources.Resource"):
+            kind = "resource-create" if q.endswith(".create") else "resource-ctor"
+            attrs = call.args[0] if call.args else _kw(call, "attributes")
+            if id(call) in merged:
+                return
+            if _has_star_kwargs(call):
+                verdict = None
+            elif attrs is None:
+                verdict = False
+            else:
+                verdict = self._resource_attrs(mod.resolve(attrs))
+            facts.items.append(Item(kind, call, "Resource.create" if kind == "resource-create" else "Resource", verdict))
+            return
+        cls = PROVIDERS.get(q)
+        if cls is None:
+            return
+        pos = PROVIDER_RESOURCE_POS[cls]
+        has = _kw(call, "resource") is not None or len(call.args) > pos or _has_star_kwargs(call)
+        facts.items.append(Item("provider", call, cls, None if has else False))
+
+    def _resource_attrs(self, node: ast.AST | None) -> bool | None:
+        if not isinstance(node, ast.Dict):
+            return None
+        verdicts = []
+        for k, v in zip(node.keys, node.values):
+            if k is None:  # **other
+                verdicts.append(None)
+                continue
+            verdicts.append(is_service_version_key(k))
+        if any(v is True for v in verdicts):
+            return True
+        return None if any(v is None for v in verdicts) else False
+
+    def _prometheus(self, call: ast.Call, q: str, facts: FileFacts) -> None:
+        cls = q.rsplit(".", 1)[-1]
+        if cls not in METRIC_TYPES and cls != "Info":
+            return
+        name = _str(call.args[0]) if call.args else _str(_kw(call, "name"))
+        prefix = "_".join(p for p in (_str(_kw(call, "namespace")), _str(_kw(call, "subsystem"))) if p)
+        full = f"{prefix}_{name}" if prefix and name else name or "<dynamic name>"
+        labels = _kw(call, "labelnames") or (call.args[2] if len(call.args) > 2 else None)
+        has_version_label = isinstance(labels, (ast.List, ast.Tuple)) and any(
+            is_version_word(_str(e) or "", self.extra) for e in labels.elts)
+        lowered = full.lower()
+        if "exporter" in lowered:
+            return  # an exporter's own *_exporter_info carries the library's version, not the app's
+        if cls == "Info" or (lowered.endswith("_info") and ("build" in lowered or "version" in lowered or has_version_label)):
+            facts.version_info.append((call.lineno, f"{full} ({cls})"))
+            return
+        unknown = labels is not None and not isinstance(labels, (ast.List, ast.Tuple))
+        facts.items.append(Item("metric", call, full, True if has_version_label else (None if unknown else False), cls))
+
+    def _exporter(self, call: ast.Call, q: str, facts: FileFacts) -> None:
+        for k in call.keywords:
+            if k.arg in EXPORTER_LABEL_KWARGS and _mentions_version(k.value, self.extra):
+                facts.version_info.append((call.lineno, f"{q.rsplit('.', 1)[-1]}({k.arg}=...version...)"))
+                return
+        cls = q.rsplit(".", 1)[-1]
+        if cls[:1].isupper() and not cls.endswith(("Metric", "Error", "Exception")):
+            facts.items.append(Item("metric", call, f"{cls} (HTTP metrics)", None if _has_star_kwargs(call) else False, cls))
+
+    # ---- logs ------------------------------------------------------------------------------------
+    def _formatter_entries(self, formatters: ast.Dict, mod: _Module) -> list[tuple[str, bool, bool | None]]:
+        """(name, is_structured, verdict) for each formatter of a dictConfig `formatters` table."""
+        out = []
+        for k, v in zip(formatters.keys, formatters.values):
+            name = _str(k) or "?"
+            v = mod.resolve(v)
+            if not isinstance(v, ast.Dict):
+                out.append((name, False, None))
+                continue
+            entries = {_str(kk): vv for kk, vv in zip(v.keys, v.values)}
+            if None in entries:
+                out.append((name, False, None))
+                continue
+            factory = " ".join(filter(None, (_str(entries.get("()")) or dotted(entries.get("()")) if "()" in entries else None,
+                                              _str(entries.get("class")))))
+            if ("()" in entries and not factory) or "structlog" in factory.lower():
+                out.append((name, True, None))  # a callable we cannot see / a structlog chain judged elsewhere
+                continue
+            structured = "json" in factory.lower() or "ecs" in factory.lower()
+            fmt = entries.get("format", entries.get("fmt"))
+            verdict = format_verdict(fmt, mod, self.extra) if fmt is not None else False
+            if structured and verdict is False:
+                extras = [vv for kk, vv in entries.items() if kk not in ("()", "class", "format", "fmt", "datefmt", "style")]
+                if any(_mentions_version(e, self.extra) for e in extras):
+                    verdict = True
+            if factory and not structured and factory not in ("logging.Formatter",):
+                verdict = None if verdict is False else verdict  # a custom formatter class may add it
+            out.append((name, structured, verdict))
+        return out
+
+    def _dict_config(self, config: ast.Dict, where: ast.AST, mod: _Module, facts: FileFacts, label: str) -> None:
+        table = {_str(k): v for k, v in zip(config.keys, config.values)}
+        if None in table:
+            return  # **base: part of the config comes from elsewhere
+        formatters = mod.resolve(table.get("formatters"))
+        if not isinstance(formatters, ast.Dict) or not formatters.keys:
+            return
+        entries = self._formatter_entries(formatters, mod)
+        if not entries or any(v is not False for _, _, v in entries):
+            return
+        names = ", ".join(n for n, _, _ in entries)
+        structured = all(s for _, s, _ in entries)
+        node = where if isinstance(where, ast.Call) else formatters
+        facts.items.append(Item("log-json" if structured else "log-text", node, f"{label} formatters ({names})", False))
+
+    def _json_formatter(self, call: ast.Call, mod: _Module, facts: FileFacts) -> None:
+        if _has_star_kwargs(call):
+            return
+        fmt = call.args[0] if call.args else _kw(call, "fmt")
+        verdict = format_verdict(fmt, mod, self.extra) if fmt is not None else False
+        if verdict is False and any(k.arg in ("static_fields", "rename_fields", "defaults") and _mentions_version(k.value, self.extra)
+                                    for k in call.keywords):
+            verdict = True
+        if verdict is False:
+            facts.items.append(Item("log-json", call, "JsonFormatter", False))
+
+    def _file_config(self, call: ast.Call, mod: _Module, facts: FileFacts, base_dir: str | None) -> None:
+        import configparser
+        from pathlib import Path
+
+        rel = _str(mod.resolve(call.args[0]))
+        if rel is None or base_dir is None:
+            return
+        candidates = [Path(base_dir) / rel, Path(rel)]
+        ini = next((p for p in candidates if p.is_file()), None)
+        if ini is None:
+            return
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(ini, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError, OSError):
+            return
+        names = [n.strip() for n in parser.get("formatters", "keys", fallback="").split(",") if n.strip()]
+        if not names:
+            return
+        for name in names:
+            sect = f"formatter_{name}"
+            fmt = parser.get(sect, "format", fallback=None)
+            cls = parser.get(sect, "class", fallback="")
+            if fmt is None or (cls and cls != "logging.Formatter" and "json" not in cls.lower()):
+                return  # default or custom formatter class: cannot tell
+            if format_verdict(ast.Constant(fmt), mod, self.extra) is not False:
+                return
+        facts.items.append(Item("log-text", call, f"fileConfig {ini.name} formatters ({', '.join(names)})", False))
+
+    def _structlog(self, call: ast.Call, mod: _Module, facts: FileFacts) -> None:
+        procs = mod.resolve(_kw(call, "processors"))
+        if not isinstance(procs, (ast.List, ast.Tuple)) or _has_star_kwargs(call):
+            return
+        for el in procs.elts:
+            if isinstance(el, ast.Starred):
+                return
+            target = el.func if isinstance(el, ast.Call) else el
+            q = mod.qualname(target)
+            if q and q.startswith("structlog."):
+                if isinstance(el, ast.Call) and _mentions_version(el, self.extra):
+                    return  # e.g. a processor configured with the version
+                continue
+            name = dotted(target)
+            fn = mod.functions.get(name) if name else None
+            if fn is None:
+                return  # a processor we cannot see may add it
+            if _mentions_version(fn, self.extra):
+                return
+        facts.items.append(Item("structlog", call, "structlog.configure", False))
