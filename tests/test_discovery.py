@@ -1,0 +1,77 @@
+"""Discovery defaults: which files are migrations, specs, deployment files."""
+
+from __future__ import annotations
+
+from canary_lint.config import Config
+from canary_lint.discovery import discover
+
+
+def _kinds(tmp_path, files: dict[str, str], paths=(".",), **config):
+    for rel, text in files.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    found = discover(list(paths), Config(root=tmp_path, **config), cwd=tmp_path)
+    return {f.path: sorted(f.kinds) for f in found.files}
+
+
+def test_migration_layouts(tmp_path):
+    kinds = _kinds(tmp_path, {
+        "db/migration/V2__add_age.sql": "ALTER TABLE t ADD c int;",
+        "db/migration/R__views.sql": "CREATE VIEW v AS SELECT 1;",
+        "schema/20240101_init.up.sql": "CREATE TABLE t (id int);",
+        "schema/20240101_init.down.sql": "DROP TABLE t;",
+        "db/20240101_dbmate.sql": "-- migrate:up\nCREATE TABLE t (id int);\n-- migrate:down\n",
+        "migrations/0001.sql": "CREATE TABLE t (id int);",
+        "queries/report.sql": "SELECT 1;",
+        "alembic/versions/abc_rev.py": "revision = 'abc'\ndef upgrade(): pass\n",
+    })
+    assert kinds["db/migration/V2__add_age.sql"] == ["sql_migration"]
+    assert kinds["db/migration/R__views.sql"] == ["sql_migration"]
+    assert kinds["schema/20240101_init.up.sql"] == ["sql_migration"]
+    assert "schema/20240101_init.down.sql" not in kinds
+    assert kinds["db/20240101_dbmate.sql"] == ["sql_migration"]
+    assert kinds["migrations/0001.sql"] == ["sql_migration"]
+    assert kinds["queries/report.sql"] == ["sql"]
+    assert kinds["alembic/versions/abc_rev.py"] == ["alembic", "python"]
+
+
+def test_alembic_ini_script_location(tmp_path):
+    kinds = _kinds(tmp_path, {
+        "alembic.ini": "[alembic]\nscript_location = db/revs\n",
+        "db/revs/versions/0001_x.py": "revision = '1'\n",
+        "db/revs/env.py": "x = 1\n",
+    })
+    assert kinds["db/revs/versions/0001_x.py"] == ["alembic", "python"]
+    assert kinds["db/revs/env.py"] == ["python"]
+
+
+def test_specs_and_deploy_files(tmp_path):
+    kinds = _kinds(tmp_path, {
+        "api/openapi.yaml": "openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths: {}\n",
+        "api/swagger.json": '{"swagger": "2.0", "paths": {}}',
+        "api/other.json": '{"name": "x"}',
+        "k8s/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\n",
+        "Dockerfile": "FROM python:3.12\n",
+        "docker-compose.yml": "services: {}\n",
+        ".env": "DD_VERSION=1\n",
+        "config.yaml": "a: 1\n",
+    })
+    assert kinds["api/openapi.yaml"] == ["openapi", "yaml"]
+    assert kinds["api/swagger.json"] == ["json", "openapi"]
+    assert kinds["api/other.json"] == ["json"]
+    assert kinds["k8s/deploy.yaml"] == ["deploy", "yaml"]
+    assert kinds["Dockerfile"] == ["deploy"]
+    assert kinds["docker-compose.yml"] == ["deploy", "yaml"]
+    assert kinds[".env"] == ["deploy"]
+    assert kinds["config.yaml"] == ["yaml"]
+
+
+def test_default_excludes_and_explicit_files(tmp_path):
+    kinds = _kinds(tmp_path, {
+        ".venv/lib/x.py": "x = 1\n", "node_modules/a/b.py": "x = 1\n", "build/c.py": "x = 1\n",
+        "app/ok.py": "x = 1\n",
+    })
+    assert list(kinds) == ["app/ok.py"]
+    explicit = _kinds(tmp_path, {"notes/adhoc.sql": "ALTER TABLE t DROP COLUMN c;"}, paths=("notes/adhoc.sql",))
+    assert explicit == {"notes/adhoc.sql": ["sql_migration"]}
