@@ -190,12 +190,13 @@ def _logs(ctx, py):
             if item.verdict is not False:
                 continue
             if item.kind == "log-text":
-                shown = f" {item.detail!r}" if item.detail else ""
+                what = f"log format {item.detail!r} of {item.what} prints no" if item.detail else \
+                    f"none of the {item.what} prints a"
                 yield ctx.finding(
                     "log-format-without-version", facts.path, **span(item.node),
                     subject=_subject(seen, facts.path, item.what),
-                    message=f"log format{shown} of {item.what} prints no version field: v1 and v2 log lines look "
-                            "identical, so canary errors cannot be told from v1's",
+                    message=f"{what} version field: v1 and v2 log lines look identical, so canary errors cannot "
+                            "be told from v1's",
                     fix="add `%(version)s` to the format (set record.version in a logging.Filter or record "
                         "factory), or put the version itself in the format string")
             elif item.kind in ("log-json", "structlog") and not attached:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 # Files without any of these tokens hold no telemetry set-up and are skipped before the tree is walked.
 PREFILTER = re.compile(
     r"opentelemetry|sentry_sdk|prometheus|ddtrace|datadog|structlog|jsonlogger|basicConfig|dictConfig|"
-    r"fileConfig|LoggerAdapter|setLogRecordFactory|extra\s*=|LOGGING\s*=|\.bind\(|"
+    r"fileConfig|LoggerAdapter|setLogRecordFactory|extra\s*=|LOGGING\s*[:=]|\.bind\(|"
     r"\.\w*(?:version|VERSION|release|RELEASE)\w*\s*=[^=]|\[\s*['\"]\w*(?:version|release)\w*['\"]\s*\]\s*=[^=]|"
     r"os\.environ\[|setdefault\(|putenv"
 )
@@ -34,6 +34,9 @@ PROVIDERS = {
 }
 # the positional index of `resource` in each provider's signature
 PROVIDER_RESOURCE_POS = {"TracerProvider": 1, "MeterProvider": 1, "LoggerProvider": 0}
+# formatter classes that print exactly their format string (anything else may add fields)
+TEXT_FORMATTERS = {"logging.Formatter", "django.utils.log.ServerFormatter", "uvicorn.logging.DefaultFormatter",
+                   "uvicorn.logging.AccessFormatter", "colorlog.ColoredFormatter"}
 LOG_BINDERS = {"bind", "bind_contextvars", "bind_threadlocal", "new", "wrap_logger", "get_logger", "LoggerAdapter"}
 
 
@@ -198,6 +201,7 @@ class Scanner:
                 mod.consts[stmt.targets[0].id] = stmt.value
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
                 mod.consts[stmt.target.id] = stmt.value
+        script = any(isinstance(s, ast.If) and "__main__" in ast.dump(s.test) for s in tree.body)
         calls: list[ast.Call] = []
         merged: set[int] = set()
         for node in ast.walk(tree):
@@ -225,6 +229,8 @@ class Scanner:
                 self._assignment(node, facts)
         for call in calls:
             self._call(call, mod, facts, merged, base_dir)
+        if script:  # a script's console set-up (basicConfig without a format) is not the service's log format
+            facts.items = [i for i in facts.items if not (i.kind == "log-text" and i.detail == DEFAULT_BASIC_FORMAT)]
         logging_dict = mod.consts.get("LOGGING")
         if isinstance(logging_dict, ast.Dict) and id(logging_dict) not in merged:
             keys = {_str(k) for k in logging_dict.keys}
@@ -403,7 +409,7 @@ class Scanner:
                 extras = [vv for kk, vv in entries.items() if kk not in ("()", "class", "format", "fmt", "datefmt", "style")]
                 if any(_mentions_version(e, self.extra) for e in extras):
                     verdict = True
-            if factory and not structured and factory not in ("logging.Formatter",):
+            if factory and not structured and factory not in TEXT_FORMATTERS:
                 verdict = None if verdict is False else verdict  # a custom formatter class may add it
             out.append((name, structured, verdict))
         return out
