@@ -180,7 +180,7 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
     if baseline_path:
         from canary_lint import baseline as baseline_mod
 
-        report = baseline_mod.apply(report, baseline_path)
+        report = baseline_mod.apply(report, baseline_path, paths=list(paths) or ["."], config=cfg)
     write_reports(report, formats, output, color)
     if report.files == 0:
         click.echo(f"canary-lint: nothing to check in {', '.join(paths) or '.'} "

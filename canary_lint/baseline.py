@@ -1,0 +1,264 @@
+"""Baselines: adopt canary-lint on a repository that already has findings, and fail only on new ones.
+
+`canary-lint baseline create` writes `.canary-lint-baseline.json`: one entry per line-independent fingerprint
+(rule + path + subject), with how many findings share it. `check --baseline FILE` hides up to that many findings
+per fingerprint and reports every entry that no longer matches as `stale-baseline-entry` (CL010), at the entry's
+line in the baseline file, so a fixed problem cannot come back silently under an old entry.
+`canary-lint baseline update` drops what is fixed and never adds new findings.
+
+Fingerprints hold the path as reported, so run `check` from the directory the baseline was created in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import click
+
+from canary_lint.config import ConfigError
+from canary_lint.model import Finding, Report
+
+DEFAULT_FILE = ".canary-lint-baseline.json"
+SCHEMA = 1
+STALE_RULE = "CL010"
+NEVER_BASELINED = ("CL005", STALE_RULE)  # a crash is never hidden; a stale entry is fixed by `baseline update`
+
+
+class BaselineError(ConfigError):
+    """The baseline file is missing, not JSON or not a canary-lint baseline (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    fingerprint: str
+    rule: str
+    name: str
+    path: str
+    count: int
+    message: str
+    line: int = 1  # where the entry sits in the baseline file
+
+    def to_dict(self) -> dict:
+        return {"fingerprint": self.fingerprint, "rule": self.rule, "name": self.name, "path": self.path,
+                "count": self.count, "message": self.message}
+
+
+def entries_of(findings) -> list[Entry]:
+    counts: Counter = Counter()
+    first: dict[str, Finding] = {}
+    for f in findings:
+        if f.rule in NEVER_BASELINED:
+            continue
+        counts[f.fingerprint] += 1
+        first.setdefault(f.fingerprint, f)
+    out = [Entry(fp, first[fp].rule, first[fp].name, first[fp].path, n, first[fp].message) for fp, n in counts.items()]
+    return sorted(out, key=lambda e: (e.path, e.rule, e.message, e.fingerprint))
+
+
+def dumps(entries: list[Entry]) -> str:
+    """Stable, diff-friendly JSON: one entry per line, sorted by path and rule."""
+    lines = [json.dumps(e.to_dict(), ensure_ascii=False, sort_keys=False) for e in entries]
+    body = ",\n    ".join(lines)
+    return ('{\n  "schema": %d,\n  "tool": "canary-lint",\n  "findings": [%s\n  ]\n}\n'
+            % (SCHEMA, f"\n    {body}" if lines else ""))
+
+
+def load(path: str | Path) -> list[Entry]:
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise BaselineError(f"baseline file {where} does not exist (create it with `canary-lint baseline create`)") \
+            from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"cannot read baseline file {where}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"baseline file {where} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or data.get("tool") != "canary-lint" or not isinstance(data.get("findings"), list):
+        raise BaselineError(f"{where} is not a canary-lint baseline (expected {{\"tool\": \"canary-lint\", "
+                            "\"findings\": [...]}})")
+    if data.get("schema") != SCHEMA:
+        raise BaselineError(f"baseline file {where} has schema {data.get('schema')!r}; this canary-lint reads "
+                            f"schema {SCHEMA} (re-create it with `canary-lint baseline create --force`)")
+    lines = text.splitlines()
+    entries = []
+    for i, raw in enumerate(data["findings"]):
+        try:
+            fp = str(raw["fingerprint"])
+            entry = Entry(fp, str(raw["rule"]), str(raw.get("name", "")), str(raw["path"]), int(raw.get("count", 1)),
+                          str(raw.get("message", "")))
+        except (KeyError, TypeError, ValueError):
+            raise BaselineError(f"baseline file {where}: entry {i + 1} lacks fingerprint, rule or path") from None
+        line = next((n for n, text_line in enumerate(lines, 1) if fp in text_line), 1)
+        entries.append(replace(entry, line=line))
+    return entries
+
+
+def _display(path: str | Path) -> str:
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def _in_scope(entry_path: str, roots: list[Path]) -> bool:
+    target = Path(entry_path).resolve()
+    return any(target == root or root in target.parents for root in roots)
+
+
+def _selected(code: str, config) -> bool:
+    if config is None:
+        return True
+    from canary_lint.registry import UnknownRule, registry
+
+    reg = registry()
+    try:
+        rule = reg.get(code)
+    except UnknownRule:
+        return True
+    if not any(reg.matches(rule, s) for s in config.select):
+        return False
+    return not any(reg.matches(rule, s) for s in config.ignore)
+
+
+def stale_finding(entry: Entry, baseline_path: str, gone: int) -> Finding:
+    from canary_lint.registry import UnknownRule, registry
+    from canary_lint.model import Severity
+
+    try:
+        rule = registry().get(STALE_RULE)
+        name, family, severity = rule.name, rule.family, rule.severity
+    except UnknownRule:  # pragma: no cover - the page ships with the package
+        name, family, severity = "stale-baseline-entry", "meta", Severity.WARNING
+    what = "it is" if gone == entry.count else f"{gone} of its {entry.count} findings are"
+    return Finding(
+        rule=STALE_RULE, name=name, family=family, severity=severity, path=baseline_path,
+        line=entry.line, column=1, end_line=entry.line, end_column=1,
+        message=(f"baseline entry {entry.rule} {entry.name} in {entry.path} (\"{entry.message}\") matches nothing now: "
+                 f"{what} no longer reported"),
+        fix="run `canary-lint baseline update` to drop fixed entries",
+        subject=f"{entry.fingerprint}",
+    )
+
+
+def apply(report: Report, path: str | Path, *, paths: list[str] | None = None, config=None) -> Report:
+    """Hide findings the baseline lists; add a CL010 finding for every entry that matched nothing.
+
+    Entries outside the checked `paths` or of rules not selected by `config` are neither used nor stale.
+    """
+    entries = load(path)
+    roots = [Path(p).resolve() for p in (paths or ["."])]
+    budget = {e.fingerprint: e.count for e in entries}
+    kept: list[Finding] = []
+    hidden = 0
+    for f in report.findings:
+        left = budget.get(f.fingerprint, 0)
+        if left > 0 and f.rule not in NEVER_BASELINED:
+            budget[f.fingerprint] = left - 1
+            hidden += 1
+        else:
+            kept.append(f)
+    shown_path = _display(path)
+    stale = [stale_finding(e, shown_path, budget[e.fingerprint]) for e in entries
+             if budget.get(e.fingerprint, 0) > 0 and _in_scope(e.path, roots) and _selected(e.rule, config)
+             and _selected(STALE_RULE, config)]
+    for e in entries:  # a fingerprint listed twice: only its first entry is used
+        budget[e.fingerprint] = 0
+    findings = tuple(sorted([*kept, *stale], key=lambda f: f.sort_key))
+    extra = {**report.extra, "baselined": hidden, "stale_baseline_entries": len(stale)}
+    return replace(report, findings=findings, suppressed=report.suppressed + hidden, extra=extra)
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+
+def _run(paths: tuple[str, ...], base: str | None, config_path: str | None) -> Report:
+    from canary_lint import config as config_mod
+    from canary_lint.cli import UsageFailure
+    from canary_lint.engine import run_check
+
+    for p in paths:
+        if not os.path.lexists(p):
+            raise UsageFailure(f"path does not exist: {p}")
+    cfg = config_mod.load(config_path, paths[0] if paths else None).merged(base=base)
+    report = run_check(list(paths) or ["."], cfg, base=cfg.base)
+    if report.internal_error:
+        raise UsageFailure("an analyzer crashed (CL005); fix or report that before writing a baseline")
+    return report
+
+
+def _common(fn):
+    fn = click.option("--config", "config_path", metavar="FILE", help="Use this config file instead of searching.")(fn)
+    fn = click.option("--base", metavar="REF", help="git ref of the version still serving (v1).")(fn)
+    fn = click.option("--file", "baseline_file", default=DEFAULT_FILE, show_default=True, metavar="FILE",
+                      help="Baseline file to write.")(fn)
+    return click.argument("paths", nargs=-1, type=click.Path())(fn)
+
+
+@click.group("baseline")
+def baseline_cli():
+    """Adopt canary-lint on an existing repository: record today's findings, fail only on new ones."""
+
+
+@baseline_cli.command("create")
+@_common
+@click.option("--force", is_flag=True, help="Overwrite an existing baseline file.")
+def create(paths, baseline_file, base, config_path, force):
+    """Record every current finding in the baseline file (then `check --baseline FILE` hides them)."""
+    from canary_lint.cli import UsageFailure
+
+    target = Path(baseline_file)
+    if target.exists() and not force:
+        raise UsageFailure(f"{baseline_file} exists: `canary-lint baseline update` drops fixed entries, "
+                           "`create --force` records everything again")
+    if not target.absolute().parent.is_dir():
+        raise UsageFailure(f"cannot write {baseline_file}: directory {target.parent} does not exist")
+    entries = entries_of(_run(paths, base, config_path).findings)
+    target.write_text(dumps(entries), encoding="utf-8")
+    total = sum(e.count for e in entries)
+    click.echo(f"canary-lint: wrote {baseline_file}: {total} finding{'s' if total != 1 else ''} "
+               f"in {len(entries)} entr{'ies' if len(entries) != 1 else 'y'}", err=True)
+    return 0
+
+
+@baseline_cli.command("update")
+@_common
+def update(paths, baseline_file, base, config_path):
+    """Drop entries whose findings are fixed; new findings are never added (fix or suppress those)."""
+    from canary_lint.cli import UsageFailure
+
+    try:
+        old = load(baseline_file)
+    except BaselineError as exc:
+        raise UsageFailure(str(exc)) from None
+    current = Counter(f.fingerprint for f in _run(paths, base, config_path).findings
+                      if f.rule not in NEVER_BASELINED)
+    roots = [Path(p).resolve() for p in (paths or ["."])]
+    kept, dropped = [], 0
+    for e in old:
+        if not _in_scope(e.path, roots):
+            kept.append(e)  # not checked this time: keep as is
+            continue
+        n = min(e.count, current.get(e.fingerprint, 0))
+        dropped += e.count - n
+        if n:
+            kept.append(replace(e, count=n))
+    listed = {e.fingerprint for e in old}
+    new = sum(n for fp, n in current.items() if fp not in listed)
+    Path(baseline_file).write_text(dumps(sorted(kept, key=lambda e: (e.path, e.rule, e.message, e.fingerprint))),
+                                   encoding="utf-8")
+    msg = f"canary-lint: updated {baseline_file}: dropped {dropped} fixed, kept {sum(e.count for e in kept)}"
+    if new:
+        msg += f"; {new} new finding{'s are' if new != 1 else ' is'} not added (fix or suppress, or `create --force`)"
+    click.echo(msg, err=True)
+    return 0
+
+
+__all__ = ["apply", "baseline_cli", "load", "dumps", "entries_of", "BaselineError", "DEFAULT_FILE"]
