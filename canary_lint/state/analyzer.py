@@ -1,0 +1,198 @@
+"""Session state that lives in one process or on one host, while v1 and v2 serve the same users.
+
+A canary sends one user's requests to v1 and v2: different processes, usually different hosts. Anything a
+request leaves in process memory or on local disk for a later request is missing or stale on the other
+version, and anything signed with a key made per host is rejected there.
+
+Each Python file is parsed once per run by the engine (`ctx.python_ast`); a cheap token scan over the text
+decides which of the checks below look at it at all, so most files cost one regex pass here.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import PurePosixPath
+
+from canary_lint.state import backends, caches, handlers, keys, memory
+from canary_lint.state.envs import deploy_env_names
+
+RULES = (
+    "in-process-state-lost-on-other-version",
+    "signing-key-rejected-by-other-version",
+    "sessions-lost-on-other-version",
+    "rate-limit-counted-per-process",
+    "socketio-rooms-split-per-process",
+    "identity-cache-stale-on-other-version",
+    "local-file-missing-on-other-version",
+)
+
+HANDLER_HINT = re.compile(
+    r"@\s*[\w.]+\.(?:route|get|post|put|patch|delete|websocket|websocket_route|api_route|on|event|task|expose|"
+    r"middleware|before_request|view|actor)\b|add_url_rule|add_api_route|add_api_websocket_route|add_route|add_get|"
+    r"add_post|Route\(|as_view|View\b|ViewSet|Endpoint|Namespace|@expose|@api_view|@action|shared_task|"
+    r"login_required|require_POST|require_GET|require_http_methods|Resource\)|Handler\)|HTTPMethodView"
+)
+CONTAINER_HINT = re.compile(
+    r"^[ \t]*[A-Za-z_]\w*\s*(?::[^=\n]*)?=\s*(?:\{|\[|(?:collections\.)?(?:dict|list|set|defaultdict|OrderedDict|"
+    r"Counter|deque)\(|(?:cachetools\.)?[A-Z]\w*Cache\()", re.M
+)
+DISK_HINT = re.compile(r"\bopen\(|write_text|write_bytes|\.save\(")
+KEY_HINT = re.compile(r"token_hex|token_urlsafe|token_bytes|urandom|get_random_secret_key|generate_key|uuid4|get_random_string")
+CONFIG_HINT = re.compile(r"SESSION_ENGINE|SESSION_TYPE|RATELIMIT_STORAGE|Limiter\(|MemoryStorage|storage_from_string|"
+                         r"Server\(|SocketIO\(")
+CACHE_HINT = re.compile(r"lru_cache|@cache\b|functools\.cache|cached\(|ttl_cache|alru_cache")
+ANY_HINT = re.compile("|".join(f"(?:{p.pattern})" for p in (HANDLER_HINT, KEY_HINT, CONFIG_HINT, CACHE_HINT)) + r"|urlpatterns")
+
+MEMORY_FIX = ("keep it where every version reads it (the database, Redis, or the user's session) instead of "
+              "process memory")
+DISK_FIX = "write it to storage both versions share (object storage, a shared volume or the database)"
+KEY_FIX = ("read the key from the environment or a secret store shared by v1 and v2, and refuse to start "
+           "without it")
+CACHE_FIX = ("keep it only if a stale answer for that long is acceptable; otherwise cache in Redis/Memcached "
+             "shared by both versions, or drop the cache")
+
+
+def is_test_path(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    name = parts[-1] if parts else path
+    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+            or any(p in ("tests", "test", "testing") for p in parts[:-1]))
+
+
+def _where(node: ast.AST) -> dict:
+    return dict(line=getattr(node, "lineno", 1), column=getattr(node, "col_offset", 0) + 1,
+                end_line=getattr(node, "end_lineno", None),
+                end_column=(getattr(node, "end_col_offset", None) or 0) + 1 if getattr(node, "end_col_offset", None) is not None else None)
+
+
+def _handler_label(func: handlers.Func) -> str:
+    return f"{func.qual} ({func.handler}, line {func.node.lineno})"
+
+
+def analyze(ctx):
+    settings = ctx.config.state or {}
+    env_set = frozenset(settings.get("env-set", ())) | deploy_env_names(ctx)
+    texts = []
+    project = {"storage": False, "queue": False}
+    django_targets: list[tuple[str, str]] = []
+    for file in ctx.files_of("python"):
+        if is_test_path(file.path):
+            continue
+        text = ctx.text(file)
+        if not text or not ANY_HINT.search(text):
+            continue
+        texts.append((file, text))
+        if "RATELIMIT_STORAGE_UR" in text:
+            project["storage"] = True
+        if "message_queue=" in text or "client_manager=" in text:
+            project["queue"] = True
+        if "urlpatterns" in text:
+            tree = ctx.python_ast(file)
+            if tree is not None:
+                with ctx.guard(file.path, "state"):
+                    django_targets.extend(handlers.django_targets(tree, file.path))
+    if "RATELIMIT_STORAGE_URI" in env_set or "RATELIMIT_STORAGE_URL" in env_set:
+        project["storage"] = True
+    for file, text in texts:
+        with ctx.guard(file.path, "state"):
+            yield from _check_file(ctx, file, text, env_set, project, django_targets)
+
+
+def _extra_handlers(path: str, targets: list[tuple[str, str]]) -> frozenset:
+    if not targets:
+        return frozenset()
+    name = handlers.module_name(path)
+    return frozenset(q for mod, q in targets if name == mod or name.endswith("." + mod))
+
+
+def _check_file(ctx, file, text, env_set, project, django_targets):
+    tree = ctx.python_ast(file)
+    if tree is None:
+        return
+    path = file.path
+    extra = _extra_handlers(path, django_targets)
+    wants_handlers = HANDLER_HINT.search(text) or extra
+    if wants_handlers and (CONTAINER_HINT.search(text) or DISK_HINT.search(text)):
+        index = handlers.module_index(tree, extra)
+        if index.reached_by:
+            yield from _memory(ctx, path, tree, index)
+            if DISK_HINT.search(text):
+                yield from _disk(ctx, path, tree, index)
+    if KEY_HINT.search(text):
+        yield from _keys(ctx, path, tree, env_set)
+    if CONFIG_HINT.search(text):
+        yield from _backends(ctx, path, tree, text, env_set, project)
+    if CACHE_HINT.search(text):
+        for f in caches.identity_caches(tree, text):
+            yield ctx.finding(
+                "CLS106", path, **_where(f.node), subject=f"{f.func}:{f.param}",
+                message=(f"{f.func}() is cached per process by {f.decorator} on `{f.param}` {f.bound}: v1 and v2 "
+                         f"each keep their own answer per {f.param}, so after a change made through one version the "
+                         f"other keeps serving the old value; fine only for data derivable from {f.param} that "
+                         f"may be stale that long"),
+                fix=CACHE_FIX,
+            )
+
+
+def _memory(ctx, path, tree, index):
+    containers = memory.module_containers(tree)
+    for m in memory.memory_state(index, containers):
+        keyed = f" keyed on `{m.identity}`" if m.identity else ""
+        yield ctx.finding(
+            "CLS101", path, **_where(m.container.node), subject=m.container.name,
+            message=(f"`{m.container.name}` is a module-level {m.container.kind} that {_handler_label(m.writer_handler)} "
+                     f"writes{keyed} (line {m.writer.node.lineno}) and {_handler_label(m.reader_handler)} reads back "
+                     f"(line {m.reader.node.lineno}): each process has its own copy, so when the user's next request "
+                     f"reaches the other version the data is missing or stale"),
+            fix=MEMORY_FIX,
+        )
+
+
+def _disk(ctx, path, tree, index):
+    roots = memory.local_roots(tree)
+    for root, w, r, wh, rh in memory.disk_round_trips(index, roots):
+        yield ctx.finding(
+            "CLS107", path, **_where(w.node), subject=root,
+            message=(f"{_handler_label(wh)} writes a file under `{root}` ({roots[root]}) and {_handler_label(rh)} "
+                     f"reads it back (line {r.node.lineno}): the file exists only on the host that took the first "
+                     f"request, so when the next one reaches the other version it is not there"),
+            fix=DISK_FIX,
+        )
+
+
+def _keys(ctx, path, tree, env_set):
+    for k in keys.signing_keys(tree):
+        if k.switch and k.switch in env_set:
+            continue  # the deployment provides the key: the fallback never runs
+        saved = " and saved to a local file" if k.saved_to_file else ""
+        if k.switch:
+            when = f"is generated by {k.generator}{saved} when {k.switch} is unset"
+            safe = f"; safe when {k.switch} is set to the same value for both versions"
+        else:
+            when = f"is generated by {k.generator}{saved} at start-up"
+            safe = ""
+        yield ctx.finding(
+            "CLS102", path, **_where(k.node), subject=k.target,
+            message=(f"signing key `{k.target}` {when}: every host (and process) has its own key, so v1 rejects "
+                     f"the cookies and tokens v2 signs and the other way round, logging users out{safe}"),
+            fix=KEY_FIX,
+        )
+
+
+def _backends(ctx, path, tree, text, env_set, project):
+    found = backends.django(tree)
+    if "SESSION_TYPE" in text or "RATELIMIT_STORAGE" in text:
+        settings = backends.flask_config(tree)
+    else:
+        settings = {}
+    found += backends.flask_session(settings)
+    if "imit" in text or "MemoryStorage" in text:
+        found += backends.limiters(tree, settings, project["storage"])
+    if "socketio" in text.lower():
+        found += backends.socketio_servers(tree, text, project["queue"])
+    for b in found:
+        named = re.search(r"safe when ((?:[A-Z][A-Z0-9_]*)(?: or [A-Z][A-Z0-9_]*)*)", b.message)
+        if named and all(n in env_set for n in named.group(1).split(" or ")):
+            continue  # the deployment sets the switch
+        yield ctx.finding(b.rule, path, **_where(b.node), subject=b.subject, message=b.message, fix=b.fix)

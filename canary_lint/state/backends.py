@@ -1,0 +1,336 @@
+"""Configuration that keeps sessions, rate limits or socket.io rooms per process or per host.
+
+Settings are resolved from module-level assignments (Django settings modules, Flask config modules and
+classes), `app.config[...] = …`, `app.config.update(...)`, config dicts, and `os.getenv`/`os.environ.get`
+defaults. An `if` on an environment variable is resolved for the case where the variable is unset, and the
+variable is named in the finding ("safe when CACHE_URL is set").
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from canary_lint.state.envs import const_str, dotted, env_read
+
+UNKNOWN = object()
+DJANGO_MARKERS = {"INSTALLED_APPS", "MIDDLEWARE", "ROOT_URLCONF", "DATABASES"}
+LOCAL_CACHE_BACKENDS = ("locmem", "filebased", "dummy")
+
+
+@dataclass
+class Setting:
+    node: ast.AST  # where the effective value is written
+    value: object  # Python constant, an ast node (dict literal, call) or UNKNOWN
+    switches: tuple[str, ...] = ()  # env variables that change it
+
+
+@dataclass
+class BackendFinding:
+    rule: str
+    node: ast.AST
+    subject: str
+    message: str
+    fix: str
+
+
+def _eval_test(test: ast.AST, switches: list[str]):
+    """Truth of an `if` test with every environment variable unset; UNKNOWN when it depends on anything else."""
+    read = env_read(test)
+    if read:
+        switches.append(read[0])
+        default = read[1]
+        if default is None:
+            return False
+        return bool(default.value) if isinstance(default, ast.Constant) else UNKNOWN
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _eval_test(test.operand, switches)
+        return UNKNOWN if inner is UNKNOWN else not inner
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        op, right = test.ops[0], test.comparators[0]
+        if isinstance(op, (ast.In, ast.NotIn)) and dotted(right) in ("os.environ", "environ"):
+            name = const_str(test.left)
+            if name:
+                switches.append(name)
+                return isinstance(op, ast.NotIn)
+        left = env_read(test.left)
+        if left and isinstance(right, ast.Constant) and isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)):
+            switches.append(left[0])
+            value = left[1].value if isinstance(left[1], ast.Constant) else None if left[1] is None else UNKNOWN
+            if value is UNKNOWN:
+                return UNKNOWN
+            same = value == right.value
+            return same if isinstance(op, (ast.Eq, ast.Is)) else not same
+    if isinstance(test, ast.BoolOp):
+        values = [_eval_test(v, switches) for v in test.values]
+        if any(v is UNKNOWN for v in values):
+            return UNKNOWN
+        return all(values) if isinstance(test.op, ast.And) else any(values)
+    return UNKNOWN
+
+
+def resolve(value: ast.AST, switches: list[str]):
+    """A constant for a constant or an env read with a constant default; the node itself otherwise."""
+    if isinstance(value, ast.Constant):
+        return value.value
+    read = env_read(value)
+    if read:
+        switches.append(read[0])
+        return resolve(read[1], switches) if read[1] is not None else None
+    if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or):
+        for v in value.values:
+            r = resolve(v, switches)
+            if r is UNKNOWN:
+                return UNKNOWN
+            if r:
+                return r
+        return None
+    if isinstance(value, (ast.Dict, ast.Call, ast.Name, ast.Attribute)):
+        return value
+    return UNKNOWN
+
+
+def module_settings(body: list[ast.stmt], keys: set[str]) -> dict[str, Setting]:
+    """The effective value of each module-level (or class-level) `KEY = …` with the environment unset."""
+    found: dict[str, Setting] = {}
+
+    def visit(stmts, switches, certain):
+        for stmt in stmts:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for t in targets:
+                    if isinstance(t, ast.Name) and t.id in keys:
+                        sw = list(switches)
+                        value = resolve(stmt.value, sw) if certain else UNKNOWN
+                        found[t.id] = Setting(stmt, value, tuple(sw))
+            elif isinstance(stmt, ast.If):
+                sw = list(switches)
+                truth = _eval_test(stmt.test, sw)
+                if truth is UNKNOWN:
+                    visit(stmt.body, sw, False)
+                    visit(stmt.orelse, sw, False)
+                else:
+                    visit(stmt.body if truth else stmt.orelse, sw, certain)  # the branch taken with no env set
+            elif isinstance(stmt, ast.Try):
+                visit(stmt.body, switches, certain)
+                for handler in stmt.handlers:
+                    visit(handler.body, switches, False)
+                visit(stmt.orelse, switches, certain)
+                visit(stmt.finalbody, switches, certain)
+
+    visit(body, [], True)
+    return found
+
+
+def _named(switches) -> str:
+    names = sorted(set(switches))
+    return " or ".join(names)
+
+
+def _dict_get(node: ast.AST, key: str):
+    if isinstance(node, ast.Dict):
+        for k, v in zip(node.keys, node.values):
+            if const_str(k) == key:
+                return v
+    return None
+
+
+# ---- Django ------------------------------------------------------------------------------------------------
+def django(tree: ast.Module) -> list[BackendFinding]:
+    names = {t.id for s in tree.body if isinstance(s, ast.Assign) for t in s.targets if isinstance(t, ast.Name)}
+    if len(names & DJANGO_MARKERS) < 2:
+        return []
+    s = module_settings(tree.body, {"SESSION_ENGINE", "SESSION_CACHE_ALIAS", "CACHES"})
+    engine = s.get("SESSION_ENGINE")
+    if engine is None or not isinstance(engine.value, str):
+        return []
+    switches = list(engine.switches)
+    where = engine.node
+    if engine.value.endswith(".file"):
+        reason = "keeps sessions in files on the local disk (SESSION_FILE_PATH)"
+    elif engine.value.endswith(".cache"):
+        alias_setting = s.get("SESSION_CACHE_ALIAS")
+        alias = alias_setting.value if alias_setting else "default"
+        if not isinstance(alias, str):
+            return []
+        caches = s.get("CACHES")
+        if caches is None:
+            backend = "django.core.cache.backends.locmem.LocMemCache"
+            reason = "keeps sessions only in the cache, and with no CACHES setting that is the per-process LocMemCache"
+        else:
+            switches.extend(caches.switches)
+            entry = _dict_get(caches.value, alias) if isinstance(caches.value, ast.Dict) else None
+            if entry is None:
+                return []
+            backend_node = _dict_get(entry, "BACKEND")
+            sw: list[str] = []
+            backend = resolve(backend_node, sw) if backend_node is not None else None
+            switches.extend(sw)
+            if not isinstance(backend, str):
+                return []
+            if not any(b in backend.lower() for b in LOCAL_CACHE_BACKENDS):
+                return []
+            where = backend_node
+            kind = "per-process memory" if "locmem" in backend.lower() else "local files"
+            reason = f"keeps sessions only in the `{alias}` cache, {backend.rsplit('.', 1)[-1]} ({kind})"
+    else:
+        return []
+    safe = f"; safe when {_named(switches)} points it at a shared store" if switches else ""
+    return [BackendFinding(
+        "CLS103", where, "SESSION_ENGINE",
+        f"SESSION_ENGINE {engine.value!r} {reason}: a user logged in on v2 is logged out (or loses the session) "
+        f"when the next request reaches v1{safe}",
+        "store sessions where every version reads them: `django.contrib.sessions.backends.db` or `cached_db`, "
+        "or a Redis/Memcached cache",
+    )]
+
+
+# ---- Flask config: Flask-Session, Flask-Limiter ------------------------------------------------------------
+FLASK_KEYS = {"SESSION_TYPE", "SESSION_CACHELIB", "RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URL"}
+
+
+def flask_config(tree: ast.Module) -> dict[str, Setting]:
+    """Flask config keys from `app.config[...] = …`, `.update(KEY=…)`, config dicts, classes and module level."""
+    found = module_settings(tree.body, FLASK_KEYS)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for key, setting in module_settings(node.body, FLASK_KEYS).items():
+                found.setdefault(key, setting)
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Subscript) and dotted(t.value).endswith("config") and const_str(t.slice) in FLASK_KEYS:
+                    sw: list[str] = []
+                    found[const_str(t.slice)] = Setting(node, resolve(node.value, sw), tuple(sw))
+        elif isinstance(node, ast.Call) and dotted(node.func).endswith(("config.update", "config.from_mapping")):
+            for kw in node.keywords:
+                if kw.arg in FLASK_KEYS:
+                    sw = []
+                    found[kw.arg] = Setting(kw.value, resolve(kw.value, sw), tuple(sw))
+        elif isinstance(node, ast.Dict):
+            for k, v in zip(node.keys, node.values):
+                key = const_str(k)
+                if key in FLASK_KEYS:
+                    sw = []
+                    found.setdefault(key, Setting(v, resolve(v, sw), tuple(sw)))
+    return found
+
+
+def flask_session(settings: dict[str, Setting]) -> list[BackendFinding]:
+    st = settings.get("SESSION_TYPE")
+    if st is None or not isinstance(st.value, str):
+        return []
+    kind = st.value.lower()
+    if kind == "filesystem":
+        reason = "keeps sessions in files on each host's disk"
+    elif kind == "cachelib":
+        lib = settings.get("SESSION_CACHELIB")
+        if lib is None or not isinstance(lib.value, ast.Call):
+            return []
+        cls = dotted(lib.value.func).rsplit(".", 1)[-1]
+        if cls not in ("SimpleCache", "FileSystemCache"):
+            return []
+        reason = f"keeps sessions in cachelib {cls} ({'per-process memory' if cls == 'SimpleCache' else 'local files'})"
+    else:
+        return []
+    safe = f"; safe when {_named(st.switches)} selects a shared backend" if st.switches else ""
+    return [BackendFinding(
+        "CLS103", st.node, "SESSION_TYPE",
+        f"Flask-Session SESSION_TYPE {st.value!r} {reason}: a user whose next request reaches the other version "
+        f"has no session there (logged out, cart and CSRF state gone){safe}",
+        "use SESSION_TYPE \"redis\", \"memcached\" or \"sqlalchemy\" shared by v1 and v2, or Flask's signed-cookie sessions",
+    )]
+
+
+def _is_memory_uri(value) -> bool:
+    return isinstance(value, str) and value.startswith("memory://")
+
+
+def limiters(tree: ast.Module, settings: dict[str, Setting], project_has_storage: bool) -> list[BackendFinding]:
+    out: list[BackendFinding] = []
+    fix = ("point the limiter at storage both versions share (`storage_uri=\"redis://…\"`, RATELIMIT_STORAGE_URI); "
+           "until then each process allows the full limit on its own")
+    for key in ("RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URL"):
+        st = settings.get(key)
+        if st is not None and _is_memory_uri(st.value):
+            safe = f"; safe when {_named(st.switches)} is set to a shared store" if st.switches else ""
+            out.append(BackendFinding("CLS104", st.node, key,
+                                      f"{key} is {st.value!r}: v1 and v2 (and every worker) count requests separately, "
+                                      f"so a client gets the limit once per process{safe}", fix))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted(node.func).rsplit(".", 1)[-1]
+        if name == "Limiter":
+            uri = next((k.value for k in node.keywords if k.arg in ("storage_uri", "storage_url")), None)
+            sw: list[str] = []
+            if uri is None:
+                if project_has_storage or any(k.arg is None for k in node.keywords):
+                    continue
+                message = ("Limiter has no storage_uri, so it counts in memory (`memory://`, the default): v1 and v2 "
+                           "(and every worker) count requests separately, so a client gets the limit once per process")
+            else:
+                value = resolve(uri, sw)
+                if not _is_memory_uri(value):
+                    continue
+                safe = f"; safe when {_named(sw)} is set to a shared store" if sw else ""
+                message = (f"Limiter storage_uri is {value!r}: v1 and v2 (and every worker) count requests "
+                           f"separately, so a client gets the limit once per process{safe}")
+            out.append(BackendFinding("CLS104", node, "Limiter", message, fix))
+        elif name in ("MemoryStorage", "storage_from_string"):
+            if name == "storage_from_string":
+                sw = []
+                value = resolve(node.args[0], sw) if node.args else None
+                if not _is_memory_uri(value):
+                    continue
+            out.append(BackendFinding("CLS104", node, name,
+                                      f"`limits` {name} keeps the counters in this process: v1 and v2 count requests "
+                                      "separately, so a client gets the limit once per process", fix))
+    return out
+
+
+# ---- socket.io -----------------------------------------------------------------------------------------------
+def socketio_servers(tree: ast.Module, text: str, project_has_queue: bool) -> list[BackendFinding]:
+    if not any(tok in text for tok in ("enter_room", "join_room", "broadcast", "skip_sid", "room=")):
+        return []  # no rooms and no broadcast: every emit answers the connection it came from
+    out: list[BackendFinding] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted(node.func)
+        last = name.rsplit(".", 1)[-1]
+        kwargs = {k.arg: k.value for k in node.keywords}
+        if None in kwargs:
+            continue
+        if last in ("Server", "AsyncServer") and ("socketio" in name or "socketio" in text):
+            option = "client_manager"
+        elif last == "SocketIO":
+            option = "message_queue"
+        else:
+            continue
+        value = kwargs.get(option)
+        switch = ""
+        if value is not None:
+            if not (isinstance(value, ast.Constant) and value.value is None):
+                if isinstance(value, ast.IfExp):
+                    sw: list[str] = []
+                    truth = _eval_test(value.test, sw)
+                    chosen = value.orelse if truth is False else value.body if truth is True else None
+                    if not (isinstance(chosen, ast.Constant) and chosen.value is None):
+                        continue
+                    switch = _named(sw)
+                else:
+                    sw = []
+                    resolved = resolve(value, sw)
+                    if resolved is not None:
+                        continue
+                    switch = _named(sw)
+        elif project_has_queue:
+            continue
+        safe = f"; safe when {switch} is set" if switch else ""
+        out.append(BackendFinding(
+            "CLS105", node, f"{last}.{option}",
+            f"{last}(...) has no {option}: rooms and broadcasts live in this process only, so an emit from v2 never "
+            f"reaches users connected to v1 (and back){safe}",
+            f"give the server a shared {option} (e.g. Redis) so every version sees every room",
+        ))
+    return out

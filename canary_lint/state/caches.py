@@ -1,0 +1,83 @@
+"""Caches keyed on identity (CLS106): `functools.lru_cache`/`cache`, cachetools, aiocache (memory by default)
+and async-lru decorators on functions that take a user, session, token or request."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from canary_lint.state.envs import dotted
+
+IDENTITY_PARAMS = {
+    "user", "user_id", "userid", "username", "uid", "current_user", "account", "account_id", "session",
+    "session_id", "session_key", "sid", "request", "req", "principal", "auth_token", "access_token", "api_key",
+    "api_token", "jwt", "bearer_token", "id_token", "refresh_token", "email", "login",
+}
+TOKEN_CONTEXT = ("auth", "user", "session", "jwt", "verify", "decode", "login", "token", "claims", "principal")
+
+
+@dataclass
+class CacheFinding:
+    node: ast.AST
+    func: str
+    param: str
+    decorator: str
+    bound: str  # how long an entry lives: "until evicted (maxsize=128)", "for 300 s"
+
+
+def _decorator(dec: ast.AST, text: str) -> tuple[str, str] | None:
+    """(decorator name, lifetime) for a per-process cache decorator, else None."""
+    call = dec if isinstance(dec, ast.Call) else None
+    name = dotted(call.func if call else dec)
+    last = name.rsplit(".", 1)[-1]
+    kwargs = {k.arg: k.value for k in call.keywords} if call else {}
+    if last in ("lru_cache", "alru_cache") or name in ("functools.cache", "cache") and "functools" in text:
+        if last == "cache" and "import cache" not in text and "functools.cache" not in name:
+            return None
+        size = kwargs.get("maxsize") or (call.args[0] if call and call.args else None)
+        bound = f"maxsize={size.value}" if isinstance(size, ast.Constant) else "maxsize=128" if last == "lru_cache" else "no size bound"
+        ttl = kwargs.get("ttl")
+        return name, f"for {ttl.value} s" if isinstance(ttl, ast.Constant) else f"until evicted ({bound})"
+    if last in ("ttl_cache", "lfu_cache", "mru_cache", "rr_cache", "fifo_cache") and "cachetools" in text:
+        ttl = kwargs.get("ttl")
+        return name, f"for {ttl.value} s" if isinstance(ttl, ast.Constant) else "until evicted"
+    if last == "cached" and call is not None:
+        if "aiocache" in text:
+            backend = dotted(kwargs["cache"]) if "cache" in kwargs else ""
+            if backend and not backend.endswith(("MEMORY", "SimpleMemoryCache")):
+                return None  # Redis/Memcached: shared by every version
+            ttl = kwargs.get("ttl")
+            return name, f"for {ttl.value} s" if isinstance(ttl, ast.Constant) else "with no expiry (aiocache's memory default)"
+        if "cachetools" in text:
+            cache = kwargs.get("cache") or (call.args[0] if call.args else None)
+            cls = dotted(cache.func).rsplit(".", 1)[-1] if isinstance(cache, ast.Call) else ""
+            if cls and cls not in ("LRUCache", "TTLCache", "LFUCache", "Cache", "TLRUCache", "MRUCache", "RRCache", "FIFOCache"):
+                return None
+            ttl = next((k.value for k in cache.keywords if k.arg == "ttl"), None) if isinstance(cache, ast.Call) else None
+            return name, f"for {ttl.value} s" if isinstance(ttl, ast.Constant) else "until evicted"
+    return None
+
+
+def identity_caches(tree: ast.Module, text: str) -> list[CacheFinding]:
+    out: list[CacheFinding] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.decorator_list:
+            continue
+        for dec in node.decorator_list:
+            found = _decorator(dec, text)
+            if not found:
+                continue
+            params = [a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]]
+            hit = ""
+            for p in params:
+                low = p.lower()
+                if low in IDENTITY_PARAMS:
+                    hit = p
+                    break
+                if low == "token" and any(w in node.name.lower() for w in TOKEN_CONTEXT):
+                    hit = p
+                    break
+            if hit:
+                out.append(CacheFinding(dec, node.name, hit, found[0], found[1]))
+            break
+    return out

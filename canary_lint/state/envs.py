@@ -1,0 +1,63 @@
+"""Environment switches: `os.getenv("X", default)` and friends, and the variables the deploy files set."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+ENV_RECEIVERS = {"environ", "os.environ"}
+DEPLOY_ENV = re.compile(r"""\b([A-Z][A-Z0-9_]{2,})["']?\s*[:=]|name:\s*["']?([A-Z][A-Z0-9_]{2,})|\bENV\s+([A-Z][A-Z0-9_]{2,})\s""")
+
+
+def dotted(node: ast.AST) -> str:
+    """`a.b.c` for a Name/Attribute chain, else ""."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def const_str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def env_read(node: ast.AST) -> tuple[str, ast.AST | None] | None:
+    """(variable, default expression or None) when `node` reads one environment variable."""
+    if isinstance(node, ast.Subscript) and dotted(node.value) in ENV_RECEIVERS:
+        name = const_str(node.slice)
+        return (name, None) if name else None
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func = dotted(node.func)
+    name = const_str(node.args[0])
+    if name is None:
+        return None
+    default = node.args[1] if len(node.args) > 1 else None
+    for kw in node.keywords:
+        if kw.arg == "default":
+            default = kw.value
+    if func in ("os.getenv", "getenv", "os.environ.get", "environ.get", "os.environ.setdefault", "environ.setdefault"):
+        return name, default
+    if func in ("env", "config", "env.str", "env.get_value", "decouple.config"):  # django-environ, decouple
+        return name, default
+    return None
+
+
+def deploy_env_names(ctx) -> frozenset:
+    """Names of environment variables that the release's deploy files (k8s, compose, Dockerfile, .env) set."""
+
+    def compute() -> frozenset:
+        names: set[str] = set()
+        for file in ctx.files_of("deploy"):
+            text = ctx.text(file)
+            if text:
+                names.update(n for groups in DEPLOY_ENV.findall(text) for n in groups if n)
+        return frozenset(names)
+
+    return ctx.cached(("state", "deploy-env"), compute)

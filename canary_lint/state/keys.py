@@ -1,0 +1,172 @@
+"""Signing keys made per host (CLS102): a secret generated at start-up, or generated and saved to a local file,
+when the environment does not provide one. v1 and v2 then reject each other's cookies and tokens."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from canary_lint.state.envs import const_str, dotted, env_read
+
+RANDOM_CALLS = {"token_hex", "token_urlsafe", "token_bytes", "urandom", "get_random_secret_key", "generate_key",
+                "uuid4", "get_random_string", "randbytes", "getrandbits", "gen_salt"}
+SECRET_NAME = re.compile(r"(?i)(^|_|\.)(secret(_?key)?|signing_?key|jwt_?(secret|key)|session_?secret|cookie_?secret|"
+                         r"secret_?key_?base|auth_?secret|csrf_?secret)$")
+SECRET_KEYWORDS = {"secret_key", "secret", "signing_key", "jwt_secret", "session_secret", "cookie_secret"}
+
+
+@dataclass
+class KeyFinding:
+    node: ast.AST
+    target: str
+    generator: str
+    switch: str  # env variable that provides the key instead, or ""
+    saved_to_file: bool = False
+
+
+def _random_call(expr: ast.AST | None) -> str:
+    if expr is None:
+        return ""
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Call):
+            name = dotted(node.func)
+            if name.rsplit(".", 1)[-1] in RANDOM_CALLS:
+                return name + "()"
+    return ""
+
+
+def _target_text(target: ast.AST) -> str:
+    if isinstance(target, ast.Subscript):
+        key = const_str(target.slice)
+        base = dotted(target.value)
+        return f'{base}["{key}"]' if key and base else ""
+    return dotted(target)
+
+
+def _secret_target(text: str) -> bool:
+    if not text:
+        return False
+    last = text.rsplit("[", 1)[-1].strip('"]') if "[" in text else text
+    return bool(SECRET_NAME.search(last)) and "client_secret" not in last.lower()
+
+
+def _switch(expr: ast.AST) -> str:
+    """The env variable that, when set, replaces the generated value in `expr`."""
+    for node in ast.walk(expr):
+        read = env_read(node)
+        if read:
+            return read[0]
+    return ""
+
+
+def _writes_to_file(body: list[ast.stmt], names: set[str]) -> bool:
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "write_text", "write_bytes", "write", "dump"
+            ):
+                for arg in node.args:
+                    if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(arg)):
+                        return True
+    return False
+
+
+def _scope_env_switch(body: list[ast.stmt], name: str) -> str:
+    """`name = os.getenv("X")` (or any env read bound to `name`) in the same scope: X."""
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assign) and any(_target_text(t) == name for t in node.targets):
+                sw = _switch(node.value)
+                if sw:
+                    return sw
+    return ""
+
+
+def _settings_prefix(cls: ast.ClassDef) -> str | None:
+    """env_prefix of a pydantic BaseSettings class, "" when none is set, None when not a settings class."""
+    if not any(dotted(b).endswith("Settings") for b in cls.bases):
+        return None
+    for node in ast.walk(cls):
+        if isinstance(node, ast.keyword) and node.arg == "env_prefix":
+            return const_str(node.value) or ""
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "env_prefix" for t in node.targets):
+            return const_str(node.value) or ""
+    return ""
+
+
+def signing_keys(tree: ast.Module) -> list[KeyFinding]:
+    out: list[KeyFinding] = []
+
+    def check_assign(node, targets, value, scope_body, in_function, func_name=""):
+        for target in targets:
+            text = _target_text(target)
+            if not _secret_target(text):
+                continue
+            generator = _random_call(value)
+            if not generator:
+                continue
+            if in_function and isinstance(target, ast.Name):
+                names = {target.id}
+                saved = _writes_to_file(scope_body, names)
+                if not saved and not re.search(r"(?i)secret|signing|jwt", func_name):
+                    continue  # a local variable holding a fresh per-object secret (an API key, a nonce)
+            else:
+                saved = False
+            switch = _switch(value) or _scope_env_switch(scope_body, text)
+            out.append(KeyFinding(node, text, generator, switch, saved))
+
+    def visit(body, in_function, func_name=""):
+        for stmt in body:
+            if isinstance(stmt, ast.Assign):
+                check_assign(stmt, stmt.targets, stmt.value, body, in_function, func_name)
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                check_assign(stmt, [stmt.target], stmt.value, body, in_function, func_name)
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                _check_call(stmt.value, out)
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(stmt.body, True, stmt.name)
+            elif isinstance(stmt, ast.ClassDef):
+                prefix = _settings_prefix(stmt)
+                for item in stmt.body:
+                    if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+                        name = item.target.id
+                        gen = _random_call(item.value)
+                        if gen and _secret_target(name):
+                            switch = f"{prefix}{name}".upper() if prefix is not None else ""
+                            out.append(KeyFinding(item, f"{stmt.name}.{name}", gen, switch))
+                    elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        visit(item.body, True, item.name)
+            elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.While)):
+                for sub in ("body", "orelse", "finalbody"):
+                    visit(getattr(stmt, sub, []) or [], in_function, func_name)
+                for handler in getattr(stmt, "handlers", []) or []:
+                    visit(handler.body, in_function, func_name)
+            for call in _calls_with_secret_keywords(stmt):
+                _check_call(call, out)
+
+    visit(tree.body, False)
+    seen: set[int] = set()
+    unique = []
+    for f in out:
+        if id(f.node) not in seen:
+            seen.add(id(f.node))
+            unique.append(f)
+    return unique
+
+
+def _calls_with_secret_keywords(stmt: ast.stmt):
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.Try, ast.With)):
+        return []
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        return []  # handled by visit
+    return [n for n in ast.walk(stmt) if isinstance(n, ast.Call) and any(k.arg in SECRET_KEYWORDS for k in n.keywords)]
+
+
+def _check_call(call: ast.Call, out: list[KeyFinding]) -> None:
+    """`SessionMiddleware(app, secret_key=token_hex())`, `app.config.update(SECRET_KEY=...)`."""
+    for kw in call.keywords:
+        if kw.arg and (kw.arg in SECRET_KEYWORDS or _secret_target(kw.arg)):
+            gen = _random_call(kw.value)
+            if gen:
+                out.append(KeyFinding(kw.value, f"{dotted(call.func) or 'call'}({kw.arg}=…)", gen, _switch(kw.value)))

@@ -1,0 +1,380 @@
+"""Module-level containers that handlers write and other handlers read back (CLS101), and files one handler
+writes under a local directory that another handler reads back (CLS107)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from canary_lint.state.envs import const_str, dotted
+from canary_lint.state.handlers import Func, ModuleIndex
+
+FACTORIES = {
+    "dict", "list", "set", "defaultdict", "OrderedDict", "Counter", "deque", "LRUCache", "TTLCache", "LFUCache",
+    "MRUCache", "RRCache", "TLRUCache", "Cache", "ExpiringDict",
+}
+WRITE_ONLY = {"update", "append", "extend", "insert", "add", "discard", "remove", "clear", "appendleft",
+              "extendleft", "difference_update", "intersection_update", "symmetric_difference_update",
+              "__setitem__", "__delitem__"}
+WRITE_READ = {"setdefault", "pop", "popitem", "popleft"}
+IDENTITY_WORDS = ("user", "session", "sid", "token", "account", "login", "email", "cart", "client_id",
+                  "principal", "member", "customer", "auth")
+
+
+@dataclass
+class Container:
+    name: str
+    kind: str
+    node: ast.stmt
+
+
+@dataclass
+class Use:
+    func: Func
+    node: ast.AST
+    write: bool
+    key: ast.AST | None = None
+    memo: bool = False  # `G[k] = v` in a function that looks `k` up first: a cache of derivable data
+    len_only: bool = False
+
+
+def _factory(value: ast.AST | None) -> str:
+    if isinstance(value, ast.Dict):
+        return "dict"
+    if isinstance(value, (ast.List, ast.ListComp)):
+        return "list"
+    if isinstance(value, (ast.Set, ast.SetComp)):
+        return "set"
+    if isinstance(value, ast.DictComp):
+        return "dict"
+    if isinstance(value, ast.Call):
+        name = dotted(value.func).rsplit(".", 1)[-1]
+        if name in FACTORIES:
+            return name
+    return ""
+
+
+def module_containers(tree: ast.Module) -> dict[str, Container]:
+    """Module-level names bound to a mutable container, also inside module-level if/else/try/with."""
+    out: dict[str, Container] = {}
+    rebound: set[str] = set()
+
+    def visit(body):
+        for stmt in body:
+            if isinstance(stmt, ast.Assign):
+                kind = _factory(stmt.value)
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        if kind:
+                            out.setdefault(target.id, Container(target.id, kind, stmt))
+                        else:
+                            rebound.add(target.id)
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                kind = _factory(stmt.value)
+                if kind:
+                    out.setdefault(stmt.target.id, Container(stmt.target.id, kind, stmt))
+                elif stmt.value is not None:
+                    rebound.add(stmt.target.id)
+            elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.AsyncWith)):
+                for sub in ("body", "orelse", "finalbody"):
+                    visit(getattr(stmt, sub, []) or [])
+                for handler in getattr(stmt, "handlers", []) or []:
+                    visit(handler.body)
+
+    visit(tree.body)
+    for name in rebound:  # bound to something else too (e.g. `X = None` then `X = {}`): not sure, stay quiet
+        if name in out and not _factory(getattr(out[name].node, "value", None)):
+            del out[name]
+    return out
+
+
+def _locals(func: ast.AST) -> tuple[set[str], set[str]]:
+    """(names bound locally, names declared global) in a function, not descending into nested functions."""
+    bound: set[str] = set()
+    declared: set[str] = set()
+    args = func.args
+    for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+        if a is not None:
+            bound.add(a.arg)
+    for node in _walk(func):
+        if isinstance(node, ast.Global):
+            declared.update(node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+    return bound - declared, declared
+
+
+def _walk(func: ast.AST):
+    """ast.walk over a function body without entering nested functions or classes."""
+    stack = list(func.body) if hasattr(func, "body") else [func]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                stack.append(child)
+
+
+def _base_name(node: ast.AST) -> str:
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def function_uses(func: Func, names: set[str]) -> list[Use]:
+    """Reads and writes of the module containers `names` inside one function."""
+    local, declared = _locals(func.node)
+    watched = (names - local) | (names & declared)
+    if not watched:
+        return []
+    uses: list[Use] = []
+    consumed: set[int] = set()  # Name nodes that are the base of a pure write
+    read_keys: dict[str, set[str]] = {}
+    len_calls: set[int] = set()
+    nodes = list(_walk(func.node))
+    for node in nodes:
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Subscript) and _base_name(target) in watched:
+                    base = target
+                    while isinstance(base, (ast.Subscript, ast.Attribute)):
+                        base = base.value
+                    if not isinstance(node, ast.AugAssign):
+                        consumed.add(id(base))
+                    key = target.slice if isinstance(target.value, ast.Name) else None
+                    uses.append(Use(func, node, True, key))
+                elif isinstance(target, ast.Name) and target.id in watched and target.id in declared:
+                    uses.append(Use(func, node, True))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            receiver = node.func.value
+            method = node.func.attr
+            if isinstance(receiver, ast.Name) and receiver.id in watched:
+                if method in WRITE_ONLY or method in WRITE_READ:
+                    uses.append(Use(func, node, True, node.args[0] if node.args and method in ("setdefault", "pop") else None))
+                    if method in WRITE_ONLY:
+                        consumed.add(id(receiver))
+                elif method == "get" and node.args:
+                    read_keys.setdefault(receiver.id, set()).add(ast.dump(node.args[0]))
+            elif _base_name(receiver) in watched and method in WRITE_ONLY | WRITE_READ:
+                uses.append(Use(func, node, True))
+        elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+            for comp in node.comparators:
+                if isinstance(comp, ast.Name) and comp.id in watched:
+                    read_keys.setdefault(comp.id, set()).add(ast.dump(node.left))
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name):
+            if node.value.id in watched:
+                read_keys.setdefault(node.value.id, set()).add(ast.dump(node.slice))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len" and len(node.args) == 1:
+            if isinstance(node.args[0], ast.Name):
+                len_calls.add(id(node.args[0]))
+    for node in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in watched and id(node) not in consumed:
+            uses.append(Use(func, node, False, len_only=id(node) in len_calls))
+    for use in uses:
+        if use.write and isinstance(use.node, ast.Assign) and use.key is not None:
+            name = _base_name(use.node.targets[0])
+            mentions_self = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(use.node.value))
+            use.memo = not mentions_self and ast.dump(use.key) in read_keys.get(name, ())
+    return uses
+
+
+def _name_of(use: Use) -> str:
+    node = use.node
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, (ast.Assign, ast.Delete)):
+        return _base_name(node.targets[0])
+    if isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        return _base_name(node.target)
+    if isinstance(node, ast.Call):
+        return _base_name(node.func)
+    return ""
+
+
+def key_words(key: ast.AST | None) -> str:
+    """The identity a key expression names (`user`, `session_id`, …) or ""."""
+    if key is None:
+        return ""
+    for node in ast.walk(key):
+        text = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else const_str(node) or ""
+        if text and any(w in text.lower() for w in IDENTITY_WORDS):
+            return text
+    return ""
+
+
+@dataclass
+class MemoryFinding:
+    container: Container
+    writer: Use
+    reader: Use
+    writer_handler: Func
+    reader_handler: Func
+    identity: str = ""
+    extra_writers: list = field(default_factory=list)
+
+
+def memory_state(index: ModuleIndex, containers: dict[str, Container]) -> list[MemoryFinding]:
+    if not containers or not index.reached_by:
+        return []
+    names = set(containers)
+    by_name: dict[str, list[Use]] = {}
+    for func in index.reached_by:
+        for use in function_uses(func, names):
+            by_name.setdefault(_name_of(use), []).append(use)
+    out: list[MemoryFinding] = []
+    for name, uses in sorted(by_name.items()):
+        if name not in containers:
+            continue
+        writes = [u for u in uses if u.write and not u.memo and not _is_eviction(u)]
+        if not writes:
+            continue  # never written, only evicted, or a get-or-compute cache of derivable data
+        reads = [u for u in uses if not u.write and not u.len_only]
+        pair = _pair(index, writes, reads)
+        if pair is None:
+            continue
+        writer, reader, wh, rh = pair
+        identity = next((key_words(u.key) for u in writes if key_words(u.key)), "")
+        out.append(MemoryFinding(containers[name], writer, reader, wh, rh, identity))
+    return out
+
+
+def _is_eviction(use: Use) -> bool:
+    node = use.node
+    if isinstance(node, ast.Delete):
+        return True
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+        "pop", "popitem", "discard", "remove", "clear", "popleft")
+
+
+def _pair(index: ModuleIndex, writes: list[Use], reads: list[Use]):
+    """A write reached from one handler and a read reached from a different handler, earliest first."""
+    best = None
+    for w in writes:
+        for r in reads:
+            for wh in index.reached_by.get(w.func, ()):
+                for rh in index.reached_by.get(r.func, ()):
+                    if wh is rh:
+                        continue
+                    rank = (w.node.lineno, r.node.lineno)
+                    if best is None or rank < best[0]:
+                        best = (rank, (w, r, wh, rh))
+    return best[1] if best else None
+
+
+# ---- local disk round-trips ------------------------------------------------------------------------------
+WRITE_MODES = ("w", "a", "x")
+FILE_READERS = {"send_file", "send_from_directory", "FileResponse", "listdir", "scandir", "iterdir", "glob",
+                "read_text", "read_bytes", "exists", "isfile", "load", "FileStorage"}
+
+
+@dataclass
+class DiskUse:
+    func: Func
+    node: ast.AST
+    root: str  # the module-level name or constant the path is built from
+    write: bool
+
+
+def _path_roots(expr: ast.AST, roots: dict[str, str]) -> str:
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name) and node.id in roots:
+            return node.id
+        if isinstance(node, ast.Subscript) and dotted(node.value).endswith("config"):
+            key = const_str(node.slice)
+            if key and key in roots:
+                return key
+    return ""
+
+
+def local_roots(tree: ast.Module) -> dict[str, str]:
+    """Module-level names (and Flask config keys) bound to a local directory path: name -> the path text."""
+    roots: dict[str, str] = {}
+    for stmt in tree.body:
+        targets, value = [], None
+        if isinstance(stmt, ast.Assign):
+            targets, value = stmt.targets, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets, value = [stmt.target], stmt.value
+        for target in targets:
+            name = target.id if isinstance(target, ast.Name) else const_str(target.slice) if isinstance(target, ast.Subscript) else None
+            if not name:
+                continue
+            text = _path_text(value)
+            if text is not None and (isinstance(target, ast.Subscript) or any(w in name.upper() for w in ("DIR", "FOLDER", "PATH", "ROOT", "STORAGE"))):
+                roots[name] = text
+    return roots
+
+
+def _path_text(value: ast.AST | None) -> str | None:
+    if value is None:
+        return None
+    s = const_str(value)
+    if s is not None:
+        return s if ("/" in s or s.startswith(".")) and "://" not in s else None
+    if isinstance(value, ast.Call):
+        name = dotted(value.func).rsplit(".", 1)[-1]
+        if name in ("Path", "join", "abspath", "realpath", "expanduser", "resolve", "gettempdir", "mkdtemp", "PurePath"):
+            return "a local path"
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Div):
+        return _path_text(value.left) or "a local path"
+    return None
+
+
+def disk_uses(func: Func, roots: dict[str, str]) -> list[DiskUse]:
+    out: list[DiskUse] = []
+    for node in _walk(func.node):
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted(node.func)
+        last = node.func.attr if isinstance(node.func, ast.Attribute) else name
+        if last == "open":
+            if name in ("open", "io.open", "aiofiles.open", "codecs.open", "anyio.open_file"):
+                path, mode_arg = (node.args[0] if node.args else None), (node.args[1] if len(node.args) > 1 else None)
+            elif isinstance(node.func, ast.Attribute):  # Path(...).open("w")
+                path, mode_arg = node.func.value, (node.args[0] if node.args else None)
+            else:
+                continue
+            mode = const_str(mode_arg)
+            for kw in node.keywords:
+                if kw.arg == "mode":
+                    mode = const_str(kw.value)
+            root = _path_roots(path, roots) if path is not None else ""
+            if root:
+                out.append(DiskUse(func, node, root, bool(mode) and mode.startswith(WRITE_MODES)))
+        elif last in ("write_text", "write_bytes", "save", "mkdir", "touch") and isinstance(node.func, ast.Attribute):
+            target = node.args[0] if last == "save" and node.args else node.func.value
+            root = _path_roots(target, roots)
+            if root and last != "mkdir":
+                out.append(DiskUse(func, node, root, True))
+        elif last in FILE_READERS:
+            exprs = list(node.args) + ([node.func.value] if isinstance(node.func, ast.Attribute) else [])
+            for expr in exprs:
+                root = _path_roots(expr, roots)
+                if root:
+                    out.append(DiskUse(func, node, root, False))
+                    break
+    return out
+
+
+def disk_round_trips(index: ModuleIndex, roots: dict[str, str]):
+    """(root, write use, read use, writer handler, reader handler) per local root."""
+    if not roots:
+        return []
+    uses: list[DiskUse] = []
+    for func in index.reached_by:
+        uses.extend(disk_uses(func, roots))
+    out = []
+    for root in sorted({u.root for u in uses}):
+        writes = [u for u in uses if u.root == root and u.write]
+        reads = [u for u in uses if u.root == root and not u.write]
+        best = None
+        for w in writes:
+            for r in reads:
+                for wh in index.reached_by.get(w.func, ()):
+                    for rh in index.reached_by.get(r.func, ()):
+                        if wh is not rh and (best is None or (w.node.lineno, r.node.lineno) < best[0]):
+                            best = ((w.node.lineno, r.node.lineno), (root, w, r, wh, rh))
+        if best:
+            out.append(best[1])
+    return out
