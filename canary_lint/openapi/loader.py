@@ -209,7 +209,7 @@ def looks_json(path: str, text: str) -> bool:
     return path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
 
 
-def load(path: str, text: str) -> Document:
+def load(path: str, text: str, max_yaml_bytes: int = MAX_YAML_BYTES) -> Document:
     """Parse `text`; raises LoadError with a line for invalid input, an alias bomb or an oversized YAML."""
     if looks_json(path, text):
         try:
@@ -221,14 +221,14 @@ def load(path: str, text: str) -> Document:
             raise LoadError("JSON nests too deeply to be an API description") from None
         else:
             return Document(path, data, "json", text)
-    return Document(path, load_yaml(text), "yaml", "")
+    return Document(path, load_yaml(text, max_yaml_bytes), "yaml", "")
 
 
-def load_yaml(text: str):
+def load_yaml(text: str, max_bytes: int = MAX_YAML_BYTES):
     import yaml
 
-    if len(text) > MAX_YAML_BYTES:
-        raise LoadError(f"YAML spec is {len(text) // (1024 * 1024)} MB, over the {MAX_YAML_BYTES // (1024 * 1024)} MB "
+    if len(text) > max_bytes:
+        raise LoadError(f"YAML spec is {len(text) // (1024 * 1024)} MB, over the {max_bytes // (1024 * 1024)} MB "
                         "limit for YAML (parsing it would take minutes); convert it to JSON, which loads in seconds")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:

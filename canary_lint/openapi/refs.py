@@ -55,6 +55,7 @@ class Spec:
         self.swagger = "swagger" in data and "openapi" not in data
         self.v31 = raw.startswith("3.1") or raw.startswith("3.2")
         self.version = raw
+        self.display: Callable[[str], str] = lambda path: path  # document path -> path shown in findings
 
     def root_loc(self) -> Loc:
         return Loc(self.root.path, "", self.root.data)
@@ -120,6 +121,27 @@ class Spec:
             self._problem(loc, ref, f"{fragment} does not exist in {doc.path}")
             return None
         return Loc(doc.path, fragment, node)
+
+    def check_refs(self, limit: int = 2_000_000) -> None:
+        """Resolve every `$ref` of the root document once, so refused or dangling refs are reported even
+        where the comparison never goes (a spec new in head, an unchanged operation)."""
+        stack = [self.root_loc()]
+        seen = 0
+        while stack and seen < limit:
+            loc = stack.pop()
+            seen += 1
+            node = loc.node
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str):
+                    self.target(loc, ref)
+                for k, v in node.items():
+                    if isinstance(v, (dict, list)):
+                        stack.append(Loc(loc.doc, f"{loc.pointer}/{escape(k)}", v))
+            elif isinstance(node, list):
+                for i, v in enumerate(node):
+                    if isinstance(v, (dict, list)):
+                        stack.append(Loc(loc.doc, f"{loc.pointer}/{i}", v))
 
     def deref(self, loc: Loc) -> Loc:
         """Follow `$ref` chains from `loc`; a cycle or a refused ref returns the last reachable node."""

@@ -1,0 +1,613 @@
+"""Schemas: the merged (allOf-flattened) view and the direction-aware comparison.
+
+In a request, v1 clients send values valid under the base schema: a change breaks them when the head
+schema rejects some of those values (narrowing). In a response, v1 clients parse values the head emits:
+a change breaks them when the head may emit values the base schema did not allow (widening).
+
+`Differ.compare(b_locs, h_locs, direction)` returns `Change`s with a path relative to the compared schema;
+results are memoized per (base locations, head locations, direction), so a component shared by hundreds of
+operations is compared once; a `$ref` cycle is cut where it closes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from canary_lint.openapi.refs import Loc, Spec
+
+REQ, RESP = "request", "response"
+NOISE = frozenset({"description", "title", "example", "examples", "externalDocs", "summary", "$comment", "xml",
+                   "deprecated"})
+MATCH_ALL = frozenset({".*", "^.*$", ".+", "^.+$", "^.*", ".*$", "(.*)", "^(.*)$"})
+_WIDER_FORMATS = {("int32", "int64"), ("float", "double"), ("int32", "double"), ("int64", "double")}
+
+
+@dataclass(frozen=True)
+class Change:
+    code: str
+    rel: tuple  # path segments below the compared schema ("name", "[]", "*", "oneOf[…]")
+    side: str  # "base" (the location is in v1's spec) or "head"
+    loc: Loc
+    detail: str  # completes "<subject> …" (says what v1 clients suffer)
+    severity: str | None = None  # None: the rule's default
+
+    def under(self, seg: str) -> "Change":
+        return Change(self.code, (seg, *self.rel), self.side, self.loc, self.detail, self.severity)
+
+
+@dataclass
+class Flat:
+    loc: Loc
+    types: frozenset | None = None
+    nullable: bool = False
+    format: str | None = None
+    enum: tuple | None = None
+    default: object = None
+    has_default: bool = False
+    lower: tuple | None = None  # (value, exclusive 0/1)
+    upper: tuple | None = None  # (value, exclusive 0/-1)
+    min_length: int | None = None
+    max_length: int | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    unique: bool = False
+    multiple_of: float | None = None
+    patterns: tuple = ()
+    items: tuple | None = None  # locs
+    properties: dict = field(default_factory=dict)  # name -> tuple of locs
+    required: frozenset = frozenset()
+    additional: object = None  # None open, False closed, tuple of locs = schema
+    read_only: bool = False
+    write_only: bool = False
+    unions: list = field(default_factory=list)  # [(kind, [Loc, ...])]
+    discriminator: tuple | None = None  # (propertyName, mapping dict)
+    disc_loc: Loc | None = None
+    opaque: tuple = ()  # $refs that could not be followed
+
+
+def _types_of(node: dict, spec: Spec) -> tuple[frozenset | None, bool]:
+    t = node.get("type")
+    nullable = bool(node.get("nullable")) or bool(node.get("x-nullable"))
+    if isinstance(t, list):
+        types = {str(x) for x in t}
+    elif isinstance(t, str):
+        types = {t}
+    else:
+        types = set()
+        if "properties" in node or "additionalProperties" in node:
+            types = {"object"}
+        elif "items" in node:
+            types = {"array"}
+    if "null" in types:
+        nullable = True
+        types.discard("null")
+        if not types:
+            return None, True
+    return (frozenset(types) if types else None), nullable
+
+
+def _meet(a: frozenset | None, b: frozenset | None) -> frozenset | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    out = set()
+    for t in a:
+        for u in b:
+            if t == u:
+                out.add(t)
+            elif {t, u} == {"integer", "number"}:
+                out.add("integer")
+    return frozenset(out)
+
+
+def covers(wide: frozenset | None, narrow: frozenset | None) -> bool:
+    """Does every value of a type in `narrow` also belong to `wide`?"""
+    if wide is None:
+        return True
+    if narrow is None:
+        return False
+    return all(t in wide or (t == "integer" and "number" in wide) for t in narrow)
+
+
+def _fmt_types(types: frozenset | None) -> str:
+    return "any" if types is None else "|".join(sorted(types)) or "nothing"
+
+
+def _is_null_branch(node) -> bool:
+    return isinstance(node, dict) and (node.get("type") == "null" or node.get("type") == ["null"]) and len(
+        [k for k in node if k not in NOISE]) == 1
+
+
+class Differ:
+    def __init__(self, base: Spec, head: Spec):
+        self.specs = {"base": base, "head": head}
+        self._flat = {"base": {}, "head": {}}
+        self._memo: dict = {}
+        self._active: set = set()
+        self._prints: dict = {}
+
+    # ---- the merged view -----------------------------------------------------------------------
+    def parts(self, side: str, locs, seen=None) -> list[Loc]:
+        """The non-ref dicts whose conjunction is the schema (`allOf` expanded, refs followed)."""
+        spec = self.specs[side]
+        seen = set() if seen is None else seen
+        out: list[Loc] = []
+        for loc in locs:
+            if loc is None:
+                continue
+            node = loc.node
+            if isinstance(node, dict) and "$ref" in node:
+                key = (loc.doc, loc.pointer)
+                if key in seen:
+                    continue
+                seen.add(key)
+                target = spec.target(loc, node["$ref"])
+                if target is None:
+                    out.append(loc)  # opaque
+                    continue
+                siblings = [k for k in node if k != "$ref" and k not in NOISE]
+                out.extend(self.parts(side, [target], seen))
+                if spec.v31 and siblings:
+                    out.append(Loc(loc.doc, loc.pointer, {k: node[k] for k in siblings}))
+                continue
+            if not isinstance(node, dict):
+                if node is True or node is None:
+                    continue
+                out.append(loc)
+                continue
+            out.append(loc)
+            if isinstance(node.get("allOf"), list):
+                out.extend(self.parts(side, [loc.child("allOf", i) for i in range(len(node["allOf"]))], seen))
+        return out
+
+    def flat(self, side: str, locs: tuple) -> Flat:
+        key = tuple((l.doc, l.pointer) for l in locs if l is not None)
+        cache = self._flat[side]
+        if key in cache:
+            return cache[key]
+        spec = self.specs[side]
+        parts = self.parts(side, locs)
+        first = parts[0] if parts else (locs[0] if locs else Loc("", "", None))
+        f = Flat(first)
+        types: frozenset | None = None
+        nullable = False
+        required: set = set()
+        opaque = []
+        for p in parts:
+            node = p.node
+            if not isinstance(node, dict):
+                if node is False:
+                    f.types = frozenset()
+                continue
+            if "$ref" in node:
+                opaque.append(str(node["$ref"]))
+                continue
+            t, n = _types_of(node, spec)
+            types = _meet(types, t)
+            nullable = nullable or n
+            if "format" in node and f.format is None:
+                f.format = str(node["format"])
+            if "enum" in node and isinstance(node["enum"], list):
+                vals = tuple(v for v in node["enum"] if v is not None)
+                if None in node["enum"]:
+                    nullable = True
+                f.enum = vals if f.enum is None else tuple(v for v in f.enum if v in vals)
+            if "const" in node:
+                f.enum = (node["const"],) if f.enum is None else tuple(v for v in f.enum if v == node["const"])
+            if "default" in node and not f.has_default:
+                f.has_default, f.default = True, node["default"]
+            lo = _bound(node, "minimum", "exclusiveMinimum", 1)
+            hi = _bound(node, "maximum", "exclusiveMaximum", -1)
+            if lo is not None and (f.lower is None or lo > f.lower):
+                f.lower = lo
+            if hi is not None and (f.upper is None or hi < f.upper):
+                f.upper = hi
+            for attr, key_, pick in (("min_length", "minLength", max), ("max_length", "maxLength", min),
+                                     ("min_items", "minItems", max), ("max_items", "maxItems", min)):
+                v = node.get(key_)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    cur = getattr(f, attr)
+                    setattr(f, attr, v if cur is None else pick(cur, v))
+            if node.get("uniqueItems") is True:
+                f.unique = True
+            if isinstance(node.get("multipleOf"), (int, float)):
+                f.multiple_of = node["multipleOf"]
+            if isinstance(node.get("pattern"), str) and node["pattern"] not in MATCH_ALL:
+                f.patterns = (*f.patterns, node["pattern"])
+            if "items" in node and isinstance(node["items"], (dict, bool)):
+                il = p.child("items")
+                f.items = (*f.items, il) if f.items else (il,)
+            if isinstance(node.get("properties"), dict):
+                for name in node["properties"]:
+                    pl = p.child("properties", name)
+                    f.properties[name] = (*f.properties.get(name, ()), pl)
+            if isinstance(node.get("required"), list):
+                required.update(str(r) for r in node["required"])
+            if "additionalProperties" in node:
+                ap = node["additionalProperties"]
+                if ap is False:
+                    f.additional = False
+                elif isinstance(ap, dict) and ap and f.additional is not False:
+                    f.additional = (p.child("additionalProperties"),)
+            if node.get("readOnly") is True:
+                f.read_only = True
+            if node.get("writeOnly") is True:
+                f.write_only = True
+            for kind in ("oneOf", "anyOf"):
+                branches = node.get(kind)
+                if isinstance(branches, list) and branches:
+                    locs_ = [p.child(kind, i) for i in range(len(branches))]
+                    real = [bl for bl in locs_ if not _is_null_branch(self.specs[side].deref(bl).node)]
+                    if len(real) < len(locs_):
+                        nullable = True
+                    if len(real) == 1:
+                        sub = self.flat(side, (real[0],))
+                        _merge_into(f, sub)
+                        types = _meet(types, sub.types)
+                        nullable = nullable or sub.nullable
+                        required |= sub.required
+                    elif real:
+                        f.unions.append((kind, real))
+            d = node.get("discriminator")
+            if isinstance(d, dict) and f.discriminator is None:
+                f.discriminator = (d.get("propertyName"), d.get("mapping") if isinstance(d.get("mapping"), dict) else {})
+                f.disc_loc = p.child("discriminator")
+            elif isinstance(d, str) and f.discriminator is None:  # Swagger 2.0
+                f.discriminator = (d, {})
+                f.disc_loc = p.child("discriminator")
+        f.types = types if f.types is None else f.types
+        f.nullable = nullable
+        f.required = frozenset(required)
+        f.opaque = tuple(opaque)
+        cache[key] = f
+        return f
+
+    # ---- shape fingerprints (to match oneOf/anyOf branches: inline ≡ $ref) ------------------------
+    def fingerprint(self, side: str, loc: Loc) -> str:
+        key = (side, loc.doc, loc.pointer)
+        if key not in self._prints:
+            canon = self._canon(side, loc, 0, set())
+            self._prints[key] = json.dumps(canon, sort_keys=True, default=str)
+        return self._prints[key]
+
+    def _canon(self, side: str, loc: Loc, depth: int, stack: set):
+        spec = self.specs[side]
+        loc = spec.deref(loc)
+        node = loc.node
+        where = (loc.doc, loc.pointer)
+        if isinstance(node, dict):
+            if depth > 12 or where in stack:
+                return {"$cycle": loc.pointer.rsplit("/", 1)[-1]}
+            stack.add(where)
+            out = {k: self._canon(side, loc.child(k), depth + 1, stack) for k in node if k not in NOISE and not k.startswith("x-")}
+            stack.discard(where)
+            return out
+        if isinstance(node, list):
+            return [self._canon(side, loc.child(i), depth + 1, stack) for i in range(len(node))]
+        return node
+
+    def _branch_name(self, side: str, loc: Loc) -> str:
+        node = loc.node
+        if isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            return node["$ref"].rsplit("/", 1)[-1]
+        target = self.specs[side].deref(loc).node
+        if isinstance(target, dict):
+            if isinstance(target.get("title"), str):
+                return target["title"]
+            if isinstance(target.get("type"), str):
+                return f"{target['type']} #{loc.pointer.rsplit('/', 1)[-1]}"
+        return f"#{loc.pointer.rsplit('/', 1)[-1]}"
+
+    # ---- comparison ----------------------------------------------------------------------------
+    def compare(self, b_locs: tuple, h_locs: tuple, direction: str) -> list[Change]:
+        key = (tuple((l.doc, l.pointer) for l in b_locs), tuple((l.doc, l.pointer) for l in h_locs), direction)
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._active:
+            return []  # a $ref cycle: the outer comparison covers it
+        self._active.add(key)
+        try:
+            result = self._compare(self.flat("base", b_locs), self.flat("head", h_locs), direction)
+        finally:
+            self._active.discard(key)
+        self._memo[key] = result
+        return result
+
+    def _compare(self, b: Flat, h: Flat, d: str) -> list[Change]:
+        out: list[Change] = []
+        if b.opaque or h.opaque:
+            if b.opaque != h.opaque:
+                return out  # an unfollowed $ref on either side: reported once as a ref problem
+        req = d == REQ
+        add = out.append
+        # type, format, null
+        if req:
+            if h.types is not None and not covers(h.types, b.types):
+                add(Change("CLA112", (), "head", h.loc, f"changed type from {_fmt_types(b.types)} to "
+                           f"{_fmt_types(h.types)}; v1 clients still send {_fmt_types(b.types)}"))
+            elif h.format and b.format != h.format and (b.format, h.format) not in _WIDER_FORMATS:
+                add(Change("CLA112", (), "head", h.loc, f"changed format from {b.format or 'none'} to {h.format}; "
+                           "values v1 clients send may no longer validate"))
+            if b.nullable and not h.nullable:
+                add(Change("CLA112", (), "head", h.loc, "no longer accepts null; v1 clients may send null"))
+        else:
+            if b.types is not None and not covers(b.types, h.types):
+                add(Change("CLA134", (), "head", h.loc, f"changed type from {_fmt_types(b.types)} to "
+                           f"{_fmt_types(h.types)}; v1 clients parse it as {_fmt_types(b.types)}"))
+            elif b.format and h.format != b.format and (h.format, b.format) not in _WIDER_FORMATS:
+                add(Change("CLA134", (), "head", h.loc, f"changed format from {b.format} to {h.format or 'none'}; "
+                           "v1 clients parse the old format"))
+            if h.nullable and not b.nullable:
+                add(Change("CLA133", (), "head", h.loc, "may now be null; v1 clients do not expect null"))
+        # enum
+        if req:
+            if h.enum is not None and b.enum is None:
+                add(Change("CLA113", (), "head", h.loc, f"is now limited to {_values(h.enum)}; v1 clients may "
+                           "send other values"))
+            elif h.enum is not None and b.enum is not None:
+                gone = [v for v in b.enum if v not in h.enum]
+                if gone:
+                    add(Change("CLA113", (), "head", h.loc, f"no longer accepts {_values(gone)}; v1 clients still "
+                               "send it"))
+        else:
+            if b.enum is not None and h.enum is not None:
+                new = [v for v in h.enum if v not in b.enum]
+                if new:
+                    add(Change("CLA135", (), "head", h.loc, f"may now return {_values(new)}, which v1 clients do "
+                               "not know; they must tolerate unknown values"))
+            elif b.enum is not None and h.enum is None and not _has_changed_type(out):
+                add(Change("CLA135", (), "head", h.loc, f"is no longer limited to {_values(b.enum)}; v1 clients "
+                           "may not handle other values"))
+        out.extend(self._constraints(b, h, req))
+        # objects
+        if req:
+            out.extend(self._request_object(b, h))
+        else:
+            out.extend(self._response_object(b, h))
+        if b.items and h.items:
+            out.extend(c.under("[]") for c in self.compare(b.items, h.items, d))
+        if isinstance(b.additional, tuple) and isinstance(h.additional, tuple):
+            out.extend(c.under("*") for c in self.compare(b.additional, h.additional, d))
+        out.extend(self._unions(b, h, d))
+        if b.discriminator and h.discriminator:
+            bp, bm = b.discriminator
+            hp, hm = h.discriminator
+            dloc = h.disc_loc or h.loc
+            if bp != hp:
+                add(Change("CLA138", (), "head", dloc, f"discriminator changed from `{bp}` to `{hp}`; v1 "
+                           f"{'clients send' if req else 'clients read'} `{bp}` to pick the variant"))
+            else:
+                if req:
+                    gone = [k for k in bm if k not in hm]
+                    if gone and hm:
+                        add(Change("CLA138", (), "head", dloc, f"discriminator no longer maps {_values(gone)}; "
+                                   "v1 clients still send them"))
+                else:
+                    moved = [k for k in bm if k in hm and hm[k] != bm[k]]
+                    if moved:
+                        add(Change("CLA138", (), "head", dloc, f"discriminator maps {_values(moved)} to other "
+                                   "schemas; v1 clients decode them with the old ones"))
+        return out
+
+    def _constraints(self, b: Flat, h: Flat, req: bool) -> list[Change]:
+        out = []
+        checks = (("minimum", b.lower, h.lower, 1), ("maximum", b.upper, h.upper, -1),
+                  ("minLength", b.min_length, h.min_length, 1), ("maxLength", b.max_length, h.max_length, -1),
+                  ("minItems", b.min_items, h.min_items, 1), ("maxItems", b.max_items, h.max_items, -1))
+        for name, bv, hv, sign in checks:
+            bk, hk = _bound_key(bv, sign), _bound_key(hv, sign)
+            if req:
+                if hk is not None and (bk is None or hk > bk):
+                    out.append(Change("CLA114", (), "head", h.loc, f"tightened {name} from {_show(bv)} to "
+                                      f"{_show(hv)}; values v1 clients send may now be rejected"))
+            elif bk is not None and (hk is None or hk < bk):
+                out.append(Change("CLA136", (), "head", h.loc, f"loosened {name} from {_show(bv)} to "
+                                  f"{_show(hv)}; v1 clients may not handle the new values"))
+        if req:
+            if h.multiple_of and (not b.multiple_of or (b.multiple_of / h.multiple_of) % 1):
+                out.append(Change("CLA114", (), "head", h.loc, f"now requires a multiple of {h.multiple_of}; "
+                                  "values v1 clients send may be rejected"))
+            if h.unique and not b.unique:
+                out.append(Change("CLA114", (), "head", h.loc, "now requires unique items; v1 clients may send "
+                                  "duplicates"))
+            new = [p for p in h.patterns if p not in b.patterns]
+            if new:
+                if b.patterns:
+                    out.append(Change("CLA114", (), "head", h.loc, f"changed pattern to `{new[0]}`; it may reject "
+                                      "values v1 clients send", "warning"))
+                else:
+                    out.append(Change("CLA114", (), "head", h.loc, f"now must match `{new[0]}`; v1 clients may send "
+                                      "values that do not"))
+            if h.additional is False and b.additional is not False and (b.types is None or "object" in (b.types or ())):
+                out.append(Change("CLA114", (), "head", h.loc, "no longer accepts properties it does not list "
+                                  "(additionalProperties: false); v1 clients may send others"))
+        return out
+
+    def _request_object(self, b: Flat, h: Flat) -> list[Change]:
+        out = []
+        if not (b.properties or h.properties or b.required or h.required):
+            return out
+
+        def ro(f: Flat, name: str) -> bool:
+            return name in f.properties and self.flat(side_of(f), f.properties[name]).read_only
+
+        def side_of(f: Flat) -> str:
+            return "base" if f is b else "head"
+
+        for name in sorted(h.required - b.required):
+            if ro(h, name):
+                continue
+            loc = h.properties[name][0] if name in h.properties else h.loc
+            default = ""
+            if name in h.properties and self.flat("head", h.properties[name]).has_default:
+                default = " (its default does not help: a required property must be sent)"
+            if name in b.properties and not ro(b, name):
+                out.append(Change("CLA111", (name,), "head", loc, f"is now required{default}; v1 clients may omit it"))
+            else:
+                out.append(Change("CLA110", (name,), "head", loc, f"is new and required{default}; clients built for "
+                                  "v1 do not send it"))
+        for name in sorted(b.properties):
+            if ro(b, name):
+                continue
+            if name not in h.properties:
+                if h.properties or h.additional is False:
+                    closed = h.additional is False
+                    out.append(Change("CLA117", (name,), "base", b.properties[name][0],
+                                      "was removed; v1 clients still send it" + (
+                                          " and the schema now rejects unknown properties" if closed else
+                                          " and v2 ignores it"), None if closed else "warning"))
+                continue
+            if ro(h, name):
+                continue
+            out.extend(c.under(name) for c in self.compare(b.properties[name], h.properties[name], REQ))
+        return out
+
+    def _response_object(self, b: Flat, h: Flat) -> list[Change]:
+        out = []
+        if not b.properties:
+            return out
+
+        def wo(f: Flat, side: str, name: str) -> bool:
+            return name in f.properties and self.flat(side, f.properties[name]).write_only
+
+        for name in sorted(b.properties):
+            if wo(b, "base", name):
+                continue
+            if name not in h.properties:
+                if not h.properties and h.additional is not False and h.types is None:
+                    continue  # head became free-form: a type change, reported there
+                required = name in b.required
+                out.append(Change("CLA132", (name,), "base", b.properties[name][0],
+                                  ("was removed; v1 clients read it as a required field" if required else
+                                   "was removed; v1 clients that read it get nothing"),
+                                  None if required else "warning"))
+                continue
+            if wo(h, "head", name):
+                if name in b.required:
+                    out.append(Change("CLA132", (name,), "head", h.properties[name][0],
+                                      "became writeOnly and is no longer returned; v1 clients read it"))
+                continue
+            if name in b.required and name not in h.required:
+                out.append(Change("CLA133", (name,), "head", h.properties[name][0],
+                                  "is no longer required; v1 clients expect it in every response"))
+            out.extend(c.under(name) for c in self.compare(b.properties[name], h.properties[name], RESP))
+        return out
+
+    def _unions(self, b: Flat, h: Flat, d: str) -> list[Change]:
+        bb = [l for _, ls in b.unions for l in ls]
+        hb = [l for _, ls in h.unions for l in ls]
+        if not bb and not hb:
+            return []
+        req = d == REQ
+        out: list[Change] = []
+        if bb and hb:
+            pairs, lone_b, lone_h = self._pair(bb, hb)
+            for bl, hl in pairs:
+                seg = f"<{self._branch_name('base', bl)}>"
+                out.extend(c.under(seg) for c in self.compare((bl,), (hl,), d))
+            if req:
+                for bl in lone_b:
+                    out.append(Change("CLA119", (), "base", bl, f"no longer accepts the variant "
+                                      f"`{self._branch_name('base', bl)}`; v1 clients still send it"))
+            else:
+                for hl in lone_h:
+                    out.append(Change("CLA134", (), "head", hl, f"may now return the variant "
+                                      f"`{self._branch_name('head', hl)}`, which v1 clients cannot parse"))
+            return out
+        if bb and not hb:
+            if req:  # the union collapsed: every old variant must still be accepted
+                for bl in bb:
+                    sub = [c for c in self.compare((bl,), (h.loc,), d) if c.severity != "warning"]
+                    if sub:
+                        out.append(Change("CLA119", (), "base", bl, f"no longer accepts the variant "
+                                          f"`{self._branch_name('base', bl)}`; v1 clients still send it"))
+            return out
+        # a union appeared where there was one shape
+        results = [[c for c in self.compare((b.loc,), (hl,), d) if c.severity != "warning"] for hl in hb]
+        if req:
+            if results and all(results):
+                out.extend(min(results, key=len))
+        elif any(results):
+            names = ", ".join(self._branch_name("head", hl) for hl in hb)
+            out.append(Change("CLA134", (), "head", h.loc, f"is now one of [{names}]; v1 clients parse only the "
+                              "old shape"))
+        return out
+
+    def _pair(self, bb: list[Loc], hb: list[Loc]):
+        pairs = []
+        lone_h = list(hb)
+        lone_b = []
+        for bl in bb:
+            fp = self.fingerprint("base", bl)
+            match = next((hl for hl in lone_h if self.fingerprint("head", hl) == fp), None)
+            if match is None:
+                name = self._branch_name("base", bl)
+                match = next((hl for hl in lone_h if self._branch_name("head", hl) == name), None)
+            if match is None:
+                lone_b.append(bl)
+            else:
+                lone_h.remove(match)
+                pairs.append((bl, match))
+        if len(lone_b) == 1 and len(lone_h) == 1:  # one variant edited in place
+            pairs.append((lone_b[0], lone_h[0]))
+            lone_b, lone_h = [], []
+        return pairs, lone_b, lone_h
+
+
+def _merge_into(f: Flat, sub: Flat) -> None:
+    for name, locs in sub.properties.items():
+        f.properties[name] = (*f.properties.get(name, ()), *locs)
+    if sub.items:
+        f.items = (*(f.items or ()), *sub.items)
+    f.enum = sub.enum if f.enum is None else f.enum
+    f.format = f.format or sub.format
+    f.patterns = (*f.patterns, *sub.patterns)
+    for attr in ("lower", "upper", "min_length", "max_length", "min_items", "max_items"):
+        if getattr(f, attr) is None:
+            setattr(f, attr, getattr(sub, attr))
+    if sub.additional is False:
+        f.additional = False
+    f.unions.extend(sub.unions)
+    if f.discriminator is None:
+        f.discriminator, f.disc_loc = sub.discriminator, sub.disc_loc
+
+
+def _bound(node: dict, key: str, ex_key: str, sign: int) -> tuple | None:
+    v = node.get(key)
+    ex = node.get(ex_key)
+    if isinstance(ex, (int, float)) and not isinstance(ex, bool):  # 3.1: exclusiveMinimum is the bound
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or (ex >= v if sign > 0 else ex <= v):
+            return (ex, sign)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (v, sign if ex is True else 0)
+    return None
+
+
+def _bound_key(value, sign: int):
+    """Order bounds so that a larger key is always the tighter one."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        v, ex = value
+        return (v, abs(ex)) if sign > 0 else (-v, abs(ex))
+    return value if sign > 0 else -value
+
+
+def _show(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return f"{value[0]}{' (exclusive)' if value[1] else ''}"
+    return str(value)
+
+
+def _values(values) -> str:
+    vals = list(values)
+    shown = ", ".join(f"`{v}`" for v in vals[:5])
+    return shown + (f" and {len(vals) - 5} more" if len(vals) > 5 else "")
+
+
+def _has_changed_type(changes: list[Change]) -> bool:
+    return any(c.code in ("CLA134", "CLA112") and not c.rel for c in changes)

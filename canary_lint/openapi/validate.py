@@ -1,0 +1,77 @@
+"""Validate a spec with openapi-spec-validator, cached by content hash.
+
+Whole-spec validation of a multi-megabyte description takes seconds, so the verdict is stored under
+`<root>/.canary-lint-cache/openapi/<sha256>.json` and reused until the file changes. Specs with refs to
+other files are not validated here (the validator would resolve them itself); the diff still follows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+VERSION = "1"
+MAX_ERRORS = 3
+
+
+def _external_refs(node, limit: int = 1_000_000) -> bool:
+    stack = [node]
+    seen = 0
+    while stack and seen < limit:
+        cur = stack.pop()
+        seen += 1
+        if isinstance(cur, dict):
+            ref = cur.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                return True
+            stack.extend(cur.values())
+        elif isinstance(cur, list):
+            stack.extend(cur)
+    return False
+
+
+def validate(data, text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
+    """[(JSON pointer, reason)] for an invalid spec; [] when valid or not checkable here."""
+    digest = hashlib.sha256(f"{VERSION}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+    cached = cache_dir / f"{digest}.json" if cache_dir else None
+    if cached is not None and cached.is_file():
+        try:
+            return [tuple(e) for e in json.loads(cached.read_text())]
+        except (OSError, ValueError):
+            pass
+    errors = _run(data)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(errors))
+        except OSError:
+            pass
+    return errors
+
+
+def _run(data) -> list[tuple[str, str]]:
+    if not isinstance(data, dict) or _external_refs(data):
+        return []
+    from jsonschema_path import SchemaPath
+    from openapi_spec_validator.shortcuts import get_validator_cls
+    from openapi_spec_validator.validation.exceptions import ValidatorDetectError
+
+    try:
+        cls = get_validator_cls(data)
+    except (ValidatorDetectError, KeyError):
+        version = data.get("openapi") or data.get("swagger")
+        return [("/openapi" if "openapi" in data else "/swagger", f"unsupported OpenAPI version {version!r}")]
+    out = []
+    try:
+        for err in cls(SchemaPath.from_dict(data, base_uri="")).iter_errors():
+            path = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in getattr(err, "path", ()) or ())
+            message = str(getattr(err, "message", err)).splitlines()[0][:300]
+            out.append((path, message))
+            if len(out) >= MAX_ERRORS:
+                break
+    except RecursionError:
+        out.append(("", "the validator gave up: the spec nests too deeply"))
+    except Exception as exc:  # noqa: BLE001 - a validator crash is a finding, not a crash of ours
+        out.append(("", f"the validator failed: {type(exc).__name__}: {str(exc)[:200]}"))
+    return out
