@@ -196,19 +196,20 @@ def _collect_labels(node, path: str, facts: DeployFacts, depth: int = 0) -> None
             _collect_labels(v, path, facts, depth + 1)
 
 
-def _pod_template(doc: Map, kind: str) -> Map | None:
+def _pod_template(doc: Map, kind: str) -> tuple[Map | None, Map | None]:
+    """(the mapping holding `template`, the pod template)."""
     spec = doc.get("spec")
     if kind == "Pod":
-        return doc
+        return None, doc
     if not isinstance(spec, Map):
-        return None
+        return None, None
     if kind == "CronJob":
         job = spec.get("jobTemplate")
         spec = job.get("spec") if isinstance(job, Map) else None
         if not isinstance(spec, Map):
-            return None
+            return None, None
     tpl = spec.get("template")
-    return tpl if isinstance(tpl, Map) else None
+    return (spec, tpl) if isinstance(tpl, Map) else (None, None)
 
 
 def _k8s(doc: Map, kind: str, path: str, facts: DeployFacts) -> None:
@@ -219,7 +220,7 @@ def _k8s(doc: Map, kind: str, path: str, facts: DeployFacts) -> None:
         return
     if kind not in WORKLOADS:
         return
-    tpl = _pod_template(doc, kind)
+    holder, tpl = _pod_template(doc, kind)
     if tpl is None:
         return
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), Map) else Map()
@@ -239,7 +240,7 @@ def _k8s(doc: Map, kind: str, path: str, facts: DeployFacts) -> None:
     elif isinstance(tmeta, Map):
         where = (_line(tpl, "metadata"), tpl.key_lines.get("metadata", (0, 1))[1])
     else:
-        where = (_line(doc.get("spec"), "template") if kind != "Pod" else 1, 1)
+        where = (_line(holder, "template") if holder is not None else doc.line, 1)
     facts.pod_templates.append(PodTemplate(path, where[0], where[1], owner, labels_known))
     pspec = tpl.get("spec")
     if not isinstance(pspec, Map):
