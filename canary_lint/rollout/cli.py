@@ -1,0 +1,196 @@
+"""`canary-lint rollout PLAN.yaml` (run) and `rollout resume|status|abort|promote PLAN.yaml`.
+
+Exit codes: 0 promoted (or command done), 2 usage/config error, 3 refused by the gate, 4 rolled back,
+5 rollout error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from canary_lint.rollout import EXIT_ERROR, EXIT_PROMOTED, EXIT_USAGE
+
+
+class RolloutGroup(click.Group):
+    """`rollout PLAN.yaml` means `rollout run PLAN.yaml`."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _fail(message: str, code: int = EXIT_USAGE):
+    click.echo(f"canary-lint: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _load(plan_path: str):
+    from canary_lint.rollout.plan import PlanError, load
+
+    try:
+        return load(plan_path)
+    except PlanError as exc:
+        _fail(str(exc))
+
+
+def _journal(plan):
+    from canary_lint.rollout.journal import Journal
+
+    return Journal(plan.journal_path)
+
+
+def _finish(result) -> None:
+    sys.exit(result.exit_code)
+
+
+@click.group(cls=RolloutGroup, invoke_without_command=False)
+def rollout():
+    """Gated rollout: refuse a red release, shift traffic in stages, judge canary against baseline.
+
+    `canary-lint rollout PLAN.yaml` runs the plan. Exit codes: 0 promoted, 2 usage or plan error,
+    3 refused by the gate, 4 rolled back, 5 rollout error.
+    """
+
+
+@rollout.command("run")
+@click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
+@click.option("--dry-run", is_flag=True, help="Run the gate, judge the traffic as it is routed now and log "
+                                               "every decision; never touch the router.")
+def run_cmd(plan_path, dry_run):
+    """Run a rollout plan from the gate to promotion or rollback."""
+    from canary_lint.rollout.gate import GateError
+    from canary_lint.rollout.journal import Locked
+    from canary_lint.rollout.runner import Runner
+
+    plan = _load(plan_path)
+    journal = _journal(plan)
+    try:
+        result = Runner(plan, journal, dry_run=dry_run).run()
+    except Locked as exc:
+        _fail(str(exc), EXIT_ERROR)
+    except GateError as exc:
+        _fail(str(exc))
+    finally:
+        journal.close()
+    _finish(result)
+
+
+@rollout.command("resume")
+@click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
+def resume_cmd(plan_path):
+    """Continue an interrupted rollout: reconcile the router with the journal, then go on or roll back."""
+    from canary_lint.rollout.journal import Locked
+    from canary_lint.rollout.plan import from_journal
+    from canary_lint.rollout.runner import Runner
+
+    plan = _load(plan_path)
+    journal = _journal(plan)
+    try:
+        r = journal.latest(plan.service, active_only=True)
+        if r is None:
+            _fail(f"no rollout of {plan.service} in progress in {plan.journal_path}")
+        result = Runner(from_journal(r.plan), journal).resume(r.id)
+    except Locked as exc:
+        _fail(str(exc), EXIT_ERROR)
+    finally:
+        journal.close()
+    _finish(result)
+
+
+@rollout.command("status")
+@click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status_cmd(plan_path, fmt):
+    """Current stage, last verdicts with their numbers, routing changes."""
+    from canary_lint.rollout.plan import from_journal
+
+    plan = _load(plan_path)
+    journal = _journal(plan)
+    try:
+        r = journal.latest(plan.service)
+        if r is None:
+            _fail(f"no rollout of {plan.service} recorded in {plan.journal_path}")
+        p = from_journal(r.plan)
+        holder = journal.holder(plan.service)
+        last = journal.last_event(r.id, "measurement")
+        routes = [e for e in journal.events(r.id) if e["kind"] in ("route-verified", "rollback-done", "route-intent")]
+        step = p.steps[r.stage] if r.stage < len(p.steps) else None
+        data = {"rollout": r.id, "service": r.service, "state": r.state, "reason": r.reason, "commit": r.commit,
+                "dry_run": r.dry_run, "runner_pid": holder, "region": r.region, "stage": r.stage + 1,
+                "stages": len(p.steps), "step": step.describe() if step else None,
+                "last_measurement": last and last["data"], "routing": [
+                    {"kind": e["kind"], "ts": e["ts"], **e["data"]} for e in routes[-10:]]}
+    finally:
+        journal.close()
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    runner = f"runner pid {holder}" if holder else "no runner"
+    click.echo(f"{r.service}: rollout {r.id} {r.state}{' (dry run)' if r.dry_run else ''} — "
+               f"stage {r.stage + 1}/{len(p.steps)} {data['step'] or ''} — {runner}")
+    if r.reason:
+        click.echo(f"  reason: {r.reason}")
+    if last:
+        click.echo(f"  last look at {last['data']['elapsed']:.0f}s: {last['data']['outcome']}")
+        for v in last["data"]["verdicts"]:
+            click.echo(f"    {v['criterion']:<14} {v['outcome']:<12} {v['message']}")
+    for e in routes[-5:]:
+        when = time.strftime("%H:%M:%S", time.localtime(e["ts"]))
+        click.echo(f"  {when} {e['kind']}: {json.dumps({k: v for k, v in e.items() if k not in ('kind', 'ts')})}")
+
+
+def _command(plan_path: str, command: str) -> None:
+    plan = _load(plan_path)
+    journal = _journal(plan)
+    try:
+        r = journal.latest(plan.service, active_only=True)
+        if r is None:
+            _fail(f"no rollout of {plan.service} in progress in {plan.journal_path}")
+        holder = journal.holder(plan.service + (".dry-run" if r.dry_run else ""))
+        if holder:
+            journal.command(r.id, command)
+            click.echo(f"{plan.service}: {command} sent to the runner (pid {holder})", err=True)
+            if command == "abort":
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and journal.get(r.id).state in ("running", "paused"):
+                    time.sleep(0.1)
+                click.echo(f"{plan.service}: rollout {r.id} {journal.get(r.id).state}", err=True)
+            sys.exit(EXIT_PROMOTED)
+        if command == "promote":
+            _fail(f"no runner holds rollout {r.id} of {plan.service}; start it again with "
+                  f"`canary-lint rollout resume {plan_path}`", EXIT_ERROR)
+        from canary_lint.rollout.plan import from_journal
+        from canary_lint.rollout.runner import Runner
+
+        result = Runner(from_journal(r.plan), journal).abort(r.id)
+        click.echo(f"{plan.service}: rollout {r.id} {result.state}", err=True)
+        sys.exit(EXIT_PROMOTED if result.state == "rolled-back" else EXIT_ERROR)
+    finally:
+        journal.close()
+
+
+@rollout.command("abort")
+@click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
+def abort_cmd(plan_path):
+    """Roll back now: the canary's weight goes to 0 and its header route is removed."""
+    _command(plan_path, "abort")
+
+
+@rollout.command("promote")
+@click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
+def promote_cmd(plan_path):
+    """Pass a manual `pause` step (or the current stage) and continue."""
+    _command(plan_path, "promote")
+
+
+@rollout.command("schema")
+def schema_cmd():
+    """Print the JSON Schema every rollout plan is validated against."""
+    from canary_lint.rollout.plan import SCHEMA_PATH
+
+    click.echo(SCHEMA_PATH.read_text(encoding="utf-8").rstrip())

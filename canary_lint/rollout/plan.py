@@ -1,0 +1,226 @@
+"""The rollout plan: YAML validated against `plan.schema.json`, then typed."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class PlanError(Exception):
+    """The plan file is missing, unreadable or invalid (exit 2)."""
+
+
+def duration(value) -> float:
+    """`90`, `"1m30s"`, `"250ms"` -> seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    parts = _DURATION_PART.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise PlanError(f"bad duration {value!r} (use e.g. 30s, 5m, 1h30m)")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def percent(value: str) -> float:
+    """`"10%"` -> 0.10"""
+    return float(value.rstrip("%")) / 100.0
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    m, s = divmod(seconds, 60)
+    return f"{m}m{s:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # "weight" | "header" | "pause"
+    weight: float = 0.0
+    header: tuple[str, str] | None = None
+    hold_min: float = 0.0
+    hold_max: float = 0.0
+    reason: str = ""
+
+    @property
+    def judged(self) -> bool:
+        return self.kind == "header" or (self.kind == "weight" and 0 < self.weight < 100)
+
+    def describe(self) -> str:
+        if self.kind == "pause":
+            return f"pause ({self.reason})" if self.reason else "pause"
+        if self.kind == "header":
+            return f"header {self.header[0]}: {self.header[1]}"
+        return f"weight {self.weight:g}%"
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    kind: str  # ratio | latency | gauge
+    raw: dict
+
+
+@dataclass(frozen=True)
+class Plan:
+    service: str
+    raw: dict
+    path: Path
+    gate: dict
+    routers: tuple[dict, ...]
+    metrics: dict
+    criteria: tuple[Criterion, ...]
+    steps: tuple[Step, ...]
+    alpha: float = 0.01
+    power: float = 0.8
+    interval: float = 10.0
+    on_inconclusive: str = "rollback"
+    traffic_query: str | None = None
+    traffic_tolerance: float = 0.5
+    traffic_grace: float = 30.0
+    metrics_timeout: float = 5.0
+    metrics_retries: int = 2
+    metrics_down_limit: float = 120.0
+    journal_path: Path = field(default_factory=Path)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def judged_stages(self) -> int:
+        return max(1, sum(1 for s in self.steps if s.judged) * len(self.routers))
+
+    @property
+    def tests_per_stage(self) -> int:
+        n = 0
+        for c in self.criteria:
+            n += len(c.raw.get("quantiles", [0.99])) if c.kind == "latency" else 1
+        return max(1, n)
+
+    @property
+    def alpha_per_test(self) -> float:
+        """The rollout-wide false-alarm budget split over every stage and test (Bonferroni)."""
+        return self.alpha / (self.judged_stages * self.tests_per_stage)
+
+    def to_json(self) -> str:
+        return json.dumps({"path": str(self.path), "plan": self.raw}, sort_keys=True)
+
+
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _validate(data, where: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if errors:
+        lines = []
+        for err in errors[:5]:
+            at = "/".join(str(p) for p in err.absolute_path) or "(top)"
+            lines.append(f"  at {at}: {_short(err)}")
+        raise PlanError(f"{where}: plan does not match the rollout plan schema:\n" + "\n".join(lines))
+
+
+def _short(err) -> str:
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        best = min(err.context, key=lambda e: len(e.message))
+        return best.message
+    return err.message
+
+
+def load(path: str | Path) -> Plan:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"cannot read plan {path}: {exc.strerror or exc}") from None
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PlanError(f"{path}: not valid YAML: {exc}") from None
+    return from_dict(data, path)
+
+
+def from_dict(data, path: Path) -> Plan:
+    path = Path(path).absolute()
+    if not isinstance(data, dict):
+        raise PlanError(f"{path}: a rollout plan is a YAML mapping (service, gate, router, metrics, criteria, steps)")
+    _validate(data, str(path))
+    steps = []
+    for i, s in enumerate(data["steps"]):
+        if "pause" in s:
+            steps.append(Step("pause", reason="" if s["pause"] is True else s["pause"]))
+            continue
+        lo = hi = 0.0
+        hold = s.get("hold")
+        if hold is not None:
+            if isinstance(hold, dict):
+                lo = duration(hold["min"])
+                hi = duration(hold.get("max", hold["min"]))
+            else:
+                lo = hi = duration(hold)
+            if hi < lo:
+                raise PlanError(f"{path}: steps/{i}: hold max {hi:g}s is shorter than min {lo:g}s")
+        if "header" in s:
+            steps.append(Step("header", header=(s["header"]["name"], s["header"]["value"]), hold_min=lo, hold_max=hi))
+            continue
+        w = float(s["weight"])
+        if 0 < w < 100 and hold is None:
+            raise PlanError(f"{path}: steps/{i}: weight {w:g}% needs a hold (the stage is judged before it advances)")
+        if w in (0, 100) and hold is not None:
+            raise PlanError(f"{path}: steps/{i}: weight {w:g}% cannot be judged against the other version; drop its hold")
+        steps.append(Step("weight", weight=w, hold_min=lo, hold_max=hi))
+    weights = [s.weight for s in steps if s.kind == "weight"]
+    if not weights or weights[-1] != 100:
+        raise PlanError(f"{path}: the last weight step must be 100 (the promotion)")
+    if any(b < a for a, b in zip(weights, weights[1:])):
+        raise PlanError(f"{path}: weights must not decrease ({', '.join(f'{w:g}' for w in weights)})")
+    if steps[-1].kind != "weight":
+        raise PlanError(f"{path}: the plan must end with the weight 100 step")
+    names = [c["name"] for c in data["criteria"]]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise PlanError(f"{path}: criteria names must be unique: {', '.join(sorted(dup))}")
+    routers = tuple(data["routers"]) if "routers" in data else (data["router"],)
+    regions = [r.get("region", "") for r in routers]
+    if len(set(regions)) != len(regions):
+        raise PlanError(f"{path}: router regions must be unique")
+    for c in data["criteria"]:
+        for key in ("bad", "good", "total", "query"):
+            if key in c and "$version" not in c[key]:
+                raise PlanError(f"{path}: criterion {c['name']}: {key} query must select the version with $version")
+    m = data["metrics"]
+    j = data.get("judge", {})
+    t = data.get("traffic", {})
+    journal = Path(data.get("journal", ".canary-lint/rollout.sqlite"))
+    if not journal.is_absolute():
+        journal = path.parent / journal
+    return Plan(
+        service=data["service"], raw=data, path=path, gate=data["gate"], routers=routers, metrics=m,
+        criteria=tuple(Criterion(c["name"], c["kind"], c) for c in data["criteria"]),
+        steps=tuple(steps),
+        alpha=float(j.get("alpha", 0.01)), power=float(j.get("power", 0.8)),
+        interval=duration(j.get("interval", "10s")), on_inconclusive=j.get("on_inconclusive", "rollback"),
+        traffic_query=t.get("query"), traffic_tolerance=percent(t.get("tolerance", "50%")),
+        traffic_grace=duration(t.get("grace", "30s")),
+        metrics_timeout=duration(m.get("timeout", "5s")), metrics_retries=int(m.get("retries", 2)),
+        metrics_down_limit=duration(m.get("down_limit", "2m")),
+        journal_path=journal,
+    )
+
+
+def from_journal(text: str) -> Plan:
+    """The plan as the rollout began (a resumed rollout never re-reads an edited plan file)."""
+    data = json.loads(text)
+    return from_dict(data["plan"], Path(data["path"]))

@@ -1,0 +1,94 @@
+"""Routers: one small interface for every traffic splitter.
+
+A router sets the canary's weight (0-100, the baseline gets the rest) and an optional header route (requests
+carrying `name: value` always reach the canary), and reads back what is in force. `apply()` changes routing
+and returns only once the change is verified in force (or raises `RouterError`). Kubernetes routers (Istio
+VirtualService, Gateway API HTTPRoute, Argo Rollouts) implement the same three methods.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+class RouterError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Route:
+    canary: float = 0.0  # percent of requests to the canary
+    header: tuple[str, str] | None = None  # requests with this header always go to the canary
+
+    def describe(self) -> str:
+        h = f", header {self.header[0]}: {self.header[1]} -> canary" if self.header else ""
+        return f"canary {self.canary:g}%{h}"
+
+    def to_dict(self) -> dict:
+        return {"canary": self.canary, "header": list(self.header) if self.header else None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Route":
+        return cls(float(d.get("canary", 0)), tuple(d["header"]) if d.get("header") else None)
+
+
+class Router:
+    kind = "abstract"
+
+    def __init__(self, spec: dict, service: str):
+        self.spec = spec
+        self.service = service
+        self.region = spec.get("region", "")
+
+    def current(self) -> Route:  # pragma: no cover - interface
+        """What is in force now, read from the router itself."""
+        raise NotImplementedError
+
+    def _set(self, target: Route, previous: Route | None) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def apply(self, target: Route, previous: Route | None = None, timeout: float = 5.0) -> Route:
+        """Change routing to `target` and wait until the router reports it in force."""
+        self._set(target, previous)
+        return self.verify(target, timeout)
+
+    def verify(self, target: Route, timeout: float = 5.0) -> Route:
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                seen = self.current()
+            except RouterError:
+                seen = None
+            if seen is not None and _same(seen, target):
+                return seen
+            if time.monotonic() >= deadline:
+                raise RouterError(f"{self.kind} router: expected {target.describe()} in force, "
+                                  f"read back {seen.describe() if seen else 'nothing'}")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def describe(self) -> str:
+        return f"{self.kind}{' ' + self.region if self.region else ''}"
+
+
+def _same(a: Route, b: Route) -> bool:
+    return abs(a.canary - b.canary) < 0.5 and a.header == b.header
+
+
+def make(spec: dict, service: str) -> Router:
+    kind = spec["kind"]
+    if kind == "nginx":
+        from canary_lint.rollout.routers.nginx import NginxRouter
+
+        return NginxRouter(spec, service)
+    if kind == "haproxy":
+        from canary_lint.rollout.routers.haproxy import HAProxyRouter
+
+        return HAProxyRouter(spec, service)
+    if kind == "command":
+        from canary_lint.rollout.routers.command import CommandRouter
+
+        return CommandRouter(spec, service)
+    raise RouterError(f"unknown router kind {kind!r}")

@@ -1,0 +1,64 @@
+"""command: user-given commands for any other splitter (ALB, API gateways, service meshes).
+
+`set_weight` gets {canary} and {stable} (percent); `set_header` gets {name} and {value}; `clear_header`
+removes the header route; `read` prints what is in force, as JSON {"canary": N, "header": [name, value]}
+or just the canary percent. Without `read`, a zero exit status is taken as verification.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+
+from canary_lint.rollout.plan import duration
+from canary_lint.rollout.routers import Route, Router, RouterError
+
+
+class CommandRouter(Router):
+    kind = "command"
+
+    def __init__(self, spec: dict, service: str):
+        super().__init__(spec, service)
+        self.timeout = duration(spec.get("timeout", "30s"))
+        self._assumed = Route()
+
+    def _run(self, key: str, **values) -> str:
+        cmd = self.spec[key]
+        argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+        values = {**values, "service": self.service, "region": self.region}
+        try:
+            argv = [a.format(**values) for a in argv]
+        except (KeyError, IndexError) as exc:
+            raise RouterError(f"command router: {key} uses an unknown placeholder {exc}") from None
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RouterError(f"command router: {key} {argv[0]}: {exc}") from None
+        if done.returncode != 0:
+            raise RouterError(f"command router: {key} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+        return done.stdout
+
+    def _set(self, target: Route, previous: Route | None) -> None:
+        prev_header = previous.header if previous else None
+        if prev_header and target.header != prev_header and "clear_header" in self.spec:
+            self._run("clear_header", name=prev_header[0], value=prev_header[1])
+        c = max(0.0, min(100.0, target.canary))
+        self._run("set_weight", canary=f"{c:g}", stable=f"{100 - c:g}")
+        if target.header and target.header != prev_header:
+            if "set_header" not in self.spec:
+                raise RouterError("command router: a header step needs `set_header`")
+            self._run("set_header", name=target.header[0], value=target.header[1])
+        self._assumed = target
+
+    def current(self) -> Route:
+        if "read" not in self.spec:
+            return self._assumed
+        out = self._run("read").strip()
+        try:
+            data = json.loads(out)
+        except ValueError:
+            raise RouterError(f"command router: read printed {out[:100]!r}, not JSON or a number") from None
+        if isinstance(data, (int, float)):
+            return Route(float(data), self._assumed.header)
+        return Route.from_dict(data)

@@ -1,0 +1,455 @@
+"""The stage loop: route -> verify -> measure -> judge -> advance / hold / roll back, journaled before acting."""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+from canary_lint.rollout import EXIT_ERROR, EXIT_PROMOTED, EXIT_REFUSED, EXIT_ROLLED_BACK
+from canary_lint.rollout import judge as J
+from canary_lint.rollout.journal import Journal
+from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
+from canary_lint.rollout.plan import Plan, Step, fmt_duration, percent
+from canary_lint.rollout.routers import Route, Router, RouterError
+
+EXIT_BY_STATE = {"promoted": EXIT_PROMOTED, "refused": EXIT_REFUSED, "rolled-back": EXIT_ROLLED_BACK,
+                 "error": EXIT_ERROR}
+
+
+@dataclass
+class Result:
+    state: str  # promoted | refused | rolled-back | error
+    reason: str
+    rollout: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BY_STATE.get(self.state, EXIT_ERROR)
+
+
+class _Stop(Exception):
+    pass
+
+
+class Runner:
+    def __init__(self, plan: Plan, journal: Journal, *, routers: list[Router] | None = None, metrics=None,
+                 dry_run: bool = False, log=None, clock=time.time, sleep=time.sleep):
+        self.plan = plan
+        self.journal = journal
+        self.dry_run = dry_run
+        if routers is None:
+            from canary_lint.rollout.routers import make
+
+            routers = [make(spec, plan.service) for spec in plan.routers]
+        self.routers = routers
+        if metrics is None:
+            from canary_lint.rollout.metrics import make as make_metrics
+
+            metrics = make_metrics(plan.metrics, plan.metrics_timeout, plan.metrics_retries)
+        self.metrics = metrics
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.clock = clock
+        self.sleep = sleep
+        self.rollout: int | None = None
+        self.stop_signal: str | None = None
+        self.routes: list[Route] = [Route() for _ in self.routers]
+
+    # --- entry points ------------------------------------------------------------------------------------
+    def run(self) -> Result:
+        try:
+            return self._run()
+        finally:
+            self.journal.unlock()
+
+    def resume(self, rollout_id: int) -> Result:
+        try:
+            return self._resume(rollout_id)
+        finally:
+            self.journal.unlock()
+
+    def abort(self, rollout_id: int, reason: str = "aborted by operator") -> Result:
+        try:
+            return self._abort(rollout_id, reason)
+        finally:
+            self.journal.unlock()
+
+    def _run(self) -> Result:
+        from canary_lint.rollout import gate
+
+        lock_key = self.plan.service + (".dry-run" if self.dry_run else "")
+        self.journal.lock(lock_key)
+        self.log(f"[{self.plan.service}] gate: {self._gate_desc()}")
+        result = gate.run(self.plan)
+        self.rollout = self.journal.start(self.plan.service, self.plan.to_json(), result.commit, self.dry_run)
+        self.journal.event(self.rollout, "gate", {"green": result.green, "summary": result.summary,
+                                                   "findings": result.findings[:50], "commit": result.commit})
+        if not result.green:
+            self.journal.update(self.rollout, state="refused", reason=result.summary)
+            self.log(result.refusal())
+            return Result("refused", result.summary, self.rollout)
+        self.log(f"[{self.plan.service}] gate green ({result.summary}); commit {result.commit or 'unknown'}")
+        return self._guarded(lambda: self._walk(0, 0))
+
+    def _resume(self, rollout_id: int) -> Result:
+        self.rollout = rollout_id
+        r = self.journal.get(rollout_id)
+        self.journal.lock(self.plan.service + (".dry-run" if r.dry_run else ""))
+        self.dry_run = r.dry_run
+        observed = []
+        for router in self.routers:
+            try:
+                observed.append(router.current().to_dict())
+            except RouterError as exc:
+                observed.append({"error": str(exc)})
+        last = self.journal.last_event(rollout_id, "route-intent", "route-verified", "rollback-intent", "rollback-done")
+        self.journal.event(rollout_id, "resumed", {"observed": observed, "last": last and last["kind"]},
+                           region=r.region, stage=r.stage)
+        self.log(f"[{self.plan.service}] resuming rollout {rollout_id} at region {r.region} stage {r.stage + 1}; "
+                 f"router reads {observed}")
+        if last and last["kind"] == "rollback-intent":
+            return self._guarded(lambda: self._rollback(last["data"].get("reason", "rollback resumed"), r.region))
+        return self._guarded(lambda: self._walk(r.region, r.stage, resumed=True))
+
+    def _abort(self, rollout_id: int, reason: str) -> Result:
+        self.rollout = rollout_id
+        r = self.journal.get(rollout_id)
+        self.journal.lock(self.plan.service + (".dry-run" if r.dry_run else ""))
+        self.dry_run = r.dry_run
+        return self._guarded(lambda: self._rollback(reason, r.region))
+
+    # --- the walk ----------------------------------------------------------------------------------------
+    def _guarded(self, fn) -> Result:
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                old[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread
+                pass
+        try:
+            return fn()
+        except _Stop:
+            return self._rollback(f"interrupted by {self.stop_signal}", None)
+        except RouterError as exc:
+            self.journal.event(self.rollout, "router-error", {"error": str(exc)})
+            self.log(f"[{self.plan.service}] router error: {exc}")
+            return self._rollback(f"router error: {exc}", None, after_error=True)
+        except MetricsError as exc:
+            self.journal.event(self.rollout, "metrics-error", {"error": str(exc)})
+            self.log(f"[{self.plan.service}] metrics query error: {exc}")
+            return self._rollback(f"metrics query error: {exc}", None)
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum, _frame):
+        self.stop_signal = signal.Signals(signum).name
+        self.log(f"[{self.plan.service}] {self.stop_signal}: rolling back to a safe state")
+
+    def route_at(self, stage: int) -> Route:
+        """The route in force during `stage` of a region (steps folded in order)."""
+        weight, header = 0.0, None
+        for step in self.plan.steps[: stage + 1]:
+            if step.kind == "header":
+                header = step.header
+            elif step.kind == "weight":
+                weight = step.weight
+        if weight >= 100:
+            header = None
+        return Route(weight, header)
+
+    def _walk(self, region: int, stage: int, resumed: bool = False) -> Result:
+        steps = self.plan.steps
+        for i in range(len(self.routers)):
+            self.routes[i] = Route(100.0) if i < region else Route()
+        while region < len(self.routers):
+            while stage < len(steps):
+                step = steps[stage]
+                self.journal.update(self.rollout, region=region, stage=stage,
+                                    state="paused" if step.kind == "pause" else "running")
+                self._route(region, stage, self.route_at(stage), force=resumed)
+                resumed = False
+                if step.kind == "pause":
+                    outcome = self._pause(region, stage, step)
+                elif step.judged:
+                    outcome = self._judge_stage(region, stage, step)
+                else:
+                    outcome = ("pass", "")
+                if outcome[0] != "pass":
+                    return self._rollback(outcome[1], region)
+                stage += 1
+            self.log(f"[{self.plan.service}] {self._where(region)}promoted to 100%")
+            region, stage = region + 1, 0
+        self.journal.update(self.rollout, state="promoted", reason="every stage passed")
+        self.journal.event(self.rollout, "promoted", {})
+        self.log(f"[{self.plan.service}] promoted: the canary serves 100%")
+        return Result("promoted", "every stage passed", self.rollout)
+
+    def _where(self, region: int) -> str:
+        r = self.routers[region].region
+        return f"region {r}: " if r else ""
+
+    def _route(self, region: int, stage: int, target: Route, force: bool = False) -> None:
+        router = self.routers[region]
+        if not force and target == self.routes[region]:
+            return
+        self.journal.event(self.rollout, "route-intent", {"route": target.to_dict(), "dry_run": self.dry_run},
+                           region=region, stage=stage)
+        if self.dry_run:
+            self.log(f"[{self.plan.service}] {self._where(region)}dry run: would route {target.describe()}")
+            self.routes[region] = target
+            return
+        t0 = time.monotonic()
+        seen = router.apply(target, self.routes[region])
+        dt = time.monotonic() - t0
+        self.routes[region] = target
+        self.journal.event(self.rollout, "route-verified", {"route": seen.to_dict(), "seconds": round(dt, 4)},
+                           region=region, stage=stage)
+        self.log(f"[{self.plan.service}] {self._where(region)}stage {stage + 1}/{len(self.plan.steps)}: "
+                 f"{target.describe()} verified in {dt * 1000:.0f} ms")
+
+    def _rollback(self, reason: str, region: int | None, after_error: bool = False) -> Result:
+        t0 = time.monotonic()
+        self.journal.event(self.rollout, "rollback-intent", {"reason": reason, "dry_run": self.dry_run}, region=region)
+        self.log(f"[{self.plan.service}] rolling back: {reason}")
+        order = list(range(len(self.routers)))
+        if region is not None:
+            order.sort(key=lambda i: i != region)
+        errors = []
+        for i in order:
+            if self.dry_run:
+                continue
+            try:
+                self.routers[i].apply(Route(), self.routes[i])
+                self.routes[i] = Route()
+            except RouterError as exc:
+                errors.append(f"{self.routers[i].describe()}: {exc}")
+        dt = time.monotonic() - t0
+        if errors:
+            msg = f"{reason}; ROLLBACK INCOMPLETE: " + "; ".join(errors)
+            self.journal.event(self.rollout, "rollback-failed", {"errors": errors})
+            self.journal.update(self.rollout, state="error", reason=msg)
+            self.log(f"[{self.plan.service}] error: {msg}")
+            return Result("error", msg, self.rollout)
+        self.journal.event(self.rollout, "rollback-done", {"seconds": round(dt, 4), "dry_run": self.dry_run})
+        state = "error" if after_error else "rolled-back"
+        self.journal.update(self.rollout, state=state, reason=reason)
+        what = "dry run: would have rolled back" if self.dry_run else f"rolled back in {dt * 1000:.0f} ms"
+        self.log(f"[{self.plan.service}] {what}: the canary gets no traffic ({reason})")
+        return Result(state, reason, self.rollout)
+
+    # --- waiting -----------------------------------------------------------------------------------------
+    def _wait(self, seconds: float) -> list[str]:
+        """Sleep in slices; return operator commands as soon as they arrive."""
+        end = time.monotonic() + seconds
+        while True:
+            if self.stop_signal:
+                raise _Stop()
+            cmds = self.journal.take_commands(self.rollout)
+            if cmds:
+                return cmds
+            left = end - time.monotonic()
+            if left <= 0:
+                return []
+            self.sleep(min(left, 0.2))
+
+    def _pause(self, region: int, stage: int, step: Step) -> tuple[str, str]:
+        self.journal.event(self.rollout, "paused", {"reason": step.reason}, region=region, stage=stage)
+        self.log(f"[{self.plan.service}] paused{': ' + step.reason if step.reason else ''}; "
+                 f"continue with `canary-lint rollout promote {self.plan.path}` or stop with `... abort`")
+        while True:
+            for cmd in self._wait(3600):
+                if cmd == "abort":
+                    return "fail", "aborted by operator"
+                if cmd == "promote":
+                    self.journal.event(self.rollout, "promote", {"by": "operator"}, region=region, stage=stage)
+                    self.journal.update(self.rollout, state="running")
+                    return "pass", ""
+
+    # --- judging -----------------------------------------------------------------------------------------
+    def _judge_stage(self, region: int, stage: int, step: Step) -> tuple[str, str]:
+        start = self.clock()
+        state: dict = {"thresholds": {}}
+        down_since = None
+        interval = self.plan.interval
+        desc = f"{self._where(region)}stage {stage + 1}/{len(self.plan.steps)} {step.describe()}"
+        while True:
+            for cmd in self._wait(interval):
+                if cmd == "abort":
+                    return "fail", "aborted by operator"
+                if cmd == "promote":
+                    self.journal.event(self.rollout, "promote", {"by": "operator"}, region=region, stage=stage)
+                    self.log(f"[{self.plan.service}] {desc}: advanced by operator")
+                    return "pass", ""
+            now = self.clock()
+            elapsed = now - start
+            try:
+                verdicts = self.measure(region, step, start, now, state)
+            except MetricsUnavailable as exc:
+                down_since = down_since or now
+                down = now - down_since
+                self.journal.event(self.rollout, "metrics-down", {"error": str(exc), "for": round(down, 3)},
+                                   region=region, stage=stage)
+                self.log(f"[{self.plan.service}] {desc}: metrics unavailable for {fmt_duration(down)} "
+                         f"(limit {fmt_duration(self.plan.metrics_down_limit)}): holding")
+                if down >= self.plan.metrics_down_limit:
+                    return "fail", f"metrics provider unavailable for {fmt_duration(down)}: {exc}"
+                continue
+            down_since = None
+            outcome = J.stage_outcome(verdicts)
+            self.journal.event(self.rollout, "measurement",
+                               {"elapsed": round(elapsed, 3), "outcome": outcome,
+                                "verdicts": [v.to_dict() for v in verdicts]}, region=region, stage=stage)
+            summary = "; ".join(f"{v.criterion} {v.outcome}" for v in verdicts)
+            self.log(f"[{self.plan.service}] {desc} {fmt_duration(elapsed)}/{fmt_duration(step.hold_min)}"
+                     f"..{fmt_duration(step.hold_max)}: {summary}")
+            if outcome == J.FAIL:
+                failed = [v for v in verdicts if v.outcome == J.FAIL]
+                return "fail", f"{desc}: " + "; ".join(f"{v.criterion}: {v.message}" for v in failed)
+            if outcome == J.PASS and elapsed >= step.hold_min:
+                self.log(f"[{self.plan.service}] {desc}: pass")
+                return "pass", ""
+            if elapsed >= step.hold_max:
+                open_ = [v for v in verdicts if v.outcome != J.PASS]
+                why = f"{desc}: still inconclusive after {fmt_duration(elapsed)}: " + \
+                      "; ".join(f"{v.criterion}: {v.message}" for v in open_)
+                if self.plan.on_inconclusive == "pause":
+                    self.log(f"[{self.plan.service}] {why}")
+                    return self._pause(region, stage, Step("pause", reason="inconclusive"))
+                return "fail", why
+
+    def _q(self, expr: str, version: str, window: float, region: int) -> str:
+        return (expr.replace("$version", version).replace("$window", f"{max(1, math.ceil(window))}s")
+                .replace("$region", self.routers[region].region).replace("$service", self.plan.service))
+
+    def _sel(self, version: str) -> str:
+        m = self.plan.metrics
+        extra = m.get("selector")
+        return f'{m.get("version_label", "version")}="{version}"' + (f",{extra}" if extra else "")
+
+    def _traffic_expr(self) -> str | None:
+        if self.plan.traffic_query:
+            return self.plan.traffic_query
+        for c in self.plan.criteria:
+            if c.kind == "ratio":
+                return c.raw["total"]
+        for c in self.plan.criteria:
+            if c.kind == "latency":
+                return f'sum(increase({c.raw["histogram"]}_count{{$selector}}[$window]))'
+        return None
+
+    def measure(self, region: int, step: Step, start: float, now: float, state: dict) -> list[J.Verdict]:
+        window = now - start
+        m = self.plan.metrics
+        can, base = m["canary"], m["stable"]
+        alpha, power = self.plan.alpha_per_test, self.plan.power
+        verdicts: list[J.Verdict] = []
+
+        def scalar(expr, version):
+            expr = expr.replace("$selector", self._sel(version))
+            return self.metrics.scalar(self._q(expr, version, window, region), at=now)
+
+        traffic = self._traffic_expr()
+        if traffic:
+            verdicts.append(self._share(step, scalar(traffic, can), scalar(traffic, base), window))
+        for c in self.plan.criteria:
+            raw = c.raw
+            if c.kind == "ratio":
+                events = raw.get("bad") or raw.get("good")
+                direction = "increase" if "bad" in raw else "decrease"
+                tol = percent(raw["max_increase"] if "bad" in raw else raw["max_decrease"])
+                default_detect = max(1.0, 2 * tol) if direction == "increase" else min(0.5, max(0.2, 2 * tol))
+                detect = percent(raw["detect"]) if "detect" in raw else default_detect
+                neg = percent(raw["negligible"]) if "negligible" in raw else None
+                verdicts.append(J.judge_ratio(
+                    c.name, scalar(events, can), scalar(raw["total"], can), scalar(events, base),
+                    scalar(raw["total"], base), direction=direction, tolerance=tol, detect=detect,
+                    alpha=alpha, power=power, negligible=neg))
+            elif c.kind == "latency":
+                verdicts.extend(self._latency(c, region, window, now, state, alpha, power))
+            elif c.kind == "gauge":
+                looks = max(1.0, step.hold_max / self.plan.interval)
+                from canary_lint.rollout.plan import duration
+
+                st = duration(raw.get("step", "5s"))
+                series = []
+                for v in (can, base):
+                    expr = self._q(raw["query"].replace("$window", raw.get("step", "5s")), v, window, region)
+                    series.append(self.metrics.range(expr, start, now, st))
+                verdicts.append(J.judge_gauge(c.name, series[0], series[1], tolerance=percent(raw["max_increase"]),
+                                              alpha=alpha / looks, power=power))
+        return verdicts
+
+    def _share(self, step: Step, n_c, n_b, window: float) -> J.Verdict:
+        grace = window < self.plan.traffic_grace
+        nums = {"canary_requests": n_c, "baseline_requests": n_b}
+        if step.kind == "header":
+            if n_c and n_c > 0:
+                return J.Verdict("traffic", J.PASS, f"canary serves header-routed requests ({n_c:.0f})", nums)
+            if grace:
+                return J.Verdict("traffic", J.INCONCLUSIVE, "no canary requests yet", nums)
+            return J.Verdict("traffic", J.FAIL, f"the canary received no requests in {fmt_duration(window)} "
+                                                "(is it up? does the header route reach it?)", nums)
+        target = step.weight / 100.0
+        if n_c is None or n_b is None or (n_c or 0) + (n_b or 0) <= 0:
+            if grace:
+                return J.Verdict("traffic", J.NO_DATA, "no request counts yet", nums)
+            if n_c is None or not n_c:
+                return J.Verdict("traffic", J.FAIL, f"no canary requests in {fmt_duration(window)}: "
+                                                    "the canary is down or not routed", nums)
+            return J.Verdict("traffic", J.NO_DATA, "no request counts", nums)
+        total = n_c + n_b
+        share = n_c / total
+        slack = self.plan.traffic_tolerance * target + 3 * math.sqrt(target * (1 - target) / total)
+        nums.update({"share": share, "target": target, "slack": slack})
+        msg = f"canary share {share:.1%} of {total:.0f} requests, target {target:.0%} ± {slack:.1%}"
+        if n_c <= 0:
+            ok = False
+            msg = f"the canary received no requests out of {total:.0f}: it is down or not routed"
+        else:
+            ok = abs(share - target) <= slack
+        if ok:
+            return J.Verdict("traffic", J.PASS, msg, nums)
+        return J.Verdict("traffic", J.INCONCLUSIVE if grace else J.FAIL, msg, nums)
+
+    def _latency(self, c, region, window, now, state, alpha, power) -> list[J.Verdict]:
+        raw = c.raw
+        m = self.plan.metrics
+        h = raw["histogram"]
+        tol = raw["max_increase"]
+        add, scale = 0.0, 1.0
+        if tol.endswith("%"):
+            scale = 1 + percent(tol)
+        elif tol.endswith("ms"):
+            add = float(tol[:-2]) / 1000
+        else:
+            add = float(tol[:-1])
+        detect = percent(raw["detect"]) if "detect" in raw else 1.0
+
+        def buckets(version):
+            expr = f'sum by (le) (increase({h}_bucket{{{self._sel(version)}}}[$window]))'
+            res = self.metrics.query(self._q(expr, version, window, region), at=now)
+            return [(float(lbl.get("le", "+Inf")), v) for lbl, v in res] or None
+
+        cb, bb = buckets(m["canary"]), buckets(m["stable"])
+        out = []
+        for q in raw.get("quantiles", [0.99]):
+            key = f"{c.name}:{q}"
+            if key not in state["thresholds"] and bb:
+                n_b = max(v for _, v in bb)
+                if n_b >= 20 / (1 - q):
+                    t, bq = J.threshold(bb, q, add=add, scale=scale)
+                    if t is not None:
+                        state["thresholds"][key] = (t, bq)
+            t, bq = state["thresholds"].get(key, (None, None))
+            out.append(J.judge_latency(c.name, q, t, cb, bb, detect=detect, alpha=alpha, power=power, baseline_q=bq))
+        return out
+
+    def _gate_desc(self) -> str:
+        g = self.plan.gate
+        if "report" in g:
+            return f"report {g['report']}"
+        return f"check {' '.join(g['check'].get('paths', ['.']))}" + \
+            (f" --base {g['check']['base']}" if g["check"].get("base") else "")

@@ -1,0 +1,141 @@
+"""The judge on simulated samples."""
+
+import math
+import random
+
+import pytest
+
+from canary_lint.rollout import judge as J
+
+
+def _stream(p_c, p_b, share, alpha, looks=40, per_look=400, seed=0, tolerance=0.0, detect=1.0, power=0.8, direction="increase"):
+    """Cumulative counts looked at `looks` times; returns the first decisive verdict or the last one."""
+    rng = random.Random(seed)
+    x_c = n_c = x_b = n_b = 0
+    v = None
+    for _ in range(looks):
+        for _ in range(per_look):
+            if rng.random() < share:
+                n_c += 1
+                x_c += rng.random() < p_c
+            else:
+                n_b += 1
+                x_b += rng.random() < p_b
+        v = J.judge_ratio("errors", x_c, n_c, x_b, n_b, tolerance=tolerance, detect=detect, alpha=alpha,
+                          power=power, detail=False, direction=direction)
+        if v.outcome in (J.PASS, J.FAIL):
+            return v
+    return v
+
+
+def test_doubled_error_rate_fails():
+    v = _stream(0.10, 0.05, 0.2, alpha=0.001, seed=1)
+    assert v.outcome == J.FAIL
+    assert v.numbers["canary_rate"] > v.numbers["baseline_rate"]
+
+
+def test_same_error_rate_passes():
+    v = _stream(0.05, 0.05, 0.2, alpha=0.001, seed=2)
+    assert v.outcome == J.PASS
+
+
+def test_aa_false_fail_rate_is_below_alpha_under_repeated_looks():
+    alpha = 0.05
+    fails = sum(_stream(0.02, 0.02, 0.1, alpha=alpha, looks=30, per_look=300, seed=s).outcome == J.FAIL
+                for s in range(300))
+    assert fails / 300 <= alpha
+
+
+def test_no_data_is_never_a_pass():
+    assert J.judge_ratio("e", None, 100, 1, 100).outcome == J.NO_DATA
+    assert J.judge_ratio("e", 0, 0, 3, 100).outcome == J.NO_DATA
+    assert J.judge_ratio("e", 0, 100, None, 100).outcome == J.NO_DATA
+
+
+def test_zero_events_stay_inconclusive_unless_negligible():
+    v = J.judge_ratio("e", 0, 5000, 0, 95000)
+    assert v.outcome == J.INCONCLUSIVE
+    v = J.judge_ratio("e", 0, 5000, 0, 95000, negligible=0.001)
+    assert v.outcome == J.PASS
+    assert v.numbers["canary_upper_95"] < 0.001
+
+
+def test_decrease_direction_for_conversions():
+    v = _stream(0.10, 0.20, 0.3, alpha=0.001, seed=3, tolerance=0.02, detect=0.3, direction="decrease")
+    assert v.outcome == J.FAIL
+    v = _stream(0.20, 0.20, 0.3, alpha=0.001, seed=4, tolerance=0.02, detect=0.3, direction="decrease")
+    assert v.outcome != J.FAIL
+
+
+def test_low_counts_are_exact_and_undecided():
+    # 1 canary error in 20 requests vs 10 in 400: nothing can be concluded from so few events
+    v = J.judge_ratio("e", 1, 20, 10, 400, alpha=0.001)
+    assert v.outcome == J.INCONCLUSIVE
+    assert "canary requests needed" in v.message
+
+
+def test_fixed_sample_size_matches_textbook_equal_allocation():
+    # 1% -> 2%, equal groups, one-sided 5%, power 80%: ~1830 per group (classic two-proportion formula)
+    n = J.fixed_sample_canary_n(0.01, 2.0, 0.5, 0.05, 0.2)
+    assert 1750 < n < 1900
+
+
+def _hist(latencies, bounds):
+    return [(b, float(sum(1 for x in latencies if x <= b))) for b in bounds] + [(math.inf, float(len(latencies)))]
+
+
+BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+
+def test_quantile_interpolates_like_histogram_quantile():
+    buckets = [(0.1, 50.0), (0.2, 100.0), (math.inf, 100.0)]
+    assert J.quantile(buckets, 0.5) == pytest.approx(0.1)
+    assert J.quantile(buckets, 0.75) == pytest.approx(0.15)
+    assert J.quantile([], 0.5) is None
+
+
+def test_p99_case_fails_although_the_mean_improves():
+    rng = random.Random(5)
+    base = [rng.uniform(0.015, 0.03) for _ in range(20000)]
+    canary = [rng.uniform(0.005, 0.02) if rng.random() < 0.95 else 2.0 + rng.uniform(0.0, 0.1) for _ in range(1000)]
+    assert sum(canary) / len(canary) > sum(base) / len(base)  # the mean does get worse here, the median better
+    assert sorted(canary)[500] < sorted(base)[10000]
+    bb, cb = _hist(base, BOUNDS), _hist(canary, BOUNDS)
+    t, bq = J.threshold(bb, 0.99, add=0.05)
+    assert t == 0.1 and 0.025 < bq <= 0.05
+    v = J.judge_latency("latency", 0.99, t, cb, bb, alpha=0.001, baseline_q=bq)
+    assert v.outcome == J.FAIL
+    assert v.numbers["canary_over_rate"] > 0.04
+
+
+def test_same_latency_passes():
+    rng = random.Random(6)
+    base = [rng.expovariate(50) for _ in range(20000)]
+    canary = [rng.expovariate(50) for _ in range(2000)]
+    bb, cb = _hist(base, BOUNDS), _hist(canary, BOUNDS)
+    t, bq = J.threshold(bb, 0.99, add=0.02)
+    v = J.judge_latency("latency", 0.99, t, cb, bb, alpha=0.001, baseline_q=bq)
+    assert v.outcome == J.PASS
+
+
+def test_latency_without_threshold_or_data_never_passes():
+    assert J.judge_latency("l", 0.99, None, [(1.0, 5.0)], [(1.0, 5.0)]).outcome == J.INCONCLUSIVE
+    assert J.judge_latency("l", 0.99, 0.1, None, [(1.0, 5.0)]).outcome == J.NO_DATA
+
+
+def test_gauge_increase():
+    rng = random.Random(7)
+    base = [rng.gauss(100, 5) for _ in range(60)]
+    worse = [rng.gauss(140, 5) for _ in range(60)]
+    same = [rng.gauss(100, 5) for _ in range(60)]
+    assert J.judge_gauge("mem", worse, base, tolerance=0.1, alpha=0.001).outcome == J.FAIL
+    assert J.judge_gauge("mem", same, base, tolerance=0.1, alpha=0.001).outcome == J.PASS
+    assert J.judge_gauge("mem", [1.0], base, tolerance=0.1).outcome == J.NO_DATA
+
+
+def test_stage_outcome():
+    p, f, i = (J.Verdict("a", o, "") for o in (J.PASS, J.FAIL, J.INCONCLUSIVE))
+    assert J.stage_outcome([p, p]) == J.PASS
+    assert J.stage_outcome([p, i]) == J.INCONCLUSIVE
+    assert J.stage_outcome([p, i, f]) == J.FAIL
+    assert J.stage_outcome([]) == J.INCONCLUSIVE
