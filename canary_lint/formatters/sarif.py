@@ -19,8 +19,15 @@ LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 FINGERPRINT_KEY = "canaryLint/v1"
 
 
-def _uri(path: str) -> str:
-    return quote(path.replace("\\", "/"), safe="/-._~")
+SRCROOT = "%SRCROOT%"
+
+
+def _artifact(path: str) -> dict:
+    """Relative paths resolve against %SRCROOT% (the directory the check ran in); absolute ones are file URIs."""
+    posix = path.replace("\\", "/")
+    if posix.startswith("/"):
+        return {"uri": "file://" + quote(posix, safe="/-._~")}
+    return {"uri": quote(posix, safe="/-._~"), "uriBaseId": SRCROOT}
 
 
 def _region(f: Finding) -> dict:
@@ -71,7 +78,7 @@ def as_dict(report: Report, *, repo_url: str | None = None) -> dict:
             "ruleIndex": index[f.rule],
             "level": LEVELS[f.severity.value],
             "message": {"text": _message(f)},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(f.path)}, "region": _region(f)}}],
+            "locations": [{"physicalLocation": {"artifactLocation": _artifact(f.path), "region": _region(f)}}],
             "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
         }
         props = {k: v for k, v in (("operation", f.operation), ("pointer", f.pointer), ("family", f.family)) if v}
@@ -80,7 +87,7 @@ def as_dict(report: Report, *, repo_url: str | None = None) -> dict:
     notifications = [{
         "level": "error",
         "message": {"text": e.message},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path)}}}],
+        "locations": [{"physicalLocation": {"artifactLocation": _artifact(e.path)}}],
     } for e in report.errors]
     invocation: dict = {"executionSuccessful": not report.internal_error}
     if notifications:
@@ -96,9 +103,11 @@ def as_dict(report: Report, *, repo_url: str | None = None) -> dict:
         "invocations": [invocation],
         "results": results,
         "columnKind": "unicodeCodePoints",
+        "originalUriBaseIds": {SRCROOT: {"description": {"text": "The directory canary-lint ran in (the repository root in CI)."}}},
     }
     if report.commit and repo_url:
-        run["versionControlProvenance"] = [{"repositoryUri": repo_url, "revisionId": report.commit}]
+        run["versionControlProvenance"] = [{"repositoryUri": repo_url, "revisionId": report.commit,
+                                            "mappedTo": {"uriBaseId": SRCROOT}}]
     props = {}
     if report.base:
         props["base"] = report.base

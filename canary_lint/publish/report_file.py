@@ -5,9 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dataclasses import dataclass
+
 from canary_lint.model import FileError, Finding, Report, Severity
 
 SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class LoadedFinding(Finding):
+    """A finding read back from a report: keeps the fingerprint the check computed."""
+
+    stored_fingerprint: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return self.stored_fingerprint or super().fingerprint
 
 
 class ReportFileError(Exception):
@@ -16,13 +29,14 @@ class ReportFileError(Exception):
 
 def _finding(raw: dict, where: str) -> Finding:
     try:
-        return Finding(
+        return LoadedFinding(
             rule=str(raw["rule"]), name=str(raw["name"]), family=str(raw["family"]),
             severity=Severity.parse(str(raw["severity"])), path=str(raw["path"]),
             line=int(raw["line"]), column=int(raw["column"]),
             end_line=int(raw.get("end_line") or raw["line"]), end_column=int(raw.get("end_column") or raw["column"]),
             message=str(raw["message"]), fix=raw.get("fix"), operation=raw.get("operation"),
             pointer=raw.get("pointer"), subject=str(raw.get("fingerprint") or ""),
+            stored_fingerprint=str(raw.get("fingerprint") or ""),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ReportFileError(f"{where}: malformed finding ({type(exc).__name__}: {exc})") from None
