@@ -90,3 +90,4 @@ class Migration:
     order: tuple = ()  # sort key for SQL files
     in_base: bool = False  # already applied by v1's release
     revision_line: int = 1
+    branch_labels: bool = False  # Alembic branch labels: several heads are intended

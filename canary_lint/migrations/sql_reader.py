@@ -19,17 +19,17 @@ from canary_lint.migrations.ops import ColumnSpec, Op
 
 SQLGLOT_DIALECT = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 
-# One alternation per lexical element that may hide a ';'. Order matters: comments before quotes.
+# One alternation per lexical element that may hide a ';'. Order matters: comments before quotes. The last
+# group catches an opening quote or comment that is never closed.
 _LEX_PG = re.compile(
     r"--[^\n]*|/\*.*?\*/|[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|"
-    r"\$([A-Za-z_][A-Za-z_0-9]*)?\$.*?\$\1\$|;",
+    r"\$(?P<tag>[A-Za-z_][A-Za-z_0-9]*|)\$.*?\$(?P=tag)\$|;|(?P<bad>/\*|'|\"|\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$)",
     re.S,
 )
 _LEX_MYSQL = re.compile(
-    r"--[^\n]*|#[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`]|``)*`|;",
+    r"--[^\n]*|#[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`]|``)*`|;|(?P<bad>/\*|'|\"|`)",
     re.S,
 )
-_UNTERMINATED = re.compile(r"/\*|'|\"|`|\$([A-Za-z_][A-Za-z_0-9]*)?\$")
 _COMMENT_OR_SPACE = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*.*?\*/)*", re.S)
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z_0-9$]*|\"[^\"]*\"|`[^`]*`|\(")
 _DATA_TABLE = re.compile(
@@ -81,20 +81,17 @@ def split(text: str, dialect: str = "postgresql") -> list[tuple[int, int]]:
         m = lex.search(text, pos)
         if m is None:
             break
-        tok = m.group(0)
-        if tok == ";":
+        if m.group("bad") is not None:
+            bad = m.group("bad")
+            line = text.count("\n", 0, m.start()) + 1
+            what = {"/*": "comment", "'": "string literal", '"': "quoted identifier", "`": "quoted identifier"}.get(
+                bad, "dollar-quoted string")
+            raise SqlSyntaxError(f"SQL syntax error: unterminated {what} starting here", line,
+                                 m.start() - text.rfind("\n", 0, m.start()))
+        if m.group(0) == ";":
             out.append((start, m.start()))
             start = m.end()
         pos = m.end()
-    # anything left must not hold an unterminated quote or comment
-    rest_start = pos
-    stray = _UNTERMINATED.search(text, rest_start)
-    if stray is not None and not _only_comments(text[rest_start:stray.start()], stray.group(0), text, stray.start()):
-        line = text.count("\n", 0, stray.start()) + 1
-        what = {"/*": "comment", "'": "string literal", '"': "quoted identifier", "`": "quoted identifier"}.get(
-            stray.group(0), "dollar-quoted string")
-        raise SqlSyntaxError(f"SQL syntax error: unterminated {what} starting here", line,
-                             stray.start() - text.rfind("\n", 0, stray.start()))
     if start < n:
         out.append((start, n))
     result = []
@@ -104,13 +101,6 @@ def split(text: str, dialect: str = "postgresql") -> list[tuple[int, int]]:
         if s2 < e and text[s2:e].strip():
             result.append((s2, e))
     return result
-
-
-def _only_comments(_between: str, tok: str, text: str, at: int) -> bool:
-    """A quote char inside a trailing line comment is not unterminated."""
-    line_start = text.rfind("\n", 0, at) + 1
-    prefix = text[line_start:at]
-    return "--" in prefix or prefix.lstrip().startswith("#")
 
 
 def _name(raw: str | None) -> str | None:
@@ -367,7 +357,7 @@ def _alter_action(action, table, not_valid, exp, d) -> Op | None:
         col = _ident(action.this)
         if action.args.get("dtype") is not None:
             return Op(K.ALTER_TYPE, table, column=col, type=type_sql(action.args["dtype"], d),
-                      detail="ALTER COLUMN TYPE" + (" USING" if action.args.get("using") is not None else ""))
+                      detail="ALTER COLUMN TYPE" + (" USING" if action.args.get("using") else ""))
         if action.args.get("allow_null") is False:
             return Op(K.SET_NOT_NULL, table, column=col, detail="SET NOT NULL")
         if action.args.get("allow_null") is True:
@@ -427,8 +417,10 @@ def _tokens(stmt: str, d: str) -> list[tuple[str, str]]:
         elif t.token_type in (TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA, TokenType.DOT):
             out.append(("P", t.text))
         else:
-            quoted = t.token_type == TokenType.IDENTIFIER
-            out.append(("W", t.text if quoted else t.text))
+            if t.token_type == TokenType.IDENTIFIER:
+                out.append(("W", f'"{t.text}"'))
+            else:
+                out.extend(("W", w) for w in t.text.split())
     return out
 
 

@@ -1,0 +1,734 @@
+"""Read an Alembic revision file statically (stdlib `ast`) into `Op`s. Nothing is executed.
+
+Only `upgrade()` counts. The reader follows `op.*` calls, `batch_op.*` inside `op.batch_alter_table`,
+`op.execute(str | sa.text(str))` (the SQL goes through the SQL reader), string concatenation, `%`,
+`.format` and f-strings whose parts are literals or module constants, `for x in [literal, ...]` loops
+(unrolled), helper functions of the same file called from `upgrade()`, `autocommit_block()`, and dialect
+branches (`op.get_bind().dialect.name == "mysql"`, `!=`, `in (...)`, `context.get_context().dialect.name`),
+which are evaluated against the configured dialect so other-dialect code is skipped. What cannot be folded
+becomes a `dynamic` op (reported as info), never a guess.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from canary_lint.migrations import ops as K
+from canary_lint.migrations.ops import ColumnSpec, Migration, Op
+
+
+class _Unknown:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = _Unknown()
+
+
+@dataclass(frozen=True)
+class _Marker:
+    kind: str  # op | bind | context | batch | table | sa_expr | session
+    value: object = None
+
+
+OP = _Marker("op")
+BIND = _Marker("bind")
+CONTEXT = _Marker("context")
+
+HARMLESS_OPS = {
+    "f", "get_bind", "get_context", "inline_literal", "create_table_comment", "drop_table_comment",
+    "batch_alter_table", "implementation_for", "invoke", "run_async", "register_operation", "create_sequence",
+}
+DATA_SESSION_METHODS = {"add", "add_all", "merge", "bulk_save_objects", "bulk_insert_mappings",
+                        "bulk_update_mappings", "commit"}
+SA_TYPES = {
+    "STRING": "VARCHAR", "VARCHAR": "VARCHAR", "UNICODE": "VARCHAR", "NVARCHAR": "VARCHAR", "TEXT": "TEXT",
+    "UNICODETEXT": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "BIGINTEGER": "BIGINT", "BIGINT": "BIGINT",
+    "SMALLINTEGER": "SMALLINT", "SMALLINT": "SMALLINT", "NUMERIC": "NUMERIC", "DECIMAL": "NUMERIC",
+    "FLOAT": "FLOAT", "DOUBLE": "DOUBLE PRECISION", "DOUBLE_PRECISION": "DOUBLE PRECISION", "REAL": "REAL",
+    "BOOLEAN": "BOOLEAN", "DATETIME": "TIMESTAMP", "TIMESTAMP": "TIMESTAMP", "DATE": "DATE", "TIME": "TIME",
+    "LARGEBINARY": "BYTEA", "BYTEA": "BYTEA", "BLOB": "BLOB", "JSON": "JSON", "JSONB": "JSONB", "UUID": "UUID",
+    "UUIDTYPE": "UUID", "CHAR": "CHAR", "ENUM": "ENUM", "INTERVAL": "INTERVAL", "MEDIUMTEXT": "MEDIUMTEXT",
+    "LONGTEXT": "LONGTEXT", "TINYINT": "TINYINT", "ARRAY": "ARRAY",
+}
+MAX_DEPTH = 8
+MAX_UNROLL = 1000
+
+
+def _lit(node: ast.AST):
+    """Literal value of a module-level constant expression, or UNKNOWN."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return UNKNOWN
+
+
+def module_info(tree: ast.Module) -> tuple[dict, dict, int]:
+    """(constants, functions, revision line) of a module."""
+    consts: dict = {}
+    funcs: dict = {}
+    rev_line = 1
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            value = _lit(node.value)
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    consts[t.id] = value
+                    if t.id == "revision":
+                        rev_line = node.lineno
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            consts[node.target.id] = _lit(node.value)
+            if node.target.id == "revision":
+                rev_line = node.lineno
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            funcs[node.name] = node
+    return consts, funcs, rev_line
+
+
+def is_revision(tree: ast.Module) -> bool:
+    consts, funcs, _ = module_info(tree)
+    return "revision" in consts and "upgrade" in funcs
+
+
+class _Return(Exception):
+    pass
+
+
+def _span(node: ast.AST) -> tuple[int, int, int, int]:
+    return (node.lineno, node.col_offset + 1, getattr(node, "end_lineno", None) or node.lineno,
+            (getattr(node, "end_col_offset", None) or node.col_offset) + 1)
+
+
+def _dotted(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    elif isinstance(node, ast.Call):
+        parts.append(_dotted(node.func) + "()")
+    return ".".join(reversed(parts))
+
+
+class Reader:
+    def __init__(self, tree: ast.Module, path: str, dialect: str):
+        self.tree = tree
+        self.path = path
+        self.dialect = dialect
+        self.consts, self.funcs, self.rev_line = module_info(tree)
+        self.ops: list[Op] = []
+        self.autocommit = 0
+        self.stack: list[str] = []
+        self.implicit_tx = dialect != "mysql"  # MySQL DDL commits implicitly
+
+    # ---- entry ------------------------------------------------------------------------------------
+    def read(self) -> Migration | None:
+        rev = self.consts.get("revision")
+        if "revision" not in self.consts or "upgrade" not in self.funcs:
+            return None
+        down = self.consts.get("down_revision", None)
+        if isinstance(down, (list, tuple)):
+            down_t = tuple(str(d) for d in down if d is not None)
+        elif down is None or down is UNKNOWN:
+            down_t = ()
+        else:
+            down_t = (str(down),)
+        self.call_function(self.funcs["upgrade"], [], {}, {})
+        return Migration(self.path, "alembic", "alembic", str(rev) if rev is not UNKNOWN else None, down_t, self.ops,
+                         revision_line=self.rev_line)
+
+    def call_function(self, fn: ast.FunctionDef, args: list, kwargs: dict, outer: dict) -> None:
+        if fn.name in self.stack or len(self.stack) >= MAX_DEPTH:
+            return
+        env: dict = {}
+        params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+        defaults = fn.args.defaults
+        for i, name in enumerate(params):
+            if i < len(args):
+                env[name] = args[i]
+            elif name in kwargs:
+                env[name] = kwargs[name]
+            else:
+                di = i - (len(params) - len(defaults))
+                env[name] = self.ev(defaults[di], {}) if di >= 0 else UNKNOWN
+        for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults):
+            env[a.arg] = kwargs.get(a.arg, self.ev(d, {}) if d is not None else UNKNOWN)
+        self.stack.append(fn.name)
+        try:
+            self.walk(fn.body, env)
+        except _Return:
+            pass
+        finally:
+            self.stack.pop()
+
+    # ---- statements -------------------------------------------------------------------------------
+    def walk(self, body: list, env: dict) -> None:
+        for stmt in body:
+            self.statement(stmt, env)
+
+    def statement(self, stmt: ast.stmt, env: dict) -> None:
+        if isinstance(stmt, ast.Expr):
+            self.ev(stmt.value, env)
+        elif isinstance(stmt, ast.Assign):
+            value = self.ev(stmt.value, env)
+            for t in stmt.targets:
+                self.bind(t, value, env)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.bind(stmt.target, self.ev(stmt.value, env), env)
+        elif isinstance(stmt, ast.AugAssign):
+            cur = self.ev(stmt.target, env) if isinstance(stmt.target, ast.Name) else UNKNOWN
+            add = self.ev(stmt.value, env)
+            if isinstance(stmt.op, ast.Add) and isinstance(cur, str) and isinstance(add, str):
+                self.bind(stmt.target, cur + add, env)
+            else:
+                self.bind(stmt.target, UNKNOWN, env)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            autocommit = 0
+            for item in stmt.items:
+                value = self.ev(item.context_expr, env)
+                if isinstance(item.context_expr, ast.Call) and isinstance(item.context_expr.func, ast.Attribute) \
+                        and item.context_expr.func.attr == "autocommit_block":
+                    autocommit += 1
+                if item.optional_vars is not None:
+                    self.bind(item.optional_vars, value, env)
+            self.autocommit += autocommit
+            try:
+                self.walk(stmt.body, env)
+            finally:
+                self.autocommit -= autocommit
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            items = self.ev(stmt.iter, env)
+            if isinstance(items, (list, tuple)) and len(items) <= MAX_UNROLL:
+                for item in items:
+                    self.bind(stmt.target, item, env)
+                    self.walk(stmt.body, env)
+            elif isinstance(items, dict) and len(items) <= MAX_UNROLL:
+                for item in items:
+                    self.bind(stmt.target, item, env)
+                    self.walk(stmt.body, env)
+            else:
+                self.bind(stmt.target, UNKNOWN, env)
+                self.walk(stmt.body, env)
+            self.walk(stmt.orelse, env)
+        elif isinstance(stmt, ast.While):
+            self.walk(stmt.body, env)
+        elif isinstance(stmt, ast.If):
+            cond = self.ev(stmt.test, env)
+            if cond is UNKNOWN or isinstance(cond, _Marker):
+                self.walk(stmt.body, env)
+                self.walk(stmt.orelse, env)
+            elif cond:
+                self.walk(stmt.body, env)
+            else:
+                self.walk(stmt.orelse, env)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            self.walk(stmt.body, env)
+            for h in stmt.handlers:
+                self.walk(h.body, env)
+            self.walk(stmt.orelse, env)
+            self.walk(stmt.finalbody, env)
+        elif isinstance(stmt, ast.Return):
+            if stmt.value is not None:
+                self.ev(stmt.value, env)
+            raise _Return()
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            env[stmt.name] = _Marker("localfunc", stmt)
+        elif isinstance(stmt, ast.Match):
+            for case in stmt.cases:
+                self.walk(case.body, env)
+
+    def bind(self, target: ast.AST, value, env: dict) -> None:
+        if isinstance(target, ast.Name):
+            env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, (list, tuple)) and len(value) == len(target.elts):
+                for t, v in zip(target.elts, value):
+                    self.bind(t, v, env)
+            else:
+                for t in target.elts:
+                    self.bind(t, UNKNOWN, env)
+
+    # ---- expressions ------------------------------------------------------------------------------
+    def lookup(self, name: str, env: dict):
+        if name in env:
+            return env[name]
+        if name == "op":
+            return OP
+        if name == "context":
+            return CONTEXT
+        if name in self.funcs:
+            return _Marker("func", self.funcs[name])
+        return self.consts.get(name, UNKNOWN)
+
+    def ev(self, node: ast.AST, env: dict):  # noqa: C901 - one dispatch over expression kinds
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self.lookup(node.id, env)
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for v in node.values:
+                if isinstance(v, ast.Constant):
+                    parts.append(str(v.value))
+                else:
+                    x = self.ev(v.value, env)
+                    if not isinstance(x, (str, int, float)) or isinstance(x, bool):
+                        return UNKNOWN
+                    parts.append(str(x))
+            return "".join(parts)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            vals = [self.ev(e, env) for e in node.elts]
+            return vals if isinstance(node, ast.List) else tuple(vals)
+        if isinstance(node, ast.Dict):
+            keys = [self.ev(k, env) if k is not None else UNKNOWN for k in node.keys]
+            if all(isinstance(k, (str, int)) for k in keys):
+                return dict(zip(keys, [self.ev(v, env) for v in node.values]))
+            return UNKNOWN
+        if isinstance(node, ast.BinOp):
+            a, b = self.ev(node.left, env), self.ev(node.right, env)
+            if isinstance(node.op, ast.Add) and isinstance(a, str) and isinstance(b, str):
+                return a + b
+            if isinstance(node.op, ast.Add) and isinstance(a, list) and isinstance(b, list):
+                return a + b
+            if isinstance(node.op, ast.Mod) and isinstance(a, str) and _known(b):
+                try:
+                    return a % (tuple(b) if isinstance(b, list) else b)
+                except (TypeError, ValueError, KeyError):
+                    return UNKNOWN
+            return UNKNOWN
+        if isinstance(node, ast.Compare):
+            left = self.ev(node.left, env)
+            for cmp, right_node in zip(node.ops, node.comparators):
+                right = self.ev(right_node, env)
+                if not _known(left) or not _known(right):
+                    return UNKNOWN
+                try:
+                    ok = {ast.Eq: lambda: left == right, ast.NotEq: lambda: left != right,
+                          ast.In: lambda: left in right, ast.NotIn: lambda: left not in right,
+                          ast.Is: lambda: left is right, ast.IsNot: lambda: left is not right}[type(cmp)]()
+                except (KeyError, TypeError):
+                    return UNKNOWN
+                if not ok:
+                    return False
+                left = right
+            return True
+        if isinstance(node, ast.BoolOp):
+            vals = [self.ev(v, env) for v in node.values]
+            if isinstance(node.op, ast.And):
+                if any(v is not UNKNOWN and not isinstance(v, _Marker) and not v for v in vals):
+                    return False
+                return True if all(_known(v) and v for v in vals) else UNKNOWN
+            if any(_known(v) and v for v in vals):
+                return True
+            return False if all(_known(v) for v in vals) else UNKNOWN
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            v = self.ev(node.operand, env)
+            return (not v) if _known(v) else UNKNOWN
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            v = self.ev(node.operand, env)
+            return -v if isinstance(v, (int, float)) else UNKNOWN
+        if isinstance(node, ast.Attribute):
+            base = self.ev(node.value, env)
+            if base in (BIND, CONTEXT) or (isinstance(base, _Marker) and base.kind == "dialect"):
+                if node.attr in ("dialect", "engine"):
+                    return _Marker("dialect")
+            if isinstance(base, _Marker) and base.kind == "dialect" and node.attr == "name":
+                return self.dialect
+            if isinstance(base, _Marker) and base.kind == "dialect" and node.attr == "dialect":
+                return base
+            if base is CONTEXT and node.attr == "bind":
+                return BIND
+            return UNKNOWN
+        if isinstance(node, ast.Call):
+            return self.call(node, env)
+        if isinstance(node, ast.IfExp):
+            cond = self.ev(node.test, env)
+            if _known(cond):
+                return self.ev(node.body if cond else node.orelse, env)
+            return UNKNOWN
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)) and len(node.generators) == 1 \
+                and not node.generators[0].ifs and isinstance(node.generators[0].target, ast.Name):
+            gen = node.generators[0]
+            items = self.ev(gen.iter, env)
+            if isinstance(items, (list, tuple)) and len(items) <= MAX_UNROLL:
+                out = []
+                for item in items:
+                    inner = dict(env)
+                    inner[gen.target.id] = item
+                    out.append(self.ev(node.elt, inner))
+                return out
+            return UNKNOWN
+        if isinstance(node, ast.Subscript):
+            base = self.ev(node.value, env)
+            idx = self.ev(node.slice, env)
+            if isinstance(base, (list, tuple, dict, str)) and _known(idx):
+                try:
+                    return base[idx]
+                except (IndexError, KeyError, TypeError):
+                    return UNKNOWN
+            return UNKNOWN
+        return UNKNOWN
+
+    def call(self, node: ast.Call, env: dict):  # noqa: C901
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            recv = self.ev(func.value, env)
+            name = func.attr
+            if recv is OP:
+                return self.op_call(name, node, env, None)
+            if isinstance(recv, _Marker) and recv.kind == "batch":
+                return self.op_call(name, node, env, recv.value)
+            if recv is CONTEXT and name in ("get_context", "get_bind"):
+                return CONTEXT if name == "get_context" else BIND
+            if recv in (BIND, CONTEXT) and name == "execute":
+                return self.execute(node, env)
+            if recv is BIND and name in ("connect", "begin"):
+                return BIND
+            if isinstance(recv, str) and name == "format":
+                args = [self.ev(a, env) for a in node.args]
+                kwargs = {k.arg: self.ev(k.value, env) for k in node.keywords if k.arg}
+                if all(_known(a) for a in args) and all(_known(v) for v in kwargs.values()):
+                    try:
+                        return recv.format(*args, **kwargs)
+                    except (IndexError, KeyError, ValueError):
+                        return UNKNOWN
+                return UNKNOWN
+            if isinstance(recv, str) and name == "join":
+                items = self.ev(node.args[0], env) if node.args else UNKNOWN
+                if isinstance(items, (list, tuple)) and all(isinstance(i, str) for i in items):
+                    return recv.join(items)
+                return UNKNOWN
+            if isinstance(recv, str) and name in ("strip", "lower", "upper"):
+                return getattr(recv, name)()
+            if name in ("text",) and node.args:  # sa.text("...") / sqlalchemy.sql.text
+                return self.ev(node.args[0], env)
+            if name == "execute":
+                for a in node.args:
+                    self.ev(a, env)
+                return self.execute(node, env)
+            if name in ("update", "delete", "insert") and _dotted(func.value).split(".")[-1] in ("sa", "sqlalchemy", "sql", "expression"):
+                return _Marker("sa_expr", self._table_of(node.args[0], env) if node.args else None)
+            if name in ("update", "delete", "insert", "values", "where") and isinstance(recv, _Marker) \
+                    and recv.kind in ("table", "sa_expr"):
+                return _Marker("sa_expr", recv.value)
+            if name in ("table",) and node.args:
+                t = self.ev(node.args[0], env)
+                return _Marker("table", t) if isinstance(t, str) else UNKNOWN
+            if name in DATA_SESSION_METHODS and recv not in (OP, BIND, CONTEXT):
+                base_name = _dotted(func.value).lower()
+                if "session" in base_name or name in ("bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings"):
+                    self.add(Op(K.DATA, None, detail=f"{_dotted(func)}()"), node)
+                return UNKNOWN
+            if name in ("update", "delete") and isinstance(func.value, ast.Call) and "query" in _dotted(func.value):
+                self.add(Op(K.DATA, None, detail=f"{_dotted(func)}()"), node)
+                return UNKNOWN
+            for a in node.args:
+                self.ev(a, env)
+            return UNKNOWN
+        if isinstance(func, ast.Name):
+            target = self.lookup(func.id, env)
+            if isinstance(target, _Marker) and target.kind in ("func", "localfunc") and func.id not in ("downgrade",):
+                args = [self.ev(a, env) for a in node.args]
+                kwargs = {k.arg: self.ev(k.value, env) for k in node.keywords if k.arg}
+                self.call_function(target.value, args, kwargs, env)
+                return UNKNOWN
+            if func.id == "text" and node.args:
+                return self.ev(node.args[0], env)
+            if func.id == "table" and node.args:
+                t = self.ev(node.args[0], env)
+                return _Marker("table", t) if isinstance(t, str) else UNKNOWN
+            if func.id in ("update", "delete", "insert") and node.args:
+                return _Marker("sa_expr", self._table_of(node.args[0], env))
+            if func.id in ("str",) and node.args:
+                v = self.ev(node.args[0], env)
+                return str(v) if _known(v) else UNKNOWN
+            for a in node.args:
+                self.ev(a, env)
+            return UNKNOWN
+        return UNKNOWN
+
+    def _table_of(self, node: ast.AST, env: dict):
+        v = self.ev(node, env)
+        if isinstance(v, _Marker) and v.kind in ("table", "sa_expr"):
+            return v.value
+        return None
+
+    # ---- ops --------------------------------------------------------------------------------------
+    def add(self, op: Op, node: ast.AST) -> Op:
+        op.line, op.column_no, op.end_line, op.end_column = _span(node)
+        op.in_transaction = self.implicit_tx and self.autocommit == 0
+        self.ops.append(op)
+        return op
+
+    def execute(self, node: ast.Call, env: dict):
+        if not node.args:
+            return UNKNOWN
+        arg = node.args[0]
+        value = self.ev(arg, env)
+        if isinstance(value, _Marker) and value.kind in ("sa_expr",):
+            self.add(Op(K.DATA, value.value if isinstance(value.value, str) else None, detail="SQLAlchemy expression"), node)
+            return UNKNOWN
+        if not isinstance(value, str):
+            self.add(Op(K.DYNAMIC, detail=f"{_dotted(node.func)}({ast.unparse(arg)[:60]})"), node)
+            return UNKNOWN
+        from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
+
+        literal = arg.args[0] if isinstance(arg, ast.Call) and arg.args else arg
+        exact = isinstance(literal, ast.Constant) and isinstance(literal.value, str)
+        span = _span(node)
+        try:
+            if exact and (literal.end_lineno or literal.lineno) - literal.lineno == value.count("\n"):
+                # a literal whose lines map 1:1 onto the file (triple-quoted or single-line)
+                sql_ops = read_sql(value, self.dialect, line=literal.lineno, column=literal.col_offset + 2)
+                if literal.lineno == (literal.end_lineno or literal.lineno):
+                    for o in sql_ops:
+                        o.line, o.column_no, o.end_line, o.end_column = span
+            else:
+                sql_ops = read_sql(value, self.dialect, span=span)
+        except SqlSyntaxError as exc:
+            self.add(Op(K.DYNAMIC, detail=f"SQL that does not parse ({exc})"), node)
+            return UNKNOWN
+        for o in sql_ops:
+            o.in_transaction = self.implicit_tx and self.autocommit == 0
+            self.ops.append(o)
+        return UNKNOWN
+
+    def op_call(self, name: str, node: ast.Call, env: dict, batch_table):  # noqa: C901
+        if name == "batch_alter_table":
+            t = self._arg(node, env, 0, "table_name")
+            return _Marker("batch", t if isinstance(t, str) else UNKNOWN)
+        if name == "get_bind":
+            return BIND
+        if name == "get_context":
+            return CONTEXT
+        if name == "execute":
+            return self.execute(node, env)
+        if name in HARMLESS_OPS:
+            return UNKNOWN
+        shift = 0 if batch_table is None else -1  # batch ops take no table argument
+
+        def arg(i: int, kw: str, default=None):
+            if batch_table is not None and i == "table":
+                return batch_table
+            return self._arg(node, env, i, kw, default)
+
+        def table(i: int = 0, kw: str = "table_name"):
+            if batch_table is not None:
+                return batch_table
+            return self._arg(node, env, i, kw)
+
+        ops: list[Op] = []
+        detail = f"{'batch_op' if batch_table is not None else 'op'}.{name}"
+        if name == "add_column":
+            t = table(0)
+            col = self._arg(node, env, 1 + shift, "column")
+            spec = col if isinstance(col, ColumnSpec) else None
+            if spec is None:
+                spec = self.column_spec(self._argnode(node, 1 + shift, "column"), env)
+            ops.append(Op(K.ADD_COLUMN, t, column=spec.name if spec else UNKNOWN, spec=spec, detail=detail))
+        elif name == "drop_column":
+            ops.append(Op(K.DROP_COLUMN, table(0), column=self._arg(node, env, 1 + shift, "column_name"), detail=detail))
+        elif name == "alter_column":
+            t = table(0)
+            col = self._arg(node, env, 1 + shift, "column_name")
+            kw = {k.arg: k.value for k in node.keywords if k.arg}
+            existing_type = self.type_of(kw["existing_type"], env) if "existing_type" in kw else None
+            existing_nullable = self.ev(kw["existing_nullable"], env) if "existing_nullable" in kw else None
+            common = dict(existing_type=existing_type, detail=detail,
+                          existing_nullable=existing_nullable if isinstance(existing_nullable, bool) else None)
+            if "type_" in kw:
+                ops.append(Op(K.ALTER_TYPE, t, column=col, type=self.type_of(kw["type_"], env), **common))
+            if "nullable" in kw:
+                n = self.ev(kw["nullable"], env)
+                if n is False:
+                    ops.append(Op(K.SET_NOT_NULL, t, column=col, **common))
+                elif n is True:
+                    ops.append(Op(K.DROP_NOT_NULL, t, column=col, **common))
+            if "server_default" in kw:
+                d = self.default_of(kw["server_default"], env)
+                if d is not None:
+                    ops.append(Op(K.SET_DEFAULT, t, column=col, default=d, **common))
+            if "new_column_name" in kw:
+                ops.append(Op(K.RENAME_COLUMN, t, column=col, new_name=self.ev(kw["new_column_name"], env), **common))
+            if not ops:
+                ops.append(Op(K.OTHER, t, column=col, detail=detail))
+        elif name == "create_table":
+            t = self._arg(node, env, 0, "table_name")
+            cols = []
+            extra = []
+            for a in node.args[1:]:
+                spec = self.column_spec(a, env)
+                if spec is not None:
+                    cols.append(spec)
+            ops.append(Op(K.CREATE_TABLE, t, columns=tuple(cols), detail=detail))
+            ops.extend(extra)
+            self._emit(ops, node)
+            return _Marker("table", t) if isinstance(t, str) else UNKNOWN
+        elif name == "drop_table":
+            ops.append(Op(K.DROP_TABLE, self._arg(node, env, 0, "table_name"), detail=detail))
+        elif name == "rename_table":
+            ops.append(Op(K.RENAME_TABLE, self._arg(node, env, 0, "old_table_name"),
+                          new_name=self._arg(node, env, 1, "new_table_name"), detail=detail))
+        elif name == "create_index":
+            t = table(1, "table_name")
+            cols = self._arg(node, env, 2 + shift, "columns")
+            conc = self._kw(node, env, "postgresql_concurrently") is True
+            ops.append(Op(K.CREATE_INDEX, t, name=self._arg(node, env, 0, "index_name"),
+                          columns=tuple(c for c in cols if isinstance(c, str)) if isinstance(cols, (list, tuple)) else (),
+                          unique=self._kw(node, env, "unique") is True, concurrently=conc, detail=detail))
+        elif name == "drop_index":
+            t = table(1, "table_name") if batch_table is not None or len(node.args) > 1 or self._kw(node, env, "table_name") is not None else None
+            ops.append(Op(K.DROP_INDEX, t if isinstance(t, str) else None, name=self._arg(node, env, 0, "index_name"),
+                          concurrently=self._kw(node, env, "postgresql_concurrently") is True, detail=detail))
+        elif name in ("create_unique_constraint", "create_primary_key", "create_foreign_key",
+                      "create_check_constraint", "create_exclude_constraint"):
+            kind = {"create_unique_constraint": "unique", "create_primary_key": "primary_key",
+                    "create_foreign_key": "foreign_key", "create_check_constraint": "check",
+                    "create_exclude_constraint": "exclude"}[name]
+            kwname = "source_table" if kind == "foreign_key" else "table_name"
+            t = table(1, kwname)
+            nv = self._kw(node, env, "postgresql_not_valid") is True
+            ops.append(Op(K.ADD_CONSTRAINT, t, name=self._arg(node, env, 0, "constraint_name"), constraint=kind,
+                          not_valid=nv, detail=detail))
+        elif name == "drop_constraint":
+            ops.append(Op(K.DROP_CONSTRAINT, table(1), name=self._arg(node, env, 0, "constraint_name"), detail=detail))
+        elif name == "bulk_insert":
+            t = self._table_of(node.args[0], env) if node.args else None
+            ops.append(Op(K.DATA, t if isinstance(t, str) else None, detail=detail))
+        elif name in ("drop_sequence",):
+            n = self._arg(node, env, 0, "sequence_name")
+            ops.append(Op(K.DROP_OBJECT, n, name=n, object_kind="sequence", detail=detail))
+        else:
+            ops.append(Op(K.UNKNOWN, batch_table if isinstance(batch_table, str) else None, detail=detail))
+        self._emit(ops, node)
+        return UNKNOWN
+
+    def _emit(self, ops: list[Op], node: ast.Call) -> None:
+        for op in ops:
+            names = [op.table, op.column, op.new_name, op.name]
+            if op.kind in (K.ADD_COLUMN, K.DROP_COLUMN, K.RENAME_COLUMN, K.ALTER_TYPE, K.SET_NOT_NULL,
+                           K.DROP_NOT_NULL, K.SET_DEFAULT, K.CREATE_TABLE, K.DROP_TABLE, K.RENAME_TABLE) and \
+                    any(n is UNKNOWN or (n is not None and not isinstance(n, str)) for n in names[:3]):
+                self.add(Op(K.DYNAMIC, detail=f"{op.detail}(...) with a name computed at run time"), node)
+                continue
+            if op.table is UNKNOWN or (op.table is not None and not isinstance(op.table, str)):
+                op.table = None
+            if op.name is not None and not isinstance(op.name, str):
+                op.name = None
+            if isinstance(op.table, str):
+                op.table = op.table.split(".")[-1].lower() if op.table == op.table.lower() else op.table.split(".")[-1]
+            self.add(op, node)
+
+    # ---- argument helpers -------------------------------------------------------------------------
+    def _argnode(self, node: ast.Call, i: int, kw: str):
+        for k in node.keywords:
+            if k.arg == kw:
+                return k.value
+        if 0 <= i < len(node.args) and not isinstance(node.args[i], ast.Starred):
+            return node.args[i]
+        return None
+
+    def _arg(self, node: ast.Call, env: dict, i: int, kw: str, default=None):
+        n = self._argnode(node, i, kw)
+        return default if n is None else self.ev(n, env)
+
+    def _kw(self, node: ast.Call, env: dict, kw: str):
+        for k in node.keywords:
+            if k.arg == kw:
+                return self.ev(k.value, env)
+        return None
+
+    def column_spec(self, node, env: dict) -> ColumnSpec | None:
+        if not isinstance(node, ast.Call):
+            return None
+        fname = _dotted(node.func).split(".")[-1]
+        if fname not in ("Column", "mapped_column"):
+            return None
+        args = list(node.args)
+        name = None
+        if args and isinstance(self.ev(args[0], env), str):
+            name = self.ev(args.pop(0), env)
+        typ = None
+        fk = False
+        for a in args:
+            inner = _dotted(a.func if isinstance(a, ast.Call) else a).split(".")[-1]
+            if inner == "ForeignKey":
+                fk = True
+            elif typ is None and inner not in ("Sequence", "Identity", "Computed", "CheckConstraint"):
+                typ = self.type_of(a, env)
+        kw = {k.arg: k.value for k in node.keywords if k.arg}
+        if "type_" in kw:
+            typ = self.type_of(kw["type_"], env)
+        pk = self.ev(kw["primary_key"], env) is True if "primary_key" in kw else False
+        nullable = self.ev(kw["nullable"], env) if "nullable" in kw else (not pk)
+        spec = ColumnSpec(name if isinstance(name, str) else "?", typ, nullable=bool(nullable) if _known(nullable) else True,
+                          default=self.default_of(kw["server_default"], env) if "server_default" in kw else None,
+                          primary_key=pk, unique=self.ev(kw["unique"], env) is True if "unique" in kw else False)
+        if pk and typ in ("INTEGER", "BIGINT", "SMALLINT") and spec.default is None:
+            spec.default = "nextval()"  # autoincrement
+        _ = fk
+        return spec
+
+    def default_of(self, node: ast.AST, env: dict) -> str | None:
+        v = self.ev(node, env)
+        if v is None:
+            return None
+        if isinstance(node, ast.Call) and _dotted(node.func).split(".")[-1] == "text" and isinstance(v, str):
+            return v
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return "'" + v.replace("'", "''") + "'"
+        if isinstance(v, (int, float)):
+            return str(v)
+        if isinstance(node, ast.Call):
+            d = _dotted(node.func)
+            if ".func." in f".{d}" or d.startswith("func."):
+                return d.split("func.", 1)[1] + "()"
+            return d.split(".")[-1] + "()"
+        return "?"
+
+    def type_of(self, node: ast.AST, env: dict) -> str | None:
+        if node is None:
+            return None
+        if isinstance(node, ast.Call):
+            base = _dotted(node.func).split(".")[-1]
+            args = [self.ev(a, env) for a in node.args]
+            kw = {k.arg: self.ev(k.value, env) for k in node.keywords if k.arg}
+        elif isinstance(node, (ast.Attribute, ast.Name)):
+            base = _dotted(node).split(".")[-1]
+            args, kw = [], {}
+        else:
+            return None
+        if base == "with_variant" and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            return self.type_of(node.func.value, env)
+        sql = SA_TYPES.get(base.upper(), base.upper())
+        if sql == "VARCHAR" or sql == "CHAR":
+            n = args[0] if args and isinstance(args[0], int) else kw.get("length")
+            return f"{sql}({n})" if isinstance(n, int) else sql
+        if sql == "NUMERIC":
+            p = args[0] if args and isinstance(args[0], int) else kw.get("precision")
+            s = args[1] if len(args) > 1 and isinstance(args[1], int) else kw.get("scale")
+            if isinstance(p, int):
+                return f"NUMERIC({p},{s if isinstance(s, int) else 0})"
+            return "NUMERIC"
+        if sql == "TIMESTAMP" and kw.get("timezone") is True:
+            return "TIMESTAMP WITH TIME ZONE"
+        return sql
+
+
+def _known(v) -> bool:
+    if v is UNKNOWN or isinstance(v, _Marker):
+        return False
+    if isinstance(v, (list, tuple)):
+        return all(_known(x) for x in v)
+    return True
+
+
+def read_revision(tree: ast.Module, path: str, dialect: str) -> Migration | None:
+    """The revision's Migration (ops of `upgrade()`), or None when the file is not a revision."""
+    return Reader(tree, path, dialect).read()

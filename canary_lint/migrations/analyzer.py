@@ -1,0 +1,224 @@
+"""The migration analyzer: read every Alembic revision and SQL migration into operations, replay the whole
+history, and judge the revisions of this release against what v1 still uses.
+
+The release: with `--base`, every migration added since the base (tables created anywhere in it are new);
+without it, each migration on its own (a table is new only inside the migration that creates it), because
+every revision may be deployed alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, Contract, Judge
+from canary_lint.migrations.ops import Migration
+from canary_lint.model import Severity
+
+RULES = COMPAT_RULES + LOCK_RULES + META_RULES
+
+DBMATE_UP = re.compile(r"^--\s*migrate:up\b(.*)$", re.M)
+DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b", re.M)
+FLYWAY = re.compile(r"^[VRU]\d+(?:[._]\d+)*__.+\.sql$|^R__.+\.sql$", re.I)
+
+
+def _blank(text: str) -> str:
+    return re.sub(r"[^\n]", " ", text)
+
+
+def _sql_tool(path: str, text: str) -> tuple[str, str, bool | None]:
+    """(tool, text to read, implicit transaction or None for 'decided by the statements')."""
+    name = path.rsplit("/", 1)[-1]
+    up = DBMATE_UP.search(text)
+    if up:
+        down = DBMATE_DOWN.search(text, up.end())
+        start, end = up.end(), down.start() if down else len(text)
+        body = _blank(text[:start]) + text[start:end] + _blank(text[end:])
+        return "dbmate", body, "transaction:false" not in up.group(1).replace(" ", "")
+    if FLYWAY.match(name):
+        return "flyway", text, None
+    if name.lower().endswith(".up.sql"):
+        return "golang-migrate", text, None
+    return "sql", text, False
+
+
+def read_sql_migration(ctx, file) -> Migration | None:
+    from canary_lint.migrations import ops as K
+    from canary_lint.migrations.history import sql_order
+    from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
+
+    text = ctx.text(file)
+    if text is None:
+        return None
+    tool, body, implicit = _sql_tool(file.path, text)
+    try:
+        ops = read_sql(body, ctx.config.dialect)
+    except SqlSyntaxError as exc:
+        ctx.file_error(file.path, str(exc), line=exc.line, column=exc.column)
+        return None
+    if implicit is None:
+        if tool == "flyway":  # Flyway runs a script without a transaction when it holds CONCURRENTLY
+            implicit = not any(o.concurrently for o in ops)
+        else:  # golang-migrate sends the file as one multi-statement query: an implicit transaction
+            implicit = sum(1 for o in ops if o.kind != K.OTHER) > 1
+    in_tx = implicit and ctx.config.dialect != "mysql"
+    for o in ops:
+        if o.kind == K.BEGIN:
+            in_tx = True
+        elif o.kind == K.COMMIT:
+            in_tx = False
+        o.in_transaction = in_tx
+    return Migration(file.path, "sql", tool, ops=ops, order=sql_order(file.path))
+
+
+def read_alembic(ctx, file) -> Migration | None:
+    from canary_lint.migrations.alembic_reader import read_revision
+
+    tree = ctx.python_ast(file)
+    if tree is None:
+        return None
+    mig = read_revision(tree, file.path, ctx.config.dialect)
+    if mig is not None:
+        mig.branch_labels = any(
+            isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "branch_labels" for t in n.targets)
+            and not (isinstance(n.value, ast.Constant) and n.value.value is None) for n in tree.body)
+    return mig
+
+
+def _lock_severity(ctx) -> Severity | None:
+    value = (ctx.config.migration or {}).get("lock-severity")
+    return Severity.parse(value) if value else None
+
+
+def analyze(ctx):
+    alembic: list[Migration] = []
+    sql: list[Migration] = []
+    for file in ctx.files_of("alembic"):
+        with ctx.guard(file.path, "migrations"):
+            m = read_alembic(ctx, file)
+            if m is not None:
+                alembic.append(m)
+    for file in ctx.files_of("sql_migration"):
+        with ctx.guard(file.path, "migrations"):
+            m = read_sql_migration(ctx, file)
+            if m is not None:
+                sql.append(m)
+    if not alembic and not sql:
+        return []
+
+    from canary_lint.migrations.history import order_alembic
+    from canary_lint.migrations.schema import Schema
+
+    ordered, problems = order_alembic(alembic)
+    ordered += sorted(sql, key=lambda m: m.order)
+    base = ctx.base
+    if base is not None:
+        base_paths = set(base.paths())
+        for m in ordered:
+            m.in_base = m.path in base_paths
+    judge = Judge(ctx, ctx.config.dialect, ctx.config.postgres_version, _lock_severity(ctx))
+    for p in problems:
+        if not p.migration.in_base:
+            op_line = p.migration.revision_line
+            judge.findings.append(ctx.finding(
+                "migration-history-broken", p.migration.path, op_line, 1, message=p.message, fix=p.fix,
+                subject=p.subject))
+    schema = Schema()
+    release_tables: set = set()
+    release_objects: set = set()
+    for m in ordered:
+        with ctx.guard(m.path, "migrations"):
+            if m.in_base:
+                for op in m.ops:
+                    schema.apply(op)
+                continue
+            if base is None:  # each migration is its own release
+                new_tables, new_objects = set(), set()
+            else:
+                new_tables, new_objects = release_tables, release_objects
+            judge.judge(m, schema, new_tables, new_objects)
+    if judge.contracts:
+        with ctx.guard(".", "migrations"):
+            _resolve_contracts(ctx, judge)
+    return judge.findings
+
+
+# ---- cross-version --------------------------------------------------------------------------------------
+def _base_index(ctx):
+    from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
+
+    index = UsageIndex()
+    excludes = ctx.config.all_excludes
+    for path in ctx.base.paths():
+        kind = is_code_path(path, excludes)
+        if kind == "python":
+            tree = ctx.base_python_ast(path)
+            if tree is not None:
+                index_python(index, path, tree)
+        elif kind == "sql":
+            text = ctx.base.read_text(path)
+            if text:
+                index_sql(index, path, text)
+    return index
+
+
+def _head_index(ctx):
+    from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
+
+    index = UsageIndex()
+    excludes = ctx.config.all_excludes
+    for file in ctx.files:
+        kind = is_code_path(file.path, excludes)
+        if kind == "python" and "alembic" not in file.kinds:
+            tree = ctx.python_ast(file)
+            if tree is not None:
+                index_python(index, file.path, tree)
+        elif kind == "sql" and "sql_migration" not in file.kinds:
+            text = ctx.text(file)
+            if text:
+                index_sql(index, file.path, text)
+    return index
+
+
+def _resolve_contracts(ctx, judge: Judge) -> None:
+    from canary_lint.migrations.usage import describe
+
+    base_index = ctx.cached(("migrations", "base-usage"), lambda: _base_index(ctx)) if ctx.base is not None else None
+    head_index = ctx.cached(("migrations", "head-usage"), lambda: _head_index(ctx)) if ctx.base is not None else None
+    for c in judge.contracts:
+        obj = f"{c.table}.{c.column}" if c.column else c.table
+        noun = "column" if c.column else "table"
+        verb = "drops" if c.what == "drops" else "renames"
+        target = f" to {c.new_name}" if c.new_name else ""
+        if c.what == "drops":
+            fix = (f"expand-contract: stop using {obj} in a release first; drop it in a later release, after no "
+                   f"serving version reads it")
+        else:
+            new = f"{c.table}.{c.new_name}" if c.column else c.new_name
+            fix = (f"expand-contract: add {new} beside {obj}, write both from v2 and backfill; switch reads; drop "
+                   f"{obj} in a later release, after v1 is gone")
+        severity = None
+        if base_index is None:
+            message = (f"{verb} {noun} {obj}{target} while v1 (still serving) may read it; its queries that name "
+                       f"{obj} fail once this migration runs (run with --base to see where v1 uses it)")
+        else:
+            uses = base_index.column_uses(c.table, c.column) if c.column else base_index.table_uses(c.table)
+            if uses:
+                message = f"{verb} {obj}{target} while v1 still {describe(uses)}"
+                now = head_index.column_uses(c.table, c.column) if c.column else head_index.table_uses(c.table)
+                if c.what == "drops" and not now:
+                    message += ("; v2 already stopped using it: ship that code change in this release and the drop "
+                                "in a later one")
+                elif c.what == "renames" and c.new_name:
+                    renamed = (head_index.column_uses(c.table, c.new_name) if c.column
+                               else head_index.table_uses(c.new_name))
+                    if renamed and not now:
+                        new = f"{c.table}.{c.new_name}" if c.column else c.new_name
+                        message += (f"; v2 already uses {new} ({renamed[0]}), so no schema serves both versions: "
+                                    "add the new name beside the old one instead")
+            else:
+                severity = Severity.WARNING
+                message = (f"{verb} {obj}{target}: v1 no longer reads {obj} (no use found in its "
+                           f"{base_index.files} code and query files); other consumers of the database might")
+                fix = "a correct contract step if nothing else reads it; make sure no other service or job does"
+        judge.emit(c.rule, c.mig, c.op, message, fix, obj, severity=severity)

@@ -1,0 +1,314 @@
+"""The rules. Each reads normalized `Op`s, the replayed schema before the op and the release it belongs to,
+and says what v1 (still serving, on the new schema) will suffer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from canary_lint.migrations import ops as K
+from canary_lint.migrations.ops import Migration, Op
+from canary_lint.migrations.schema import Schema, type_change, volatile_default
+from canary_lint.model import Severity
+
+COMPAT_RULES = (
+    "drop-column-still-read-by-v1", "drop-table-still-read-by-v1", "rename-column-breaks-v1",
+    "rename-table-breaks-v1", "type-change-breaks-v1", "not-null-column-breaks-v1-inserts",
+    "set-not-null-breaks-v1-inserts", "table-swap-drops-v1-table", "expand-and-contract-in-one-revision",
+    "drop-object-still-used-by-v1", "new-constraint-rejects-v1-writes",
+)
+LOCK_RULES = (
+    "index-build-blocks-v1-writes", "concurrent-index-in-transaction-fails", "constraint-validation-blocks-v1-writes",
+    "unique-constraint-build-blocks-v1-writes", "volatile-default-rewrites-table", "type-change-rewrites-table",
+    "backfill-holds-ddl-lock",
+)
+META_RULES = ("dynamic-sql-not-checked", "migration-history-broken", "unknown-migration-operation")
+PG = "postgresql"
+
+
+@dataclass
+class Contract:
+    """A drop or rename that v1's code may still depend on; resolved against the base tree later."""
+
+    rule: str
+    mig: Migration
+    op: Op
+    what: str  # "drops" | "renames"
+    table: str
+    column: str | None
+    new_name: str | None = None
+
+
+@dataclass
+class Judge:
+    ctx: object
+    dialect: str
+    pg_version: int | None
+    lock_severity: Severity | None
+    findings: list = field(default_factory=list)
+    contracts: list = field(default_factory=list)
+
+    # ---- helpers ------------------------------------------------------------------------------------
+    def emit(self, rule: str, mig: Migration, op: Op, message: str, fix: str, subject: str,
+             severity: Severity | None = None) -> None:
+        if severity is None and rule in LOCK_RULES and rule != "concurrent-index-in-transaction-fails":
+            severity = self.lock_severity
+        self.findings.append(self.ctx.finding(
+            rule, mig.path, op.line, op.column_no, op.end_line, op.end_column, message=message, fix=fix,
+            subject=subject, severity=severity))
+
+    # ---- one migration -----------------------------------------------------------------------------
+    def judge(self, mig: Migration, schema: Schema, new_tables: set, new_objects: set) -> None:
+        """Replay `mig` on `schema` (mutated) and report. `new_tables`: tables created in this release."""
+        ops = mig.ops
+        swap_skip = self._table_swaps(mig, schema, new_tables)
+        expand_contract = self._expand_contract(mig, schema, new_tables)
+        ddl_existing = [o for o in ops if o.kind in K.DDL_KINDS and o.kind != K.CREATE_TABLE
+                        and o.table and o.table not in new_tables]
+        backfill_reported = False
+        added_not_valid: dict = {}
+        for i, op in enumerate(ops):
+            t = op.table
+            existing = bool(t) and t not in new_tables
+            k = op.kind
+            if k == K.DYNAMIC:
+                self.emit("dynamic-sql-not-checked", mig, op,
+                          f"{op.detail}: SQL that cannot be read statically was not checked",
+                          "write the statement as a literal string (module constants and literal loops are fine), "
+                          "or review it by hand and suppress this with a reason", f"dynamic:{op.line}")
+            elif k == K.UNKNOWN:
+                self.emit("unknown-migration-operation", mig, op,
+                          f"`{op.detail}` is not an operation canary-lint understands; its effect on v1 was not checked",
+                          "review it by hand; if it is safe for v1, suppress this with a reason",
+                          f"unknown:{op.detail}:{op.line}")
+            elif i in swap_skip:
+                pass
+            elif k == K.DROP_COLUMN and existing:
+                self.contracts.append(Contract("drop-column-still-read-by-v1", mig, op, "drops", t, op.column))
+            elif k == K.DROP_TABLE and existing:
+                self.contracts.append(Contract("drop-table-still-read-by-v1", mig, op, "drops", t, None))
+            elif k == K.RENAME_COLUMN and existing and op.new_name and op.new_name != op.column:
+                self.contracts.append(Contract("rename-column-breaks-v1", mig, op, "renames", t, op.column, op.new_name))
+            elif k == K.RENAME_TABLE and existing and op.new_name and op.new_name != t:
+                self.contracts.append(Contract("rename-table-breaks-v1", mig, op, "renames", t, None, op.new_name))
+            elif k == K.ALTER_TYPE and existing:
+                self._type_change(mig, op, schema)
+            elif k == K.ADD_COLUMN and existing and op.spec:
+                self._add_column(mig, op)
+            elif k == K.SET_NOT_NULL and existing:
+                cur = schema.column(t, op.column)
+                already = op.existing_nullable is False or (cur is not None and not cur.nullable)
+                if (t, op.column) in expand_contract:
+                    self.emit("expand-and-contract-in-one-revision", mig, op,
+                              f"adds {t}.{op.column}, backfills it and sets it NOT NULL in one revision: v1 does not "
+                              f"know {op.column} and its INSERTs into {t} fail as soon as this migration has run",
+                              f"ship {op.column} nullable (or with a server default) now; make v2 write it; set NOT NULL "
+                              "in a later release, after v1 is gone", f"{t}.{op.column}")
+                elif not already and not (cur is not None and cur.default):
+                    self.emit("set-not-null-breaks-v1-inserts", mig, op,
+                              f"sets {t}.{op.column} NOT NULL: v1's INSERTs that leave {op.column} empty fail from "
+                              "the moment this migration runs",
+                              f"give {op.column} a server default first, or set NOT NULL in a release after every "
+                              "serving version writes it", f"{t}.{op.column}")
+            elif k in (K.DROP_OBJECT, K.RENAME_OBJECT) and op.object_kind in (
+                    "view", "materialized view", "function", "procedure", "type", "domain", "sequence", "enum value"):
+                if (op.object_kind, op.name) not in new_objects:
+                    self._object(mig, op)
+            elif k == K.ADD_CONSTRAINT and existing:
+                self._constraint(mig, op, ops, i, added_not_valid)
+            elif k == K.VALIDATE_CONSTRAINT and existing and self.dialect == PG:
+                if op.name in added_not_valid and op.in_transaction and added_not_valid[op.name]:
+                    self.emit("constraint-validation-blocks-v1-writes", mig, op,
+                              f"validates {op.name} on {t} in the same transaction that added it NOT VALID: the "
+                              "ACCESS EXCLUSIVE lock of the ADD is held while the whole table is scanned, and v1's "
+                              "reads and writes on it wait", "run VALIDATE CONSTRAINT in a separate transaction "
+                              "(a later migration, or after COMMIT)", f"validate:{t}.{op.name}")
+            elif k == K.CREATE_INDEX and existing:
+                self._create_index(mig, op)
+            elif k == K.DROP_INDEX:
+                table = t or schema.indexes.get(op.name)
+                if table and table not in new_tables:
+                    self._drop_index(mig, op, table)
+            elif k == K.DATA and not backfill_reported and self.dialect == PG and op.in_transaction \
+                    and (t is None or existing) and ddl_existing:
+                other = next((d for d in ddl_existing if d.in_transaction), None)
+                if other is not None:
+                    backfill_reported = True
+                    what = f"{op.detail} on {t}" if t else op.detail
+                    self.emit("backfill-holds-ddl-lock", mig, op,
+                              f"{what} runs in the same transaction as {other.detail} on {other.table} (line "
+                              f"{other.line}): the DDL lock is held for the whole backfill and v1's queries on "
+                              f"{other.table} wait", "move the backfill to its own migration (batched, outside the "
+                              "DDL transaction), run after the schema change is deployed", f"backfill:{t}")
+            # replay
+            if k == K.CREATE_TABLE and t:
+                new_tables.add(t)
+            elif k == K.RENAME_TABLE and t in new_tables and op.new_name:
+                new_tables.add(op.new_name)
+            elif k == K.CREATE_OBJECT and op.name:
+                new_objects.add((op.object_kind, op.name))
+            schema.apply(op)
+
+    # ---- rules ------------------------------------------------------------------------------------
+    def _type_change(self, mig: Migration, op: Op, schema: Schema) -> None:
+        t, c = op.table, op.column
+        cur = schema.column(t, c)
+        old = op.existing_type or (cur.type if cur else None)
+        v = type_change(old, op.type, self.dialect)
+        if v.same:
+            return
+        if v.compatible is False:
+            self.emit("type-change-breaks-v1", mig, op,
+                      f"changes {t}.{c} from {old} to {op.type}: {v.why}; v1's writes fail or its reads change shape",
+                      f"expand-contract: add a new column of type {op.type}, write both from v2, backfill, switch reads, "
+                      f"and drop {c} in a later release", f"{t}.{c}")
+        elif v.compatible is None:
+            self.emit("type-change-breaks-v1", mig, op,
+                      f"changes {t}.{c} to {op.type} but {v.why}, so it cannot be shown safe for v1's values",
+                      "pass existing_type= (Alembic) or keep the history that creates the column in the checked tree; "
+                      "if the change is a widening, suppress this with a reason", f"{t}.{c}",
+                      severity=Severity.WARNING)
+        if v.rewrite and self.dialect in (PG, "mysql"):
+            lock = "ACCESS EXCLUSIVE lock" if self.dialect == PG else "table copy (ALGORITHM=COPY) that blocks writes"
+            self.emit("type-change-rewrites-table", mig, op,
+                      f"changing {t}.{c} to {op.type} rewrites {t} and its indexes under an {lock}: v1's queries "
+                      f"on {t} wait until it finishes", "add a new column, backfill it in batches, and swap reads in "
+                      "a later release; or run it in a maintenance window", f"{t}.{c}")
+
+    def _add_column(self, mig: Migration, op: Op) -> None:
+        s, t = op.spec, op.table
+        if not s.nullable and not s.default and not s.primary_key:
+            self.emit("not-null-column-breaks-v1-inserts", mig, op,
+                      f"adds {t}.{s.name} NOT NULL without a server default: v1 does not know {s.name}, so every "
+                      f"INSERT v1 makes into {t} fails (and the migration fails on a non-empty table)",
+                      f"add {s.name} nullable or with a server default; set NOT NULL in a later release, after v1 is gone",
+                      f"{t}.{s.name}")
+        if self.dialect == PG and s.default:
+            if volatile_default(s.default):
+                self.emit("volatile-default-rewrites-table", mig, op,
+                          f"adds {t}.{s.name} with the volatile default {s.default}: PostgreSQL rewrites {t} under an "
+                          f"ACCESS EXCLUSIVE lock and v1's queries on {t} wait",
+                          f"add {s.name} without a default (or with a constant one), set the default afterwards, and "
+                          "backfill existing rows in batches", f"{t}.{s.name}")
+            elif self.pg_version is not None and self.pg_version < 11:
+                self.emit("volatile-default-rewrites-table", mig, op,
+                          f"adds {t}.{s.name} with a default on PostgreSQL {self.pg_version}: before PostgreSQL 11 "
+                          f"any default rewrites {t} under an ACCESS EXCLUSIVE lock and v1's queries wait",
+                          f"add {s.name} without a default, then SET DEFAULT, then backfill in batches", f"{t}.{s.name}")
+
+    def _constraint(self, mig: Migration, op: Op, ops: list, i: int, added_not_valid: dict) -> None:
+        t, kind = op.table, op.constraint or "constraint"
+        label = {"foreign_key": "foreign key", "check": "CHECK constraint", "unique": "UNIQUE constraint",
+                 "primary_key": "primary key", "exclude": "EXCLUDE constraint"}.get(kind, kind)
+        name = op.name or label
+        self.emit("new-constraint-rejects-v1-writes", mig, op,
+                  f"adds {label} {op.name or ''} on {t}: rows v1 writes that break it are rejected, and v1 was never "
+                  "written to respect it".replace("  ", " "),
+                  "make sure v1's code already satisfies it (ship the code first), then add the constraint in a later "
+                  "release", f"{t}.{name}")
+        if self.dialect != PG:
+            return
+        if kind in ("foreign_key", "check"):
+            if op.not_valid:
+                added_not_valid[op.name] = op.in_transaction
+            else:
+                self.emit("constraint-validation-blocks-v1-writes", mig, op,
+                          f"adds {label} {name} on {t} without NOT VALID: PostgreSQL scans the whole table while "
+                          f"holding a lock that blocks v1's writes on {t}"
+                          + (" and on the referenced table" if kind == "foreign_key" else ""),
+                          "add it NOT VALID, then VALIDATE CONSTRAINT in a separate transaction", f"{t}.{name}")
+        elif kind in ("unique", "primary_key") and not op.using_index:
+            self.emit("unique-constraint-build-blocks-v1-writes", mig, op,
+                      f"adds {label} {name} on {t} with ALTER TABLE: the unique index is built under an ACCESS "
+                      f"EXCLUSIVE lock and v1's reads and writes on {t} wait",
+                      "CREATE UNIQUE INDEX CONCURRENTLY first, then ALTER TABLE ... ADD CONSTRAINT ... USING INDEX",
+                      f"{t}.{name}")
+
+    def _create_index(self, mig: Migration, op: Op) -> None:
+        t = op.table
+        if op.unique:
+            self.emit("new-constraint-rejects-v1-writes", mig, op,
+                      f"creates unique index {op.name} on {t}: rows v1 writes with duplicate "
+                      f"{', '.join(op.columns) or 'keys'} are rejected", "make sure v1 never writes duplicates (ship "
+                      "the code first), then add the unique index in a later release", f"{t}.{op.name}")
+        if self.dialect != PG:
+            return
+        if op.concurrently:
+            self._concurrent_in_tx(mig, op, "CREATE INDEX CONCURRENTLY")
+        else:
+            self.emit("index-build-blocks-v1-writes", mig, op,
+                      f"creates index {op.name or ''} on {t} without CONCURRENTLY: v1's INSERT, UPDATE and DELETE on "
+                      f"{t} wait for the whole build".replace("  ", " "),
+                      "CREATE INDEX CONCURRENTLY (Alembic: postgresql_concurrently=True inside "
+                      "op.get_context().autocommit_block())", f"{t}.{op.name}")
+
+    def _drop_index(self, mig: Migration, op: Op, table: str) -> None:
+        if self.dialect != PG:
+            return
+        if op.concurrently:
+            self._concurrent_in_tx(mig, op, "DROP INDEX CONCURRENTLY")
+        else:
+            self.emit("index-build-blocks-v1-writes", mig, op,
+                      f"drops index {op.name} on {table} without CONCURRENTLY: the ACCESS EXCLUSIVE lock blocks "
+                      f"v1's reads and writes on {table} (and queues behind any long query)",
+                      "DROP INDEX CONCURRENTLY (Alembic: postgresql_concurrently=True inside autocommit_block())",
+                      f"{table}.{op.name}")
+
+    def _concurrent_in_tx(self, mig: Migration, op: Op, what: str) -> None:
+        if not op.in_transaction:
+            return
+        how = ("Alembic runs upgrade() in a transaction; wrap it in `with op.get_context().autocommit_block():`"
+               if mig.source == "alembic" and not op.sql or mig.tool == "alembic"
+               else f"{mig.tool or 'the migration tool'} runs this file in a transaction; move it to its own file "
+                    "run without one (dbmate: `-- migrate:up transaction:false`)")
+        self.emit("concurrent-index-in-transaction-fails", mig, op,
+                  f"{what} {op.name or ''} cannot run inside a transaction block: the migration fails and the "
+                  "release stops".replace("  ", " "), how, f"{op.table}.{op.name}")
+
+    def _object(self, mig: Migration, op: Op) -> None:
+        kind, name = op.object_kind, op.name
+        if op.kind == K.DROP_OBJECT:
+            msg = f"drops {kind} {name}: v1's queries that use it fail"
+        elif kind == "enum value":
+            msg = f"renames value {op.column!r} of enum {name} to {op.new_name!r}: v1 still writes {op.column!r} and those INSERTs fail"
+        else:
+            msg = f"renames {kind} {name} to {op.new_name}: v1's queries that use {name} fail"
+        self.emit("drop-object-still-used-by-v1", mig, op, msg,
+                  f"keep {name} (add the new {kind} beside it) and remove the old one in a later release, after v1 is gone",
+                  f"{kind}:{name}")
+
+    # ---- patterns across ops ------------------------------------------------------------------------
+    def _table_swaps(self, mig: Migration, schema: Schema, new_tables: set) -> set:
+        """Create copy -> (copy rows) -> drop old -> rename copy: one finding naming what it removes."""
+        ops = mig.ops
+        skip: set = set()
+        created = {o.table: idx for idx, o in enumerate(ops) if o.kind == K.CREATE_TABLE}
+        for idx, o in enumerate(ops):
+            if o.kind != K.RENAME_TABLE or o.table not in created or not o.new_name:
+                continue
+            target = o.new_name
+            drop = next((j for j in range(idx) if ops[j].table == target and
+                         (ops[j].kind == K.DROP_TABLE or (ops[j].kind == K.RENAME_TABLE))), None)
+            if drop is None or target in new_tables:
+                continue
+            old = schema.table(target)
+            copy = ops[created[o.table]]
+            old_cols = set(old.columns) if old else set()
+            new_cols = {c.name for c in copy.columns}
+            removed = sorted(old_cols - new_cols)
+            lost = f"it removes {', '.join(f'{target}.{c}' for c in removed)}, which v1 still reads and writes, and " \
+                if removed else ""
+            self.emit("table-swap-drops-v1-table", mig, o,
+                      f"replaces table {target} by a copy ({o.table}): {lost}rows v1 writes to {target} between the "
+                      "copy and the swap are lost", "change the table in place with expand-contract steps (add columns, "
+                      "backfill in batches, drop in a later release)", f"swap:{target}")
+            skip.update({idx, drop})
+        return skip
+
+    def _expand_contract(self, mig: Migration, schema: Schema, new_tables: set) -> set:
+        added = {(o.table, o.column) for o in mig.ops if o.kind == K.ADD_COLUMN}
+        out = set()
+        for i, o in enumerate(mig.ops):
+            if o.kind == K.SET_NOT_NULL and (o.table, o.column) in added and o.table not in new_tables:
+                if any(d.kind == K.DATA and d.table in (o.table, None) for d in mig.ops[:i]):
+                    out.add((o.table, o.column))
+        return out

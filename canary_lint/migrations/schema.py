@@ -1,0 +1,166 @@
+"""Static schema replay: the tables, columns, types, nullability, defaults, indexes and constraints known
+before each operation, and what a type change means for v1 and for locks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from canary_lint.migrations import ops as K
+from canary_lint.migrations.ops import ColumnSpec, Op
+
+
+@dataclass
+class Table:
+    name: str
+    columns: dict = field(default_factory=dict)  # name -> ColumnSpec
+    constraints: dict = field(default_factory=dict)  # name -> kind
+
+
+@dataclass
+class Schema:
+    tables: dict = field(default_factory=dict)  # lower name -> Table
+    indexes: dict = field(default_factory=dict)  # index name -> table
+    objects: set = field(default_factory=set)  # (kind, name)
+
+    def table(self, name: str | None) -> Table | None:
+        return self.tables.get(name) if name else None
+
+    def column(self, table: str | None, column: str | None) -> ColumnSpec | None:
+        t = self.table(table)
+        return t.columns.get(column) if t and column else None
+
+    def apply(self, op: Op) -> None:  # noqa: C901 - one dispatch over op kinds
+        k = op.kind
+        if k == K.CREATE_TABLE and op.table:
+            t = Table(op.table)
+            for c in op.columns:
+                t.columns[c.name] = ColumnSpec(**vars(c))
+            self.tables[op.table] = t
+        elif k == K.DROP_TABLE:
+            self.tables.pop(op.table, None)
+        elif k == K.RENAME_TABLE and op.table in self.tables and op.new_name:
+            t = self.tables.pop(op.table)
+            t.name = op.new_name
+            self.tables[op.new_name] = t
+            for ix, tab in list(self.indexes.items()):
+                if tab == op.table:
+                    self.indexes[ix] = op.new_name
+        elif op.table and k in (K.ADD_COLUMN, K.DROP_COLUMN, K.RENAME_COLUMN, K.ALTER_TYPE, K.SET_NOT_NULL,
+                                K.DROP_NOT_NULL, K.SET_DEFAULT, K.ADD_CONSTRAINT, K.DROP_CONSTRAINT):
+            t = self.tables.setdefault(op.table, Table(op.table))
+            if k == K.ADD_COLUMN and op.spec:
+                t.columns[op.spec.name] = ColumnSpec(**vars(op.spec))
+            elif k == K.DROP_COLUMN:
+                t.columns.pop(op.column, None)
+            elif k == K.RENAME_COLUMN and op.column in t.columns and op.new_name:
+                c = t.columns.pop(op.column)
+                c.name = op.new_name
+                t.columns[op.new_name] = c
+            elif k == K.ADD_CONSTRAINT and op.name:
+                t.constraints[op.name] = op.constraint
+            elif k == K.DROP_CONSTRAINT and op.name:
+                t.constraints.pop(op.name, None)
+            else:
+                c = t.columns.setdefault(op.column, ColumnSpec(op.column or "?", op.existing_type,
+                                                               op.existing_nullable if op.existing_nullable is not None else True))
+                if k == K.ALTER_TYPE:
+                    c.type = op.type
+                elif k == K.SET_NOT_NULL:
+                    c.nullable = False
+                elif k == K.DROP_NOT_NULL:
+                    c.nullable = True
+                elif k == K.SET_DEFAULT:
+                    c.default = op.default
+        elif k == K.CREATE_INDEX and op.name:
+            self.indexes[op.name] = op.table
+        elif k == K.DROP_INDEX and op.name:
+            self.indexes.pop(op.name, None)
+        elif k == K.CREATE_OBJECT and op.name:
+            self.objects.add((op.object_kind, op.name))
+        elif k == K.DROP_OBJECT and op.name:
+            self.objects.discard((op.object_kind, op.name))
+
+
+# ---- types ---------------------------------------------------------------------------------------------
+_T = re.compile(r"^([A-Z][A-Z0-9_ ]*?)\s*(?:\((\d+)(?:,(\d+))?\))?(\[\])?$")
+INT_RANK = {"SMALLINT": 1, "INTEGER": 2, "BIGINT": 3}
+FLOAT_RANK = {"REAL": 1, "FLOAT": 2, "DOUBLE PRECISION": 2}
+TEXTUAL = {"VARCHAR", "TEXT", "CHAR", "CITEXT", "MEDIUMTEXT", "LONGTEXT"}
+
+
+def _parse(t: str):
+    m = _T.match(t or "")
+    if not m:
+        return t, None, None
+    return m.group(1).strip(), int(m.group(2)) if m.group(2) else None, int(m.group(3)) if m.group(3) else None
+
+
+@dataclass(frozen=True)
+class TypeVerdict:
+    same: bool  # a restatement of the current type
+    compatible: bool | None  # every value v1 writes still fits (None: the old type is unknown)
+    rewrite: bool  # the change rewrites the table (and its indexes) under an exclusive lock
+    why: str
+
+
+def type_change(old: str | None, new: str | None, dialect: str) -> TypeVerdict:
+    if not new:
+        return TypeVerdict(False, None, True, "the new type is not known")
+    if not old:
+        return TypeVerdict(False, None, True, "the current type is not known from the migration history")
+    if old == new:
+        return TypeVerdict(True, True, False, "same type")
+    ob, on, os_ = _parse(old)
+    nb, nn, ns = _parse(new)
+    pg = dialect == "postgresql"
+    if ob in ("VARCHAR", "CHAR") and nb in ("VARCHAR", "TEXT", "CITEXT"):
+        if nb == "VARCHAR" and nn is not None and (on is None or nn < on):
+            return TypeVerdict(False, False, True, f"values v1 writes up to {on or 'any'} characters no longer fit {new}")
+        meta = pg and ob == "VARCHAR" and nb in ("VARCHAR", "TEXT")
+        return TypeVerdict(False, True, not meta, "widening" if meta else "widening that rewrites the table")
+    if ob in ("TEXT", "CITEXT") and nb == "VARCHAR" and nn is None:
+        return TypeVerdict(False, True, not pg, "TEXT to unbounded VARCHAR")
+    if ob in ("TEXT", "CITEXT", "MEDIUMTEXT", "LONGTEXT") and nb in ("VARCHAR", "CHAR"):
+        return TypeVerdict(False, False, True, f"text v1 writes may be longer than {new} allows")
+    if ob == "NUMERIC" and nb == "NUMERIC":
+        if nn is None:
+            return TypeVerdict(False, True, not pg, "unconstrained NUMERIC holds every value")
+        if on is None:
+            return TypeVerdict(False, False, True, f"unconstrained NUMERIC values may not fit {new}")
+        os_, ns = os_ or 0, ns or 0
+        if ns == os_ and nn >= on:
+            return TypeVerdict(False, True, not pg, "precision increase")
+        if ns >= os_ and nn - ns >= on - os_:
+            return TypeVerdict(False, True, True, "wider precision and scale (rewrites)")
+        return TypeVerdict(False, False, True, f"values v1 writes as {old} lose digits or overflow as {new}")
+    if ob in INT_RANK and nb in INT_RANK:
+        if INT_RANK[nb] >= INT_RANK[ob]:
+            return TypeVerdict(False, True, True, "integer widening (rewrites the table)")
+        return TypeVerdict(False, False, True, f"{old} values v1 writes may overflow {new}")
+    if ob in INT_RANK and nb == "NUMERIC":
+        digits = {1: 5, 2: 10, 3: 19}[INT_RANK[ob]]
+        if nn is None or nn - (ns or 0) >= digits:
+            return TypeVerdict(False, True, True, "integer to wide enough NUMERIC (rewrites)")
+        return TypeVerdict(False, False, True, f"{old} values may overflow {new}")
+    if ob in FLOAT_RANK and nb in FLOAT_RANK:
+        ok = FLOAT_RANK[nb] >= FLOAT_RANK[ob]
+        return TypeVerdict(False, ok, True, "float widening" if ok else f"{old} values lose precision as {new}")
+    if ob == "TIMESTAMP" and nb == "TIMESTAMP WITH TIME ZONE":
+        return TypeVerdict(False, True, True, "timestamps gain a time zone (rewrites the table)")
+    if ob == "JSON" and nb == "JSONB":
+        return TypeVerdict(False, True, True, "JSON to JSONB (rewrites the table)")
+    if nb in ("TEXT", "VARCHAR") and nn is None and ob not in TEXTUAL:
+        return TypeVerdict(False, False, True, f"v1 reads {old} values but gets text back")
+    return TypeVerdict(False, False, True, f"v1 writes and reads {old} values, the column becomes {new}")
+
+
+VOLATILE = re.compile(
+    r"\b(random|gen_random_uuid|uuid_generate_v[14]|uuid_generate_v1mc|clock_timestamp|timeofday|nextval|"
+    r"txid_current|statement_timestamp|uuid)\s*\(",
+    re.I,
+)
+
+
+def volatile_default(default: str | None) -> bool:
+    return bool(default) and default != "nextval()" and bool(VOLATILE.search(default))

@@ -1,0 +1,156 @@
+"""What a tree's code uses of the database: SQLAlchemy declarative models (`__tablename__` + `Column` /
+`mapped_column` / `Mapped[...]`), `Table("name", metadata, Column(...))`, raw SQL in Python strings and
+`.sql` query files. Built for v1 (the base tree) and for v2 (the head tree) only when a release drops or
+renames something."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+SQL_WORDS = re.compile(r"\b(select|insert\s+into|update|delete\s+from)\b", re.I)
+_SQL_STRIP = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.S)
+MIGRATION_DIRS = {"versions", "migrations", "migration", "alembic", "migrate"}
+FLYWAY = re.compile(r"^[VRU]\d+(?:[._]\d+)*__.+\.sql$", re.I)
+
+
+@dataclass(frozen=True)
+class Use:
+    path: str
+    line: int
+    how: str  # "maps" | "reads"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass
+class UsageIndex:
+    tables: dict = field(default_factory=dict)  # table -> [Use]
+    columns: dict = field(default_factory=dict)  # (table, column) -> [Use]
+    sql: list = field(default_factory=list)  # (path, line, text without comments/strings)
+    files: int = 0
+
+    def add_table(self, table: str, use: Use) -> None:
+        self.tables.setdefault(table.lower(), []).append(use)
+
+    def add_column(self, table: str, column: str, use: Use) -> None:
+        self.columns.setdefault((table.lower(), column.lower()), []).append(use)
+
+    def table_uses(self, table: str) -> list[Use]:
+        out = list(self.tables.get(table.lower(), []))
+        word = re.compile(rf"\b{re.escape(table)}\b", re.I)
+        for path, line, text in self.sql:
+            m = word.search(text)
+            if m:
+                out.append(Use(path, line + text.count("\n", 0, m.start()), "reads"))
+        return _dedupe(out)
+
+    def column_uses(self, table: str, column: str) -> list[Use]:
+        out = list(self.columns.get((table.lower(), column.lower()), []))
+        tword = re.compile(rf"\b{re.escape(table)}\b", re.I)
+        cword = re.compile(rf"\b{re.escape(column)}\b", re.I)
+        for path, line, text in self.sql:
+            if tword.search(text):
+                m = cword.search(text)
+                if m:
+                    out.append(Use(path, line + text.count("\n", 0, m.start()), "reads"))
+        return _dedupe(out)
+
+
+def _dedupe(uses: list[Use]) -> list[Use]:
+    seen, out = set(), []
+    for u in sorted(uses, key=lambda u: (u.how != "maps", u.path, u.line)):
+        if (u.path, u.line) not in seen:
+            seen.add((u.path, u.line))
+            out.append(u)
+    return out
+
+
+def is_code_path(path: str, excludes: tuple[str, ...]) -> str | None:
+    """'python' or 'sql' when `path` is application code or a query file (not a migration, test or vendored)."""
+    p = PurePosixPath(path)
+    parts = set(p.parts[:-1])
+    if parts & set(excludes) or any(part.startswith(".") for part in p.parts[:-1]):
+        return None
+    if parts & {"tests", "test"} or p.name.startswith("test_") or p.name == "conftest.py":
+        return None
+    if p.suffix == ".py":
+        return None if "versions" in parts else "python"
+    if p.suffix == ".sql":
+        if parts & MIGRATION_DIRS or FLYWAY.match(p.name) or p.name.endswith((".up.sql", ".down.sql")):
+            return None
+        return "sql"
+    return None
+
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
+def _str(node) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def index_python(index: UsageIndex, path: str, tree: ast.Module) -> None:
+    index.files += 1
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            table = None
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in stmt.targets):
+                    table = _str(stmt.value)
+            if not table:
+                continue
+            index.add_table(table, Use(path, node.lineno, "maps"))
+            for stmt in node.body:
+                target, value, annotation = None, None, None
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    target, value = stmt.targets[0].id, stmt.value
+                elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                    target, value, annotation = stmt.target.id, stmt.value, stmt.annotation
+                if target is None or target.startswith("__"):
+                    continue
+                fname = _call_name(value) if value is not None else ""
+                mapped = annotation is not None and "Mapped" in ast.unparse(annotation) and \
+                    (value is None or fname in ("mapped_column", "Column"))
+                if fname in ("Column", "mapped_column") or mapped:
+                    col = target
+                    if isinstance(value, ast.Call) and value.args and _str(value.args[0]):
+                        col = _str(value.args[0])
+                    index.add_column(table, col, Use(path, stmt.lineno, "maps"))
+        elif isinstance(node, ast.Call) and _call_name(node) == "Table" and node.args and _str(node.args[0]):
+            table = _str(node.args[0])
+            index.add_table(table, Use(path, node.lineno, "maps"))
+            for a in node.args[1:]:
+                if isinstance(a, ast.Call) and _call_name(a) == "Column" and a.args and _str(a.args[0]):
+                    index.add_column(table, _str(a.args[0]), Use(path, a.lineno, "maps"))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_WORDS.search(node.value):
+            index.sql.append((path, node.lineno, _SQL_STRIP.sub(lambda m: " " * len(m.group(0)) if "\n" not in m.group(0)
+                                                                 else "\n" * m.group(0).count("\n"), node.value)))
+
+
+def index_sql(index: UsageIndex, path: str, text: str) -> None:
+    index.files += 1
+    clean = _SQL_STRIP.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    index.sql.append((path, 1, clean))
+
+
+def describe(uses: list[Use], limit: int = 3) -> str:
+    maps = [u for u in uses if u.how == "maps"]
+    reads = [u for u in uses if u.how != "maps"]
+    parts = []
+    if maps:
+        parts.append("maps it in " + ", ".join(str(u) for u in maps[:limit]))
+    if reads:
+        parts.append(("reads it in " if not maps else "reads it in ") + ", ".join(str(u) for u in reads[:limit]))
+    more = max(0, len(maps) - limit) + max(0, len(reads) - limit)
+    return " and ".join(parts) + (f" (and {more} more)" if more else "")
