@@ -146,10 +146,11 @@ class SpecDiff:
                 self.changes(h, what, self.differ.compare((bp.schema,), (hp.schema,), REQ))
                 bf = self.differ.flat("base", (bp.schema,))
                 hf = self.differ.flat("head", (hp.schema,))
-                if not bp.required and bf.has_default and hf.has_default and bf.default != hf.default:
-                    self.add("CLA115", "head", hf.loc, f"{h.label}: {what} default changed from {bf.default!r} to "
-                             f"{hf.default!r}; v1 clients that omit it now get different behaviour", h,
-                             f"{h.label}:param:{key}:default")
+                if not bp.required and bf.has_default and bf.default != hf.default:
+                    now = f"changed from {bf.default!r} to {hf.default!r}" if hf.has_default else \
+                        f"{bf.default!r} was removed"
+                    self.add("CLA115", "head", hf.loc, f"{h.label}: {what} default {now}; v1 clients that omit it "
+                             "now get different behaviour", h, f"{h.label}:param:{key}:default")
             if (bp.style, bp.explode) != (hp.style, hp.explode):
                 self.add("CLA116", "head", hp.loc, f"{h.label}: {what} serialization changed from "
                          f"style={bp.style}, explode={bp.explode} to style={hp.style}, explode={hp.explode}; "
@@ -162,6 +163,9 @@ class SpecDiff:
     def request_body(self, b, h) -> None:
         bb, hb = b.body, h.body
         if hb is None:
+            if bb is not None and bb.content:
+                self.add("CLA117", "base", bb.loc, f"{h.label}: the request body was removed; v1 clients still send "
+                         "it and v2 ignores it", h, f"{h.label}:body:removed", "warning")
             return
         if bb is None:
             if hb.required:

@@ -19,7 +19,7 @@ from canary_lint.openapi.refs import Loc, Spec
 REQ, RESP = "request", "response"
 NOISE = frozenset({"description", "title", "example", "examples", "externalDocs", "summary", "$comment", "xml",
                    "deprecated"})
-MATCH_ALL = frozenset({".*", "^.*$", ".+", "^.+$", "^.*", ".*$", "(.*)", "^(.*)$"})
+MATCH_ALL = frozenset({"", ".*", "^.*$", ".+", "^.+$", "^.*", ".*$", "(.*)", "^(.*)$"})
 _WIDER_FORMATS = {("int32", "int64"), ("float", "double"), ("int32", "double"), ("int64", "double")}
 
 
@@ -63,6 +63,7 @@ class Flat:
     unions: list = field(default_factory=list)  # [(kind, [Loc, ...])]
     discriminator: tuple | None = None  # (propertyName, mapping dict)
     disc_loc: Loc | None = None
+    ext_enum: tuple | None = None  # x-extensible-enum: the values a server accepts, open for responses
     opaque: tuple = ()  # $refs that could not be followed
 
 
@@ -194,6 +195,9 @@ class Differ:
                 if None in node["enum"]:
                     nullable = True
                 f.enum = vals if f.enum is None else tuple(v for v in f.enum if v in vals)
+            if isinstance(node.get("x-extensible-enum"), list):
+                vals = tuple(node["x-extensible-enum"])
+                f.ext_enum = vals if f.ext_enum is None else tuple(v for v in f.ext_enum if v in vals)
             if "const" in node:
                 f.enum = (node["const"],) if f.enum is None else tuple(v for v in f.enum if v == node["const"])
             if "default" in node and not f.has_default:
@@ -351,10 +355,18 @@ class Differ:
                 if gone:
                     add(Change("CLA113", (), "head", h.loc, f"no longer accepts {_values(gone)}; v1 clients still "
                                "send it"))
+            if b.ext_enum is not None and h.ext_enum is not None:
+                gone = [v for v in b.ext_enum if v not in h.ext_enum]
+                if gone:
+                    add(Change("CLA113", (), "head", h.loc, f"no longer accepts the x-extensible-enum values "
+                               f"{_values(gone)}; v1 clients still send them"))
         else:
             if b.enum is not None and h.enum is not None:
                 new = [v for v in h.enum if v not in b.enum]
-                if new:
+                if new and not any(v in h.enum for v in b.enum):
+                    add(Change("CLA134", (), "head", h.loc, f"now returns {_values(new)} instead of "
+                               f"{_values(b.enum)}; v1 clients check for the old value"))
+                elif new:
                     add(Change("CLA135", (), "head", h.loc, f"may now return {_values(new)}, which v1 clients do "
                                "not know; they must tolerate unknown values"))
             elif b.enum is not None and h.enum is None and not _has_changed_type(out):
