@@ -68,8 +68,11 @@ def _subject(kind: str, rel: tuple) -> str:
     """`request body` + ("items", "[]", "sku") -> "request property `items[].sku`"."""
     if not rel:
         return kind
+    label = _label(rel)
+    if label.startswith(("[", "<", ".")):
+        return f"{kind} `{label.lstrip('.')}`" if not label.startswith(".") else f"{kind} `*{label}`"
     noun = kind.replace(" body", "")
-    return f"{noun} property `{_label(rel)}`"
+    return f"{noun} property `{label}`"
 
 
 class SpecDiff:

