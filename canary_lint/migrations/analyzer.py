@@ -85,6 +85,24 @@ def read_alembic(ctx, file) -> Migration | None:
     return mig
 
 
+def _defined_on_disk(ctx, path: str, revision: str) -> bool:
+    """Is `revision` defined by a file beside `path` that was not part of this run (pre-commit passes only
+    the changed files)?"""
+    folder = (ctx.cwd / path).parent
+    pattern = re.compile(rf"^revision\s*(?::[^=]*)?=\s*[rRbBuU]?['\"]{re.escape(revision)}['\"]", re.M)
+    try:
+        candidates = sorted(folder.glob("*.py"))
+    except OSError:
+        return False
+    for cand in candidates:
+        try:
+            if pattern.search(cand.read_text(encoding="utf-8", errors="replace")):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def _lock_severity(ctx) -> Severity | None:
     value = (ctx.config.migration or {}).get("lock-severity")
     return Severity.parse(value) if value else None
@@ -109,7 +127,7 @@ def analyze(ctx):
     from canary_lint.migrations.history import order_alembic
     from canary_lint.migrations.schema import Schema
 
-    ordered, problems = order_alembic(alembic)
+    ordered, problems = order_alembic(alembic, lambda m, rev: _defined_on_disk(ctx, m.path, rev))
     ordered += sorted(sql, key=lambda m: m.order)
     base = ctx.base
     if base is not None:

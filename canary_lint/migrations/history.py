@@ -28,8 +28,11 @@ def _group(path: str) -> str:
     return "/".join(parts)
 
 
-def order_alembic(migs: list[Migration]) -> tuple[list[Migration], list[HistoryProblem]]:
-    """Topological order per versions directory (parents first, ties by path) and the problems found."""
+def order_alembic(migs: list[Migration], defined_elsewhere=None) -> tuple[list[Migration], list[HistoryProblem]]:
+    """Topological order per versions directory (parents first, ties by path) and the problems found.
+
+    `defined_elsewhere(mig, rev)` says whether a parent that is not among `migs` exists on disk (only some
+    files were named on the command line); heads are only counted when the whole history is at hand."""
     groups: dict[str, list[Migration]] = {}
     for m in migs:
         groups.setdefault(_group(m.path), []).append(m)
@@ -50,9 +53,13 @@ def order_alembic(migs: list[Migration]) -> tuple[list[Migration], list[HistoryP
             by_rev[m.revision] = m
         children: dict[str, list[str]] = {r: [] for r in by_rev}
         indeg: dict[str, int] = {r: 0 for r in by_rev}
+        partial = False
         for r, m in by_rev.items():
             for d in m.down:
                 if d not in by_rev:
+                    partial = True
+                    if defined_elsewhere is not None and defined_elsewhere(m, d):
+                        continue
                     problems.append(HistoryProblem(
                         m, f"revision {r} revises {d}, which no revision file in {_group(m.path) or '.'} defines; "
                            "`alembic upgrade` cannot find its parent",
@@ -79,7 +86,7 @@ def order_alembic(migs: list[Migration]) -> tuple[list[Migration], list[HistoryP
             done.extend(stuck)
         heads = [r for r in done if not children.get(r)]
         labelled = any(m.branch_labels for m in by_rev.values())
-        if len(heads) > 1 and not labelled:
+        if len(heads) > 1 and not labelled and not partial:
             hs = sorted(heads, key=lambda r: by_rev[r].path)
             last = by_rev[hs[-1]]
             problems.append(HistoryProblem(

@@ -1,0 +1,19 @@
+"""`[tool.canary-lint.migration]`: the migration analyzer's settings.
+
+    lock-severity = "warning" | "error"   # severity of the lock rules (CLM201, CLM203-CLM207); default warning
+"""
+
+from __future__ import annotations
+
+from canary_lint.config import ConfigError
+
+KEYS = {"lock-severity": ("warning", "error")}
+
+
+def validate(table: dict, where: str) -> None:
+    for key, value in table.items():
+        if key not in KEYS:
+            raise ConfigError(f"{where}: unknown key `{key}` (allowed: {', '.join(sorted(KEYS))})")
+        allowed = KEYS[key]
+        if value not in allowed:
+            raise ConfigError(f"{where}: `{key}` must be one of {', '.join(allowed)}, got {value!r}")

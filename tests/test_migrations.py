@@ -1,0 +1,390 @@
+"""The migration analyzer end to end (through the real engine) and its readers on their own."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from canary_lint.config import ConfigError
+from canary_lint.examples import Case, run_case
+from canary_lint.migrations import ops as K
+from canary_lint.migrations.alembic_reader import read_revision
+from canary_lint.migrations.schema import type_change
+from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql, split
+
+
+def rev(body: str, revision: str = "0002", down: str | None = "0001", header: str = "") -> str:
+    down_src = "None" if down is None else repr(down)
+    return (f"import sqlalchemy as sa\nfrom alembic import op\n{header}\nrevision = {revision!r}\n"
+            f"down_revision = {down_src}\n\n\ndef upgrade():\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n")
+
+
+def check(head: dict, base: dict | None = None, **config):
+    report = run_case(Case("T", "t", dict(head), dict(base or {}), [], config))
+    return [f for f in report.findings if f.family == "migration" or f.rule.startswith("CL0")]
+
+
+def codes(findings) -> list[tuple[str, int]]:
+    return sorted((f.rule, f.line) for f in findings)
+
+
+V = "migrations/versions/"
+
+
+# ---- SQL reader ------------------------------------------------------------------------------------------
+def test_split_skips_comments_strings_and_dollar_bodies():
+    sql = ("-- a ; comment with 'quote\nSELECT 'a;b';\n/* ; */ CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; "
+           "$body$ LANGUAGE sql;\nDO $$ BEGIN PERFORM 1; END $$;\nUPDATE t SET a = E'it\\'s;';")
+    stmts = [sql[s:e] for s, e in split(sql)]
+    assert len(stmts) == 4
+    assert stmts[0] == "SELECT 'a;b'"
+    assert stmts[1].startswith("CREATE FUNCTION") and stmts[1].endswith("LANGUAGE sql")
+    assert stmts[3].startswith("UPDATE t")
+
+
+def test_statement_lines_are_exact_and_comments_never_match():
+    sql = "-- DROP TABLE users;\n\nSELECT 'DROP TABLE users';\n  /* DROP TABLE x; */\n  DROP TABLE orders;\n"
+    ops = [o for o in read_sql(sql) if o.kind != K.OTHER]
+    assert [(o.kind, o.table, o.line, o.column_no) for o in ops] == [(K.DROP_TABLE, "orders", 5, 3)]
+
+
+def test_command_fallback_is_classified_from_tokens():
+    ops = read_sql("ALTER TABLE t ADD CHECK (a > 0) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT c;\n"
+                   "ALTER TABLE t ADD PRIMARY KEY USING INDEX ix;\nALTER TYPE mood RENAME VALUE 'sad' TO 'blue';\n"
+                   "ALTER SEQUENCE s RENAME TO s2;")
+    got = [(o.kind, o.constraint, o.not_valid, o.using_index, o.name, o.new_name) for o in ops]
+    assert got == [
+        (K.ADD_CONSTRAINT, "check", True, False, None, None),
+        (K.VALIDATE_CONSTRAINT, None, False, False, "c", None),
+        (K.ADD_CONSTRAINT, "primary_key", False, True, None, None),
+        (K.RENAME_OBJECT, None, False, False, "mood", "blue"),
+        (K.RENAME_OBJECT, None, False, False, "s", "s2"),
+    ]
+    assert ops[3].column == "sad" and ops[3].object_kind == "enum value"
+
+
+def test_unterminated_string_is_a_syntax_error_with_its_line():
+    with pytest.raises(SqlSyntaxError) as exc:
+        read_sql("SELECT 1;\nUPDATE t SET a = 'oops;\n")
+    assert exc.value.line == 2
+
+
+def test_fallback_warnings_stay_off_the_terminal(tmp_path):
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "V1__check.sql").write_text("ALTER TABLE t ADD CHECK (a > 0);\n")
+    proc = subprocess.run([sys.executable, "-m", "canary_lint", "check", "--format", "json", "."], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert "Falling back" not in proc.stderr and "unsupported syntax" not in proc.stderr
+    assert '"CLM203"' in proc.stdout
+
+
+def test_import_is_cheap():
+    code = ("import sys, canary_lint.migrations.analyzer; "
+            "print(sorted(m for m in ('sqlglot', 'libcst', 'yaml') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# ---- Alembic reader --------------------------------------------------------------------------------------
+def read(src: str, dialect: str = "postgresql"):
+    return read_revision(ast.parse(src), "x.py", dialect)
+
+
+def test_reader_folds_strings_loops_helpers_and_batch_ops():
+    src = rev('''
+        for col in ["a", "b"]:
+            _drop(TABLE, col)
+        with op.batch_alter_table("orders") as batch_op:
+            batch_op.drop_column("note")
+        op.execute("ALTER TABLE " + TABLE + " DROP COLUMN c")
+        op.execute(sa.text(f"ALTER TABLE {TABLE} DROP COLUMN d"))
+        op.execute("ALTER TABLE {} DROP COLUMN {}".format(TABLE, "e"))
+    ''', header='TABLE = "users"\n\ndef _drop(table, column):\n    op.drop_column(table, column)\n')
+    mig = read(src)
+    drops = [(o.table, o.column) for o in mig.ops if o.kind == K.DROP_COLUMN]
+    assert drops == [("users", "a"), ("users", "b"), ("orders", "note"), ("users", "c"), ("users", "d"), ("users", "e")]
+    assert mig.revision == "0002" and mig.down == ("0001",)
+
+
+@pytest.mark.parametrize("dialect,expected", [("postgresql", ["pg", "not_mysql", "pg_in"]), ("mysql", ["my"])])
+def test_dialect_branches_follow_the_configured_dialect(dialect, expected):
+    src = rev('''
+        bind = op.get_bind()
+        if bind.dialect.name == "postgresql":
+            op.drop_column("t", "pg")
+        if op.get_bind().dialect.name != "mysql":
+            op.drop_column("t", "not_mysql")
+        else:
+            op.drop_column("t", "my")
+        if context.get_context().dialect.name in ("postgresql", "sqlite"):
+            op.drop_column("t", "pg_in")
+    ''', header="from alembic import context\n")
+    assert [o.column for o in read(src, dialect).ops] == expected
+
+
+def test_autocommit_block_leaves_the_transaction():
+    mig = read(rev('''
+        op.create_index("a", "t", ["x"], postgresql_concurrently=True)
+        with op.get_context().autocommit_block():
+            op.create_index("b", "t", ["x"], postgresql_concurrently=True)
+    '''))
+    assert [(o.name, o.in_transaction) for o in mig.ops] == [("a", True), ("b", False)]
+
+
+def test_execute_of_multiline_literal_keeps_statement_lines():
+    src = rev('''
+        op.execute("""
+            UPDATE users SET a = 1;
+            DROP TABLE legacy;
+        """)
+    ''')
+    mig = read(src)
+    lines = src.splitlines()
+    drop = next(o for o in mig.ops if o.kind == K.DROP_TABLE)
+    assert "DROP TABLE legacy" in lines[drop.line - 1]
+
+
+def test_unknown_sql_and_ops_are_named():
+    mig = read(rev('''
+        op.execute(build())
+        op.frobnicate("t")
+        op.drop_column(table_name_from_env(), "x")
+    '''))
+    assert [o.kind for o in mig.ops] == [K.DYNAMIC, K.UNKNOWN, K.DYNAMIC]
+
+
+def test_not_a_revision_without_upgrade():
+    assert read("revision = '1'\n") is None
+    assert read("def upgrade():\n    pass\n") is None
+
+
+# ---- types -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("old,new,compatible,rewrite", [
+    ("VARCHAR(64)", "VARCHAR(128)", True, False),
+    ("VARCHAR(64)", "TEXT", True, False),
+    ("VARCHAR(64)", "VARCHAR(10)", False, True),
+    ("NUMERIC(10,2)", "NUMERIC(12,2)", True, False),
+    ("NUMERIC(10,2)", "INTEGER", False, True),
+    ("INTEGER", "BIGINT", True, True),
+    ("BIGINT", "INTEGER", False, True),
+    ("TEXT", "VARCHAR(20)", False, True),
+    (None, "INTEGER", None, True),
+])
+def test_type_change_verdicts(old, new, compatible, rewrite):
+    v = type_change(old, new, "postgresql")
+    assert (v.compatible, v.rewrite) == (compatible, rewrite)
+
+
+# ---- replay and release scope ----------------------------------------------------------------------------
+INITIAL = rev('''
+    op.create_table("users", sa.Column("id", sa.Integer(), primary_key=True),
+                    sa.Column("email", sa.String(255), nullable=False),
+                    sa.Column("bio", sa.String(100), nullable=True))
+''', revision="0001", down=None)
+
+
+def test_replay_makes_restated_and_widening_changes_quiet():
+    head = {V + "0001_init.py": INITIAL, V + "0002_alter.py": rev('''
+        op.alter_column("users", "email", nullable=False)
+        op.alter_column("users", "bio", type_=sa.Text())
+        op.alter_column("users", "email", type_=sa.String(255))
+    ''')}
+    assert [f for f in check(head) if f.path.endswith("0002_alter.py")] == []
+
+
+def test_replay_knows_the_old_type_from_history():
+    head = {V + "0001_init.py": INITIAL, V + "0002_alter.py": rev('op.alter_column("users", "bio", type_=sa.String(20))')}
+    found = [f for f in check(head) if f.rule == "CLM105"]
+    assert len(found) == 1 and "VARCHAR(100) to VARCHAR(20)" in found[0].message and found[0].severity.value == "error"
+
+
+def test_without_base_each_revision_is_its_own_release():
+    # 0001 creates users; 0002 indexes it: users is not new for 0002, so the lock rule applies
+    head = {V + "0001_init.py": INITIAL, V + "0002_ix.py": rev('op.create_index("ix", "users", ["email"])')}
+    assert codes(check(head)) == [("CLM201", 9)]
+
+
+def test_with_base_tables_created_in_the_release_are_exempt():
+    base = {V + "0000_root.py": rev("pass", revision="0000", down=None)}
+    head = dict(base)
+    head[V + "0001_init.py"] = INITIAL.replace("down_revision = None", "down_revision = '0000'")
+    head[V + "0002_ix.py"] = rev('op.create_index("ix", "users", ["email"])')
+    assert codes(check(head, base)) == []
+
+
+# ---- rules across ops ------------------------------------------------------------------------------------
+def test_loop_unrolls_into_one_finding_per_column():
+    head = {V + "0002_drop.py": rev('''
+        for column in ("a", "b", "c"):
+            op.drop_column("users", column)
+    ''')}
+    found = [f for f in check(head) if f.rule == "CLM101"]
+    assert sorted(f.subject for f in found) == ["users.a", "users.b", "users.c"]
+
+
+def test_table_swap_names_what_it_removes():
+    head = {"db/migration/V1__users.sql": "CREATE TABLE users (id int, email text, nickname text);\n",
+            "db/migration/V2__swap.sql": "CREATE TABLE users_new (id int, email text);\n"
+                                         "INSERT INTO users_new SELECT id, email FROM users;\n"
+                                         "DROP TABLE users;\nALTER TABLE users_new RENAME TO users;\n"}
+    found = [f for f in check(head) if f.path.endswith("V2__swap.sql")]
+    assert [f.rule for f in found if f.severity.value == "error"] == ["CLM108"]
+    assert "users.nickname" in found[0].message
+
+
+def test_expand_and_contract_replaces_set_not_null():
+    head = {V + "0002_x.py": rev('''
+        op.add_column("orders", sa.Column("t", sa.Integer(), nullable=True))
+        op.execute("UPDATE orders SET t = 1")
+        op.alter_column("orders", "t", nullable=False)
+    ''')}
+    rules = [f.rule for f in check(head)]
+    assert "CLM109" in rules and "CLM107" not in rules
+
+
+def test_sql_transactions_per_tool():
+    head = {
+        "migrations/0001_a.up.sql": "CREATE TABLE x (id int);\nCREATE INDEX CONCURRENTLY ix ON users (a);\n",
+        "migrations/0002_b.up.sql": "CREATE INDEX CONCURRENTLY ix2 ON users (b);\n",
+        "db/migrations/20240101_c.sql": "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY ix3 ON users (c);\n"
+                                        "-- migrate:down\nDROP TABLE users;\n",
+        "db/migrations/20240102_d.sql": "-- migrate:up\nCREATE INDEX CONCURRENTLY ix4 ON users (d);\n",
+    }
+    found = check(head)
+    assert sorted((f.path, f.line) for f in found if f.rule == "CLM202") == [
+        ("db/migrations/20240102_d.sql", 2), ("migrations/0001_a.up.sql", 2)]
+    assert not any(f.rule == "CLM102" for f in found), "the dbmate down section is not part of the upgrade"
+
+
+def test_mysql_has_no_postgres_lock_rules():
+    head = {V + "0002_ix.py": rev('op.create_index("ix", "orders", ["status"])\n'
+                                  'op.add_column("orders", sa.Column("c", sa.Integer(), nullable=False))', down=None)}
+    assert [f.rule for f in check(head, dialect="mysql")] == ["CLM106"]
+
+
+def test_lock_severity_setting_and_its_validation():
+    head = {V + "0002_ix.py": rev('op.create_index("ix", "orders", ["status"])', down=None)}
+    found = check(head, migration={"lock-severity": "error"})
+    assert [(f.rule, f.severity.value) for f in found] == [("CLM201", "error")]
+    from canary_lint.migrations.settings import validate
+
+    with pytest.raises(ConfigError, match="lock-severity"):
+        validate({"lock-severity": "fatal"}, "x")
+    with pytest.raises(ConfigError, match="unknown key"):
+        validate({"locks": "error"}, "x")
+
+
+# ---- cross-version ---------------------------------------------------------------------------------------
+MODELS = textwrap.dedent('''
+    from sqlalchemy import Column, Integer, String, Table, MetaData
+    from sqlalchemy.orm import declarative_base, Mapped, mapped_column
+
+    Base = declarative_base()
+
+
+    class User(Base):
+        __tablename__ = "users"
+        id = Column(Integer, primary_key=True)
+        nickname: Mapped[str] = mapped_column(String(64))
+        email: Mapped[str]
+
+    audit = Table("audit", MetaData(), Column("actor", String))
+    REPORT = """
+        SELECT legacy_code FROM orders
+    """
+''').lstrip()
+
+
+@pytest.mark.parametrize("stmt,where", [
+    ('op.drop_column("users", "nickname")', "maps it in app/models.py:10"),
+    ('op.drop_column("users", "email")', "maps it in app/models.py:11"),
+    ('op.drop_column("audit", "actor")', "maps it in app/models.py:13"),
+    ('op.drop_column("orders", "legacy_code")', "reads it in app/models.py:15"),
+    ('op.drop_table("audit")', "maps it in app/models.py:13"),
+])
+def test_base_tree_uses_are_named(stmt, where):
+    base = {"app/models.py": MODELS}
+    head = {"app/models.py": MODELS, V + "0002_drop.py": rev(stmt)}
+    found = [f for f in check(head, base) if f.rule in ("CLM101", "CLM102")]
+    assert len(found) == 1 and where in found[0].message and found[0].severity.value == "error", found
+
+
+def test_sql_query_files_in_the_base_are_searched_outside_comments():
+    base = {"db/queries/report.sql": "-- old: SELECT bonus FROM users\nSELECT id,\n  nickname FROM users;\n"}
+    head = {**base, V + "0002_drop.py": rev('op.drop_column("users", "nickname")\nop.drop_column("users", "bonus")')}
+    found = {f.subject: f for f in check(head, base) if f.rule == "CLM101"}
+    assert "reads it in db/queries/report.sql:3" in found["users.nickname"].message
+    assert found["users.nickname"].severity.value == "error"
+    assert found["users.bonus"].severity.value == "warning" and "v1 no longer reads" in found["users.bonus"].message
+
+
+def test_drop_after_v2_stopped_using_it_says_to_ship_code_first():
+    base = {"app/models.py": MODELS}
+    head = {"app/models.py": MODELS.replace("    nickname: Mapped[str] = mapped_column(String(64))\n", ""),
+            V + "0002_drop.py": rev('op.drop_column("users", "nickname")')}
+    (f,) = [f for f in check(head, base) if f.rule == "CLM101"]
+    assert "v2 already stopped using it" in f.message
+
+
+def test_the_example_release_shows_its_migration_problems():
+    proc = subprocess.run([sys.executable, "-m", "canary_lint", "check", "--example", "--format", "json"],
+                          capture_output=True, text=True)
+    import json
+
+    report = json.loads(proc.stdout)
+    got = {(f["rule"], f["path"], f["line"]) for f in report["findings"] if f["family"] == "migration"}
+    assert {("CLM103", "migrations/versions/0002_display_name.py", 14),
+            ("CLM106", "migrations/versions/0002_display_name.py", 15),
+            ("CLM201", "migrations/versions/0002_display_name.py", 16),
+            ("CLM105", "db/migration/V3__order_audit.sql", 2),
+            ("CLM203", "db/migration/V3__order_audit.sql", 3)} <= got
+    rename = next(f for f in report["findings"] if f["rule"] == "CLM103")
+    assert "app/models.py:11" in rename["message"] and "db/queries/reports.sql:2" in rename["message"]
+
+
+# ---- bad input -------------------------------------------------------------------------------------------
+def test_syntax_errors_are_file_errors_and_the_rest_is_checked():
+    head = {V + "0002_bad.py": "revision = '0002'\ndef upgrade(:\n", "db/migration/V2__bad.sql": "SELECT 'x;\n",
+            "db/migration/V3__ok.sql": "DROP TABLE legacy;\n"}
+    assert codes(check(head)) == [("CL001", 1), ("CL001", 2), ("CLM102", 1)]
+
+
+def test_parent_defined_by_a_file_not_named_is_not_missing(tmp_path):
+    from canary_lint.config import Config
+    from canary_lint.engine import run_check
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0001_init.py").write_text(INITIAL)
+    (versions / "0002_next.py").write_text(rev("pass"))
+    report = run_check(["migrations/versions/0002_next.py"], Config(root=tmp_path), cwd=tmp_path)
+    assert [f.rule for f in report.findings] == []
+    (versions / "0001_init.py").unlink()
+    report = run_check(["migrations/versions/0002_next.py"], Config(root=tmp_path), cwd=tmp_path)
+    assert [f.rule for f in report.findings] == ["CLM302"]
+
+
+def test_two_heads_in_a_complete_history():
+    head = {V + "0001_init.py": INITIAL, V + "0002_a.py": rev("pass", revision="0002a"),
+            V + "0002_b.py": rev("pass", revision="0002b")}
+    (f,) = [f for f in check(head) if f.rule == "CLM302"]
+    assert f.path.endswith("0002_b.py") and "2 heads" in f.message
+
+
+def test_history_problems():
+    head = {V + "a.py": rev("pass", revision="a", down="c"), V + "b.py": rev("pass", revision="b", down="a"),
+            V + "c.py": rev("pass", revision="c", down="b"), V + "d.py": rev("pass", revision="d", down="zzz")}
+    msgs = [f.message for f in check(head) if f.rule == "CLM302"]
+    assert any("cycle" in m for m in msgs) and any("zzz" in m for m in msgs)
+
+
+def test_big_sql_file_is_read_with_exact_lines():
+    lines = [f"INSERT INTO events (id, note) VALUES ({i}, 'row; {i}');" for i in range(100_000)]
+    lines.insert(77_777, "ALTER TABLE events DROP COLUMN note;")
+    head = {"db/migration/V9__bulk.sql": "\n".join(lines) + "\n"}
+    found = check(head)
+    assert ("CLM101", 77_778) in codes(found)
