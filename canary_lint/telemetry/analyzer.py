@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from canary_lint.telemetry import deploy as deploy_facts
-from canary_lint.telemetry.pyfacts import PREFILTER, Scanner, span
+from canary_lint.telemetry.pyfacts import Scanner, is_telemetry_file, may_attach_version, span
 
 RULES = (
     "traces-without-service-version",
@@ -27,6 +27,9 @@ RULES = (
 # env vars the Sentry SDK reads a release from when `release=` is not given
 SENTRY_RELEASE_VARS = ("SENTRY_RELEASE", "SOURCE_VERSION", "HEROKU_SLUG_COMMIT", "CODEBUILD_RESOLVED_SOURCE_VERSION",
                        "CIRCLE_SHA1", "GAE_DEPLOYMENT_ID", "HEROKU_BUILD_COMMIT")
+# findings that a file without a telemetry set-up can still silence (an env var set by the code, a filter
+# that adds the version to records)
+SECONDARY_KINDS = {"resource-create", "provider", "sentry", "datadog", "log-json", "structlog"}
 TEST_DIRS = {"tests", "test", "testing"}
 
 
@@ -37,19 +40,23 @@ def _is_test(path: str) -> bool:
         or name == "conftest.py"
 
 
-def _python_facts(ctx, extra: tuple) -> list:
+def _python_facts(ctx, extra: tuple, secondary: bool = False) -> list:
+    """Facts of the files with a telemetry set-up, or (`secondary`) of the other files that may put a
+    version on log records or set a telemetry env var."""
     scanner = Scanner(extra)
     out = []
     for f in ctx.files_of("python"):
         if _is_test(f.path):
             continue
         text = ctx.text(f)
-        if not text or not PREFILTER.search(text):
+        if not text:
+            continue
+        if is_telemetry_file(text) == secondary or (secondary and not may_attach_version(text, extra)):
             continue
         with ctx.guard(f.path, "telemetry"):
             tree = ctx.python_ast(f)
             if tree is not None:
-                out.append(scanner.scan(f.path, tree, str(f.abspath.parent)))
+                out.append(scanner.scan(f.path, tree, str(f.abspath.parent), text))
     return out
 
 
@@ -97,6 +104,8 @@ def analyze(ctx):
     platform = set(settings.get("platform-env", ()))
     py = ctx.cached(("telemetry", "python", extra), lambda: _python_facts(ctx, extra))
     dep = ctx.cached(("telemetry", "deploy"), lambda: _deploy_facts(ctx))
+    if any(item.verdict is False and item.kind in SECONDARY_KINDS for facts in py for item in facts.items):
+        py = py + ctx.cached(("telemetry", "python-secondary", extra), lambda: _python_facts(ctx, extra, True))
     env = _Env(dep, py, platform)
     yield from _otel(ctx, py, env)
     yield from _sentry(ctx, py, env)

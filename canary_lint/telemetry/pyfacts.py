@@ -11,15 +11,28 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
-# Files without any of these tokens hold no telemetry set-up and are skipped before the tree is walked.
-PREFILTER = re.compile(
-    r"opentelemetry|sentry_sdk|prometheus|ddtrace|datadog|structlog|jsonlogger|basicConfig|dictConfig|"
-    r"fileConfig|LoggerAdapter|setLogRecordFactory|extra\s*=|LOGGING\s*[:=]|\.bind\(|"
-    r"\.\w*(?:version|VERSION|release|RELEASE)\w*\s*=[^=]|\[\s*['\"]\w*(?:version|release)\w*['\"]\s*\]\s*=[^=]|"
-    r"os\.environ\[|setdefault\(|putenv"
-)
+# A file holds a telemetry set-up only if it names one of these; other files are never walked.
+STRONG_TOKENS = ("opentelemetry", "sentry_sdk", "prometheus", "ddtrace", "datadog", "structlog", "jsonlogger",
+                 "basicConfig", "dictConfig", "fileConfig", "LOGGING")
+# Files that may put a version on log records or set a telemetry env var for the process; read only when
+# a finding depends on them.
+ENV_TOKENS = ("OTEL_RESOURCE_ATTRIBUTES", "SENTRY_RELEASE", "SOURCE_VERSION", "DD_VERSION", "DD_TAGS")
+ATTACH_TOKENS = ("extra", "LoggerAdapter", "setLogRecordFactory", "bind", "record", "event_dict")
+VERSION_TOKENS = ("version", "Version", "VERSION", "release", "RELEASE", "revision")
+
+
+def is_telemetry_file(text: str) -> bool:
+    return any(t in text for t in STRONG_TOKENS)
+
+
+def may_attach_version(text: str, extra: tuple = ()) -> bool:
+    return any(t in text for t in ENV_TOKENS) or "setLogRecordFactory" in text or (
+        any(t in text for t in ATTACH_TOKENS) and any(t in text for t in VERSION_TOKENS + extra))
+
+
 VERSION_WORDS = ("version", "release", "revision", "git_sha", "commit_sha", "build_id")
 PLACEHOLDER = re.compile(r"%\(\s*([\w.]+)\s*\)|\{([A-Za-z_][\w.]*)[^{}]*\}|\$\{?([A-Za-z_]\w*)")
 DEFAULT_BASIC_FORMAT = "%(levelname)s:%(name)s:%(message)s"
@@ -127,6 +140,34 @@ class _Module:
         return node
 
 
+# substrings that a line we act on holds: a call we judge, an import, an env var or version assignment
+HIT_TOKENS = ("import", "Resource", "Provider", "init(", "Counter", "Gauge", "Histogram", "Summary", "Enum", "Info",
+              "info(", "basicConfig", "dictConfig", "fileConfig", "JsonFormatter", "configure", "merge", "setdefault",
+              "putenv", "environ", "set_tag", "bind", "new(", "wrap_logger", "get_logger", "LoggerAdapter",
+              "setLogRecordFactory", "extra", "version", "Version", "VERSION", "release", "Release", "RELEASE",
+              "revision", "Metrics", "Instrumentator", "Middleware", "Prometheus", "config.")
+_BLOCK_FIELDS = ("body", "orelse", "finalbody")
+
+
+def _hit_lines(text: str, extra: tuple = ()) -> list[int]:
+    offsets = []
+    for tok in HIT_TOKENS + extra:
+        start = text.find(tok)
+        while start >= 0:
+            offsets.append(start)
+            start = text.find(tok, start + 1)
+    if not offsets:
+        return []
+    offsets.sort()
+    lines, line, pos = [], 1, 0
+    for off in offsets:
+        line += text.count("\n", pos, off)
+        pos = off
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
 def _kw(call: ast.Call, name: str) -> ast.AST | None:
     for k in call.keywords:
         if k.arg == name:
@@ -193,7 +234,37 @@ class Scanner:
     def __init__(self, extra_words: tuple = ()) -> None:
         self.extra = tuple(extra_words)
 
-    def scan(self, path: str, tree: ast.Module, base_dir: str | None = None) -> FileFacts:
+    def _nodes(self, tree: ast.Module, text: str | None):
+        """The nodes of every statement whose lines hold a token we act on; other statements are skipped
+        without being walked (a full `ast.walk` costs about as much as the parse)."""
+        if text is None:
+            yield from ast.walk(tree)
+            return
+        hits = _hit_lines(text, self.extra)
+        if not hits:
+            return
+        stack = [tree.body]
+        while stack:
+            for stmt in stack.pop():
+                i = bisect_left(hits, stmt.lineno)
+                if i == len(hits) or hits[i] > (stmt.end_lineno or stmt.lineno):
+                    continue
+                blocks = [getattr(stmt, f) for f in _BLOCK_FIELDS if getattr(stmt, f, None)]
+                if not blocks:
+                    yield from ast.walk(stmt)
+                    continue
+                yield stmt
+                for name, value in ast.iter_fields(stmt):
+                    if name in _BLOCK_FIELDS or name in ("handlers", "cases"):
+                        continue
+                    for v in value if isinstance(value, list) else (value,):
+                        if isinstance(v, ast.AST):
+                            yield from ast.walk(v)
+                stack.extend(reversed(blocks))
+                for h in getattr(stmt, "handlers", ()) or getattr(stmt, "cases", ()):
+                    stack.append(h.body)
+
+    def scan(self, path: str, tree: ast.Module, base_dir: str | None = None, text: str | None = None) -> FileFacts:
         facts = FileFacts(path)
         mod = _Module()
         for stmt in tree.body:
@@ -202,9 +273,12 @@ class Scanner:
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
                 mod.consts[stmt.target.id] = stmt.value
         script = any(isinstance(s, ast.If) and "__main__" in ast.dump(s.test) for s in tree.body)
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                mod.functions.setdefault(stmt.name, stmt)
         calls: list[ast.Call] = []
         merged: set[int] = set()
-        for node in ast.walk(tree):
+        for node in self._nodes(tree, text):
             if isinstance(node, ast.Call):
                 calls.append(node)
             elif isinstance(node, ast.Import):
@@ -215,16 +289,14 @@ class Scanner:
                         top = a.name.split(".", 1)[0]
                         mod.aliases[top] = top
                     if a.name.split(".", 1)[0] in ("ddtrace", "datadog"):
-                        facts.items.append(Item("datadog", node, a.name))
+                        facts.items.append(Item("datadog", node, a.name, False))
             elif isinstance(node, ast.ImportFrom):
                 if node.level or not node.module:
                     continue
                 for a in node.names:
                     mod.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
                 if node.module.split(".", 1)[0] in ("ddtrace", "datadog"):
-                    facts.items.append(Item("datadog", node, node.module))
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                mod.functions.setdefault(node.name, node)
+                    facts.items.append(Item("datadog", node, node.module, False))
             elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
                 self._assignment(node, facts)
         for call in calls:
