@@ -318,7 +318,7 @@ class Differ:
 
     # ---- comparison ----------------------------------------------------------------------------
     def compare(self, b_locs: tuple, h_locs: tuple, direction: str) -> list[Change]:
-        key = (tuple((l.doc, l.pointer) for l in b_locs), tuple((l.doc, l.pointer) for l in h_locs), direction)
+        key = (self._key("base", b_locs), self._key("head", h_locs), direction)
         if key in self._memo:
             return self._memo[key]
         if key in self._active:
@@ -331,6 +331,18 @@ class Differ:
         self._memo[key] = result
         return result
 
+    def _key(self, side: str, locs: tuple) -> tuple:
+        """Where the schema really lives: pure `{$ref: …}` wrappers followed, so a recursive schema reached
+        through another path is recognized as the one being compared."""
+        spec = self.specs[side]
+        out = []
+        for loc in locs:
+            node = loc.node
+            if isinstance(node, dict) and "$ref" in node and (len(node) == 1 or not spec.v31):
+                loc = spec.deref(loc)
+            out.append((loc.doc, loc.pointer))
+        return tuple(out)
+
     def _compare(self, b: Flat, h: Flat, d: str) -> list[Change]:
         out: list[Change] = []
         if b.opaque or h.opaque:
@@ -338,6 +350,8 @@ class Differ:
                 return out  # an unfollowed $ref on either side: reported once as a ref problem
         req = d == REQ
         add = out.append
+        if bool(b.unions) != bool(h.unions):  # a union appeared or collapsed: compare variant by variant
+            return self._unions(b, h, d)
         # type, format, null
         if req:
             if h.types is not None and not covers(h.types, b.types):
