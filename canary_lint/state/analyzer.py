@@ -27,22 +27,18 @@ RULES = (
     "local-file-missing-on-other-version",
 )
 
-HANDLER_HINT = re.compile(
-    r"@\s*[\w.]+\.(?:route|get|post|put|patch|delete|websocket|websocket_route|api_route|on|event|task|expose|"
-    r"middleware|before_request|view|actor)\b|add_url_rule|add_api_route|add_api_websocket_route|add_route|add_get|"
-    r"add_post|Route\(|as_view|View\b|ViewSet|Endpoint|Namespace|@expose|@api_view|@action|shared_task|"
-    r"login_required|require_POST|require_GET|require_http_methods|Resource\)|Handler\)|HTTPMethodView"
-)
-CONTAINER_HINT = re.compile(
-    r"^[ \t]*[A-Za-z_]\w*\s*(?::[^=\n]*)?=\s*(?:\{|\[|(?:collections\.)?(?:dict|list|set|defaultdict|OrderedDict|"
-    r"Counter|deque)\(|(?:cachetools\.)?[A-Z]\w*Cache\()", re.M
-)
-DISK_HINT = re.compile(r"\bopen\(|write_text|write_bytes|\.save\(")
-KEY_HINT = re.compile(r"token_hex|token_urlsafe|token_bytes|urandom|get_random_secret_key|generate_key|uuid4|get_random_string")
-CONFIG_HINT = re.compile(r"SESSION_ENGINE|SESSION_TYPE|RATELIMIT_STORAGE|Limiter\(|MemoryStorage|storage_from_string|"
-                         r"Server\(|SocketIO\(")
-CACHE_HINT = re.compile(r"lru_cache|@cache\b|functools\.cache|cached\(|ttl_cache|alru_cache")
-ANY_HINT = re.compile("|".join(f"(?:{p.pattern})" for p in (HANDLER_HINT, KEY_HINT, CONFIG_HINT, CACHE_HINT)) + r"|urlpatterns")
+# Cheap prefilters: substring tests on the text decide which checks look at a file's tree at all.
+HANDLER_TOKENS = ("route", ".get(", ".post(", ".put(", ".patch(", ".delete(", "websocket", "expose", ".on(", ".event",
+                  "task", "View", "Endpoint", "Namespace", "add_url_rule", "as_view", "api_view", "Handler",
+                  "Resource", "middleware", "before_request", "add_get", "add_post", "actor")
+RANDOM_TOKENS = ("token_hex", "token_urlsafe", "token_bytes", "urandom", "get_random_secret_key", "generate_key",
+                 "uuid4", "get_random_string")
+SECRET_WORDS = ("secret", "SECRET", "Secret", "signing", "SIGNING", "jwt", "JWT")
+CONFIG_TOKENS = ("SESSION_ENGINE", "SESSION_TYPE", "RATELIMIT_STORAGE", "MemoryStorage", "storage_from_string",
+                 "socketio", "SocketIO")
+LIMITER = re.compile(r"(?:^|[^\w])Limiter\(")  # flask-limiter/slowapi, not anyio.CapacityLimiter
+CACHE_TOKENS = ("lru_cache", "functools.cache", "import cache", "@cache", "cached(", "ttl_cache", "alru_cache")
+DISK_TOKENS = ("open(", "write_text", "write_bytes", ".save(")
 
 MEMORY_FIX = ("keep it where every version reads it (the database, Redis, or the user's session) instead of "
               "process memory")
@@ -73,16 +69,16 @@ def _handler_label(func: handlers.Func) -> str:
 def analyze(ctx):
     settings = ctx.config.state or {}
     env_set = frozenset(settings.get("env-set", ())) | deploy_env_names(ctx)
-    texts = []
-    project = {"storage": False, "queue": False}
+    files = []
+    project = {"storage": "RATELIMIT_STORAGE_URI" in env_set or "RATELIMIT_STORAGE_URL" in env_set, "queue": False}
     django_targets: list[tuple[str, str]] = []
     for file in ctx.files_of("python"):
         if is_test_path(file.path):
             continue
         text = ctx.text(file)
-        if not text or not ANY_HINT.search(text):
+        if not text:
             continue
-        texts.append((file, text))
+        files.append((file, text))
         if "RATELIMIT_STORAGE_UR" in text:
             project["storage"] = True
         if "message_queue=" in text or "client_manager=" in text:
@@ -92,9 +88,7 @@ def analyze(ctx):
             if tree is not None:
                 with ctx.guard(file.path, "state"):
                     django_targets.extend(handlers.django_targets(tree, file.path))
-    if "RATELIMIT_STORAGE_URI" in env_set or "RATELIMIT_STORAGE_URL" in env_set:
-        project["storage"] = True
-    for file, text in texts:
+    for file, text in files:
         with ctx.guard(file.path, "state"):
             yield from _check_file(ctx, file, text, env_set, project, django_targets)
 
@@ -107,23 +101,24 @@ def _extra_handlers(path: str, targets: list[tuple[str, str]]) -> frozenset:
 
 
 def _check_file(ctx, file, text, env_set, project, django_targets):
-    tree = ctx.python_ast(file)
+    tree = ctx.python_ast(file)  # parsed once per run and shared; the engine parses every file anyway
     if tree is None:
         return
     path = file.path
-    extra = _extra_handlers(path, django_targets)
-    wants_handlers = HANDLER_HINT.search(text) or extra
-    if wants_handlers and (CONTAINER_HINT.search(text) or DISK_HINT.search(text)):
-        index = handlers.module_index(tree, extra)
-        if index.reached_by:
-            yield from _memory(ctx, path, tree, index)
-            if DISK_HINT.search(text):
-                yield from _disk(ctx, path, tree, index)
-    if KEY_HINT.search(text):
-        yield from _keys(ctx, path, tree, env_set)
-    if CONFIG_HINT.search(text):
+    containers = memory.module_containers(tree)  # module-level statements only: cheap
+    roots = memory.local_roots(tree) if any(t in text for t in DISK_TOKENS) else {}
+    if containers or roots:
+        extra = _extra_handlers(path, django_targets)
+        if extra or any(t in text for t in HANDLER_TOKENS):
+            index = handlers.module_index(tree, text, extra)
+            if index.reached_by:
+                yield from _memory(ctx, path, containers, index, text)
+                yield from _disk(ctx, path, roots, index)
+    if any(t in text for t in RANDOM_TOKENS) and any(t in text for t in SECRET_WORDS):
+        yield from _keys(ctx, path, tree, text, env_set)
+    if any(t in text for t in CONFIG_TOKENS) or ("Limiter(" in text and LIMITER.search(text)):
         yield from _backends(ctx, path, tree, text, env_set, project)
-    if CACHE_HINT.search(text):
+    if any(t in text for t in CACHE_TOKENS):
         for f in caches.identity_caches(tree, text):
             yield ctx.finding(
                 "CLS106", path, **_where(f.node), subject=f"{f.func}:{f.param}",
@@ -135,9 +130,8 @@ def _check_file(ctx, file, text, env_set, project, django_targets):
             )
 
 
-def _memory(ctx, path, tree, index):
-    containers = memory.module_containers(tree)
-    for m in memory.memory_state(index, containers):
+def _memory(ctx, path, containers, index, text):
+    for m in memory.memory_state(index, containers, text):
         keyed = f" keyed on `{m.identity}`" if m.identity else ""
         yield ctx.finding(
             "CLS101", path, **_where(m.container.node), subject=m.container.name,
@@ -149,8 +143,7 @@ def _memory(ctx, path, tree, index):
         )
 
 
-def _disk(ctx, path, tree, index):
-    roots = memory.local_roots(tree)
+def _disk(ctx, path, roots, index):
     for root, w, r, wh, rh in memory.disk_round_trips(index, roots):
         yield ctx.finding(
             "CLS107", path, **_where(w.node), subject=root,
@@ -161,8 +154,8 @@ def _disk(ctx, path, tree, index):
         )
 
 
-def _keys(ctx, path, tree, env_set):
-    for k in keys.signing_keys(tree):
+def _keys(ctx, path, tree, text, env_set):
+    for k in keys.signing_keys(tree, text):
         if k.switch and k.switch in env_set:
             continue  # the deployment provides the key: the fallback never runs
         saved = " and saved to a local file" if k.saved_to_file else ""
@@ -187,7 +180,7 @@ def _backends(ctx, path, tree, text, env_set, project):
     else:
         settings = {}
     found += backends.flask_session(settings)
-    if "imit" in text or "MemoryStorage" in text:
+    if ("Limiter(" in text and LIMITER.search(text)) or "MemoryStorage" in text or "storage_from_string" in text:
         found += backends.limiters(tree, settings, project["storage"])
     if "socketio" in text.lower():
         found += backends.socketio_servers(tree, text, project["queue"])

@@ -58,10 +58,27 @@ def _decorator(dec: ast.AST, text: str) -> tuple[str, str] | None:
     return None
 
 
+def iter_functions(tree: ast.AST):
+    """Every function definition, visiting statements only (no expression nodes)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for stmt in getattr(node, "body", ()):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield stmt
+            if isinstance(stmt, ast.stmt):
+                stack.append(stmt)
+                for extra in ("orelse", "finalbody"):
+                    for sub in getattr(stmt, extra, ()) or ():
+                        stack.append(ast.Module(body=[sub], type_ignores=[]))
+                for handler in getattr(stmt, "handlers", ()) or ():
+                    stack.append(handler)
+
+
 def identity_caches(tree: ast.Module, text: str) -> list[CacheFinding]:
     out: list[CacheFinding] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.decorator_list:
+    for node in iter_functions(tree):
+        if not node.decorator_list:
             continue
         for dec in node.decorator_list:
             found = _decorator(dec, text)

@@ -18,6 +18,7 @@ registry they fill is filled once per process, the same way in v1 and v2.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from canary_lint.state.envs import const_str, dotted
@@ -140,10 +141,12 @@ def _collect(tree: ast.Module, index: ModuleIndex) -> None:
     visit_body(tree.body, "", 0)
 
 
-def _registered_targets(tree: ast.Module) -> list[ast.AST]:
-    """Expressions passed to a registration call (`add_url_rule(..., view_func=f)`, `path("x/", v)`, …)."""
+def _registered_targets(tree: ast.Module, lines: set[int] | None = None) -> list[ast.AST]:
+    """Expressions passed to a registration call (`add_url_rule(..., view_func=f)`, `path("x/", v)`, …),
+    looking only at the statements on `lines` when given."""
     out: list[ast.AST] = []
-    for node in ast.walk(tree):
+    roots = [tree] if lines is None else list(_statements_at(tree.body, lines))
+    for node in (n for root in roots for n in ast.walk(root)):
         if not isinstance(node, ast.Call):
             continue
         name = dotted(node.func)
@@ -169,6 +172,26 @@ def _mark_target(expr: ast.AST, index: ModuleIndex, kind: str) -> None:
                 func.handler = kind
 
 
+CALLED = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
+
+
+def _callees_from_text(func: Func, index: ModuleIndex, segment: str) -> list[Func]:
+    """In-module callees found by scanning the function's source: `name(` and `self.name(`/`cls.name(`."""
+    out: list[Func] = []
+    seen: set[str] = set()
+    for called in CALLED.findall(segment):
+        if called in seen:
+            continue
+        seen.add(called)
+        if "." not in called:
+            out.extend(g for g in index.by_name.get(called, ()) if g.cls is None and g is not func)
+        elif func.cls and called.count(".") == 1 and called.startswith(("self.", "cls.")):
+            target = index.methods.get((func.cls, called.split(".", 1)[1]))
+            if target is not None:
+                out.append(target)
+    return out
+
+
 def _callees(func: Func, index: ModuleIndex) -> list[Func]:
     out: list[Func] = []
     for node in ast.walk(func.node):
@@ -184,17 +207,57 @@ def _callees(func: Func, index: ModuleIndex) -> list[Func]:
     return out
 
 
-def module_index(tree: ast.Module, extra_handlers: frozenset = frozenset(), depth: int = 3) -> ModuleIndex:
+REGISTER_TEXT = re.compile(r"add_url_rule|add_api_route|add_api_websocket_route|add_route|add_websocket_route|"
+                           r"add_(?:get|post|put|patch|delete|head|view)\(|Route\(|path\(|url\(|\.on\(|web\.\w+\(")
+
+
+def _candidate_lines(text: str) -> set[int]:
+    """Lines that may hold a registration call (cheap: one literal-led regex scan)."""
+    lines: set[int] = set()
+    line, pos = 1, 0
+    for m in REGISTER_TEXT.finditer(text):
+        start = m.start()
+        token = m.group()
+        if token in ("path(", "url(") and start and (text[start - 1].isalnum() or text[start - 1] in "_."):
+            if not (token == "path(" and text[start - 3:start] == "re_"):
+                continue  # os.path(...), make_url(...)
+        line += text.count("\n", pos, start)
+        pos = start
+        lines.add(line)
+    return lines
+
+
+def _statements_at(body: list, lines: set[int]):
+    """Simple statements whose span covers one of `lines`, descending into compound statements."""
+    for stmt in body:
+        end = getattr(stmt, "end_lineno", stmt.lineno) or stmt.lineno
+        if not any(stmt.lineno <= n <= end for n in lines):
+            continue
+        subs = [getattr(stmt, f, None) for f in ("body", "orelse", "finalbody")]
+        subs += [h.body for h in getattr(stmt, "handlers", None) or ()]
+        subs += [c.body for c in getattr(stmt, "cases", None) or ()]
+        if any(isinstance(sub, list) for sub in subs):
+            for sub in subs:
+                if isinstance(sub, list):
+                    yield from _statements_at(sub, lines)
+        else:
+            yield stmt
+
+
+def module_index(tree: ast.Module, text: str = "", extra_handlers: frozenset = frozenset(), depth: int = 3) -> ModuleIndex:
     """Functions of the module, which are handlers, and which handlers reach each function (`depth` calls)."""
     index = ModuleIndex()
     _collect(tree, index)
-    for expr in _registered_targets(tree):
-        _mark_target(expr, index, "route")
+    lines = _candidate_lines(text) if text else None
+    if lines is None or lines:
+        for expr in _registered_targets(tree, lines):
+            _mark_target(expr, index, "route")
     for qual in extra_handlers:  # Django URLconf targets found in other modules
         for func in index.funcs:
             if func.qual == qual or (func.cls == qual and (func.name in VIEW_METHODS or func.name.startswith("on_"))):
                 func.handler = func.handler or "view"
     callees: dict = {}
+    starts = _line_starts(text) if text else None
     for handler in index.handlers:
         frontier = [handler]
         seen = {handler}
@@ -203,13 +266,28 @@ def module_index(tree: ast.Module, extra_handlers: frozenset = frozenset(), dept
             for func in frontier:
                 index.reached_by.setdefault(func, set()).add(handler)
                 if func not in callees:
-                    callees[func] = _callees(func, index)
+                    if starts is None:
+                        callees[func] = _callees(func, index)
+                    else:
+                        lo = starts[func.node.lineno - 1]
+                        end = func.node.end_lineno or func.node.lineno
+                        segment = text[lo:starts[end]] if end < len(starts) else text[lo:]
+                        callees[func] = _callees_from_text(func, index, segment)
                 for callee in callees[func]:
                     if callee not in seen:
                         seen.add(callee)
                         nxt.append(callee)
             frontier = nxt
     return index
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    pos = text.find("\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    return starts
 
 
 # ---- Django URLconf across modules ------------------------------------------------------------------------

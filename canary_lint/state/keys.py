@@ -95,7 +95,10 @@ def _settings_prefix(cls: ast.ClassDef) -> str | None:
     return ""
 
 
-def signing_keys(tree: ast.Module) -> list[KeyFinding]:
+SECRET_KEYWORD_TEXT = ("secret_key=", "secret=", "SECRET_KEY=", "signing_key=", "_secret=", "_SECRET=")
+
+
+def signing_keys(tree: ast.Module, text: str = "") -> list[KeyFinding]:
     out: list[KeyFinding] = []
 
     def check_assign(node, targets, value, scope_body, in_function, func_name=""):
@@ -122,8 +125,6 @@ def signing_keys(tree: ast.Module) -> list[KeyFinding]:
                 check_assign(stmt, stmt.targets, stmt.value, body, in_function, func_name)
             elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
                 check_assign(stmt, [stmt.target], stmt.value, body, in_function, func_name)
-            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-                _check_call(stmt.value, out)
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 visit(stmt.body, True, stmt.name)
             elif isinstance(stmt, ast.ClassDef):
@@ -142,10 +143,12 @@ def signing_keys(tree: ast.Module) -> list[KeyFinding]:
                     visit(getattr(stmt, sub, []) or [], in_function, func_name)
                 for handler in getattr(stmt, "handlers", []) or []:
                     visit(handler.body, in_function, func_name)
-            for call in _calls_with_secret_keywords(stmt):
-                _check_call(call, out)
 
     visit(tree.body, False)
+    if not text or any(t in text for t in SECRET_KEYWORD_TEXT):  # `SessionMiddleware(app, secret_key=...)`, `.update(SECRET_KEY=...)`
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.keywords:
+                _check_call(node, out)
     seen: set[int] = set()
     unique = []
     for f in out:
@@ -153,14 +156,6 @@ def signing_keys(tree: ast.Module) -> list[KeyFinding]:
             seen.add(id(f.node))
             unique.append(f)
     return unique
-
-
-def _calls_with_secret_keywords(stmt: ast.stmt):
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.Try, ast.With)):
-        return []
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        return []  # handled by visit
-    return [n for n in ast.walk(stmt) if isinstance(n, ast.Call) and any(k.arg in SECRET_KEYWORDS for k in n.keywords)]
 
 
 def _check_call(call: ast.Call, out: list[KeyFinding]) -> None:

@@ -214,12 +214,34 @@ class MemoryFinding:
     extra_writers: list = field(default_factory=list)
 
 
-def memory_state(index: ModuleIndex, containers: dict[str, Container]) -> list[MemoryFinding]:
+def line_starts(text: str) -> list[int]:
+    starts = [0]
+    find = text.find
+    pos = find("\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = find("\n", pos + 1)
+    return starts
+
+
+def mentions(text: str, starts: list[int], node: ast.AST, names) -> bool:
+    """Does the source of `node` contain one of `names`? (a substring test that skips most functions)"""
+    lo = starts[node.lineno - 1] if node.lineno - 1 < len(starts) else 0
+    end = node.end_lineno or node.lineno
+    hi = starts[end] if end < len(starts) else len(text)
+    segment = text[lo:hi]
+    return any(n in segment for n in names)
+
+
+def memory_state(index: ModuleIndex, containers: dict[str, Container], text: str = "") -> list[MemoryFinding]:
     if not containers or not index.reached_by:
         return []
     names = set(containers)
+    starts = line_starts(text) if text else None
     by_name: dict[str, list[Use]] = {}
     for func in index.reached_by:
+        if starts is not None and not mentions(text, starts, func.node, names):
+            continue
         for use in function_uses(func, names):
             by_name.setdefault(_name_of(use), []).append(use)
     out: list[MemoryFinding] = []

@@ -1,0 +1,114 @@
+"""State analyzer benchmark on real applications (not run by CI).
+
+    python bench/state/run.py [NAME ...] [--findings]
+
+For each application tree fetched by bench/pyapps/fetch.py (weblate, prefect, chainlit, langflow,
+dagster-webserver) it measures, in one run:
+  parse   one plain `ast.parse` pass over the same Python files (read + parse, in this process)
+  check   the whole `canary-lint check TREE --format json` process, wall time (best of --repeat)
+  state   the state analyzer alone, in this process, on a fresh context whose files are already parsed
+and prints check/parse (the goal is <= 2.5x) and the state findings per rule; `--findings` lists every
+state finding so each can be read and judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "pyapps"))
+
+import fetch  # noqa: E402
+
+
+def python_files(tree: Path) -> list[Path]:
+    from canary_lint.config import Config
+    from canary_lint.discovery import discover
+
+    found = discover([str(tree)], Config(root=tree), tree)
+    return [f.abspath for f in found.files if "python" in f.kinds]
+
+
+def plain_parse(files: list[Path]) -> float:
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in files:
+            try:
+                ast.parse(path.read_bytes().decode("utf-8-sig"), filename=str(path))
+            except (SyntaxError, UnicodeDecodeError, ValueError):
+                pass
+    return time.perf_counter() - start
+
+
+def whole_check(tree: Path) -> tuple[float, dict]:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "canary_lint", "check", ".", "--format", "json", "--exit-zero"],
+                          cwd=tree, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    elapsed = time.perf_counter() - start
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(f"canary-lint check failed in {tree}:\n{proc.stderr[-2000:]}")
+    return elapsed, report
+
+
+def state_only(tree: Path) -> float:
+    from canary_lint.config import Config
+    from canary_lint.context import ReleaseContext
+    from canary_lint.discovery import discover
+    from canary_lint.registry import registry
+    from canary_lint.state import analyzer
+
+    found = discover(["."], Config(root=tree), tree)
+    ctx = ReleaseContext(Config(root=tree), found.files, registry(), cwd=tree)
+    for f in ctx.files_of("python"):
+        ctx.python_ast(f)  # the engine parses every file anyway; time the analysis on top of it
+    start = time.perf_counter()
+    list(analyzer.analyze(ctx))
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("names", nargs="*")
+    ap.add_argument("--findings", action="store_true", help="print every state finding")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    names = args.names or list(fetch.APPS)
+    rows = []
+    for name in names:
+        tree = fetch.fetch(name)
+        files = python_files(tree)
+        parse = min(plain_parse(files) for _ in range(args.repeat))
+        runs = [whole_check(tree) for _ in range(args.repeat)]
+        check = min(t for t, _ in runs)
+        report = runs[0][1]
+        state = min(state_only(tree) for _ in range(args.repeat))
+        findings = [f for f in report["findings"] if f["family"] == "state"]
+        by_rule: dict[str, int] = {}
+        for f in findings:
+            by_rule[f["rule"]] = by_rule.get(f["rule"], 0) + 1
+        crashes = [f for f in report["findings"] if f["rule"] == "CL005" and "state" in f["message"]]
+        rows.append((name, len(files), parse, check, state, by_rule, len(crashes)))
+        if args.findings:
+            for f in findings:
+                print(f"  {name}: {f['rule']} {f['path']}:{f['line']}  {f['message']}")
+    print(f"{'tree':20} {'files':>6} {'parse s':>8} {'check s':>8} {'check/parse':>11} {'state s':>8}  findings")
+    for name, n, parse, check, state, by_rule, crashes in rows:
+        rules = ", ".join(f"{k}×{v}" for k, v in sorted(by_rule.items())) or "none"
+        crash = f"  STATE CRASHES: {crashes}" if crashes else ""
+        print(f"{name:20} {n:6} {parse:8.3f} {check:8.3f} {check / parse:10.2f}x {state:8.3f}  {rules}{crash}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
