@@ -6,7 +6,8 @@ put in `drain` (no new requests, open connections finish); a server that should 
 while the change is half done: when the canary's share goes up its weight is raised first (the baseline is
 lowered after), when it goes down its weight is lowered first (`order: canary-first`, the default; see
 bench/rollout for the measurement). A header route uses a map file named in the config:
-  use_backend %[req.hdr(X-Canary),map(/etc/haproxy/canary.map,shop)]
+  use_backend %[req.hdr(X-Canary),map(/etc/haproxy/canary.map,shop)] if { req.hdr(X-Canary) -m found }
+  default_backend shop
 where `header_map` is that file and `canary_backend` the backend serving only the canary.
 """
 

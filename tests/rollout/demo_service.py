@@ -1,0 +1,106 @@
+"""A tiny service for rollout tests: answers GET /, exposes version-labelled Prometheus metrics on /metrics.
+
+  python demo_service.py --port 18001 --version v1 [--error-rate 0.05] [--latency-ms 20]
+                         [--slow-fraction 0.05 --slow-seconds 2]
+Errors and slow requests are spread evenly (every 1/rate-th request), so a rate is exact, not random.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.n = 0
+        self.codes: dict[int, int] = {}
+        self.buckets = [0] * len(BUCKETS)
+        self.count = 0
+        self.total = 0.0
+
+    def next(self) -> int:
+        with self.lock:
+            self.n += 1
+            return self.n
+
+    def observe(self, code: int, seconds: float) -> None:
+        with self.lock:
+            self.codes[code] = self.codes.get(code, 0) + 1
+            for i, b in enumerate(BUCKETS):
+                if seconds <= b:
+                    self.buckets[i] += 1
+            self.count += 1
+            self.total += seconds
+
+    def render(self, version: str) -> str:
+        with self.lock:
+            lines = ["# TYPE http_requests_total counter"]
+            for code, n in sorted(self.codes.items()):
+                lines.append(f'http_requests_total{{version="{version}",code="{code}"}} {n}')
+            lines.append("# TYPE http_request_duration_seconds histogram")
+            for b, n in zip(BUCKETS, self.buckets):
+                lines.append(f'http_request_duration_seconds_bucket{{version="{version}",le="{b}"}} {n}')
+            lines.append(f'http_request_duration_seconds_bucket{{version="{version}",le="+Inf"}} {self.count}')
+            lines.append(f'http_request_duration_seconds_count{{version="{version}"}} {self.count}')
+            lines.append(f'http_request_duration_seconds_sum{{version="{version}"}} {self.total}')
+        return "\n".join(lines) + "\n"
+
+
+def _every(i: int, rate: float, offset: float = 0.0) -> bool:
+    return rate > 0 and int(i * rate + offset) != int((i - 1) * rate + offset)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--version", required=True)
+    ap.add_argument("--error-rate", type=float, default=0.0)
+    ap.add_argument("--latency-ms", type=float, default=20.0)
+    ap.add_argument("--slow-fraction", type=float, default=0.0)
+    ap.add_argument("--slow-seconds", type=float, default=2.0)
+    args = ap.parse_args(argv)
+    stats = Stats()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def _send(self, code: int, body: bytes, ctype="text/plain") -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path == "/metrics":
+                self._send(200, stats.render(args.version).encode(), "text/plain; version=0.0.4")
+                return
+            t0 = time.perf_counter()
+            i = stats.next()
+            delay = args.latency_ms / 1000.0
+            if _every(i, args.slow_fraction, 0.5):
+                delay += args.slow_seconds
+            time.sleep(delay)
+            code = 500 if _every(i, args.error_rate) else 200
+            self._send(code, f"{args.version}\n".encode())
+            stats.observe(code, time.perf_counter() - t0)
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 1024
+
+    server = Server(("127.0.0.1", args.port), Handler)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Real parts for end-to-end rollout tests and benchmarks: nginx, HAProxy, Prometheus and the demo service,
+each started with its own config in a temporary directory, bound to 127.0.0.1, stopped by PID; and a
+bounded load generator on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def have(binary: str) -> bool:
+    return shutil.which(binary) is not None or Path(f"/usr/sbin/{binary}").exists()
+
+
+class Proc:
+    def __init__(self, argv: list[str], log: Path, cwd: Path | None = None):
+        self.log = log
+        self.f = open(log, "wb")
+        self.p = subprocess.Popen(argv, stdout=self.f, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.p.pid
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.p.poll() is None:
+            try:
+                os.kill(self.p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.p.pid, signal.SIGKILL)
+                self.p.wait(5)
+        self.f.close()
+
+
+class Demo:
+    def __init__(self, tmp: Path, port: int, version: str, **behaviour):
+        argv = [sys.executable, str(HERE / "demo_service.py"), "--port", str(port), "--version", version]
+        for k, v in behaviour.items():
+            argv += [f"--{k.replace('_', '-')}", str(v)]
+        self.port = port
+        self.proc = Proc(argv, tmp / f"demo-{version}-{port}.log")
+        wait_port(port, proc=self.proc.p)
+
+    def stop(self) -> None:
+        self.proc.stop(signal.SIGKILL)
+
+
+class Prometheus:
+    def __init__(self, tmp: Path, targets: list[int], interval: str = "1s"):
+        self.port = free_port()
+        self.dir = tmp / f"prom-{self.port}"
+        self.dir.mkdir()
+        cfg = self.dir / "prometheus.yml"
+        tl = ", ".join(f'"127.0.0.1:{p}"' for p in targets)
+        cfg.write_text(f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
+                       f"scrape_configs:\n  - job_name: demo\n    scrape_interval: {interval}\n"
+                       f"    scrape_timeout: {interval}\n    static_configs:\n      - targets: [{tl}]\n")
+        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+        self.proc = Proc([binary, f"--config.file={cfg}", f"--storage.tsdb.path={self.dir / 'data'}",
+                          f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"], self.dir / "log")
+        wait_port(self.port, 30, self.proc.p)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("Prometheus did not become ready")
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        self.proc.stop(sig)
+
+
+class Nginx:
+    def __init__(self, tmp: Path, stable: int, canary: int, service: str = "shop"):
+        from canary_lint.rollout.routers import Route
+        from canary_lint.rollout.routers.nginx import NginxRouter
+
+        self.port, self.status_port = free_port(), free_port()
+        self.dir = tmp / f"nginx-{self.port}"
+        (self.dir / "logs").mkdir(parents=True)
+        self.conf = self.dir / "nginx.conf"
+        self.include = self.dir / "split.conf"
+        self.spec = {"kind": "nginx", "include_file": str(self.include), "conf": str(self.conf),
+                     "prefix": str(self.dir), "stable": f"127.0.0.1:{stable}", "canary": f"127.0.0.1:{canary}",
+                     "status_listen": f"127.0.0.1:{self.status_port}", "name": service}
+        d = self.dir
+        self.conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/tmp_body; proxy_temp_path {d}/tmp_proxy; fastcgi_temp_path {d}/tmp_fcgi;
+    uwsgi_temp_path {d}/tmp_uwsgi; scgi_temp_path {d}/tmp_scgi;
+    include {self.include};
+    server {{
+        listen 127.0.0.1:{self.port};
+        location / {{
+            proxy_pass http://${service}_upstream;
+            proxy_next_upstream error timeout;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 10s;
+        }}
+    }}
+}}
+""")
+        router = NginxRouter(self.spec, service)
+        router._write(router.render(Route(), "initial"))
+        self.proc = Proc(["nginx", "-p", str(d), "-c", str(self.conf)], d / "logs" / "stdout.log")
+        wait_port(self.port, proc=self.proc.p)
+        wait_port(self.status_port, proc=self.proc.p)
+
+    def stop(self) -> None:
+        self.proc.stop(signal.SIGQUIT)
+
+
+class HAProxy:
+    def __init__(self, tmp: Path, stable: int, canary: int, backend: str = "shop"):
+        self.port = free_port()
+        self.dir = tmp / f"haproxy-{self.port}"
+        self.dir.mkdir()
+        self.socket = str(self.dir / "admin.sock")
+        self.map = str(self.dir / "canary.map")
+        Path(self.map).write_text("")
+        self.backend = backend
+        self.spec = {"kind": "haproxy", "socket": self.socket, "backend": backend, "stable": "v1",
+                     "canary": "v2", "header_map": self.map, "canary_backend": f"{backend}_canary"}
+        cfg = self.dir / "haproxy.cfg"
+        cfg.write_text(f"""
+global
+    stats socket {self.socket} mode 600 level admin
+    maxconn 2048
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind 127.0.0.1:{self.port}
+    use_backend %[req.hdr(X-Canary),map({self.map},{backend})] if {{ req.hdr(X-Canary) -m found }}
+    default_backend {backend}
+backend {backend}
+    balance roundrobin
+    server v1 127.0.0.1:{stable} weight 100
+    server v2 127.0.0.1:{canary} weight 0
+backend {backend}_canary
+    server v2 127.0.0.1:{canary}
+""")
+        self.proc = Proc(["haproxy", "-db", "-f", str(cfg)], self.dir / "log")
+        wait_port(self.port, proc=self.proc.p)
+        deadline = time.monotonic() + 10
+        while not Path(self.socket).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.stop(signal.SIGTERM)
+
+
+class Load:
+    """`rps` requests/s to 127.0.0.1:port from `threads` keep-alive clients, for at most `limit` seconds and
+    `max_requests` requests. `header_share` of the requests carry the canary header."""
+
+    def __init__(self, port: int, rps: float = 200, threads: int = 12, limit: float = 180.0,
+                 max_requests: int = 100_000, header: tuple[str, str] = ("X-Canary", "internal"),
+                 header_share: float = 0.1):
+        self.port, self.rps, self.limit, self.max = port, rps, limit, max_requests
+        self.header, self.header_share = header, header_share
+        self.stop_event = threading.Event()
+        self.sent = 0
+        self.codes: dict[int, int] = {}
+        self.bodies: list[str] = []
+        self.record = False
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, args=(i, threads), daemon=True) for i in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, i: int, n: int) -> None:
+        per = self.rps / n
+        start = time.monotonic()
+        k = 0
+        conn = None
+        every = int(round(1 / self.header_share)) if self.header_share else 0
+        while not self.stop_event.is_set() and time.monotonic() - start < self.limit:
+            with self.lock:
+                if self.sent >= self.max:
+                    return
+                self.sent += 1
+                seq = self.sent
+            headers = {self.header[0]: self.header[1]} if every and seq % every == 0 else {}
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("GET", "/", headers=headers)
+                resp = conn.getresponse()
+                body = resp.read().decode(errors="replace").strip()
+                code = resp.status
+            except (OSError, http.client.HTTPException):
+                code, body = 0, ""
+                if conn is not None:
+                    conn.close()
+                conn = None
+            with self.lock:
+                self.codes[code] = self.codes.get(code, 0) + 1
+                if self.record:
+                    self.bodies.append(body)
+            k += 1
+            delay = start + k / per - time.monotonic()
+            if delay > 0:
+                self.stop_event.wait(delay)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(15)

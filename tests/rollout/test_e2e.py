@@ -1,0 +1,287 @@
+"""End to end with real nginx, HAProxy and Prometheus, two versions of the demo service and loopback load.
+
+One lab per module: Prometheus (1 s scrapes) watching the stable and canary ports, nginx and HAProxy in front of
+them. Each scenario starts its own demo processes with scenario-specific version labels, so no scenario sees
+another's samples, and runs `canary-lint rollout` as a subprocess, as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from rollout_fakes import RED, git_release, report
+from rollout_lab import Demo, HAProxy, Load, Nginx, Prometheus, free_port
+
+from canary_lint.rollout.journal import Journal
+from canary_lint.rollout.routers import Route
+from canary_lint.rollout.routers.haproxy import HAProxyRouter
+from canary_lint.rollout.routers.nginx import NginxRouter
+
+
+class Lab:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.stable_port, self.canary_port = free_port(), free_port()
+        self.prom = Prometheus(tmp, [self.stable_port, self.canary_port])
+        self.nginx = Nginx(tmp, self.stable_port, self.canary_port)
+        self.haproxy = HAProxy(tmp, self.stable_port, self.canary_port)
+        self.demos: list[Demo] = []
+        self.load: Load | None = None
+
+    def start(self, name: str, stable: dict, canary: dict | None, proxy: str = "nginx", rps: float = 200) -> tuple[str, str]:
+        self.finish()
+        NginxRouter(self.nginx.spec, "shop").apply(Route())
+        HAProxyRouter(self.haproxy.spec, "shop").apply(Route())
+        v1, v2 = f"v1-{name}", f"v2-{name}"
+        self.demos = [Demo(self.tmp, self.stable_port, v1, **stable)]
+        if canary is not None:
+            self.demos.append(Demo(self.tmp, self.canary_port, v2, **canary))
+        port = self.nginx.port if proxy == "nginx" else self.haproxy.port
+        self.load = Load(port, rps=rps, limit=150)
+        self._warm(v1)
+        return v1, v2
+
+    def _warm(self, version: str) -> None:
+        """Wait until Prometheus has a few seconds of the baseline's counters."""
+        q = f'sum(increase(http_requests_total{{version="{version}"}}[3s]))'
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            url = f"{self.prom.url}/api/v1/query?" + urllib.parse.urlencode({"query": q})
+            with urllib.request.urlopen(url, timeout=2) as r:
+                res = json.loads(r.read())["data"]["result"]
+            if res and float(res[0]["value"][1]) > 50:
+                return
+            time.sleep(0.25)
+        raise RuntimeError("Prometheus has no baseline traffic after 30 s")
+
+    def finish(self) -> None:
+        if self.load:
+            self.load.stop()
+            self.load = None
+        for d in self.demos:
+            d.stop()
+        self.demos = []
+
+    def close(self) -> None:
+        self.finish()
+        for part in (self.nginx, self.haproxy, self.prom):
+            part.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    lab = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def write_plan(tmp: Path, lab: Lab, versions, steps, proxy="nginx", prom_url=None, findings=(), **extra) -> Path:
+    root = tmp / "release"
+    commit = git_release(root)
+    (root / "canary-lint.json").write_text(json.dumps(report(commit, findings)))
+    router = lab.nginx.spec if proxy == "nginx" else lab.haproxy.spec
+    total = 'sum(increase(http_requests_total{version="$version"}[$window]))'
+    plan = {
+        "service": "shop",
+        "gate": {"report": "canary-lint.json"},
+        "router": router,
+        "metrics": {"kind": "prometheus", "url": prom_url or lab.prom.url, "stable": versions[0],
+                    "canary": versions[1], "timeout": "1s", "retries": 1, "down_limit": "3s"},
+        "traffic": {"grace": "5s", "tolerance": "50%"},
+        "judge": {"alpha": 0.01, "power": 0.8, "interval": "1s"},
+        "criteria": [
+            {"name": "errors", "kind": "ratio", "total": total, "max_increase": "10%", "detect": "100%",
+             "bad": 'sum(increase(http_requests_total{version="$version",code=~"5.."}[$window]))'},
+            {"name": "latency", "kind": "latency", "histogram": "http_request_duration_seconds",
+             "quantiles": [0.99], "max_increase": "50ms"},
+        ],
+        "steps": steps,
+        **extra,
+    }
+    path = root / "rollout.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return path
+
+
+def rollout(*args, timeout=150) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "canary_lint", "rollout", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def nginx_route(lab) -> Route:
+    return NginxRouter(lab.nginx.spec, "shop").current()
+
+
+def journal_of(plan: Path) -> Journal:
+    return Journal(plan.parent / ".canary-lint" / "rollout.sqlite")
+
+
+HOLD = {"min": "3s", "max": "40s"}
+HEALTHY = {"error_rate": 0.05, "latency_ms": 20}
+
+
+def test_healthy_canary_is_promoted_through_nginx(lab, tmp_path):
+    versions = lab.start("healthy", HEALTHY, HEALTHY)
+    steps = [{"header": {"name": "X-Canary", "value": "internal"}, "hold": HOLD},
+             {"weight": 20, "hold": HOLD}, {"weight": 50, "hold": HOLD}, {"weight": 100}]
+    plan = write_plan(tmp_path, lab, versions, steps)
+    out = rollout(str(plan))
+    assert out.returncode == 0, out.stderr
+    assert "promoted" in out.stderr
+    assert nginx_route(lab) == Route(100)
+    j = journal_of(plan)
+    r = j.latest("shop")
+    assert r.state == "promoted"
+    measured = j.events(r.id, "measurement")
+    # every judged stage passed on numbers, with both criteria and the traffic share checked
+    passed = [e for e in measured if e["data"]["outcome"] == "pass"]
+    assert sorted({e["stage"] for e in passed}) == [0, 1, 2]
+    names = {v["criterion"] for v in passed[-1]["data"]["verdicts"]}
+    assert names == {"traffic", "errors", "latency p99"}
+    lab.load.record = True
+    time.sleep(1.0)
+    assert {b for b in lab.load.bodies if b} == {versions[1]}  # all traffic on the canary now
+
+
+def test_doubled_error_rate_is_rolled_back(lab, tmp_path):
+    versions = lab.start("errors", HEALTHY, {"error_rate": 0.10, "latency_ms": 20})
+    steps = [{"weight": 20, "hold": HOLD}, {"weight": 100}]
+    plan = write_plan(tmp_path, lab, versions, steps)
+    out = rollout(str(plan))
+    assert out.returncode == 4, out.stderr
+    assert "errors" in out.stderr and "higher than baseline" in out.stderr
+    assert nginx_route(lab) == Route(0)
+    j = journal_of(plan)
+    r = j.latest("shop")
+    assert r.state == "rolled-back"
+    done = j.events(r.id, "rollback-done")
+    assert done and done[0]["data"]["seconds"] >= 0
+
+
+def test_p99_regression_is_rolled_back_although_most_requests_are_faster(lab, tmp_path):
+    versions = lab.start("p99", HEALTHY, {"error_rate": 0.05, "latency_ms": 10, "slow_fraction": 0.05,
+                                          "slow_seconds": 2})
+    steps = [{"weight": 20, "hold": HOLD}, {"weight": 100}]
+    plan = write_plan(tmp_path, lab, versions, steps)
+    out = rollout(str(plan))
+    assert out.returncode == 4, out.stderr
+    assert "latency p99" in out.stderr
+    assert nginx_route(lab) == Route(0)
+
+
+def test_dead_canary_is_detected_behind_nginx_retries(lab, tmp_path):
+    versions = lab.start("dead", HEALTHY, None)
+    steps = [{"weight": 20, "hold": HOLD}, {"weight": 100}]
+    plan = write_plan(tmp_path, lab, versions, steps)
+    out = rollout(str(plan))
+    assert out.returncode == 4, out.stderr
+    assert "no canary requests" in out.stderr or "received no requests" in out.stderr
+    assert nginx_route(lab) == Route(0)
+
+
+def test_prometheus_killed_mid_stage_holds_then_rolls_back(lab, tmp_path):
+    versions = lab.start("promkill", HEALTHY, HEALTHY)
+    prom = Prometheus(tmp_path, [lab.stable_port, lab.canary_port])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the new Prometheus has seen a few scrapes
+            url = f"{prom.url}/api/v1/query?query=" + urllib.parse.quote(
+                f'sum(increase(http_requests_total{{version="{versions[0]}"}}[3s]))')
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if json.loads(r.read())["data"]["result"]:
+                    break
+            time.sleep(0.25)
+        steps = [{"weight": 20, "hold": {"min": "30s", "max": "60s"}}, {"weight": 100}]
+        plan = write_plan(tmp_path, lab, versions, steps, prom_url=prom.url)
+        runner = subprocess.Popen([sys.executable, "-m", "canary_lint", "rollout", str(plan)],
+                                  stderr=subprocess.PIPE, text=True)
+        j = journal_of(plan)
+        _wait_for(lambda: (r := j.latest("shop")) and j.events(r.id, "measurement"), 60)
+        prom.stop(signal.SIGKILL)
+        _, err = runner.communicate(timeout=60)
+        assert runner.returncode == 4, err
+        assert "metrics provider unavailable" in err
+        r = j.latest("shop")
+        assert j.events(r.id, "metrics-down")
+        assert nginx_route(lab) == Route(0)
+    finally:
+        prom.stop(signal.SIGKILL)
+
+
+def _wait_for(fn, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = fn()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+def test_runner_killed_mid_stage_then_resumed(lab, tmp_path):
+    versions = lab.start("sigkill", HEALTHY, HEALTHY)
+    steps = [{"weight": 20, "hold": {"min": "6s", "max": "40s"}}, {"weight": 50, "hold": HOLD}, {"weight": 100}]
+    plan = write_plan(tmp_path, lab, versions, steps)
+    runner = subprocess.Popen([sys.executable, "-m", "canary_lint", "rollout", str(plan)],
+                              stderr=subprocess.DEVNULL)
+    j = journal_of(plan)
+    _wait_for(lambda: (r := j.latest("shop")) and len(j.events(r.id, "measurement")) >= 2, 60)
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(10)
+    assert nginx_route(lab) == Route(20)  # routing stays as journaled; nothing half-written
+    status = json.loads(rollout("status", str(plan), "--format", "json").stdout)
+    assert status["state"] == "running" and status["runner_pid"] is None and status["stage"] == 1
+    out = rollout("resume", str(plan))
+    assert out.returncode == 0, out.stderr
+    r = j.latest("shop")
+    assert r.state == "promoted"
+    resumed = j.events(r.id, "resumed")
+    assert resumed[0]["data"]["observed"][0]["canary"] == 20
+    assert nginx_route(lab) == Route(100)
+
+
+def test_red_gate_refuses_and_routes_nothing(lab, tmp_path):
+    versions = lab.start("red", HEALTHY, HEALTHY)
+    before = lab.nginx.include.read_text()
+    plan = write_plan(tmp_path, lab, versions, [{"weight": 20, "hold": HOLD}, {"weight": 100}], findings=[RED])
+    out = rollout(str(plan))
+    assert out.returncode == 3, out.stderr
+    assert "refused" in out.stderr and "drop-column-still-read-by-v1" in out.stderr
+    assert lab.nginx.include.read_text() == before
+    assert nginx_route(lab) == Route(0)
+
+
+def haproxy_weights(lab) -> tuple[int, int]:
+    r = HAProxyRouter(lab.haproxy.spec, "shop")
+    return r._weight("v1"), r._weight("v2")
+
+
+def test_healthy_canary_is_promoted_through_haproxy(lab, tmp_path):
+    versions = lab.start("haproxy", HEALTHY, HEALTHY, proxy="haproxy")
+    steps = [{"header": {"name": "X-Canary", "value": "internal"}, "hold": HOLD},
+             {"weight": 20, "hold": HOLD}, {"weight": 100}]
+    plan = write_plan(tmp_path, lab, versions, steps, proxy="haproxy")
+    out = rollout(str(plan))
+    assert out.returncode == 0, out.stderr
+    assert haproxy_weights(lab) == (0, 100)
+    assert HAProxyRouter(lab.haproxy.spec, "shop").send(f"show map {lab.haproxy.map}").strip() == ""
+
+
+def test_doubled_error_rate_is_rolled_back_through_haproxy(lab, tmp_path):
+    versions = lab.start("haproxy-errors", HEALTHY, {"error_rate": 0.10, "latency_ms": 20}, proxy="haproxy")
+    plan = write_plan(tmp_path, lab, versions, [{"weight": 20, "hold": HOLD}, {"weight": 100}], proxy="haproxy")
+    out = rollout(str(plan))
+    assert out.returncode == 4, out.stderr
+    assert haproxy_weights(lab) == (100, 0)
