@@ -10,11 +10,23 @@ from canary_lint.migrations import ops as K
 from canary_lint.migrations.ops import ColumnSpec, Op
 
 
-@dataclass
 class Table:
-    name: str
-    columns: dict = field(default_factory=dict)  # name -> ColumnSpec
-    constraints: dict = field(default_factory=dict)  # name -> kind
+    """A replayed table. Columns of a CREATE TABLE read by the SQL fast path are parsed on first use."""
+
+    __slots__ = ("name", "_columns", "_source", "constraints")
+
+    def __init__(self, name: str, source=None):
+        self.name = name
+        self._columns: dict | None = None if source is not None else {}
+        self._source = source
+        self.constraints: dict = {}  # name -> kind
+
+    @property
+    def columns(self) -> dict:  # name -> ColumnSpec
+        if self._columns is None:
+            self._columns = {c.name: ColumnSpec(**vars(c)) for c in self._source}
+            self._source = None
+        return self._columns
 
 
 @dataclass
@@ -33,10 +45,7 @@ class Schema:
     def apply(self, op: Op) -> None:  # noqa: C901 - one dispatch over op kinds
         k = op.kind
         if k == K.CREATE_TABLE and op.table:
-            t = Table(op.table)
-            for c in op.columns:
-                t.columns[c.name] = ColumnSpec(**vars(c))
-            self.tables[op.table] = t
+            self.tables[op.table] = Table(op.table, source=op.columns)
         elif k == K.DROP_TABLE:
             self.tables.pop(op.table, None)
         elif k == K.RENAME_TABLE and op.table in self.tables and op.new_name:

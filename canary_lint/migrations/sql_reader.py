@@ -187,7 +187,135 @@ def statement_ops(stmt: str, dialect: str) -> list[Op]:
         return [Op(K.DATA, _name(m.group(1)) if m else None, detail="TRUNCATE")]
     if verb not in DDL_VERBS:
         return [Op(K.UNKNOWN, detail=" ".join(head[:3]))]
-    return _parse_ddl(stmt, dialect, head)
+    fast = _fast_ddl(stmt, dialect, head)
+    return fast if fast is not None else _parse_ddl(stmt, dialect, head)
+
+
+_RX_TOKEN = re.compile(
+    r"(?P<s>[Ee]?'(?:[^'\\]|\\.|'')*'|\$(?P<tag>[A-Za-z_]\w*|)\$.*?\$(?P=tag)\$)|(?P<q>\"(?:[^\"]|\"\")*\"|`[^`]*`)"
+    r"|(?P<w>[A-Za-z_][\w$]*|\d+(?:\.\d+)?)|(?P<p>[(),.])|--[^\n]*|/\*.*?\*/|\S",
+    re.S,
+)
+
+
+def _rx_tokens(stmt: str) -> list[tuple[str, str]]:
+    """The same (KIND, TEXT) tokens as `_tokens`, read by one regular expression (no sqlglot)."""
+    out = []
+    for m in _RX_TOKEN.finditer(stmt):
+        kind = m.lastgroup
+        if kind == "tag":
+            kind = "s"
+        if kind == "s":
+            out.append(("S", m.group(0)))
+        elif kind == "q":
+            out.append(("W", m.group(0) if m.group(0)[0] == '"' else '"' + m.group(0)[1:-1] + '"'))
+        elif kind == "w":
+            out.append(("W", m.group(0)))
+        elif kind == "p":
+            out.append(("P", m.group(0)))
+        elif not m.group(0).startswith(("--", "/*")):
+            out.append(("W", m.group(0)))
+    return out
+
+
+# ---- fast paths: statements whose facts a regular expression reads exactly --------------------------------
+_NAME = r'(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w$]*)(?:\.(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w$]*))*'
+_CREATE_INDEX = re.compile(
+    rf"CREATE\s+(UNIQUE\s+)?INDEX\s+(CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:({_NAME})\s+)?ON\s+(?:ONLY\s+)?"
+    rf"({_NAME})\s*(?:USING\s+\w+\s*)?\(", re.I)
+_CREATE_TABLE = re.compile(
+    rf"CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"({_NAME})\s*\(", re.I)
+_DROP = re.compile(
+    rf"DROP\s+(TABLE|INDEX|VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TYPE|DOMAIN)\s+(CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?"
+    rf"({_NAME}(?:\s*,\s*{_NAME})*)\s*(?:CASCADE|RESTRICT)?\s*$", re.I)
+_CREATE_OBJECT = re.compile(
+    rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:TEMP|TEMPORARY|RECURSIVE)\s+)?"
+    rf"(VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TRIGGER|FUNCTION|PROCEDURE|TYPE|DOMAIN|EXTENSION|SCHEMA|AGGREGATE)\s+"
+    rf"(?:IF\s+NOT\s+EXISTS\s+)?({_NAME})", re.I)
+
+
+class LazyColumns:
+    """The columns of a CREATE TABLE, parsed by sqlglot only when a rule needs them."""
+
+    __slots__ = ("stmt", "dialect", "_cols")
+
+    def __init__(self, stmt: str, dialect: str):
+        self.stmt, self.dialect, self._cols = stmt, dialect, None
+
+    def resolve(self) -> tuple:
+        if self._cols is None:
+            ops = _parse_ddl(self.stmt, self.dialect, ["CREATE", "TABLE"])
+            self._cols = next((o.columns for o in ops if o.kind == K.CREATE_TABLE and isinstance(o.columns, tuple)), ())
+        return self._cols
+
+    def __iter__(self):
+        return iter(self.resolve())
+
+    def __len__(self) -> int:
+        return len(self.resolve())
+
+
+def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
+    verb = head[0]
+    if verb == "CREATE":
+        if "INDEX" in head[:4]:
+            m = _CREATE_INDEX.match(stmt)
+            if m:
+                return [Op(K.CREATE_INDEX, _name(m.group(4)), name=_name(m.group(3)), unique=bool(m.group(1)),
+                           concurrently=bool(m.group(2)), columns=_index_columns(stmt, m.end()), detail="CREATE INDEX")]
+            return None
+        if "TABLE" in head[:4]:
+            m = _CREATE_TABLE.match(stmt)
+            if m and not re.search(r"\)\s*(?:WITH\s*\([^)]*\)\s*)?AS\b", stmt[-200:], re.I):
+                return [Op(K.CREATE_TABLE, _name(m.group(1)), columns=LazyColumns(stmt, dialect), detail="CREATE TABLE")]
+            return None
+        m = _CREATE_OBJECT.match(stmt)
+        if m:
+            kind = " ".join(m.group(1).lower().split())
+            return [Op(K.CREATE_OBJECT, _name(m.group(2)), name=_name(m.group(2)), object_kind=kind,
+                       detail=f"CREATE {kind.upper()}")]
+        return None
+    if verb == "ALTER" and len(head) > 1 and head[1] == "TABLE":
+        ops = _from_tokens(stmt, "", head, _rx_tokens(stmt))
+        if all(o.kind != K.UNKNOWN for o in ops):
+            return ops
+        return None  # sqlglot decides
+    if verb == "DROP":
+        m = _DROP.match(stmt.rstrip())
+        if not m:
+            return None
+        kind = " ".join(m.group(1).upper().split())
+        names = [_name(n) for n in re.findall(_NAME, m.group(3))]
+        if kind == "TABLE":
+            return [Op(K.DROP_TABLE, n, detail="DROP TABLE") for n in names]
+        if kind == "INDEX":
+            return [Op(K.DROP_INDEX, None, name=n, concurrently=bool(m.group(2)), detail="DROP INDEX") for n in names]
+        return [Op(K.DROP_OBJECT, n, name=n, object_kind=kind.lower(), detail=f"DROP {kind}") for n in names]
+    return None
+
+
+def _index_columns(stmt: str, start: int) -> tuple:
+    depth, cur, cols = 1, [], []
+    for ch in stmt[start:start + 2000]:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                break
+        if ch == "," and depth == 1:
+            cols.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    cols.append("".join(cur))
+    out = []
+    for c in cols:
+        word = c.strip().split()
+        if word and re.fullmatch(r'"[^"]+"|[A-Za-z_][\w$]*', word[0]):
+            out.append(_name(word[0]))
+    return tuple(out)
 
 
 def _parse_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op]:
@@ -224,8 +352,15 @@ def _ident(node) -> str | None:
 
 
 def type_sql(dtype, d: str = "postgres") -> str | None:
+    """The normalized type; built from the node for plain types (sqlglot's generator is slow)."""
     if dtype is None:
         return None
+    kind = getattr(dtype.this, "value", None)
+    params = dtype.expressions
+    if kind and kind not in ("ARRAY", "USER-DEFINED", "STRUCT", "MAP") and not dtype.args.get("values") and \
+            all(type(p).__name__ == "DataTypeParam" and type(p.this).__name__ == "Literal" for p in params):
+        args = ",".join(str(p.this.this) for p in params)
+        return normalize_type(f"{kind}({args})" if args else kind)
     return normalize_type(dtype.sql(dialect=d))
 
 
@@ -234,15 +369,15 @@ _TYPE_ALIASES = {
     "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT", "DECIMAL": "NUMERIC", "CHARACTER VARYING": "VARCHAR",
     "BOOL": "BOOLEAN", "FLOAT8": "DOUBLE PRECISION", "DOUBLE": "DOUBLE PRECISION", "FLOAT4": "REAL",
     "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "STRING": "TEXT", "CHARACTER": "CHAR",
-    "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP", "DATETIME": "TIMESTAMP",
+    "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP", "DATETIME": "TIMESTAMP", "UBIGINT": "BIGINT", "BPCHAR": "CHAR",
 }
 
 
 def normalize_type(raw: str | None) -> str | None:
     if not raw:
         return None
-    t = " ".join(raw.upper().replace(" (", "(").split())
-    t = re.sub(r"\s*,\s*", ",", t)
+    t = " ".join(raw.upper().split())
+    t = re.sub(r"\s*([(),])\s*", r"\1", t)
     base, paren, rest = t.partition("(")
     base = _TYPE_ALIASES.get(base.strip(), base.strip())
     return base + (paren + rest if paren else "")
@@ -444,8 +579,8 @@ def _actions(words: list[tuple[str, str]]) -> list[list[str]]:
     return out
 
 
-def _from_tokens(stmt: str, d: str, head: list[str]) -> list[Op]:
-    toks = _tokens(stmt, d)
+def _from_tokens(stmt: str, d: str, head: list[str], toks: list | None = None) -> list[Op]:
+    toks = _tokens(stmt, d) if toks is None else toks
     up = [t.upper() if k == "W" else t for k, t in toks]
     words = [t for (k, t) in toks]
     if len(up) < 2:
@@ -546,6 +681,9 @@ def _token_action(up: list[str], raw: list[str], table: str | None, detail: str)
     verb = up[0]
     if verb == "ADD":
         rest = up[1:]
+        if rest[:1] and rest[0] in ("INDEX", "KEY", "FULLTEXT", "SPATIAL", "PARTITION", "CONSTRAINT") and \
+                not any(w in rest for w in ("CHECK", "FOREIGN", "UNIQUE", "PRIMARY", "EXCLUDE")):
+            return Op(K.UNKNOWN, table, detail=f"ALTER TABLE ... ADD {rest[0]}")
         name = after("CONSTRAINT")
         if "CHECK" in rest or "FOREIGN" in rest or "UNIQUE" in rest or "PRIMARY" in rest or "EXCLUDE" in rest:
             first = next(w for w in rest if w in ("CHECK", "FOREIGN", "UNIQUE", "PRIMARY", "EXCLUDE"))

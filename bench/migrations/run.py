@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Benchmark the migration analyzer against its anchors, measured in one run.
+
+  python3 bench/migrations/run.py [--repeat N]
+
+Installs into bench/.work/migrations/ (git-ignored): a venv with alembic-guard==0.1.1 and squawk-cli==2.70.0,
+the apache-superset==6.1.0 and prefect==3.9.1 wheels (their Alembic `versions/` directories are the corpora),
+and matrix-synapse==1.163.2 (its ~400 real schema-delta .sql files, concatenated into a multi-MB file).
+Prints whole-process wall time (best of N) and finding counts per kind for both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE.parent / ".work" / "migrations"
+VENV = WORK / "venv"
+DL = WORK / "dl"
+CORPORA = WORK / "corpora"
+WHEELS = {"apache-superset==6.1.0": "apache_superset-6.1.0", "prefect==3.9.1": "prefect-3.9.1",
+          "matrix-synapse==1.163.2": "matrix_synapse-1.163.2"}
+ALEMBIC_DIRS = {
+    "superset": "superset/migrations/versions/",
+    "prefect-postgresql": "prefect/server/database/_migrations/versions/postgresql/",
+    "prefect-sqlite": "prefect/server/database/_migrations/versions/sqlite/",
+}
+# alembic-guard rule -> the canary-lint rules that answer the same question
+PAIRS = {
+    "AG001 add-not-null-column": ("CLM106",),
+    "AG002 index-not-concurrent": ("CLM201",),
+    "AG003 concurrent-index-in-transaction": ("CLM202",),
+    "AG004 rename": ("CLM103", "CLM104"),
+    "AG005 drop": ("CLM101", "CLM102", "CLM108"),
+    "AG006 column-type-change": ("CLM105", "CLM206"),
+    "AG007 set-not-null": ("CLM107", "CLM109"),
+    "AG008 constraint-validated-under-lock": ("CLM203",),
+    "AG009 volatile-default": ("CLM205",),
+    "AG010 unique-or-primary-key-constraint": ("CLM204",),
+}
+
+
+def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def setup() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    if not (VENV / "bin" / "alembic-guard").exists() or not (VENV / "bin" / "squawk").exists():
+        sh([sys.executable, "-m", "venv", str(VENV)], check=True)
+        sh([str(VENV / "bin" / "pip"), "install", "-q", "alembic-guard==0.1.1", "squawk-cli==2.70.0"], check=True)
+    for spec, stem in WHEELS.items():
+        if not any(DL.glob(f"{stem}-*.whl")):
+            sh([str(VENV / "bin" / "pip"), "download", "--no-deps", "-q", "-d", str(DL), spec], check=True)
+    for name, prefix in ALEMBIC_DIRS.items():
+        target = CORPORA / name / "versions"
+        if target.is_dir():
+            continue
+        wheel = next(DL.glob(f"{WHEELS['apache-superset==6.1.0' if name == 'superset' else 'prefect==3.9.1']}-*.whl"))
+        target.mkdir(parents=True)
+        with zipfile.ZipFile(wheel) as zf:
+            for info in zf.infolist():
+                if info.filename.startswith(prefix) and info.filename.endswith(".py") and "/" not in info.filename[len(prefix):]:
+                    (target / Path(info.filename).name).write_bytes(zf.read(info))
+    big = CORPORA / "sql" / "synapse_x5.sql"
+    if not big.exists():
+        big.parent.mkdir(parents=True, exist_ok=True)
+        wheel = next(DL.glob("matrix_synapse-*.whl"))
+        parts = []
+        with zipfile.ZipFile(wheel) as zf:
+            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                if info.filename.endswith((".sql", ".sql.postgres")) and "/schema/" in info.filename:
+                    text = zf.read(info).decode("utf-8", "replace").strip()
+                    if not text.rstrip().endswith(";"):
+                        text += ";"
+                    parts.append(f"-- {info.filename}\n{text}\n")
+        big.write_text("\n".join(parts) * 5, encoding="utf-8")
+
+
+def timed(cmd: list[str], repeat: int, cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    best, proc = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        proc = sh(cmd, cwd=cwd)
+        best = min(best, time.perf_counter() - t)
+    return best, proc
+
+
+def canary(paths: list[str], repeat: int, cwd: Path, select: str | None = None):
+    cmd = [sys.executable, "-m", "canary_lint", "check", *paths, "--format", "json", "--exit-zero"]
+    if select:
+        cmd += ["--select", select]
+    wall, proc = timed(cmd, repeat, cwd)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"canary-lint failed: {proc.stderr[-2000:]}")
+    report = json.loads(proc.stdout)
+    return wall, collections.Counter(f["rule"] for f in report["findings"]), report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    setup()
+    env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.repeat}"
+    print(f"# migration analyzer vs anchors ({env_note})\n")
+    guard = str(VENV / "bin" / "alembic-guard")
+    for name in ALEMBIC_DIRS:
+        d = CORPORA / name
+        nfiles = len(list((d / "versions").glob("*.py")))
+        g_wall, g_proc = timed([guard, "versions", "--format", "json"], args.repeat, cwd=d)
+        try:
+            g_findings = json.loads(g_proc.stdout or "[]")
+        except json.JSONDecodeError:
+            g_findings = []
+        if isinstance(g_findings, dict):
+            g_findings = g_findings.get("findings", [])
+        g_counts = collections.Counter(f.get("rule_id") or f.get("rule") or f.get("id") for f in g_findings)
+        c_wall, c_counts, _ = canary(["versions"], args.repeat, d)
+        s_wall, _, _ = canary(["versions"], args.repeat, d, select="CLM")
+        print(f"## {name}: {nfiles} revision files")
+        print(f"wall: canary-lint check {c_wall:.2f}s (whole run, every analyzer), alembic-guard {g_wall:.2f}s "
+              f"-> ratio {c_wall / g_wall:.2f}x")
+        print(f"      canary-lint check --select CLM {s_wall:.2f}s -> ratio {s_wall / g_wall:.2f}x")
+        print(f"{'alembic-guard rule':42} {'guard':>6}  canary-lint")
+        for ag, ours in PAIRS.items():
+            mine = sum(c_counts.get(c, 0) for c in ours)
+            print(f"{ag:42} {g_counts.get(ag.split()[0], 0):>6}  {mine:>5} ({'+'.join(ours)})")
+        extra = {k: v for k, v in sorted(c_counts.items())
+                 if k.startswith("CL") and not any(k in o for o in PAIRS.values())}
+        print(f"canary-lint only: {extra}\n")
+
+    big = CORPORA / "sql" / "synapse_x5.sql"
+    size = big.stat().st_size / 1e6
+    squawk = str(VENV / "bin" / "squawk")
+    q_wall, q_proc = timed([squawk, "--reporter", "json", str(big)], args.repeat)
+    try:
+        q_counts = collections.Counter(v.get("rule_name") or v.get("rule") for v in json.loads(q_proc.stdout or "[]"))
+    except json.JSONDecodeError:
+        q_counts = collections.Counter({"(unparsed output)": 1})
+    c_wall, c_counts, _ = canary([str(big)], args.repeat, big.parent)
+    n_stmt = big.read_text().count(";")
+    print(f"## SQL throughput: {big.name}, {size:.1f} MB, ~{n_stmt} statements")
+    print(f"wall: canary-lint {c_wall:.2f}s, squawk {q_wall:.2f}s -> ratio {c_wall / q_wall:.2f}x")
+    print(f"squawk findings: {dict(q_counts.most_common())}")
+    print(f"canary-lint findings: {dict(sorted(c_counts.items()))}")
+
+
+if __name__ == "__main__":
+    main()
