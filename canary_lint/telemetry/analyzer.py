@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import Counter
 
 from canary_lint.telemetry import deploy as deploy_facts
-from canary_lint.telemetry.pyfacts import Scanner, is_telemetry_file, may_attach_version, span
+from canary_lint.telemetry.pyfacts import (
+    ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env, span,
+)
 
 RULES = (
     "traces-without-service-version",
@@ -27,9 +29,10 @@ RULES = (
 # env vars the Sentry SDK reads a release from when `release=` is not given
 SENTRY_RELEASE_VARS = ("SENTRY_RELEASE", "SOURCE_VERSION", "HEROKU_SLUG_COMMIT", "CODEBUILD_RESOLVED_SOURCE_VERSION",
                        "CIRCLE_SHA1", "GAE_DEPLOYMENT_ID", "HEROKU_BUILD_COMMIT")
-# findings that a file without a telemetry set-up can still silence (an env var set by the code, a filter
-# that adds the version to records)
-SECONDARY_KINDS = {"resource-create", "provider", "sentry", "datadog", "log-json", "structlog"}
+# findings that a file without a telemetry set-up can still silence: an env var the code sets for its own
+# process, a filter or binding that puts the version on log records
+ENV_KINDS = {"resource-create", "provider", "sentry", "datadog"}
+ATTACH_KINDS = {"log-json", "structlog"}
 TEST_DIRS = {"tests", "test", "testing"}
 
 
@@ -40,18 +43,21 @@ def _is_test(path: str) -> bool:
         or name == "conftest.py"
 
 
-def _python_facts(ctx, extra: tuple, secondary: bool = False) -> list:
-    """Facts of the files with a telemetry set-up, or (`secondary`) of the other files that may put a
-    version on log records or set a telemetry env var."""
-    scanner = Scanner(extra)
+def _python_facts(ctx, extra: tuple, need: str = "setup") -> list:
+    """Facts of the files with a telemetry set-up (`need="setup"`); or of the other files that set a
+    telemetry env var for the process (`"env"`) or may put a version on log records (`"attach"`)."""
+    if need == "setup":
+        scanner, wanted = Scanner(extra), is_telemetry_file
+    elif need == "env":
+        scanner, wanted = Scanner(extra, ENV_HIT_TOKENS), sets_telemetry_env
+    else:
+        scanner, wanted = Scanner(extra, ATTACH_HIT_TOKENS), lambda text: may_attach_version(text, extra)
     out = []
     for f in ctx.files_of("python"):
         if _is_test(f.path):
             continue
         text = ctx.text(f)
-        if not text:
-            continue
-        if is_telemetry_file(text) == secondary or (secondary and not may_attach_version(text, extra)):
+        if not text or (need != "setup" and is_telemetry_file(text)) or not wanted(text):
             continue
         with ctx.guard(f.path, "telemetry"):
             tree = ctx.python_ast(f)
@@ -104,8 +110,10 @@ def analyze(ctx):
     platform = set(settings.get("platform-env", ()))
     py = ctx.cached(("telemetry", "python", extra), lambda: _python_facts(ctx, extra))
     dep = ctx.cached(("telemetry", "deploy"), lambda: _deploy_facts(ctx))
-    if any(item.verdict is False and item.kind in SECONDARY_KINDS for facts in py for item in facts.items):
-        py = py + ctx.cached(("telemetry", "python-secondary", extra), lambda: _python_facts(ctx, extra, True))
+    pending = {item.kind for facts in py for item in facts.items if item.verdict is False}
+    for need, kinds in (("env", ENV_KINDS), ("attach", ATTACH_KINDS)):
+        if pending & kinds:
+            py = py + ctx.cached(("telemetry", need, extra), lambda need=need: _python_facts(ctx, extra, need))
     env = _Env(dep, py, platform)
     yield from _otel(ctx, py, env)
     yield from _sentry(ctx, py, env)

@@ -28,8 +28,12 @@ def is_telemetry_file(text: str) -> bool:
     return any(t in text for t in STRONG_TOKENS)
 
 
+def sets_telemetry_env(text: str) -> bool:
+    return any(t in text for t in ENV_TOKENS)
+
+
 def may_attach_version(text: str, extra: tuple = ()) -> bool:
-    return any(t in text for t in ENV_TOKENS) or "setLogRecordFactory" in text or (
+    return "setLogRecordFactory" in text or (
         any(t in text for t in ATTACH_TOKENS) and any(t in text for t in VERSION_TOKENS + extra))
 
 
@@ -146,12 +150,14 @@ HIT_TOKENS = ("import", "Resource", "Provider", "init(", "Counter", "Gauge", "Hi
               "putenv", "environ", "set_tag", "bind", "new(", "wrap_logger", "get_logger", "LoggerAdapter",
               "setLogRecordFactory", "extra", "version", "Version", "VERSION", "release", "Release", "RELEASE",
               "revision", "Metrics", "Instrumentator", "Middleware", "Prometheus", "config.")
+ENV_HIT_TOKENS = ("environ", "putenv", "setdefault")
+ATTACH_HIT_TOKENS = VERSION_TOKENS + ("setLogRecordFactory",)
 _BLOCK_FIELDS = ("body", "orelse", "finalbody")
 
 
-def _hit_lines(text: str, extra: tuple = ()) -> list[int]:
+def _hit_lines(text: str, tokens: tuple) -> list[int]:
     offsets = []
-    for tok in HIT_TOKENS + extra:
+    for tok in tokens:
         start = text.find(tok)
         while start >= 0:
             offsets.append(start)
@@ -231,8 +237,9 @@ def _mentions_version(node: ast.AST, extra: tuple = ()) -> bool:
 
 
 class Scanner:
-    def __init__(self, extra_words: tuple = ()) -> None:
+    def __init__(self, extra_words: tuple = (), tokens: tuple = ()) -> None:
         self.extra = tuple(extra_words)
+        self.tokens = (tokens or HIT_TOKENS) + self.extra
 
     def _nodes(self, tree: ast.Module, text: str | None):
         """The nodes of every statement whose lines hold a token we act on; other statements are skipped
@@ -240,7 +247,7 @@ class Scanner:
         if text is None:
             yield from ast.walk(tree)
             return
-        hits = _hit_lines(text, self.extra)
+        hits = _hit_lines(text, self.tokens)
         if not hits:
             return
         stack = [tree.body]
