@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -83,7 +84,9 @@ class ReleaseContext:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return ast.parse(source, filename=path)
+                tree = ast.parse(source, filename=path)
+            gc.freeze()  # trees live for the whole run: keep the cyclic GC from rescanning them (3-4x slower parsing)
+            return tree
         except SyntaxError as exc:
             if report:
                 self.file_error(path, f"Python syntax error: {exc.msg}", line=exc.lineno or 1, column=exc.offset or 1)
