@@ -270,17 +270,24 @@ def _is_eviction(use: Use) -> bool:
 
 
 def _pair(index: ModuleIndex, writes: list[Use], reads: list[Use]):
-    """A write reached from one handler and a read reached from a different handler, earliest first."""
-    best = None
+    """A read reached from a handler that never writes the container (another request reading back what one
+    request left behind), and the first write, reached from a different handler. A container that every
+    handler reading it also writes (a per-connection read-modify-write in one flow) is not reported."""
+    writers: dict = {}
     for w in writes:
-        for r in reads:
-            for wh in index.reached_by.get(w.func, ()):
-                for rh in index.reached_by.get(r.func, ()):
-                    if wh is rh:
-                        continue
-                    rank = (w.node.lineno, r.node.lineno)
-                    if best is None or rank < best[0]:
-                        best = (rank, (w, r, wh, rh))
+        for wh in index.reached_by.get(w.func, ()):
+            writers.setdefault(wh, w)
+    if not writers:
+        return None
+    best = None
+    for r in reads:
+        for rh in index.reached_by.get(r.func, ()):
+            if rh in writers:
+                continue
+            wh, w = min(writers.items(), key=lambda item: (item[1].node.lineno, item[0].node.lineno))
+            rank = (w.node.lineno, r.node.lineno)
+            if best is None or rank < best[0]:
+                best = (rank, (w, r, wh, rh))
     return best[1] if best else None
 
 
