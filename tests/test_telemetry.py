@@ -455,3 +455,35 @@ def test_calls_nested_in_blocks_are_found(tmp_path):
     """
     found = check(tmp_path, {"app/main.py": src})
     assert [(f.rule, f.line) for f in found] == [("CLT103", 10), ("CLT201", 14), ("CLT401", 18)]
+
+
+def test_opentelemetry_instrument_launcher(tmp_path):
+    docker = "FROM python:3.12\nCMD opentelemetry-instrument gunicorn app:app\n"
+    found = check(tmp_path, {"Dockerfile": docker})
+    assert [(f.rule, f.path, f.line) for f in found] == [("CLT103", "Dockerfile", 2)]
+    fixed = docker + "ENV OTEL_RESOURCE_ATTRIBUTES=service.version=2.0.0\n"
+    assert check(tmp_path, {"Dockerfile": fixed}) == []
+
+
+def test_otel_operator_injection_supplies_the_version(tmp_path):
+    pod = DEPLOYMENT.replace("    metadata:\n      labels:", "    metadata:\n      annotations: "
+                             "{instrumentation.opentelemetry.io/inject-python: 'true'}\n      labels:") % \
+        "            - {name: A, value: b}"
+    files = {"deploy/shop.yaml": pod,
+             "app/otel.py": "from opentelemetry.sdk.trace import TracerProvider\nTracerProvider()\n"}
+    assert check(tmp_path, files) == []
+
+
+def test_helm_values_may_set_the_env(tmp_path):
+    files = {"app/errors.py": "import sentry_sdk\nsentry_sdk.init(dsn='x')\n",
+             "chart/values.yaml": "env:\n  - name: SENTRY_RELEASE\n    value: shop@2.0.0\n"}
+    assert check(tmp_path, files) == []
+
+
+def test_kustomize_common_labels_reach_pod_templates(tmp_path):
+    pod = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: s}\nspec:\n  template:\n" \
+          "    metadata:\n      labels: {app: s}\n"
+    assert codes(check(tmp_path, {"deploy/base/shop.yaml": pod})) == ["CLT601"]
+    kust = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [shop.yaml]\n" \
+           "labels:\n  - pairs: {app.kubernetes.io/version: '2.0.0'}\n    includeTemplates: true\n"
+    assert check(tmp_path, {"deploy/base/kustomization.yaml": kust}) == []

@@ -33,6 +33,7 @@ SENTRY_RELEASE_VARS = ("SENTRY_RELEASE", "SOURCE_VERSION", "HEROKU_SLUG_COMMIT",
 # process, a filter or binding that puts the version on log records
 ENV_KINDS = {"resource-create", "provider", "sentry", "datadog"}
 ATTACH_KINDS = {"log-json", "structlog"}
+HELM_VALUE_ENV = ("OTEL_RESOURCE_ATTRIBUTES", "SENTRY_RELEASE", "DD_VERSION")
 TEST_DIRS = {"tests", "test", "testing"}
 
 
@@ -67,22 +68,18 @@ def _python_facts(ctx, extra: tuple, need: str = "setup") -> list:
 
 
 def _deploy_facts(ctx):
-    files = []
+    facts = deploy_facts.DeployFacts()
     for f in ctx.files_of("deploy"):
         text = ctx.text(f)
         if text is not None:
-            files.append((f.path, text))
-    facts = deploy_facts.DeployFacts()
-    for path, text in files:
-        with ctx.guard(path, "telemetry"):
-            part = deploy_facts.read([(path, text)])
-            for k, v in part.env.items():
-                facts.env.setdefault(k, []).extend(v)
-            facts.pod_templates.extend(part.pod_templates)
-            for k, v in part.labels_seen.items():
-                facts.labels_seen.setdefault(k, v)
-            facts.scrape_adds_version.extend(part.scrape_adds_version)
-            facts.ddtrace_run.extend(part.ddtrace_run)
+            with ctx.guard(f.path, "telemetry"):
+                deploy_facts.read([(f.path, text)], facts)
+    for f in ctx.files_of("yaml"):
+        name = f.path.rsplit("/", 1)[-1]
+        if name.startswith("values") and "deploy" not in f.kinds:
+            text = ctx.text(f)
+            if text is not None:
+                deploy_facts.read_helm_values(text, f.path, facts, HELM_VALUE_ENV)
     return facts
 
 
@@ -130,8 +127,16 @@ def _subject(seen: Counter, *parts: str) -> str:
 
 
 def _otel(ctx, py, env: _Env):
-    otel_env = env.has("OTEL_RESOURCE_ATTRIBUTES", "service.version")
+    # the OpenTelemetry operator injects service.version (from app.kubernetes.io/version or the image tag)
+    otel_env = env.has("OTEL_RESOURCE_ATTRIBUTES", "service.version") or bool(env.dep.otel_operator)
     seen: Counter = Counter()
+    for path, line in [] if otel_env else env.dep.otel_launchers:
+        yield ctx.finding(
+            "provider-without-versioned-resource", path, line, subject=_subject(seen, path, "opentelemetry-instrument"),
+            message="`opentelemetry-instrument` starts the SDK with the default resource, which has no "
+                    "`service.version`, and no deployment file sets OTEL_RESOURCE_ATTRIBUTES; v1 and v2 "
+                    "telemetry look the same",
+            fix="set OTEL_RESOURCE_ATTRIBUTES=service.version=<version> in the container env")
     for facts in py:
         for item in facts.items:
             if item.verdict is not False:
@@ -254,6 +259,8 @@ def _datadog(ctx, py, dep, env: _Env):
 
 
 def _pods(ctx, dep):
+    if dep.kustomize_version_label:
+        return  # kustomize adds the label to every pod template it builds
     seen: Counter = Counter()
     for pod in dep.pod_templates:
         if pod.labels is None or any(k in pod.labels for k in deploy_facts.VERSION_LABELS):

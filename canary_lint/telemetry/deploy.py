@@ -52,6 +52,9 @@ class DeployFacts:
     labels_seen: dict = field(default_factory=dict)  # label key -> (path, line), anywhere
     scrape_adds_version: list = field(default_factory=list)  # (path, line)
     ddtrace_run: list = field(default_factory=list)  # (path, line)
+    otel_launchers: list = field(default_factory=list)  # (path, line): opentelemetry-instrument
+    otel_operator: list = field(default_factory=list)  # (path, line): OTel operator injection annotation
+    kustomize_version_label: list = field(default_factory=list)  # (path, line): commonLabels/labels with version
 
     def add_env(self, name: str, value, path: str, line: int) -> None:
         if not isinstance(name, str) or not name:
@@ -95,8 +98,11 @@ def read_dockerfile(text: str, path: str, facts: DeployFacts) -> None:
                 for w in words:
                     k, _, v = w.partition("=")
                     facts.add_env(k, v, path, no)
-        elif instr in ("CMD", "ENTRYPOINT", "RUN") and "ddtrace-run" in rest and instr != "RUN":
-            facts.ddtrace_run.append((path, no))
+        elif instr in ("CMD", "ENTRYPOINT"):
+            if "ddtrace-run" in rest:
+                facts.ddtrace_run.append((path, no))
+            if "opentelemetry-instrument" in rest:
+                facts.otel_launchers.append((path, no))
         elif instr == "LABEL":
             for m in re.finditer(r"([\w.\-/]+)=", rest):
                 facts.labels_seen.setdefault(m.group(1), (path, no))
@@ -164,17 +170,33 @@ def read_yaml(text: str, path: str, facts: DeployFacts) -> None:
     m = SCRAPE_VERSION.search(text)
     if m:
         facts.scrape_adds_version.append((path, text.count("\n", 0, m.start()) + 1))
-    if "ddtrace-run" in text:
-        facts.ddtrace_run.append((path, text.count("\n", 0, text.index("ddtrace-run")) + 1))
+    for needle, where in (("ddtrace-run", facts.ddtrace_run), ("opentelemetry-instrument", facts.otel_launchers),
+                          ("instrumentation.opentelemetry.io/inject-", facts.otel_operator)):
+        if needle in text:
+            where.append((path, text.count("\n", 0, text.index(needle)) + 1))
     for doc in load_yaml_docs(text):
         if not isinstance(doc, Map):
             continue
         _collect_labels(doc, path, facts)
         kind = doc.get("kind")
-        if isinstance(kind, str) and isinstance(doc.get("apiVersion"), str):
+        if kind == "Kustomization":
+            _kustomization(doc, path, facts)
+        elif isinstance(kind, str) and isinstance(doc.get("apiVersion"), str):
             _k8s(doc, kind, path, facts)
         elif isinstance(doc.get("services"), dict):
             _compose(doc["services"], path, facts)
+
+
+def _kustomization(doc: Map, path: str, facts: DeployFacts) -> None:
+    """`commonLabels` (and `labels` with `includeTemplates: true`) reach every pod template kustomize builds."""
+    common = doc.get("commonLabels")
+    if isinstance(common, Map) and any(k in common for k in VERSION_LABELS):
+        facts.kustomize_version_label.append((path, _line(doc, "commonLabels")))
+    for entry in doc.get("labels") or ():
+        if isinstance(entry, Map) and entry.get("includeTemplates") is not None \
+                and str(entry.get("includeTemplates")).lower() == "true" \
+                and isinstance(entry.get("pairs"), Map) and any(k in entry["pairs"] for k in VERSION_LABELS):
+            facts.kustomize_version_label.append((path, entry.line))
 
 
 def _line(m: Map, key: str) -> int:
@@ -279,9 +301,17 @@ def _compose(services: Map, path: str, facts: DeployFacts) -> None:
                 facts.ddtrace_run.append((path, _line(svc, key)))
 
 
-def read(files: list[tuple[str, str]]) -> DeployFacts:
-    """`files`: (display path, text) of every deploy file in the release."""
-    facts = DeployFacts()
+def read_helm_values(text: str, path: str, facts: DeployFacts, names: tuple) -> None:
+    """A chart's values may hold the container env; a variable named there counts as set (value unknown)."""
+    for name in names:
+        at = text.find(name)
+        if at >= 0:
+            facts.add_env(name, None, path, text.count("\n", 0, at) + 1)
+
+
+def read(files: list[tuple[str, str]], facts: DeployFacts | None = None) -> DeployFacts:
+    """`files`: (display path, text) of deploy files; facts accumulate into `facts` when given."""
+    facts = facts if facts is not None else DeployFacts()
     for path, text in files:
         name = path.rsplit("/", 1)[-1].lower()
         if name.startswith("dockerfile") or name.endswith(".dockerfile"):
