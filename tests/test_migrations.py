@@ -126,6 +126,35 @@ def test_dialect_branches_follow_the_configured_dialect(dialect, expected):
     assert [o.column for o in read(src, dialect).ops] == expected
 
 
+@pytest.mark.parametrize("dialect,expected", [("postgresql", ["pg"]), ("mysql", ["my", "my_or_lite"]),
+                                              ("sqlite", ["my_or_lite"])])
+def test_isinstance_dialect_checks(dialect, expected):
+    src = rev('''
+        bind = op.get_bind()
+        if isinstance(bind.dialect, MySQLDialect):
+            op.drop_column("t", "my")
+        elif not isinstance(bind.dialect, SQLiteDialect):
+            op.drop_column("t", "pg")
+        if isinstance(bind.dialect, (MySQLDialect, SQLiteDialect)):
+            op.drop_column("t", "my_or_lite")
+    ''', header="from sqlalchemy.dialects.mysql.base import MySQLDialect\n"
+                  "from sqlalchemy.dialects.sqlite.base import SQLiteDialect\n")
+    assert [o.column for o in read(src, dialect).ops] == expected
+
+
+def test_loops_over_dict_items_and_unknown_tables():
+    src = rev('''
+        for table, column in NAMES.items():
+            with op.batch_alter_table(table) as batch_op:
+                batch_op.create_unique_constraint(f"uq_{table}_{column}", [column])
+        for table in tables_from_the_database():
+            op.create_index("ix", table, ["c"])
+    ''', header='NAMES = {"a": "x", "b": "y"}\n')
+    ops = read(src).ops
+    assert [(o.kind, o.table, o.name) for o in ops] == [
+        (K.ADD_CONSTRAINT, "a", "uq_a_x"), (K.ADD_CONSTRAINT, "b", "uq_b_y"), (K.DYNAMIC, None, None)]
+
+
 def test_autocommit_block_leaves_the_transaction():
     mig = read(rev('''
         op.create_index("a", "t", ["x"], postgresql_concurrently=True)

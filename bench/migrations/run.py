@@ -71,6 +71,9 @@ def setup() -> None:
             for info in zf.infolist():
                 if info.filename.startswith(prefix) and info.filename.endswith(".py") and "/" not in info.filename[len(prefix):]:
                     (target / Path(info.filename).name).write_bytes(zf.read(info))
+    (CORPORA / "prefect-sqlite" / "canary-lint.toml").write_text('dialect = "sqlite"\n')
+    if not (CORPORA / ".git").exists():  # the run's head-commit probe then stays inside the corpora
+        sh(["git", "init", "-q", str(CORPORA)], check=True)
     big = CORPORA / "sql" / "synapse_x5.sql"
     if not big.exists():
         big.parent.mkdir(parents=True, exist_ok=True)
@@ -124,20 +127,31 @@ def main() -> None:
             g_findings = []
         if isinstance(g_findings, dict):
             g_findings = g_findings.get("findings", [])
-        g_counts = collections.Counter(f.get("rule_id") or f.get("rule") or f.get("id") for f in g_findings)
-        c_wall, c_counts, _ = canary(["versions"], args.repeat, d)
+        g_where = collections.defaultdict(set)
+        for f in g_findings:
+            g_where[f["rule"]].add((f["path"], f["line"]))
+        c_wall, c_counts, report = canary(["versions"], args.repeat, d)
+        c_where = collections.defaultdict(set)
+        for f in report["findings"]:
+            c_where[f["rule"]].add((f["path"], f["line"]))
         s_wall, _, _ = canary(["versions"], args.repeat, d, select="CLM")
         print(f"## {name}: {nfiles} revision files")
         print(f"wall: canary-lint check {c_wall:.2f}s (whole run, every analyzer), alembic-guard {g_wall:.2f}s "
               f"-> ratio {c_wall / g_wall:.2f}x")
         print(f"      canary-lint check --select CLM {s_wall:.2f}s -> ratio {s_wall / g_wall:.2f}x")
-        print(f"{'alembic-guard rule':42} {'guard':>6}  canary-lint")
+        print(f"{'locations flagged, alembic-guard rule':42} {'guard':>6} {'ours':>6} {'both':>6}  (canary-lint rules)")
+        diff_lines = []
         for ag, ours in PAIRS.items():
-            mine = sum(c_counts.get(c, 0) for c in ours)
-            print(f"{ag:42} {g_counts.get(ag.split()[0], 0):>6}  {mine:>5} ({'+'.join(ours)})")
+            theirs = g_where.get(ag.split()[0], set())
+            mine = set().union(*(c_where.get(c, set()) for c in ours))
+            print(f"{ag:42} {len(theirs):>6} {len(mine):>6} {len(theirs & mine):>6}  ({'+'.join(ours)})")
+            diff_lines += [f"{ag} only guard: {p}:{ln}" for p, ln in sorted(theirs - mine)]
+            diff_lines += [f"{ag} only canary-lint: {p}:{ln}" for p, ln in sorted(mine - theirs)]
+        (WORK / f"diff-{name}.txt").write_text("\n".join(diff_lines) + "\n")
         extra = {k: v for k, v in sorted(c_counts.items())
                  if k.startswith("CL") and not any(k in o for o in PAIRS.values())}
-        print(f"canary-lint only: {extra}\n")
+        print(f"canary-lint only: {extra}")
+        print(f"(differences listed in {(WORK / f'diff-{name}.txt').relative_to(HERE.parent.parent)})\n")
 
     big = CORPORA / "sql" / "synapse_x5.sql"
     size = big.stat().st_size / 1e6

@@ -404,6 +404,8 @@ class Reader:
                 return UNKNOWN
             if isinstance(recv, str) and name in ("strip", "lower", "upper"):
                 return getattr(recv, name)()
+            if isinstance(recv, dict) and name in ("items", "keys", "values") and not node.args:
+                return [list(x) if isinstance(x, tuple) else x for x in getattr(recv, name)()]
             if name in ("text",) and node.args:  # sa.text("...") / sqlalchemy.sql.text
                 return self.ev(node.args[0], env)
             if name == "execute":
@@ -438,6 +440,10 @@ class Reader:
                 return UNKNOWN
             if func.id == "text" and node.args:
                 return self.ev(node.args[0], env)
+            if func.id == "isinstance" and len(node.args) == 2:
+                subject = self.ev(node.args[0], env)
+                if isinstance(subject, _Marker) and subject.kind == "dialect":
+                    return self._dialect_class(node.args[1])
             if func.id == "table" and node.args:
                 t = self.ev(node.args[0], env)
                 return _Marker("table", t) if isinstance(t, str) else UNKNOWN
@@ -450,6 +456,19 @@ class Reader:
                 self.ev(a, env)
             return UNKNOWN
         return UNKNOWN
+
+    def _dialect_class(self, node: ast.AST):
+        """`isinstance(bind.dialect, MySQLDialect)` (or a tuple of dialect classes) against the configured dialect."""
+        nodes = node.elts if isinstance(node, ast.Tuple) else [node]
+        verdicts = []
+        for n in nodes:
+            name = _dotted(n).lower()
+            which = next((d for key, d in (("postgres", "postgresql"), ("psycopg", "postgresql"), ("mysql", "mysql"),
+                                           ("maria", "mysql"), ("sqlite", "sqlite")) if key in name), None)
+            if which is None:
+                return UNKNOWN
+            verdicts.append(which == self.dialect)
+        return any(verdicts)
 
     def _table_of(self, node: ast.AST, env: dict):
         v = self.ev(node, env)
@@ -616,6 +635,9 @@ class Reader:
                 self.add(Op(K.DYNAMIC, detail=f"{op.detail}(...) with a name computed at run time"), node)
                 continue
             if op.table is UNKNOWN or (op.table is not None and not isinstance(op.table, str)):
+                if op.kind in (K.ADD_CONSTRAINT, K.CREATE_INDEX, K.DROP_CONSTRAINT):
+                    self.add(Op(K.DYNAMIC, detail=f"{op.detail}(...) on a table computed at run time"), node)
+                    continue
                 op.table = None
             if op.name is not None and not isinstance(op.name, str):
                 op.name = None

@@ -206,7 +206,10 @@ def _rx_tokens(stmt: str) -> list[tuple[str, str]]:
         if kind == "tag":
             kind = "s"
         if kind == "s":
-            out.append(("S", m.group(0)))
+            text = m.group(0)
+            if text[:1] in "Ee" and text[1:2] == "'":
+                text = text[1:]
+            out.append(("S", text[1:-1].replace("''", "'") if text[:1] == "'" else text))
         elif kind == "q":
             out.append(("W", m.group(0) if m.group(0)[0] == '"' else '"' + m.group(0)[1:-1] + '"'))
         elif kind == "w":
@@ -276,7 +279,8 @@ def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
             return [Op(K.CREATE_OBJECT, _name(m.group(2)), name=_name(m.group(2)), object_kind=kind,
                        detail=f"CREATE {kind.upper()}")]
         return None
-    if verb == "ALTER" and len(head) > 1 and head[1] == "TABLE":
+    if verb == "ALTER" and len(head) > 1 and head[1] in ("TABLE", "TYPE", "VIEW", "SEQUENCE", "INDEX", "DOMAIN",
+                                                          "MATERIALIZED"):
         ops = _from_tokens(stmt, "", head, _rx_tokens(stmt))
         if all(o.kind != K.UNKNOWN for o in ops):
             return ops
@@ -594,7 +598,8 @@ def _from_tokens(stmt: str, d: str, head: list[str], toks: list | None = None) -
         for action in _actions(toks[i:]):
             ops.append(_token_action([a.upper() for a in action], action, table, " ".join(head[:3])))
         return ops or [Op(K.UNKNOWN, table, detail="ALTER TABLE")]
-    if up[0] == "ALTER" and up[1] in ("TYPE", "VIEW", "SEQUENCE", "FUNCTION", "PROCEDURE", "MATERIALIZED", "DOMAIN"):
+    if up[0] == "ALTER" and up[1] in ("TYPE", "VIEW", "SEQUENCE", "FUNCTION", "PROCEDURE", "MATERIALIZED", "DOMAIN",
+                                      "INDEX"):
         kind = "materialized view" if up[1] == "MATERIALIZED" else up[1].lower()
         i = 3 if up[1] == "MATERIALIZED" else 2
         while i < len(up) and up[i] in ("IF", "EXISTS"):
@@ -712,9 +717,28 @@ def _token_action(up: list[str], raw: list[str], table: str | None, detail: str)
             if "DEFAULT" in up:
                 j = up.index("DEFAULT") + 1
                 default = " ".join(raw[j:j + 3]) or "?"
-            spec = ColumnSpec(col, normalize_type("".join(w if w in "()," else " " + w for w in type_words).strip()),
+            spec = ColumnSpec(col, normalize_type(" ".join(type_words)),
                               nullable=not notnull, default=default)
             return Op(K.ADD_COLUMN, table, column=col, spec=spec, detail="ADD COLUMN")
+    if verb in ("MODIFY", "CHANGE"):  # MySQL
+        k = 2 if len(up) > 1 and up[1] == "COLUMN" else 1
+        if verb == "CHANGE" and k + 1 < len(raw):
+            old, new = _name(raw[k]), _name(raw[k + 1])
+            k += 1
+        elif k < len(raw):
+            old = new = _name(raw[k])
+        else:
+            return Op(K.UNKNOWN, table, detail=f"ALTER TABLE ... {verb}")
+        type_words = []
+        for w in raw[k + 1:]:
+            if w.upper() in ("NOT", "NULL", "DEFAULT", "PRIMARY", "UNIQUE", "COMMENT", "AFTER", "FIRST", "COLLATE",
+                             "CHARACTER", "AUTO_INCREMENT", "REFERENCES", "CHECK"):
+                break
+            type_words.append(w)
+        typ = normalize_type(" ".join(type_words))
+        if old != new:
+            return Op(K.RENAME_COLUMN, table, column=old, new_name=new, type=typ, detail="CHANGE COLUMN")
+        return Op(K.ALTER_TYPE, table, column=old, type=typ, detail=f"{verb} COLUMN")
     if verb == "VALIDATE":
         return Op(K.VALIDATE_CONSTRAINT, table, name=after("CONSTRAINT"), detail="VALIDATE CONSTRAINT")
     if verb == "DROP":
@@ -749,7 +773,7 @@ def _token_action(up: list[str], raw: list[str], table: str | None, detail: str)
                 if w.upper() in ("USING", "COLLATE"):
                     break
                 tw.append(w)
-            return Op(K.ALTER_TYPE, table, column=col, type=normalize_type("".join(w if w in "()," else " " + w for w in tw).strip()),
+            return Op(K.ALTER_TYPE, table, column=col, type=normalize_type(" ".join(tw)),
                       detail="ALTER COLUMN TYPE")
         if rest[:3] == ["SET", "NOT", "NULL"]:
             return Op(K.SET_NOT_NULL, table, column=col, detail="SET NOT NULL")
