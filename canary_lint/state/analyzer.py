@@ -180,7 +180,7 @@ def _backends(ctx, path, tree, text, env_set, project):
     else:
         settings = {}
     found += backends.flask_session(settings)
-    if ("Limiter(" in text and LIMITER.search(text)) or "MemoryStorage" in text or "storage_from_string" in text:
+    if ("Limiter(" in text and LIMITER.search(text)) or any(t in text for t in ("MemoryStorage", "storage_from_string", "RATELIMIT_STORAGE")):
         found += backends.limiters(tree, settings, project["storage"])
     if "socketio" in text.lower():
         found += backends.socketio_servers(tree, text, project["queue"])

@@ -72,6 +72,14 @@ def _writes_to_file(body: list[ast.stmt], names: set[str]) -> bool:
     return False
 
 
+def _kept(body: list[ast.stmt], name: str) -> bool:
+    """`name` is returned or written to a file in this scope (the function hands out the key it made)."""
+    if _writes_to_file(body, {name}):
+        return True
+    return any(isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id == name
+               for stmt in body for n in ast.walk(stmt))
+
+
 def _scope_env_switch(body: list[ast.stmt], name: str) -> str:
     """`name = os.getenv("X")` (or any env read bound to `name`) in the same scope: X."""
     for stmt in body:
@@ -102,29 +110,31 @@ def signing_keys(tree: ast.Module, text: str = "") -> list[KeyFinding]:
     out: list[KeyFinding] = []
 
     def check_assign(node, targets, value, scope_body, in_function, func_name=""):
+        key_function = bool(re.search(r"(?i)secret|signing_?key|jwt_?(key|secret)", func_name))
         for target in targets:
             text = _target_text(target)
-            if not _secret_target(text):
+            local = in_function and isinstance(target, ast.Name)
+            if not (_secret_target(text) or (local and key_function and _kept(scope_body, target.id))):
                 continue
             generator = _random_call(value)
             if not generator:
                 continue
-            if in_function and isinstance(target, ast.Name):
-                names = {target.id}
-                saved = _writes_to_file(scope_body, names)
-                if not saved and not re.search(r"(?i)secret|signing|jwt", func_name):
+            if local:
+                saved = _writes_to_file(scope_body, {target.id})
+                if not saved and not key_function:
                     continue  # a local variable holding a fresh per-object secret (an API key, a nonce)
             else:
                 saved = False
             switch = _switch(value) or _scope_env_switch(scope_body, text)
             out.append(KeyFinding(node, text, generator, switch, saved))
 
-    def visit(body, in_function, func_name=""):
+    def visit(body, in_function, func_name="", scope=None):
+        scope = body if scope is None else scope  # the enclosing function's (or the module's) statements
         for stmt in body:
             if isinstance(stmt, ast.Assign):
-                check_assign(stmt, stmt.targets, stmt.value, body, in_function, func_name)
+                check_assign(stmt, stmt.targets, stmt.value, scope, in_function, func_name)
             elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                check_assign(stmt, [stmt.target], stmt.value, body, in_function, func_name)
+                check_assign(stmt, [stmt.target], stmt.value, scope, in_function, func_name)
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 visit(stmt.body, True, stmt.name)
             elif isinstance(stmt, ast.ClassDef):
@@ -140,9 +150,9 @@ def signing_keys(tree: ast.Module, text: str = "") -> list[KeyFinding]:
                         visit(item.body, True, item.name)
             elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.While)):
                 for sub in ("body", "orelse", "finalbody"):
-                    visit(getattr(stmt, sub, []) or [], in_function, func_name)
+                    visit(getattr(stmt, sub, []) or [], in_function, func_name, scope)
                 for handler in getattr(stmt, "handlers", []) or []:
-                    visit(handler.body, in_function, func_name)
+                    visit(handler.body, in_function, func_name, scope)
 
     visit(tree.body, False)
     if not text or any(t in text for t in SECRET_KEYWORD_TEXT):  # `SessionMiddleware(app, secret_key=...)`, `.update(SECRET_KEY=...)`

@@ -1,0 +1,737 @@
+"""Session-state analyzer: handler discovery per framework, findings through the real engine, and quiet
+look-alikes (one test per look-alike the issue lists)."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from canary_lint.config import Config, ConfigError, load_file
+from canary_lint.engine import run_check
+from canary_lint.state import handlers
+from canary_lint.state.analyzer import is_test_path
+
+
+def state_findings(tmp_path, files: dict, **config):
+    for rel, text in files.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    report = run_check(["."], Config(root=tmp_path, **config), cwd=tmp_path)
+    crashes = [f.message for f in report.findings if f.rule in ("CL001", "CL005")]
+    assert crashes == []
+    return [f for f in report.findings if f.family == "state"]
+
+
+def rules(findings) -> list[tuple[str, int]]:
+    return [(f.rule, f.line) for f in findings]
+
+
+def handler_names(src: str, extra=frozenset()) -> set[str]:
+    src = textwrap.dedent(src)
+    index = handlers.module_index(ast.parse(src), src, extra)
+    return {f.qual for f in index.handlers}
+
+
+# ---- handler discovery -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("src, expected", [
+    ("""
+     from flask import Flask
+     app = Flask(__name__)
+     @app.route("/a", methods=["POST"])
+     def a(): pass
+     @app.before_request
+     def load_user(): pass
+     def helper(): pass
+     """, {"a", "load_user"}),
+    ("""
+     from fastapi import APIRouter
+     router = APIRouter()
+     @router.get("/x")
+     async def x(): pass
+     @router.websocket("/ws")
+     async def ws(websocket): pass
+     """, {"x", "ws"}),
+    ("""
+     from starlette.applications import Starlette
+     from starlette.routing import Route, WebSocketRoute
+     async def home(request): pass
+     async def feed(websocket): pass
+     async def admin(request): pass
+     app = Starlette(routes=[Route("/", home), WebSocketRoute("/feed", feed)])
+     app.add_route("/admin", admin)
+     """, {"home", "feed", "admin"}),
+    ("""
+     from aiohttp import web
+     routes = web.RouteTableDef()
+     @routes.post("/a")
+     async def a(request): pass
+     async def b(request): pass
+     async def c(request): pass
+     app = web.Application()
+     app.router.add_get("/b", b)
+     app.add_routes([web.post("/c", c)])
+     """, {"a", "b", "c"}),
+    ("""
+     from sanic import Sanic
+     from sanic.views import HTTPMethodView
+     app = Sanic("shop")
+     @app.get("/a")
+     async def a(request): pass
+     class Cart(HTTPMethodView):
+         async def post(self, request): pass
+         def _helper(self): pass
+     """, {"a", "Cart.post"}),
+    ("""
+     from flask import Flask
+     from flask.views import MethodView
+     app = Flask(__name__)
+     def legacy(): pass
+     class Items(MethodView):
+         def get(self): pass
+     app.add_url_rule("/legacy", "legacy", legacy)
+     app.add_url_rule("/items", view_func=Items.as_view("items"))
+     """, {"legacy", "Items.get"}),
+    ("""
+     from flask_appbuilder import BaseView, expose
+     class Reports(BaseView):
+         @expose("/run/")
+         def run(self): pass
+         def util(self): pass
+     """, {"Reports.run"}),
+    ("""
+     import socketio
+     sio = socketio.AsyncServer()
+     @sio.event
+     async def connect(sid, environ): pass
+     @sio.on("chat")
+     async def chat(sid, data): pass
+     async def typing(sid, data): pass
+     sio.on("typing", typing)
+     @sio.on("connect")
+     async def hello(sid): pass
+     """, {"connect", "chat", "typing", "hello"}),
+    ("""
+     from celery import shared_task
+     from app.celery import celery_app
+     @shared_task
+     def sync(): pass
+     @celery_app.task(bind=True)
+     def push(self): pass
+     """, {"sync", "push"}),
+    ("""
+     from django.urls import path
+     from django.views import View
+     from rest_framework.decorators import api_view
+     def profile(request): pass
+     class Orders(View):
+         def post(self, request): pass
+     @api_view(["GET"])
+     def status(request): pass
+     urlpatterns = [path("me/", profile), path("orders/", Orders.as_view())]
+     """, {"profile", "Orders.post", "status"}),
+    ("""
+     from flask import Flask
+     def create_app():
+         app = Flask(__name__)
+         @app.get("/inside")
+         def inside(): pass
+         return app
+     """, {"create_app.inside"}),
+])
+def test_handlers_found_the_way_frameworks_register_them(src, expected):
+    assert handler_names(src) == expected
+
+
+def test_startup_hooks_and_plain_functions_are_not_handlers():
+    src = """
+    from fastapi import FastAPI
+    app = FastAPI()
+    @app.on_event("startup")
+    async def warm(): pass
+    @app.middleware("startup")
+    async def odd(): pass
+    @get
+    def bare(): pass
+    def helper(): pass
+    """
+    assert handler_names(src) == set()
+
+
+def test_django_urlconf_targets_resolve_across_modules():
+    src = """
+    from django.urls import path, re_path
+    from . import views
+    from shop.api import views as api_views
+    from .other import Thing
+    urlpatterns = [path("a/", views.login), re_path("b/", api_views.Me.as_view()), path("c/", Thing.as_view())]
+    """
+    targets = handlers.django_targets(ast.parse(textwrap.dedent(src)), "shop/urls.py")
+    assert targets == [("shop.views", "login"), ("shop.api.views", "Me"), ("shop.other", "Thing")]
+
+
+def test_calls_are_followed_into_the_module():
+    src = textwrap.dedent("""
+    from flask import Flask
+    app = Flask(__name__)
+    def a(): b()
+    def b(): c()
+    def c(): pass
+    def unrelated(): pass
+    @app.get("/")
+    def index(): a()
+    """)
+    index = handlers.module_index(ast.parse(src), src)
+    reached = {f.qual for f in index.reached_by}
+    assert reached == {"index", "a", "b", "c"}
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("tests/test_cart.py", True), ("app/tests/helpers.py", True), ("conftest.py", True),
+    ("app/cart_test.py", True), ("app/main.py", False), ("app/testimonials.py", False),
+])
+def test_test_code_is_recognised(path, expected):
+    assert is_test_path(path) is expected
+
+
+# ---- CLS101 through the engine -----------------------------------------------------------------------------
+def test_flask_cart_reports_writer_reader_and_key(tmp_path):
+    found = state_findings(tmp_path, {"app/main.py": """
+        from flask import Flask, jsonify, request
+        app = Flask(__name__)
+        CARTS = {}
+        @app.post("/cart")
+        def add():
+            user = request.headers["X-User"]
+            CARTS.setdefault(user, []).append(request.json["sku"])
+            return "ok"
+        @app.get("/cart")
+        def show():
+            return jsonify(CARTS.get(request.headers["X-User"], []))
+        """})
+    assert rules(found) == [("CLS101", 3)]
+    msg = found[0].message
+    assert "`CARTS`" in msg and "add (route, line 5)" in msg and "show (route, line 10)" in msg
+    assert "keyed on `user`" in msg
+    assert found[0].severity.value == "error" and found[0].fix
+
+
+def test_socketio_events_sharing_a_module_set(tmp_path):
+    found = state_findings(tmp_path, {"app/rt.py": """
+        import socketio
+        sio = socketio.AsyncServer(client_manager=socketio.AsyncRedisManager("redis://r"))
+        ONLINE = set()
+        @sio.event
+        async def connect(sid, environ):
+            ONLINE.add(environ["HTTP_X_USER"])
+        @sio.on("who")
+        async def who(sid):
+            await sio.emit("online", sorted(ONLINE), to=sid)
+        """})
+    assert rules(found) == [("CLS101", 3)]
+
+
+def test_container_bound_in_module_level_if_and_written_through_a_method(tmp_path):
+    found = state_findings(tmp_path, {"app/views.py": """
+        import sys
+        from collections import OrderedDict, defaultdict
+        from flask_appbuilder import BaseView, expose
+        if sys.version_info >= (3, 7):
+            DRAFTS = defaultdict(list)
+        else:
+            DRAFTS = OrderedDict()
+        class Drafts(BaseView):
+            @expose("/save/<user>")
+            def save(self, user):
+                self._store(user)
+            def _store(self, user):
+                DRAFTS[user].append(1)
+            @expose("/list/<user>")
+            def show(self, user):
+                return str(DRAFTS[user])
+        """})
+    assert rules(found) == [("CLS101", 5)]
+
+
+def test_django_views_routed_from_another_module(tmp_path):
+    found = state_findings(tmp_path, {
+        "shop/urls.py": """
+            from django.urls import path
+            from shop import views
+            urlpatterns = [path("a/", views.remember), path("b/", views.recall)]
+            """,
+        "shop/views.py": """
+            from django.http import HttpResponse
+            SEEN = {}
+            def remember(request):
+                SEEN[request.user.pk] = request.GET["q"]
+                return HttpResponse("ok")
+            def recall(request):
+                return HttpResponse(SEEN.get(request.user.pk, ""))
+            """,
+    })
+    assert rules(found) == [("CLS101", 2)]
+
+
+def test_suppression_on_the_container_line(tmp_path):
+    found = state_findings(tmp_path, {"app/main.py": """
+        from flask import Flask
+        app = Flask(__name__)
+        SEEN = {}  # canary-lint: ignore[CLS101] one process, sticky canary by user
+        @app.post("/a")
+        def a():
+            SEEN["k"] = 1
+        @app.get("/b")
+        def b():
+            return str(SEEN["k"])
+        """})
+    assert found == []
+
+
+# ---- quiet look-alikes (the issue's list) -------------------------------------------------------------------
+def test_quiet_constant_module_dict_never_written(tmp_path):
+    assert state_findings(tmp_path, {"app/main.py": """
+        from flask import Flask
+        app = Flask(__name__)
+        PRICES = {"apple": 3}
+        @app.get("/p/<k>")
+        def price(k):
+            return str(PRICES[k])
+        @app.get("/all")
+        def everything():
+            return str(dict(PRICES))
+        """}) == []
+
+
+def test_quiet_registries_filled_at_import_or_start_up(tmp_path):
+    assert state_findings(tmp_path, {"app/main.py": """
+        from fastapi import FastAPI
+        app = FastAPI()
+        PLUGINS = {}
+        MODELS = {}
+        def plugin(name):
+            def register(func):
+                PLUGINS[name] = func
+                return func
+            return register
+        @plugin("csv")
+        def csv(rows): return rows
+        @app.on_event("startup")
+        async def load_models():
+            MODELS["default"] = object()
+        @app.get("/run/{name}")
+        async def run(name: str):
+            return PLUGINS[name](MODELS["default"])
+        """}) == []
+
+
+def test_quiet_lru_cache_on_pure_function_of_non_user_data(tmp_path):
+    assert state_findings(tmp_path, {"app/util.py": """
+        from functools import lru_cache, cache
+        @lru_cache(maxsize=256)
+        def slugify(title):
+            return title.lower()
+        @cache
+        def tokenize(token):
+            return token.split()
+        """}) == []
+
+
+def test_quiet_caches_on_redis_memcached_or_database(tmp_path):
+    assert state_findings(tmp_path, {
+        "shop/settings.py": """
+            INSTALLED_APPS = ["django.contrib.sessions"]
+            ROOT_URLCONF = "shop.urls"
+            SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+            CACHES = {"default": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache"}}
+            """,
+        "app/main.py": """
+            from flask import Flask
+            from flask_limiter import Limiter
+            from flask_session import Session
+            from aiocache import Cache, cached
+            app = Flask(__name__)
+            app.config["SESSION_TYPE"] = "sqlalchemy"
+            limiter = Limiter(lambda: "x", app=app, storage_uri="redis://cache:6379")
+            @cached(cache=Cache.REDIS, ttl=60)
+            async def profile(user_id):
+                return user_id
+            """,
+    }) == []
+
+
+def test_quiet_signed_cookie_sessions_with_key_from_environment(tmp_path):
+    assert state_findings(tmp_path, {
+        "app/main.py": """
+            import os
+            from flask import Flask
+            app = Flask(__name__)
+            app.secret_key = os.environ["SHOP_SECRET_KEY"]
+            """,
+        "app/asgi.py": """
+            import os
+            from starlette.applications import Starlette
+            from starlette.middleware.sessions import SessionMiddleware
+            app = Starlette()
+            app.add_middleware(SessionMiddleware, secret_key=os.environ["SESSION_SECRET"])
+            """,
+        "shop/settings.py": """
+            import os
+            INSTALLED_APPS = ["django.contrib.sessions"]
+            ROOT_URLCONF = "shop.urls"
+            SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+            SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+            """,
+    }) == []
+
+
+def test_quiet_per_worker_bookkeeping_swept_locally(tmp_path):
+    assert state_findings(tmp_path, {"app/main.py": """
+        import time
+        from flask import Flask
+        app = Flask(__name__)
+        INFLIGHT = {}
+        @app.post("/work/<job>")
+        def work(job):
+            INFLIGHT[job] = time.monotonic()
+            try:
+                return "done"
+            finally:
+                INFLIGHT.pop(job, None)
+        @app.get("/metrics")
+        def metrics():
+            return str(len(INFLIGHT))
+        def sweep():
+            for job, started in list(INFLIGHT.items()):
+                if time.monotonic() - started > 60:
+                    del INFLIGHT[job]
+        """}) == []
+
+
+def test_quiet_per_connection_read_modify_write(tmp_path):
+    assert state_findings(tmp_path, {"app/ws.py": """
+        from fastapi import APIRouter
+        router = APIRouter()
+        LAST = {}
+        def record(conn, sender):
+            if LAST.get(conn) == sender:
+                return False
+            LAST[conn] = sender
+            return True
+        @router.websocket("/a")
+        async def a(websocket):
+            record(id(websocket), "a")
+        @router.websocket("/b")
+        async def b(websocket):
+            record(id(websocket), "b")
+        """}) == []
+
+
+def test_quiet_get_or_compute_cache(tmp_path):
+    assert state_findings(tmp_path, {"app/main.py": """
+        from flask import Flask
+        app = Flask(__name__)
+        _VIEWS = {}
+        def view(name):
+            if name in _VIEWS:
+                return _VIEWS[name]
+            _VIEWS[name] = name.upper()
+            return _VIEWS[name]
+        @app.get("/a/<n>")
+        def a(n):
+            return view(n)
+        @app.get("/b/<n>")
+        def b(n):
+            return _VIEWS.get(n) or view(n)
+        """}) == []
+
+
+def test_quiet_local_name_shadowing_the_container(tmp_path):
+    assert state_findings(tmp_path, {"app/main.py": """
+        from flask import Flask
+        app = Flask(__name__)
+        ITEMS = []
+        @app.post("/a")
+        def a():
+            ITEMS = []
+            ITEMS.append(1)
+            return str(ITEMS)
+        @app.get("/b")
+        def b(ITEMS=()):
+            return str(ITEMS)
+        """}) == []
+
+
+def test_quiet_in_test_code(tmp_path):
+    src = """
+        import secrets
+        from flask import Flask
+        app = Flask(__name__)
+        app.secret_key = secrets.token_hex(16)
+        SEEN = {}
+        @app.post("/a")
+        def a():
+            SEEN["k"] = 1
+        @app.get("/b")
+        def b():
+            return str(SEEN["k"])
+        """
+    assert state_findings(tmp_path, {"tests/test_app.py": src, "conftest.py": src, "app/test_views.py": src}) == []
+
+
+# ---- CLS102 -----------------------------------------------------------------------------------------------
+def test_generated_key_names_the_switch(tmp_path):
+    found = state_findings(tmp_path, {"app/main.py": """
+        import os, secrets
+        from flask import Flask
+        app = Flask(__name__)
+        app.config["SECRET_KEY"] = os.getenv("FLASK_SECRET", secrets.token_urlsafe(32))
+        """})
+    assert rules(found) == [("CLS102", 4)]
+    assert "FLASK_SECRET" in found[0].message and "safe when FLASK_SECRET is set" in found[0].message
+
+
+def test_key_from_env_checked_later_in_the_scope(tmp_path):
+    found = state_findings(tmp_path, {"app/settings.py": """
+        import os, secrets
+        JWT_SECRET = os.environ.get("JWT_SECRET")
+        if not JWT_SECRET:
+            JWT_SECRET = secrets.token_hex(32)
+        """})
+    assert rules(found) == [("CLS102", 4)]
+    assert "when JWT_SECRET is unset" in found[0].message
+
+
+def test_pydantic_settings_field_names_its_env_variable(tmp_path):
+    found = state_findings(tmp_path, {"app/config.py": """
+        import secrets
+        from pydantic import Field
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+        class AuthSettings(BaseSettings):
+            model_config = SettingsConfigDict(env_prefix="SHOP_")
+            secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
+        """})
+    assert rules(found) == [("CLS102", 6)]
+    assert "SHOP_SECRET_KEY" in found[0].message
+
+
+def test_session_middleware_with_generated_key(tmp_path):
+    found = state_findings(tmp_path, {"app/asgi.py": """
+        import secrets
+        from starlette.applications import Starlette
+        from starlette.middleware.sessions import SessionMiddleware
+        app = Starlette()
+        app.add_middleware(SessionMiddleware, secret_key=secrets.token_hex(16))
+        """})
+    assert rules(found) == [("CLS102", 5)]
+
+
+def test_key_saved_to_a_local_file_says_so(tmp_path):
+    found = state_findings(tmp_path, {"app/keys.py": """
+        import os, secrets
+        from pathlib import Path
+        def ensure_secret_key(path: Path) -> str:
+            if path.exists():
+                return path.read_text()
+            key = secrets.token_urlsafe(32)
+            path.write_text(key)
+            return key
+        """})
+    assert rules(found) == [("CLS102", 6)]
+    assert "saved to a local file" in found[0].message
+
+
+def test_env_set_setting_and_deploy_files_provide_the_key(tmp_path):
+    files = {"app/main.py": """
+        import os, secrets
+        from flask import Flask
+        app = Flask(__name__)
+        app.secret_key = os.environ.get("SHOP_SECRET_KEY") or secrets.token_hex(32)
+        """}
+    assert rules(state_findings(tmp_path, files)) == [("CLS102", 4)]
+    assert state_findings(tmp_path, files, state={"env-set": ["SHOP_SECRET_KEY"]}) == []
+    files[".env"] = "SHOP_SECRET_KEY=from-the-vault\n"
+    assert state_findings(tmp_path, files) == []
+
+
+def test_state_settings_are_validated(tmp_path):
+    cfg = tmp_path / "canary-lint.toml"
+    cfg.write_text('[state]\nenv-set = ["SHOP_SECRET_KEY"]\n')
+    assert load_file(cfg).state == {"env-set": ["SHOP_SECRET_KEY"]}
+    cfg.write_text('[state]\nenv-sets = ["X"]\n')
+    with pytest.raises(ConfigError, match="unknown key `env-sets`"):
+        load_file(cfg)
+    cfg.write_text('[state]\nenv-set = "X"\n')
+    with pytest.raises(ConfigError, match="list of environment variable names"):
+        load_file(cfg)
+
+
+# ---- CLS103 / CLS104 / CLS105 ------------------------------------------------------------------------------
+def test_django_cache_sessions_without_caches_is_locmem(tmp_path):
+    found = state_findings(tmp_path, {"shop/settings.py": """
+        INSTALLED_APPS = []
+        MIDDLEWARE = []
+        SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+        """})
+    assert rules(found) == [("CLS103", 3)]
+    assert "LocMemCache" in found[0].message
+
+
+def test_django_cache_chosen_by_env_branch_names_the_switch(tmp_path):
+    found = state_findings(tmp_path, {"shop/settings.py": """
+        import os
+        INSTALLED_APPS = []
+        ROOT_URLCONF = "shop.urls"
+        SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+        if os.environ.get("REDIS_URL"):
+            CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache"}}
+        else:
+            CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}}
+        """})
+    assert rules(found) == [("CLS103", 8)]
+    assert "safe when REDIS_URL" in found[0].message and "FileBasedCache" in found[0].message
+
+
+def test_django_file_sessions_and_unknown_caches(tmp_path):
+    found = state_findings(tmp_path, {"shop/settings.py": """
+        INSTALLED_APPS = []
+        ROOT_URLCONF = "shop.urls"
+        SESSION_ENGINE = "django.contrib.sessions.backends.file"
+        """})
+    assert rules(found) == [("CLS103", 3)]
+    assert state_findings(tmp_path, {"shop/settings.py": """
+        from shop.caches import build
+        INSTALLED_APPS = []
+        ROOT_URLCONF = "shop.urls"
+        SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+        CACHES = build()
+        """}) == []
+
+
+def test_flask_session_cachelib_simplecache_from_config_class(tmp_path):
+    found = state_findings(tmp_path, {"app/config.py": """
+        from cachelib import SimpleCache
+        class Config:
+            SESSION_TYPE = "cachelib"
+            SESSION_CACHELIB = SimpleCache()
+        """})
+    assert rules(found) == [("CLS103", 3)]
+    assert "SimpleCache" in found[0].message
+
+
+def test_flask_session_type_from_env_default(tmp_path):
+    found = state_findings(tmp_path, {"app/main.py": """
+        import os
+        from flask import Flask
+        app = Flask(__name__)
+        app.config.update(SESSION_TYPE=os.getenv("SESSION_BACKEND", "filesystem"))
+        """})
+    assert rules(found) == [("CLS103", 4)]
+    assert "safe when SESSION_BACKEND" in found[0].message
+
+
+def test_rate_limits_in_memory_are_warnings(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/config.py": 'RATELIMIT_STORAGE_URI = "memory://"\n',
+        "app/lim.py": """
+            from limits.storage import MemoryStorage
+            storage = MemoryStorage()
+            """,
+    })
+    assert sorted(rules(found)) == [("CLS104", 1), ("CLS104", 2)]
+    assert {f.severity.value for f in found} == {"warning"}
+
+
+def test_limiter_without_storage_is_quiet_when_the_project_configures_it(tmp_path):
+    assert state_findings(tmp_path, {
+        "app/ext.py": """
+            from flask_limiter import Limiter
+            from flask_limiter.util import get_remote_address
+            limiter = Limiter(get_remote_address)
+            """,
+        "app/config.py": 'RATELIMIT_STORAGE_URI = "redis://cache:6379/1"\n',
+    }) == []
+
+
+def test_flask_socketio_rooms_without_queue(tmp_path):
+    files = {"app/chat.py": """
+        from flask import Flask
+        from flask_socketio import SocketIO, join_room, emit
+        app = Flask(__name__)
+        socketio = SocketIO(app)
+        @socketio.on("join")
+        def on_join(data):
+            join_room(data["room"])
+            emit("joined", data, to=data["room"])
+        """}
+    found = state_findings(tmp_path, files)
+    assert rules(found) == [("CLS105", 4)]
+    files["app/wsgi.py"] = """
+        from app.chat import app, socketio
+        socketio.init_app(app, message_queue="redis://cache:6379/3")
+        """
+    assert state_findings(tmp_path, files) == []
+
+
+def test_socketio_queue_chosen_by_env(tmp_path):
+    found = state_findings(tmp_path, {"app/rt.py": """
+        import os
+        import socketio
+        mgr = socketio.AsyncRedisManager(os.environ["REDIS"]) if os.environ.get("WEBSOCKET_MANAGER") == "redis" else None
+        sio = socketio.AsyncServer(client_manager=mgr if os.environ.get("WEBSOCKET_MANAGER") == "redis" else None)
+        @sio.event
+        async def join(sid, room):
+            await sio.enter_room(sid, room)
+        """})
+    assert rules(found) == [("CLS105", 4)]
+    assert "safe when WEBSOCKET_MANAGER is set" in found[0].message
+
+
+# ---- CLS106 / CLS107 ------------------------------------------------------------------------------------------
+def test_identity_caches_are_info_and_say_how_long(tmp_path):
+    found = state_findings(tmp_path, {"app/auth.py": """
+        import cachetools.func
+        from functools import lru_cache
+        @cachetools.func.ttl_cache(ttl=300)
+        def roles(user):
+            return []
+        class Tokens:
+            @lru_cache(maxsize=64)
+            def verify_token(self, token):
+                return {}
+        """})
+    assert sorted(rules(found)) == [("CLS106", 3), ("CLS106", 7)]
+    assert {f.severity.value for f in found} == {"info"}
+    by_line = {f.line: f.message for f in found}
+    assert "for 300 s" in by_line[3] and "`user`" in by_line[3]
+    assert "maxsize=64" in by_line[7] and "`token`" in by_line[7]
+
+
+def test_upload_read_back_by_another_handler(tmp_path):
+    found = state_findings(tmp_path, {"app/files.py": """
+        from pathlib import Path
+        from fastapi import APIRouter, UploadFile
+        from fastapi.responses import FileResponse
+        router = APIRouter()
+        UPLOAD_DIR = Path("/var/lib/shop/uploads")
+        @router.post("/upload")
+        async def upload(file: UploadFile):
+            (UPLOAD_DIR / file.filename).write_bytes(await file.read())
+        @router.get("/files/{name}")
+        async def download(name: str):
+            return FileResponse(UPLOAD_DIR / name)
+        """})
+    assert rules(found) == [("CLS107", 8)]
+    assert "UPLOAD_DIR" in found[0].message and "download" in found[0].message
+
+
+def test_quiet_random_ids_inside_token_signing_code(tmp_path):
+    assert state_findings(tmp_path, {"app/jwt.py": """
+        import os, uuid
+        import jwt
+        def sign_jwt(claims):
+            jti = str(uuid.uuid4())
+            return jwt.encode({**claims, "jti": jti}, os.environ["JWT_SECRET"])
+        """}) == []
