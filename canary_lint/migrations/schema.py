@@ -11,14 +11,16 @@ from canary_lint.migrations.ops import ColumnSpec, Op
 
 
 class Table:
-    """A replayed table. Columns of a CREATE TABLE read by the SQL fast path are parsed on first use."""
+    """A replayed table. Columns of a CREATE TABLE read by the SQL fast path are parsed on first use; column
+    changes made before that are kept and replayed on top."""
 
-    __slots__ = ("name", "_columns", "_source", "constraints")
+    __slots__ = ("name", "_columns", "_source", "_pending", "constraints")
 
     def __init__(self, name: str, source=None):
         self.name = name
         self._columns: dict | None = None if source is not None else {}
         self._source = source
+        self._pending: list = []
         self.constraints: dict = {}  # name -> kind
 
     @property
@@ -26,7 +28,37 @@ class Table:
         if self._columns is None:
             self._columns = {c.name: ColumnSpec(**vars(c)) for c in self._source}
             self._source = None
+            pending, self._pending = self._pending, []
+            for op in pending:
+                self.change(op)
         return self._columns
+
+    def change(self, op: Op) -> None:
+        """Apply a column operation (lazily when the columns are not parsed yet)."""
+        if self._columns is None:
+            self._pending.append(op)
+            return
+        k, cols = op.kind, self._columns
+        if k == K.ADD_COLUMN and op.spec:
+            cols[op.spec.name] = ColumnSpec(**vars(op.spec))
+        elif k == K.DROP_COLUMN:
+            cols.pop(op.column, None)
+        elif k == K.RENAME_COLUMN:
+            if op.column in cols and op.new_name:
+                c = cols.pop(op.column)
+                c.name = op.new_name
+                cols[op.new_name] = c
+        else:
+            c = cols.setdefault(op.column, ColumnSpec(op.column or "?", op.existing_type,
+                                                      op.existing_nullable if op.existing_nullable is not None else True))
+            if k == K.ALTER_TYPE:
+                c.type = op.type
+            elif k == K.SET_NOT_NULL:
+                c.nullable = False
+            elif k == K.DROP_NOT_NULL:
+                c.nullable = True
+            elif k == K.SET_DEFAULT:
+                c.default = op.default
 
 
 @dataclass
@@ -42,7 +74,7 @@ class Schema:
         t = self.table(table)
         return t.columns.get(column) if t and column else None
 
-    def apply(self, op: Op) -> None:  # noqa: C901 - one dispatch over op kinds
+    def apply(self, op: Op) -> None:
         k = op.kind
         if k == K.CREATE_TABLE and op.table:
             self.tables[op.table] = Table(op.table, source=op.columns)
@@ -57,30 +89,17 @@ class Schema:
                     self.indexes[ix] = op.new_name
         elif op.table and k in (K.ADD_COLUMN, K.DROP_COLUMN, K.RENAME_COLUMN, K.ALTER_TYPE, K.SET_NOT_NULL,
                                 K.DROP_NOT_NULL, K.SET_DEFAULT, K.ADD_CONSTRAINT, K.DROP_CONSTRAINT):
-            t = self.tables.setdefault(op.table, Table(op.table))
-            if k == K.ADD_COLUMN and op.spec:
-                t.columns[op.spec.name] = ColumnSpec(**vars(op.spec))
-            elif k == K.DROP_COLUMN:
-                t.columns.pop(op.column, None)
-            elif k == K.RENAME_COLUMN and op.column in t.columns and op.new_name:
-                c = t.columns.pop(op.column)
-                c.name = op.new_name
-                t.columns[op.new_name] = c
-            elif k == K.ADD_CONSTRAINT and op.name:
-                t.constraints[op.name] = op.constraint
-            elif k == K.DROP_CONSTRAINT and op.name:
-                t.constraints.pop(op.name, None)
+            t = self.tables.get(op.table)
+            if t is None:
+                t = self.tables[op.table] = Table(op.table)
+            if k == K.ADD_CONSTRAINT:
+                if op.name:
+                    t.constraints[op.name] = op.constraint
+            elif k == K.DROP_CONSTRAINT:
+                if op.name:
+                    t.constraints.pop(op.name, None)
             else:
-                c = t.columns.setdefault(op.column, ColumnSpec(op.column or "?", op.existing_type,
-                                                               op.existing_nullable if op.existing_nullable is not None else True))
-                if k == K.ALTER_TYPE:
-                    c.type = op.type
-                elif k == K.SET_NOT_NULL:
-                    c.nullable = False
-                elif k == K.DROP_NOT_NULL:
-                    c.nullable = True
-                elif k == K.SET_DEFAULT:
-                    c.default = op.default
+                t.change(op)
         elif k == K.CREATE_INDEX and op.name:
             self.indexes[op.name] = op.table
         elif k == K.DROP_INDEX and op.name:

@@ -19,17 +19,6 @@ from canary_lint.migrations.ops import ColumnSpec, Op
 
 SQLGLOT_DIALECT = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 
-# One alternation per lexical element that may hide a ';'. Order matters: comments before quotes. The last
-# group catches an opening quote or comment that is never closed.
-_LEX_PG = re.compile(
-    r"--[^\n]*|/\*.*?\*/|[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|"
-    r"\$(?P<tag>[A-Za-z_][A-Za-z_0-9]*|)\$.*?\$(?P=tag)\$|;|(?P<bad>/\*|'|\"|\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$)",
-    re.S,
-)
-_LEX_MYSQL = re.compile(
-    r"--[^\n]*|#[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`]|``)*`|;|(?P<bad>/\*|'|\"|`)",
-    re.S,
-)
 _COMMENT_OR_SPACE = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*.*?\*/)*", re.S)
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z_0-9$]*|\"[^\"]*\"|`[^`]*`|\(")
 _DATA_TABLE = re.compile(
@@ -70,35 +59,46 @@ def quiet_sqlglot():
         logger.propagate = old_prop
 
 
+# A statement body: everything up to the next ';' that is not inside a comment, quoted identifier, string
+# literal or dollar-quoted body. Possessive quantifiers: no backtracking, one C-level match per statement.
+_BODY_PG = re.compile(
+    r"(?:[^;'\"$/\-]++|(?<=[Ee])'(?:[^'\\]|\\.|'')*+'|'(?:[^']|'')*+'|\"(?:[^\"]|\"\")*+\"|--[^\n]*+"
+    r"|/\*.*?\*/|/(?!\*)|-(?!-)|\$(?P<tag>[A-Za-z_]\w*+|)\$.*?\$(?P=tag)\$|\$(?!(?:[A-Za-z_]\w*)?\$))*+",
+    re.S,
+)
+_BODY_MYSQL = re.compile(
+    r"(?:[^;'\"`#/\-]++|'(?:[^'\\]|\\.|'')*+'|\"(?:[^\"\\]|\\.|\"\")*+\"|`(?:[^`]|``)*+`|#[^\n]*+|--[^\n]*+"
+    r"|/\*.*?\*/|/(?!\*)|-(?!-))*+",
+    re.S,
+)
+
+
 def split(text: str, dialect: str = "postgresql") -> list[tuple[int, int]]:
-    """(start, end) offsets of each statement (start at its first non-comment character, end before ';')."""
-    lex = _LEX_MYSQL if dialect == "mysql" else _LEX_PG
+    """(start, end) offsets of each statement (start at its first non-comment character, end before ';').
+
+    Raises SqlSyntaxError at an opening quote, comment or dollar quote that is never closed."""
+    body = _BODY_MYSQL if dialect == "mysql" else _BODY_PG
     out: list[tuple[int, int]] = []
-    start = 0
-    pos = 0
-    n = len(text)
-    while True:
-        m = lex.search(text, pos)
-        if m is None:
+    pos, n = 0, len(text)
+    while pos < n:
+        end = body.match(text, pos).end()
+        if end >= n:
+            out.append((pos, n))
             break
-        if m.group("bad") is not None:
-            bad = m.group("bad")
-            line = text.count("\n", 0, m.start()) + 1
-            what = {"/*": "comment", "'": "string literal", '"': "quoted identifier", "`": "quoted identifier"}.get(
-                bad, "dollar-quoted string")
+        if text[end] != ";":
+            ch = text[end]
+            what = ("comment" if text.startswith("/*", end) else "quoted identifier" if ch in "\"`"
+                    else "dollar-quoted string" if ch == "$" else "string literal")
+            line = text.count("\n", 0, end) + 1
             raise SqlSyntaxError(f"SQL syntax error: unterminated {what} starting here", line,
-                                 m.start() - text.rfind("\n", 0, m.start()))
-        if m.group(0) == ";":
-            out.append((start, m.start()))
-            start = m.end()
-        pos = m.end()
-    if start < n:
-        out.append((start, n))
+                                 end - text.rfind("\n", 0, end))
+        out.append((pos, end))
+        pos = end + 1
     result = []
     for s, e in out:
         m = _COMMENT_OR_SPACE.match(text, s, e)
         s2 = m.end() if m else s
-        if s2 < e and text[s2:e].strip():
+        if s2 < e and not text[s2:e].isspace():
             result.append((s2, e))
     return result
 
@@ -232,10 +232,19 @@ _CREATE_TABLE = re.compile(
 _DROP = re.compile(
     rf"DROP\s+(TABLE|INDEX|VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TYPE|DOMAIN)\s+(CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?"
     rf"({_NAME}(?:\s*,\s*{_NAME})*)\s*(?:CASCADE|RESTRICT)?\s*$", re.I)
+_DROP_ON = re.compile(rf"DROP\s+(TRIGGER|RULE|POLICY)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s+ON\s+({_NAME})", re.I)
+_DROP_ROUTINE = re.compile(rf"DROP\s+(FUNCTION|PROCEDURE|AGGREGATE)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s*(?:\(|$|CASCADE|RESTRICT)",
+                           re.I)
 _CREATE_OBJECT = re.compile(
     rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:TEMP|TEMPORARY|RECURSIVE)\s+)?"
-    rf"(VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TRIGGER|FUNCTION|PROCEDURE|TYPE|DOMAIN|EXTENSION|SCHEMA|AGGREGATE)\s+"
+    rf"(VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TRIGGER|FUNCTION|PROCEDURE|TYPE|DOMAIN|EXTENSION|SCHEMA|AGGREGATE|RULE|"
+    rf"POLICY)\s+"
     rf"(?:IF\s+NOT\s+EXISTS\s+)?({_NAME})", re.I)
+
+
+_CREATE_TABLE_AS = re.compile(
+    rf"CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"({_NAME})\s+(?:\([^()]*\)\s*)?AS\s", re.I)
 
 
 class LazyColumns:
@@ -272,6 +281,10 @@ def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
             m = _CREATE_TABLE.match(stmt)
             if m and not re.search(r"\)\s*(?:WITH\s*\([^)]*\)\s*)?AS\b", stmt[-200:], re.I):
                 return [Op(K.CREATE_TABLE, _name(m.group(1)), columns=LazyColumns(stmt, dialect), detail="CREATE TABLE")]
+            m = _CREATE_TABLE_AS.match(stmt)
+            if m:
+                table = _name(m.group(1))
+                return [Op(K.CREATE_TABLE, table, detail="CREATE TABLE AS"), Op(K.DATA, table, detail="CREATE TABLE AS")]
             return None
         m = _CREATE_OBJECT.match(stmt)
         if m:
@@ -288,6 +301,16 @@ def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
     if verb == "DROP":
         m = _DROP.match(stmt.rstrip())
         if not m:
+            m = _DROP_ON.match(stmt)
+            if m:
+                kind = m.group(1).lower()
+                return [Op(K.DROP_OBJECT, _name(m.group(3)), name=_name(m.group(2)), object_kind=kind,
+                           detail=f"DROP {kind.upper()}")]
+            m = _DROP_ROUTINE.match(stmt)
+            if m:
+                kind = m.group(1).lower()
+                return [Op(K.DROP_OBJECT, _name(m.group(2)), name=_name(m.group(2)), object_kind=kind,
+                           detail=f"DROP {kind.upper()}")]
             return None
         kind = " ".join(m.group(1).upper().split())
         names = [_name(n) for n in re.findall(_NAME, m.group(3))]
