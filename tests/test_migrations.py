@@ -155,6 +155,23 @@ def test_loops_over_dict_items_and_unknown_tables():
         (K.ADD_CONSTRAINT, "a", "uq_a_x"), (K.ADD_CONSTRAINT, "b", "uq_b_y"), (K.DYNAMIC, None, None)]
 
 
+def test_sqlalchemy_expressions_models_and_metadata():
+    src = rev('''
+        bind = op.get_bind()
+        bind.execute(sa.select(reports.c.id))
+        bind.execute(sa.text("UPDATE users SET a = :v").bindparams(v=1))
+        bind.execute(reports.update().values(extra="{}"))
+        op.execute(sa.insert(Slice).from_select(["id"], sa.select(reports.c.id)))
+        Base.metadata.create_all(bind=bind, tables=NEW)
+        op.drop_column(Slice.__tablename__, "old")
+    ''', header=('reports = sa.Table("report_schedule", sa.MetaData(), sa.Column("id", sa.Integer))\n'
+                   "class Slice(Base):\n    __tablename__ = \"slices\"\n"
+                   "NEW: list = [Slice.__table__, reports]\n"))
+    got = [(o.kind, o.table) for o in read(src).ops]
+    assert got == [(K.DATA, "users"), (K.DATA, "report_schedule"), (K.DATA, "slices"),
+                   (K.CREATE_TABLE, "slices"), (K.CREATE_TABLE, "report_schedule"), (K.DROP_COLUMN, "slices")]
+
+
 def test_autocommit_block_leaves_the_transaction():
     mig = read(rev('''
         op.create_index("a", "t", ["x"], postgresql_concurrently=True)

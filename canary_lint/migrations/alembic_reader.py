@@ -124,6 +124,22 @@ class Reader:
         self.autocommit = 0
         self.stack: list[str] = []
         self.implicit_tx = dialect != "mysql"  # MySQL DDL commits implicitly
+        self.module_nodes: dict = {}
+        self._evaluating: set = set()
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and self.consts.get(node.targets[0].id, UNKNOWN) is UNKNOWN:
+                self.module_nodes[node.targets[0].id] = node.value
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None \
+                    and self.consts.get(node.target.id, UNKNOWN) is UNKNOWN:
+                self.module_nodes[node.target.id] = node.value
+            elif isinstance(node, ast.ClassDef):
+                for stmt in node.body:
+                    if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__tablename__"
+                                                            for t in stmt.targets):
+                        table = _lit(stmt.value)
+                        if isinstance(table, str):
+                            self.consts[node.name] = _Marker("model", table)
 
     # ---- entry ------------------------------------------------------------------------------------
     def read(self) -> Migration | None:
@@ -262,7 +278,15 @@ class Reader:
             return CONTEXT
         if name in self.funcs:
             return _Marker("func", self.funcs[name])
-        return self.consts.get(name, UNKNOWN)
+        value = self.consts.get(name, UNKNOWN)
+        if value is UNKNOWN and name in self.module_nodes and name not in self._evaluating:
+            self._evaluating.add(name)  # module-level `T = sa.table("t", ...)`, evaluated once, on first use
+            try:
+                value = self.ev(self.module_nodes[name], {})
+            finally:
+                self._evaluating.discard(name)
+            self.consts[name] = value
+        return value
 
     def ev(self, node: ast.AST, env: dict):  # noqa: C901 - one dispatch over expression kinds
         if isinstance(node, ast.Constant):
@@ -342,6 +366,10 @@ class Reader:
                 return base
             if base is CONTEXT and node.attr == "bind":
                 return BIND
+            if isinstance(base, _Marker) and base.kind in ("model", "table") and node.attr in ("__tablename__", "name"):
+                return base.value
+            if isinstance(base, _Marker) and base.kind in ("model", "table") and node.attr in ("__table__", "c", "columns"):
+                return base if node.attr == "__table__" else UNKNOWN
             return UNKNOWN
         if isinstance(node, ast.Call):
             return self.call(node, env)
@@ -402,6 +430,12 @@ class Reader:
                 if isinstance(items, (list, tuple)) and all(isinstance(i, str) for i in items):
                     return recv.join(items)
                 return UNKNOWN
+            if isinstance(recv, str) and name in ("params", "bindparams", "execution_options", "columns"):
+                return recv  # sa.text("...").bindparams(...): the same SQL
+            if isinstance(recv, _Marker) and recv.kind in ("sa_expr", "sa_select") and name in (
+                    "values", "where", "filter", "filter_by", "returning", "from_select", "execution_options",
+                    "params", "order_by", "limit", "join", "select_from", "group_by", "subquery", "cte", "scalar_subquery"):
+                return recv
             if isinstance(recv, str) and name in ("strip", "lower", "upper"):
                 return getattr(recv, name)()
             if isinstance(recv, dict) and name in ("items", "keys", "values") and not node.args:
@@ -412,12 +446,16 @@ class Reader:
                 for a in node.args:
                     self.ev(a, env)
                 return self.execute(node, env)
+            if name in ("create_all", "drop_all") and _dotted(func.value).endswith("metadata"):
+                return self.metadata_all(name, node, env)
             if name in ("update", "delete", "insert") and _dotted(func.value).split(".")[-1] in ("sa", "sqlalchemy", "sql", "expression"):
                 return _Marker("sa_expr", self._table_of(node.args[0], env) if node.args else None)
-            if name in ("update", "delete", "insert", "values", "where") and isinstance(recv, _Marker) \
-                    and recv.kind in ("table", "sa_expr"):
+            if name == "select" and (_dotted(func.value).split(".")[-1] in ("sa", "sqlalchemy", "sql", "expression")
+                                     or (isinstance(recv, _Marker) and recv.kind in ("table", "model"))):
+                return _Marker("sa_select")
+            if name in ("update", "delete", "insert") and isinstance(recv, _Marker) and recv.kind in ("table", "model"):
                 return _Marker("sa_expr", recv.value)
-            if name in ("table",) and node.args:
+            if name in ("table", "Table") and node.args:
                 t = self.ev(node.args[0], env)
                 return _Marker("table", t) if isinstance(t, str) else UNKNOWN
             if name in DATA_SESSION_METHODS and recv not in (OP, BIND, CONTEXT):
@@ -449,6 +487,11 @@ class Reader:
                 return _Marker("table", t) if isinstance(t, str) else UNKNOWN
             if func.id in ("update", "delete", "insert") and node.args:
                 return _Marker("sa_expr", self._table_of(node.args[0], env))
+            if func.id == "select":
+                return _Marker("sa_select")
+            if func.id in ("Table",) and node.args:
+                t = self.ev(node.args[0], env)
+                return _Marker("table", t) if isinstance(t, str) else UNKNOWN
             if func.id in ("str",) and node.args:
                 v = self.ev(node.args[0], env)
                 return str(v) if _known(v) else UNKNOWN
@@ -456,6 +499,24 @@ class Reader:
                 self.ev(a, env)
             return UNKNOWN
         return UNKNOWN
+
+    def metadata_all(self, name: str, node: ast.Call, env: dict):
+        """`Base.metadata.create_all(bind, tables=[Model.__table__, ...])` (and drop_all)."""
+        tables = self._kw(node, env, "tables")
+        names = [self._table_of_value(t) for t in tables] if isinstance(tables, (list, tuple)) else None
+        if not names or any(n is None for n in names):
+            self.add(Op(K.DYNAMIC, detail=f"{_dotted(node.func)}() over tables not named in the file"), node)
+            return UNKNOWN
+        kind = K.CREATE_TABLE if name == "create_all" else K.DROP_TABLE
+        for n in names:
+            self.add(Op(kind, n, detail=f"metadata.{name}"), node)
+        return UNKNOWN
+
+    @staticmethod
+    def _table_of_value(v):
+        if isinstance(v, _Marker) and v.kind in ("table", "model") and isinstance(v.value, str):
+            return v.value
+        return None
 
     def _dialect_class(self, node: ast.AST):
         """`isinstance(bind.dialect, MySQLDialect)` (or a tuple of dialect classes) against the configured dialect."""
@@ -472,7 +533,7 @@ class Reader:
 
     def _table_of(self, node: ast.AST, env: dict):
         v = self.ev(node, env)
-        if isinstance(v, _Marker) and v.kind in ("table", "sa_expr"):
+        if isinstance(v, _Marker) and v.kind in ("table", "sa_expr", "model"):
             return v.value
         return None
 
@@ -488,6 +549,8 @@ class Reader:
             return UNKNOWN
         arg = node.args[0]
         value = self.ev(arg, env)
+        if isinstance(value, _Marker) and value.kind == "sa_select":
+            return UNKNOWN  # a read: nothing for v1 to suffer
         if isinstance(value, _Marker) and value.kind in ("sa_expr",):
             self.add(Op(K.DATA, value.value if isinstance(value.value, str) else None, detail="SQLAlchemy expression"), node)
             return UNKNOWN
