@@ -67,6 +67,52 @@ def test_command_fallback_is_classified_from_tokens():
     assert ops[3].column == "sad" and ops[3].object_kind == "enum value"
 
 
+AGREEING = [
+    "CREATE INDEX ix_a ON public.orders (status, created_at)",
+    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ux ON users USING btree (lower(email))",
+    "DROP INDEX CONCURRENTLY IF EXISTS ix_a",
+    "DROP TABLE IF EXISTS a, b CASCADE",
+    "DROP VIEW v",
+    "ALTER TABLE orders ALTER COLUMN total TYPE numeric(12, 2) USING total::numeric",
+    "ALTER TABLE ONLY orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE",
+    "ALTER TABLE orders ADD CONSTRAINT c CHECK (total >= 0) NOT VALID",
+    "ALTER TABLE orders ADD COLUMN IF NOT EXISTS note varchar(20) NOT NULL DEFAULT 'x'",
+    "ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid()",
+    "ALTER TABLE orders DROP COLUMN IF EXISTS note, ALTER COLUMN status SET NOT NULL",
+    "ALTER TABLE orders ALTER COLUMN status DROP NOT NULL",
+    "ALTER TABLE orders RENAME COLUMN a TO b",
+    "ALTER TABLE orders RENAME TO purchases",
+    "ALTER TABLE orders DROP CONSTRAINT fk",
+]
+
+
+@pytest.mark.parametrize("stmt", AGREEING)
+def test_fast_paths_agree_with_sqlglot(stmt):
+    from canary_lint.migrations.sql_reader import _fast_ddl, _head, _parse_ddl
+
+    def facts(ops):
+        return [(o.kind, o.table, o.column, o.name, o.new_name, o.type, o.constraint, o.not_valid, o.concurrently,
+                 o.unique, (o.spec.name, o.spec.type, o.spec.nullable, bool(o.spec.default)) if o.spec else None)
+                for o in ops]
+
+    fast = _fast_ddl(stmt, "postgresql", _head(stmt))
+    assert fast is not None, "the fast path should read this statement"
+    assert facts(fast) == facts(_parse_ddl(stmt, "postgresql", _head(stmt)))
+
+
+def test_create_table_columns_are_read_on_demand():
+    from canary_lint.migrations.sql_reader import LazyColumns, _columns_from_tokens
+
+    stmt = ("CREATE TABLE IF NOT EXISTS t (id bigserial PRIMARY KEY, name varchar(64) NOT NULL DEFAULT 'x', "
+            "total numeric(10, 2), n BIGINT UNSIGNED, CONSTRAINT u UNIQUE (name), CHECK (total > 0))")
+    cols = _columns_from_tokens(stmt)
+    assert [(c.name, c.type, c.nullable, c.primary_key, bool(c.default)) for c in cols] == [
+        ("id", "BIGINT", False, True, True), ("name", "VARCHAR(64)", False, False, True),
+        ("total", "NUMERIC(10,2)", True, False, False), ("n", "BIGINT UNSIGNED", True, False, False)]
+    assert [c.name for c in LazyColumns(stmt, "postgresql")] == ["id", "name", "total", "n"]
+    assert type_change("BIGINT UNSIGNED", "INTEGER", "mysql").compatible is False
+
+
 def test_unterminated_string_is_a_syntax_error_with_its_line():
     with pytest.raises(SqlSyntaxError) as exc:
         read_sql("SELECT 1;\nUPDATE t SET a = 'oops;\n")

@@ -118,7 +118,8 @@ TEXTUAL = {"VARCHAR", "TEXT", "CHAR", "CITEXT", "MEDIUMTEXT", "LONGTEXT"}
 
 
 def _parse(t: str):
-    m = _T.match(t or "")
+    t = re.sub(r"\s+(UNSIGNED|SIGNED|ZEROFILL)\b", "", t or "")
+    m = _T.match(t)
     if not m:
         return t, None, None
     return m.group(1).strip(), int(m.group(2)) if m.group(2) else None, int(m.group(3)) if m.group(3) else None

@@ -257,8 +257,11 @@ class LazyColumns:
 
     def resolve(self) -> tuple:
         if self._cols is None:
-            ops = _parse_ddl(self.stmt, self.dialect, ["CREATE", "TABLE"])
-            self._cols = next((o.columns for o in ops if o.kind == K.CREATE_TABLE and isinstance(o.columns, tuple)), ())
+            cols = _columns_from_tokens(self.stmt)
+            if cols is None:  # something the token reader does not know: sqlglot parses it
+                ops = _parse_ddl(self.stmt, self.dialect, ["CREATE", "TABLE"])
+                cols = next((o.columns for o in ops if o.kind == K.CREATE_TABLE and isinstance(o.columns, tuple)), ())
+            self._cols = cols
         return self._cols
 
     def __iter__(self):
@@ -320,6 +323,53 @@ def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
             return [Op(K.DROP_INDEX, None, name=n, concurrently=bool(m.group(2)), detail="DROP INDEX") for n in names]
         return [Op(K.DROP_OBJECT, n, name=n, object_kind=kind.lower(), detail=f"DROP {kind}") for n in names]
     return None
+
+
+TABLE_CONSTRAINT_HEADS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "EXCLUDE", "LIKE", "INDEX", "KEY",
+                          "FULLTEXT", "SPATIAL", "PERIOD"}
+
+
+def _columns_from_tokens(stmt: str) -> tuple | None:
+    """Column specs of `CREATE TABLE t (...)` from tokens; None when an element is not a plain column."""
+    m = _CREATE_TABLE.match(stmt)
+    if not m:
+        return None
+    toks = _rx_tokens(stmt[m.end():])
+    elements, cur, depth = [], [], 0
+    for kind, text in toks:
+        if kind == "P" and text == "(":
+            depth += 1
+        elif kind == "P" and text == ")":
+            if depth == 0:
+                elements.append(cur)
+                break
+            depth -= 1
+        if kind == "P" and text == "," and depth == 0:
+            elements.append(cur)
+            cur = []
+            continue
+        cur.append((kind, text))
+    else:
+        return None
+    cols = []
+    for el in elements:
+        words = [t for k, t in el if k != "S"]
+        if not words:
+            return None
+        if words[0].upper() in TABLE_CONSTRAINT_HEADS:
+            continue
+        up = [w.upper() for w in words]
+        op = _token_action(["ADD", "COLUMN", *up], ["ADD", "COLUMN", *words], None, "CREATE TABLE")
+        if op.kind != K.ADD_COLUMN or op.spec is None or not op.spec.type:
+            return None
+        if "PRIMARY" in up:
+            op.spec.primary_key, op.spec.nullable = True, False
+        if "UNIQUE" in up:
+            op.spec.unique = True
+        if {"SERIAL", "BIGSERIAL", "SMALLSERIAL", "SERIAL4", "SERIAL8", "AUTO_INCREMENT", "AUTOINCREMENT"} & set(up):
+            op.spec.default = op.spec.default or "nextval()"
+        cols.append(op.spec)
+    return tuple(cols)
 
 
 def _index_columns(stmt: str, start: int) -> tuple:
@@ -732,7 +782,8 @@ def _token_action(up: list[str], raw: list[str], table: str | None, detail: str)
             type_words = []
             for w in up[k + 1:]:
                 if w in ("NOT", "NULL", "DEFAULT", "PRIMARY", "UNIQUE", "REFERENCES", "CHECK", "CONSTRAINT",
-                         "COLLATE", "GENERATED"):
+                         "COLLATE", "GENERATED", "AUTOINCREMENT", "AUTO_INCREMENT", "COMMENT", "ON", "CHARACTER",
+                         "AS", "IDENTITY", "FIRST", "AFTER"):
                     break
                 type_words.append(w)
             notnull = any(up[j] == "NOT" and j + 1 < len(up) and up[j + 1] == "NULL" for j in range(len(up)))
