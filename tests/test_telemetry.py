@@ -251,6 +251,13 @@ def test_log_look_alikes_are_quiet(tmp_path, source):
     assert check(tmp_path, {"app/logs.py": source}) == []
 
 
+def test_a_commands_console_set_up_is_not_judged_but_its_explicit_format_is(tmp_path):
+    files = {"app/__main__.py": "import logging\nlogging.basicConfig(level=logging.INFO)\n"}
+    assert check(tmp_path, files) == []
+    files = {"app/__main__.py": "import logging\nlogging.basicConfig(format='%(message)s')\n"}
+    assert codes(check(tmp_path, files)) == ["CLT401"]
+
+
 def test_dictconfig_schema_version_is_not_an_app_version(tmp_path):
     src = """
         import logging.config

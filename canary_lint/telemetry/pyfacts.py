@@ -279,7 +279,8 @@ class Scanner:
                 mod.consts[stmt.targets[0].id] = stmt.value
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
                 mod.consts[stmt.target.id] = stmt.value
-        script = any(isinstance(s, ast.If) and "__main__" in ast.dump(s.test) for s in tree.body)
+        script = path.endswith("__main__.py") or any(
+            isinstance(s, ast.If) and "__main__" in ast.dump(s.test) for s in tree.body)
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 mod.functions.setdefault(stmt.name, stmt)
