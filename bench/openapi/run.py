@@ -3,6 +3,8 @@
 
     bench/openapi/install.sh           # anchors + two @octokit/openapi releases into bench/.work/openapi
     python3 bench/openapi/run.py [--timeout 600] [--spec api.github.com.json] [--only canary-lint,...]
+    python3 bench/openapi/slice.py OLD NEW bench/.work/openapi/small rulesets code-security/configurations
+    python3 bench/openapi/run.py --pair bench/.work/openapi/small     # the small pair
 
 Each tool runs once per pair in a fresh process under `/usr/bin/time` (GNU time) for wall time and peak RSS;
 a tool that exceeds --timeout is stopped (by its process group) and reported as "> TIMEOUT". Prints one
@@ -103,9 +105,12 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--only", default="", help="comma-separated tool name prefixes")
     ap.add_argument("--save", default="", help="directory to keep each tool's raw output")
+    ap.add_argument("--pair", default="", help="a directory with old.json and new.json (e.g. from slice.py)")
     args = ap.parse_args()
     old = WORK / "old" / "package" / "generated" / args.spec
     new = WORK / "new" / "package" / "generated" / args.spec
+    if args.pair:
+        old, new = Path(args.pair) / "old.json", Path(args.pair) / "new.json"
     if not old.is_file() or not new.is_file() or not shutil.which("/usr/bin/time"):
         print("run bench/openapi/install.sh first (needs npm and GNU time)", file=sys.stderr)
         return 2

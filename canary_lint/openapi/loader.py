@@ -111,7 +111,43 @@ class Document:
             self._newlines = [m.start() for m in re.finditer("\n", self._text)]
         return bisect.bisect_left(self._newlines, offset) + 1
 
+    def _indent_unit(self) -> int:
+        """Spaces per level when the JSON is pretty-printed one key per line (0 otherwise)."""
+        if not hasattr(self, "_unit"):
+            m = re.match(r"\{\n( +)\"", self._text)
+            self._unit = len(m.group(1)) if m else 0
+        return self._unit
+
     def _json_offset(self, tokens: list[str]) -> int:
+        text = self._text
+        pos = _skip_ws(text, 0)
+        unit = self._indent_unit()
+        for depth, token in enumerate(tokens, 1):
+            if pos >= len(text):
+                break
+            if unit and text[pos] == "{":
+                # pretty-printed: a key of this object starts a line indented `depth` levels, before the
+                # line that closes the object; both found with C-speed `str.find`
+                end = text.find("\n" + " " * (unit * (depth - 1)) + "}", pos)
+                needle = "\n" + " " * (unit * depth) + json.dumps(token) + ":"
+                hit = text.find(needle, pos, end if end >= 0 else len(text))
+                if hit >= 0:
+                    pos = _skip_ws(text, hit + len(needle))
+                    continue
+            found = None
+            if text[pos] == "{":
+                found = self._object_key(pos, token)
+            elif text[pos] == "[":
+                try:
+                    found = self._array_item(pos, int(token))
+                except ValueError:
+                    found = None
+            if found is None:
+                return pos
+            pos = found
+        return pos
+
+    def _json_offset_scan(self, tokens: list[str]) -> int:
         text = self._text
         pos = _skip_ws(text, 0)
         for token in tokens:

@@ -20,6 +20,8 @@ REQ, RESP = "request", "response"
 NOISE = frozenset({"description", "title", "example", "examples", "externalDocs", "summary", "$comment", "xml",
                    "deprecated"})
 MATCH_ALL = frozenset({"", ".*", "^.*$", ".+", "^.+$", "^.*", ".*$", "(.*)", "^(.*)$"})
+# formats that, added where none was, reject nothing a client sends in practice (64-bit numbers, hints)
+_ANNOTATION_FORMATS = frozenset({"int64", "double", "password", "binary"})
 _WIDER_FORMATS = {("int32", "int64"), ("float", "double"), ("int32", "double"), ("int64", "double")}
 
 
@@ -357,7 +359,8 @@ class Differ:
             if h.types is not None and not covers(h.types, b.types):
                 add(Change("CLA112", (), "head", h.loc, f"changed type from {_fmt_types(b.types)} to "
                            f"{_fmt_types(h.types)}; v1 clients still send {_fmt_types(b.types)}"))
-            elif h.format and b.format != h.format and (b.format, h.format) not in _WIDER_FORMATS:
+            elif h.format and b.format != h.format and (b.format, h.format) not in _WIDER_FORMATS and not (
+                    b.format is None and h.format in _ANNOTATION_FORMATS):
                 add(Change("CLA112", (), "head", h.loc, f"changed format from {b.format or 'none'} to {h.format}; "
                            "values v1 clients send may no longer validate"))
             if b.nullable and not h.nullable:
