@@ -62,12 +62,14 @@ def read_sql_migration(ctx, file) -> Migration | None:
         else:  # golang-migrate sends the file as one multi-statement query: an implicit transaction
             implicit = sum(1 for o in ops if o.kind != K.OTHER) > 1
     in_tx = implicit and ctx.config.dialect != "mysql"
+    why = f"{tool} runs the file in one transaction" if in_tx else ""
     for o in ops:
         if o.kind == K.BEGIN:
-            in_tx = True
+            in_tx, why = True, f"the BEGIN on line {o.line} opens a transaction"
         elif o.kind == K.COMMIT:
-            in_tx = False
+            in_tx, why = False, ""
         o.in_transaction = in_tx
+        o.tx = why
     return Migration(file.path, "sql", tool, ops=ops, order=sql_order(file.path))
 
 
@@ -222,7 +224,7 @@ def _resolve_contracts(ctx, judge: Judge) -> None:
         else:
             uses = base_index.column_uses(c.table, c.column) if c.column else base_index.table_uses(c.table)
             if uses:
-                message = f"{verb} {obj}{target} while v1 still {describe(uses)}"
+                message = f"{verb} {noun} {obj}{target} while v1 still {describe(uses)}"
                 now = head_index.column_uses(c.table, c.column) if c.column else head_index.table_uses(c.table)
                 if c.what == "drops" and not now:
                     message += ("; v2 already stopped using it: ship that code change in this release and the drop "
@@ -236,7 +238,7 @@ def _resolve_contracts(ctx, judge: Judge) -> None:
                                     "add the new name beside the old one instead")
             else:
                 severity = Severity.WARNING
-                message = (f"{verb} {obj}{target}: v1 no longer reads {obj} (no use found in its "
+                message = (f"{verb} {noun} {obj}{target}: v1 no longer reads {obj} (no use found in its "
                            f"{base_index.files} code and query files); other consumers of the database might")
                 fix = "a correct contract step if nothing else reads it; make sure no other service or job does"
         judge.emit(c.rule, c.mig, c.op, message, fix, obj, severity=severity)

@@ -256,13 +256,16 @@ class Judge:
     def _concurrent_in_tx(self, mig: Migration, op: Op, what: str) -> None:
         if not op.in_transaction:
             return
-        how = ("Alembic runs upgrade() in a transaction; wrap it in `with op.get_context().autocommit_block():`"
-               if mig.source == "alembic" and not op.sql or mig.tool == "alembic"
-               else f"{mig.tool or 'the migration tool'} runs this file in a transaction; move it to its own file "
-                    "run without one (dbmate: `-- migrate:up transaction:false`)")
+        if mig.source == "alembic":
+            why = "Alembic runs upgrade() in a transaction"
+            how = "wrap it in `with op.get_context().autocommit_block():`"
+        else:
+            why = op.tx or "it runs in a transaction"
+            how = ("put it in its own migration that runs without a transaction (no BEGIN; dbmate: "
+                   "`-- migrate:up transaction:false`; golang-migrate: one statement per file)")
         self.emit("concurrent-index-in-transaction-fails", mig, op,
-                  f"{what} {op.name or ''} cannot run inside a transaction block: the migration fails and the "
-                  "release stops".replace("  ", " "), how, f"{op.table}.{op.name}")
+                  f"{what} {op.name or ''} cannot run inside a transaction block and {why}: the migration fails "
+                  "and the release stops".replace("  ", " "), how, f"{op.table}.{op.name}")
 
     def _object(self, mig: Migration, op: Op) -> None:
         kind, name = op.object_kind, op.name
@@ -272,9 +275,12 @@ class Judge:
             msg = f"renames value {op.column!r} of enum {name} to {op.new_name!r}: v1 still writes {op.column!r} and those INSERTs fail"
         else:
             msg = f"renames {kind} {name} to {op.new_name}: v1's queries that use {name} fail"
-        self.emit("drop-object-still-used-by-v1", mig, op, msg,
-                  f"keep {name} (add the new {kind} beside it) and remove the old one in a later release, after v1 is gone",
-                  f"{kind}:{name}")
+        if kind == "enum value":
+            fix = (f"ADD VALUE {op.new_name!r} beside {op.column!r}, make v2 write the new value and migrate rows; "
+                   f"retire {op.column!r} in a later release, after v1 is gone")
+        else:
+            fix = f"keep {name} (add the new {kind} beside it) and remove the old one in a later release, after v1 is gone"
+        self.emit("drop-object-still-used-by-v1", mig, op, msg, fix, f"{kind}:{name}")
 
     # ---- patterns across ops ------------------------------------------------------------------------
     def _table_swaps(self, mig: Migration, schema: Schema, new_tables: set) -> set:

@@ -192,4 +192,4 @@ VOLATILE = re.compile(
 
 
 def volatile_default(default: str | None) -> bool:
-    return bool(default) and default != "nextval()" and bool(VOLATILE.search(default))
+    return bool(default) and bool(VOLATILE.search(default))  # "nextval()" also stands for serial/autoincrement

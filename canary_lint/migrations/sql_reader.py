@@ -790,7 +790,7 @@ def _token_action(up: list[str], raw: list[str], table: str | None, detail: str)
             default = None
             if "DEFAULT" in up:
                 j = up.index("DEFAULT") + 1
-                default = " ".join(raw[j:j + 3]) or "?"
+                default = re.sub(r"\s*([(),])\s*", r"\1", " ".join(raw[j:j + 3])) or "?"
             spec = ColumnSpec(col, normalize_type(" ".join(type_words)),
                               nullable=not notnull, default=default)
             return Op(K.ADD_COLUMN, table, column=col, spec=spec, detail="ADD COLUMN")
