@@ -242,6 +242,9 @@ LOG_QUIET = {
         logging.config.dictConfig({"version": 1, "formatters": {"x": {"()": "app.logs.VersionedFormatter"}}})
     """,
     "dictConfig built elsewhere": "import logging.config\nfrom app.settings import LOG\nlogging.config.dictConfig(LOG)\n",
+    "version written into the format": "import logging\nlogging.basicConfig(format='%(message)s version=1.4.0')\n",
+    "labelnames from a module constant": "from prometheus_client import Counter\nLABELS = ['app_version']\n"
+                                         "C = Counter('x_total', 'x', labelnames=LABELS)\n",
     "str.format-style field": "import logging\nlogging.basicConfig(format='{asctime} {app_version} {message}', style='{')\n",
 }
 
@@ -355,7 +358,15 @@ spec:
     spec:
       template:
         spec:
-          containers: [{name: x, image: x}]
+          containers: [{name: x, image: x, env: [{name: SENTRY_RELEASE, value: "2"}]}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: cache}
+spec:
+  template:
+    spec:
+      containers: [{name: x, image: x}]
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: Rollout
@@ -370,8 +381,9 @@ kind: Service
 metadata: {name: shop, labels: {app: shop}}
 """
     found = check(tmp_path, {"deploy/all.yaml": manifests})
-    assert [(f.rule, f.line) for f in found] == [("CLT601", 7)]
-    assert "CronJob nightly" in found[0].message
+    assert [(f.rule, f.line) for f in found] == [("CLT601", 15)]  # a job is never compared side by side
+    assert "StatefulSet cache" in found[0].message
+    assert read_deploy([("all.yaml", manifests.lstrip())]).env["SENTRY_RELEASE"][0].line == 9
 
 
 def test_helm_template_with_literal_labels_is_judged(tmp_path):

@@ -263,7 +263,8 @@ def _pods(ctx, dep):
         return  # kustomize adds the label to every pod template it builds
     seen: Counter = Counter()
     for pod in dep.pod_templates:
-        if pod.labels is None or any(k in pod.labels for k in deploy_facts.VERSION_LABELS):
+        if pod.labels is None or pod.kind in deploy_facts.ONE_OFF \
+                or any(k in pod.labels for k in deploy_facts.VERSION_LABELS):
             continue
         yield ctx.finding(
             "pod-template-without-version-label", pod.path, pod.line, pod.column,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout", "DeploymentConfig",
              "Pod"}
 VERSION_LABELS = ("version", "app.kubernetes.io/version")
+ONE_OFF = {"Job", "CronJob"}  # run to completion: never routed to or compared side by side
 DD_VERSION_LABEL = "tags.datadoghq.com/version"
 TEMPLATE = re.compile(r"\{\{-?.*?-?\}\}")
 TEMPLATE_LINE = re.compile(r"^(\s*)(?:-\s*)?\{\{-?.*?-?\}\}\s*$", re.M)
@@ -43,6 +44,7 @@ class PodTemplate:
     column: int
     owner: str  # "Deployment shop-v2"
     labels: dict | None  # None: templated, cannot tell
+    kind: str = ""
 
 
 @dataclass
@@ -263,7 +265,7 @@ def _k8s(doc: Map, kind: str, path: str, facts: DeployFacts) -> None:
         where = (_line(tpl, "metadata"), tpl.key_lines.get("metadata", (0, 1))[1])
     else:
         where = (_line(holder, "template") if holder is not None else doc.line, 1)
-    facts.pod_templates.append(PodTemplate(path, where[0], where[1], owner, labels_known))
+    facts.pod_templates.append(PodTemplate(path, where[0], where[1], owner, labels_known, kind))
     pspec = tpl.get("spec")
     if not isinstance(pspec, Map):
         return

@@ -198,7 +198,8 @@ def format_verdict(node: ast.AST | None, mod: _Module, extra: tuple = ()) -> boo
         if not isinstance(node.value, str):
             return None
         names = [next(g for g in m.groups() if g) for m in PLACEHOLDER.finditer(node.value)]
-        return any(is_version_word(n, extra) for n in names)
+        # a placeholder named like a version, or the version written into the format itself ("version=1.4")
+        return any(is_version_word(n, extra) for n in names) or "version" in node.value.lower()
     if isinstance(node, (ast.Name, ast.Attribute)):
         d = dotted(node) or ""
         return True if is_version_word(d, extra) else None
@@ -273,7 +274,7 @@ class Scanner:
 
     def scan(self, path: str, tree: ast.Module, base_dir: str | None = None, text: str | None = None) -> FileFacts:
         facts = FileFacts(path)
-        mod = _Module()
+        mod = self._mod = _Module()
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 mod.consts[stmt.targets[0].id] = stmt.value
@@ -442,7 +443,7 @@ class Scanner:
         name = _str(call.args[0]) if call.args else _str(_kw(call, "name"))
         prefix = "_".join(p for p in (_str(_kw(call, "namespace")), _str(_kw(call, "subsystem"))) if p)
         full = f"{prefix}_{name}" if prefix and name else name or "<dynamic name>"
-        labels = _kw(call, "labelnames") or (call.args[2] if len(call.args) > 2 else None)
+        labels = self._mod.resolve(_kw(call, "labelnames") or (call.args[2] if len(call.args) > 2 else None))
         has_version_label = isinstance(labels, (ast.List, ast.Tuple)) and any(
             is_version_word(_str(e) or "", self.extra) for e in labels.elts)
         lowered = full.lower()
