@@ -153,7 +153,11 @@ class Reader:
             down_t = ()
         else:
             down_t = (str(down),)
-        self.call_function(self.funcs["upgrade"], [], {}, {})
+        try:
+            self.call_function(self.funcs["upgrade"], [], {}, {})
+        except RecursionError:
+            self.ops.append(Op(K.DYNAMIC, line=self.funcs["upgrade"].lineno, end_line=self.funcs["upgrade"].lineno,
+                               detail="upgrade() nests too deeply to be read statically"))
         return Migration(self.path, "alembic", "alembic", str(rev) if rev is not UNKNOWN else None, down_t, self.ops,
                          revision_line=self.rev_line)
 

@@ -158,7 +158,7 @@ class Judge:
             return
         if v.compatible is False:
             self.emit("type-change-breaks-v1", mig, op,
-                      f"changes {t}.{c} from {old} to {op.type}: {v.why}; v1's writes fail or its reads change shape",
+                      f"changes {t}.{c} from {old} to {op.type}: {v.why}",
                       f"expand-contract: add a new column of type {op.type}, write both from v2, backfill, switch reads, "
                       f"and drop {c} in a later release", f"{t}.{c}")
         elif v.compatible is None:

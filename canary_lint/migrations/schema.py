@@ -163,6 +163,9 @@ def type_change(old: str | None, new: str | None, dialect: str) -> TypeVerdict:
         if ns >= os_ and nn - ns >= on - os_:
             return TypeVerdict(False, True, True, "wider precision and scale (rewrites)")
         return TypeVerdict(False, False, True, f"values v1 writes as {old} lose digits or overflow as {new}")
+    if ob == "NUMERIC" and nb in INT_RANK:
+        scale = f"the {os_} decimal places" if os_ else "the fractions"
+        return TypeVerdict(False, False, True, f"{new} rounds away {scale} v1 writes and reads")
     if ob in INT_RANK and nb in INT_RANK:
         if INT_RANK[nb] >= INT_RANK[ob]:
             return TypeVerdict(False, True, True, "integer widening (rewrites the table)")
@@ -181,7 +184,8 @@ def type_change(old: str | None, new: str | None, dialect: str) -> TypeVerdict:
         return TypeVerdict(False, True, True, "JSON to JSONB (rewrites the table)")
     if nb in ("TEXT", "VARCHAR") and nn is None and ob not in TEXTUAL:
         return TypeVerdict(False, False, True, f"v1 reads {old} values but gets text back")
-    return TypeVerdict(False, False, True, f"v1 writes and reads {old} values, the column becomes {new}")
+    return TypeVerdict(False, False, True, f"v1 writes and reads it as {old}; as {new} its writes fail or its "
+                                           "reads change shape")
 
 
 VOLATILE = re.compile(
