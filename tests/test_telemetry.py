@@ -506,3 +506,34 @@ def test_kustomize_common_labels_reach_pod_templates(tmp_path):
     kust = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [shop.yaml]\n" \
            "labels:\n  - pairs: {app.kubernetes.io/version: '2.0.0'}\n    includeTemplates: true\n"
     assert check(tmp_path, {"deploy/base/kustomization.yaml": kust}) == []
+
+
+def test_attributes_built_in_the_same_function(tmp_path):
+    src = """
+        from opentelemetry.sdk.resources import SERVICE_VERSION, Resource
+
+
+        def without(run):
+            attrs = {"service.name": "shop", "run.id": str(run.id)}
+            if run.pool:
+                attrs["pool"] = run.pool
+            return Resource.create(attrs)
+
+
+        def added_later(run, version):
+            attrs: dict = {"service.name": "shop"}
+            attrs[SERVICE_VERSION] = version
+            return Resource.create(attrs)
+
+
+        def updated(run, common):
+            attrs = {"service.name": "shop"}
+            attrs.update(common)
+            return Resource.create(attrs)
+
+
+        def parameter(attrs):
+            return Resource.create(attrs)
+    """
+    found = check(tmp_path, {"app/otel.py": src})
+    assert [(f.rule, f.line) for f in found] == [("CLT101", 8)]

@@ -241,17 +241,14 @@ def _datadog(ctx, py, dep, env: _Env):
     if env.has("DD_VERSION") or env.has("DD_TAGS", "version:") or deploy_facts.DD_VERSION_LABEL in dep.labels_seen \
             or any(f.dd_version_in_code for f in py):
         return
-    where = {"subject": "datadog"}
     if uses:
         path, node = uses[0]
-        what = f"{path}:{node.lineno}"
-        where.update(path=path, **span(node))
+        what, where = f"{path}:{node.lineno}", span(node)
     else:
         path, line = launchers[0]
-        what = f"ddtrace-run in {path}:{line}"
-        where.update(path=path, line=line)
+        what, where = f"ddtrace-run in {path}:{line}", {"line": line}
     yield ctx.finding(
-        "datadog-without-dd-version", where.pop("path"), **where,
+        "datadog-without-dd-version", path, **where, subject="datadog",
         message=f"Datadog is used ({what}) but DD_VERSION is set in no deployment file and no pod carries the "
                 f"`{deploy_facts.DD_VERSION_LABEL}` label; APM and DogStatsD cannot split v1 from v2",
         fix="set DD_VERSION in the container env (e.g. from the pod label tags.datadoghq.com/version via the "

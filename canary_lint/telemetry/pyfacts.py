@@ -251,15 +251,19 @@ class Scanner:
         hits = _hit_lines(text, self.tokens)
         if not hits:
             return
-        stack = [tree.body]
+        stack = [(tree.body, None)]
         while stack:
-            for stmt in stack.pop():
+            body, func = stack.pop()
+            for stmt in body:
                 i = bisect_left(hits, stmt.lineno)
                 if i == len(hits) or hits[i] > (stmt.end_lineno or stmt.lineno):
                     continue
                 blocks = [getattr(stmt, f) for f in _BLOCK_FIELDS if getattr(stmt, f, None)]
                 if not blocks:
-                    yield from ast.walk(stmt)
+                    for node in ast.walk(stmt):
+                        if isinstance(node, ast.Call):
+                            self._enclosing[id(node)] = func
+                        yield node
                     continue
                 yield stmt
                 for name, value in ast.iter_fields(stmt):
@@ -268,13 +272,15 @@ class Scanner:
                     for v in value if isinstance(value, list) else (value,):
                         if isinstance(v, ast.AST):
                             yield from ast.walk(v)
-                stack.extend(reversed(blocks))
+                inner = stmt if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) else func
+                stack.extend((b, inner) for b in reversed(blocks))
                 for h in getattr(stmt, "handlers", ()) or getattr(stmt, "cases", ()):
-                    stack.append(h.body)
+                    stack.append((h.body, inner))
 
     def scan(self, path: str, tree: ast.Module, base_dir: str | None = None, text: str | None = None) -> FileFacts:
         facts = FileFacts(path)
         mod = self._mod = _Module()
+        self._enclosing: dict[int, ast.AST | None] = {}  # id(call) -> the function whose body holds it
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 mod.consts[stmt.targets[0].id] = stmt.value
@@ -413,7 +419,11 @@ class Scanner:
             elif attrs is None:
                 verdict = False
             else:
-                verdict = self._resource_attrs(mod.resolve(attrs))
+                resolved = mod.resolve(attrs)
+                if isinstance(attrs, ast.Name) and not isinstance(resolved, ast.Dict):
+                    verdict = self._local_dict_verdict(attrs.id, self._enclosing.get(id(call)))
+                else:
+                    verdict = self._resource_attrs(resolved)
             facts.items.append(Item(kind, call, "Resource.create" if kind == "resource-create" else "Resource", verdict))
             return
         cls = PROVIDERS.get(q)
@@ -422,6 +432,38 @@ class Scanner:
         pos = PROVIDER_RESOURCE_POS[cls]
         has = _kw(call, "resource") is not None or len(call.args) > pos or _has_star_kwargs(call)
         facts.items.append(Item("provider", call, cls, None if has else False))
+
+    def _local_dict_verdict(self, name: str, func: ast.AST | None) -> bool | None:
+        """`attrs = {...}; attrs["k"] = v; Resource.create(attrs)` inside one function: judge the keys
+        written there. Anything else done to the name (update, |=, passing it on) makes it unknown."""
+        if func is None:
+            return None
+        literal, keys = None, []
+        for node in ast.walk(func):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                if literal is not None or not isinstance(node.value, ast.Dict):
+                    return None
+                literal = node.value
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name) \
+                    and node.target.id == name:
+                if isinstance(node, ast.AugAssign) or literal is not None or not isinstance(node.value, ast.Dict):
+                    return None
+                literal = node.value
+            elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name \
+                    and isinstance(node.ctx, ast.Store):
+                keys.append(node.slice)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name \
+                    and node.attr in ("update", "setdefault", "__setitem__", "__ior__"):
+                return None
+        if literal is None:
+            return None
+        verdict = self._resource_attrs(literal)
+        if verdict is not False:
+            return verdict
+        judged = [is_service_version_key(k) for k in keys]
+        if any(v is True for v in judged):
+            return True
+        return None if any(v is None for v in judged) else False
 
     def _resource_attrs(self, node: ast.AST | None) -> bool | None:
         if not isinstance(node, ast.Dict):
