@@ -119,4 +119,5 @@ def as_dict(report: Report, *, repo_url: str | None = None) -> dict:
 
 
 def render(report: Report, *, repo_url: str | None = None, **_options) -> str:
-    return json.dumps(as_dict(report, repo_url=repo_url), indent=2, ensure_ascii=False) + "\n"
+    # Compact: the C encoder is ~10x faster than the indenting one, and SARIF logs get large.
+    return json.dumps(as_dict(report, repo_url=repo_url), ensure_ascii=False, separators=(",", ":")) + "\n"
