@@ -460,6 +460,30 @@ def test_parent_defined_by_a_file_not_named_is_not_missing(tmp_path):
     assert [f.rule for f in report.findings] == ["CLM302"]
 
 
+def test_named_files_are_judged_against_the_history_beside_them(tmp_path):
+    from canary_lint.config import Config
+    from canary_lint.engine import run_check
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0001_init.py").write_text(INITIAL)
+    (versions / "0002_alter.py").write_text(rev('''
+        op.alter_column("users", "bio", type_=sa.Text())
+        op.alter_column("users", "email", type_=sa.String(100))
+    '''))
+    flyway = tmp_path / "db" / "migration"
+    flyway.mkdir(parents=True)
+    (flyway / "V1__t.sql").write_text("CREATE TABLE t (code varchar(10));\n")
+    (flyway / "V2__t.sql").write_text("ALTER TABLE t ALTER COLUMN code TYPE varchar(20);\n")
+    report = run_check(["migrations/versions/0002_alter.py", "db/migration/V2__t.sql"], Config(root=tmp_path),
+                       cwd=tmp_path)
+    got = [(f.rule, f.path, f.line, f.severity.value) for f in report.findings]
+    # bio VARCHAR(100) -> TEXT and code varchar(10) -> varchar(20) are widenings: quiet once the history is known
+    assert got == [("CLM105", "migrations/versions/0002_alter.py", 10, "error"),
+                   ("CLM206", "migrations/versions/0002_alter.py", 10, "warning")], got
+    assert "VARCHAR(255) to VARCHAR(100)" in report.findings[0].message
+
+
 def test_two_heads_in_a_complete_history():
     head = {V + "0001_init.py": INITIAL, V + "0002_a.py": rev("pass", revision="0002a"),
             V + "0002_b.py": rev("pass", revision="0002b")}

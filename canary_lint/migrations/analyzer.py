@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 
 from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, Contract, Judge
 from canary_lint.migrations.ops import Migration
@@ -87,6 +88,45 @@ def read_alembic(ctx, file) -> Migration | None:
     return mig
 
 
+def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
+    """When files are named on the command line (pre-commit), the other migrations of their directories are
+    read too, replayed for the schema history but not judged."""
+    from canary_lint.discovery import classify, display_path
+    from canary_lint.migrations.alembic_reader import read_revision
+    from canary_lint.migrations.history import sql_order
+    from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
+
+    named = [f for f in ctx.files_of("alembic", "sql_migration") if f.explicit]
+    if not named:
+        return [], []
+    known = {f.abspath.resolve() for f in ctx.files}
+    alembic, sql = [], []
+    for folder in sorted({f.abspath.parent.resolve() for f in named}):
+        want_py = any(f.abspath.parent.resolve() == folder and "alembic" in f.kinds for f in named)
+        want_sql = any(f.abspath.parent.resolve() == folder and "sql_migration" in f.kinds for f in named)
+        for path in sorted(folder.iterdir()):
+            if path.resolve() in known or not path.is_file():
+                continue
+            rel = display_path(path, ctx.cwd)
+            try:
+                if want_py and path.suffix == ".py":
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        tree = ast.parse(path.read_text(encoding="utf-8"))
+                    m = read_revision(tree, rel, ctx.config.dialect)
+                    if m is not None:
+                        m.context = True
+                        alembic.append(m)
+                elif want_sql and path.suffix == ".sql" and "sql_migration" in classify(path, rel, False, set()):
+                    tool, body, _ = _sql_tool(rel, path.read_text(encoding="utf-8"))
+                    alembic_or_sql = Migration(rel, "sql", tool, ops=read_sql(body, ctx.config.dialect),
+                                               order=sql_order(rel), context=True)
+                    sql.append(alembic_or_sql)
+            except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, SqlSyntaxError):
+                continue  # not ours to report: only the named files are checked
+    return alembic, sql
+
+
 def _defined_on_disk(ctx, path: str, revision: str) -> bool:
     """Is `revision` defined by a file beside `path` that was not part of this run (pre-commit passes only
     the changed files)?"""
@@ -125,6 +165,10 @@ def analyze(ctx):
                 sql.append(m)
     if not alembic and not sql:
         return []
+    with ctx.guard(".", "migrations"):
+        more_alembic, more_sql = _history_beside_named_files(ctx)
+        alembic += more_alembic
+        sql += more_sql
 
     from canary_lint.migrations.history import order_alembic
     from canary_lint.migrations.schema import Schema
@@ -138,7 +182,7 @@ def analyze(ctx):
             m.in_base = m.path in base_paths
     judge = Judge(ctx, ctx.config.dialect, ctx.config.postgres_version, _lock_severity(ctx))
     for p in problems:
-        if not p.migration.in_base:
+        if not p.migration.in_base and not p.migration.context:
             op_line = p.migration.revision_line
             judge.findings.append(ctx.finding(
                 "migration-history-broken", p.migration.path, op_line, 1, message=p.message, fix=p.fix,
@@ -148,7 +192,7 @@ def analyze(ctx):
     release_objects: set = set()
     for m in ordered:
         with ctx.guard(m.path, "migrations"):
-            if m.in_base:
+            if m.in_base or m.context:
                 for op in m.ops:
                     schema.apply(op)
                 continue

@@ -92,3 +92,4 @@ class Migration:
     in_base: bool = False  # already applied by v1's release
     revision_line: int = 1
     branch_labels: bool = False  # Alembic branch labels: several heads are intended
+    context: bool = False  # a sibling of a file named on the command line: replayed for history, not judged
