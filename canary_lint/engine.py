@@ -120,7 +120,7 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
     for spec in ANALYZERS:
         if spec.needs_base and base is None:
             continue
-        if not ctx.files_of(*spec.kinds):
+        if not ctx.files_of(*spec.kinds) and not (spec.also_on_base and base is not None):
             continue
         try:
             module = importlib.import_module(spec.module)

@@ -615,3 +615,11 @@ def test_deleted_spec_and_spec_added_in_head():
                 base={"api/openapi.yaml": other, "legacy/openapi.yaml": spec(ORDERS)}, expect=[("CLA100", 1)])
     report = run_case(case)
     assert [(f.rule, f.path) for f in report.findings if f.family == "api"] == [("CLA100", "legacy/openapi.yaml")]
+
+
+def test_the_only_spec_deleted_is_still_reported():
+    case = Case("CLA100", "only-spec", head={"app.py": "x = 1\n"},
+                base={"app.py": "x = 1\n", "openapi.json": json.dumps({"openapi": "3.0.3", "paths": {}})},
+                expect=[("CLA100", 1)])
+    report = run_case(case)
+    assert [(f.rule, f.path) for f in report.findings if f.family == "api"] == [("CLA100", "openapi.json")]
