@@ -169,6 +169,9 @@ def apply(report: Report, path: str | Path, *, paths: list[str] | None = None, c
     stale = [stale_finding(e, shown_path, budget[e.fingerprint]) for e in entries
              if budget.get(e.fingerprint, 0) > 0 and _in_scope(e.path, roots) and _selected(e.rule, config)
              and _selected(STALE_RULE, config)]
+    override = (config.severity.get(STALE_RULE) if config is not None else None)
+    if override is not None:  # the user's `severity` table wins, as for every other rule
+        stale = [f.with_severity(override) for f in stale]
     for e in entries:  # a fingerprint listed twice: only its first entry is used
         budget[e.fingerprint] = 0
     findings = tuple(sorted([*kept, *stale], key=lambda f: f.sort_key))

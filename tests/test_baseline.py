@@ -73,6 +73,11 @@ def test_fixed_finding_makes_its_entry_stale_and_update_drops_it(legacy):
     assert "canary-lint baseline update" in stale["fix"]
     assert cli(legacy, "check", "--baseline", ".canary-lint-baseline.json", "--fail-on", "warning").returncode == 1
     assert cli(legacy, "check", "--baseline", ".canary-lint-baseline.json", "--ignore", "CL010").returncode == 0
+    (legacy / "canary-lint.toml").write_text('[severity]\nstale-baseline-entry = "error"\n')
+    proc = cli(legacy, "check", "--baseline", ".canary-lint-baseline.json", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    assert [f["severity"] for f in _findings(proc)] == ["error"]
+    (legacy / "canary-lint.toml").unlink()
 
     (legacy / "app" / "new.py").write_text(BROKEN)
     proc = cli(legacy, "baseline", "update")
