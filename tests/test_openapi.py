@@ -623,3 +623,41 @@ def test_the_only_spec_deleted_is_still_reported():
                 expect=[("CLA100", 1)])
     report = run_case(case)
     assert [(f.rule, f.path) for f in report.findings if f.family == "api"] == [("CLA100", "openapi.json")]
+
+
+def test_webhook_removed_in_31(tmp_path):
+    h31 = "openapi: 3.1.0\ninfo: {title: shop, version: '1.0'}\n"
+    base = spec("""
+    paths: {}
+    webhooks:
+      orderShipped:
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema: {type: object}
+          responses:
+            '200': {description: ok}
+    """, header=h31)
+    head = spec("paths: {}", header=h31)
+    [f] = run(tmp_path, base, head).findings
+    assert f.rule == "CLA102" and "orderShipped" in f.message and f.line == 5
+
+
+def test_ignored_header_parameters_are_not_inputs(tmp_path):
+    head = spec(ORDERS.replace("    post:\n", "    post:\n      parameters:\n        - {name: Accept, in: header, required: true, schema: {type: string}}\n", 1))
+    assert codes(run(tmp_path, spec(ORDERS), head)) == []
+
+
+def test_api_settings_are_validated():
+    from canary_lint.config import ConfigError
+    from canary_lint.openapi.settings import options, validate
+
+    validate({"validate": False, "max-yaml-mb": 4}, "pyproject.toml [tool.canary-lint.api]")
+    assert options({"validate": False, "max-yaml-mb": 4}) == {"validate": False, "max_yaml_bytes": 4 * 1024 * 1024}
+    with pytest.raises(ConfigError, match="unknown key `validat`"):
+        validate({"validat": True}, "x")
+    with pytest.raises(ConfigError, match="positive integer"):
+        validate({"max-yaml-mb": 0}, "x")
+    with pytest.raises(ConfigError, match="true or false"):
+        validate({"validate": "yes"}, "x")

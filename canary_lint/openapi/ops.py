@@ -13,6 +13,7 @@ from canary_lint.openapi.refs import Loc, Spec
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 TEMPLATE = re.compile(r"\{[^}/]*\}")
+IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 
 
 def shape(path: str) -> str:
@@ -125,6 +126,8 @@ def operations(spec: Spec) -> dict[tuple, Operation]:
                     continue
                 if where not in ("path", "query", "header", "cookie"):
                     continue
+                if where == "header" and name.lower() in IGNORED_HEADERS:
+                    continue  # OpenAPI: these header parameters are ignored (content negotiation, security)
                 if where == "path":
                     key = ("path", positions.get(name, name))
                 elif where == "header":
