@@ -181,6 +181,7 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
         from canary_lint import baseline as baseline_mod
 
         report = baseline_mod.apply(report, baseline_path, paths=list(paths) or ["."], config=cfg)
+    report.extra["fail_on"] = cfg.fail_on.value  # the markdown verdict matches the exit code
     write_reports(report, formats, output, color)
     if report.files == 0:
         click.echo(f"canary-lint: nothing to check in {', '.join(paths) or '.'} "

@@ -52,6 +52,10 @@ def test_headline_verdicts():
     assert markdown.headline(Report(findings=_many(1))) == "canary gate: blocked by 1 error"
     assert markdown.headline(Report(findings=_many(2, severity=Severity.WARNING))) == "canary gate: passed with 2 warnings"
     assert markdown.headline(Report(findings=())) == "canary gate: passed"
+    warned = Report(findings=_many(2, severity=Severity.WARNING))
+    assert markdown.headline(warned, "warning") == "canary gate: blocked by 2 warnings"
+    warned.extra["fail_on"] = "warning"  # what `check --fail-on warning` records for the formatters
+    assert markdown.render(warned).startswith("### canary gate: blocked by 2 warnings\n")
     crash = Finding("CL005", "analyzer-crashed", "meta", Severity.ERROR, ".", 1, 1, 1, 1, "crashed")
     assert "an analyzer crashed" in markdown.headline(Report(findings=(crash,), internal_error=True))
 

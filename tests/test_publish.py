@@ -206,12 +206,16 @@ def test_first_run_creates_second_updates_the_same_comment(github, tmp_path):
     [again] = github.ours()
     assert again["id"] == mine["id"]
     assert "canary gate: passed with 1 warning" in again["body"]
+    proc = run_comment(github, "--report", str(second), "--repo", REPO, "--pr", "7", "--fail-on", "warning")
+    assert proc.returncode == 0 and "canary gate: blocked by 1 warning" in github.ours()[0]["body"]
+    proc = run_comment(github, "--report", str(second), "--repo", REPO, "--pr", "7")
+    assert proc.returncode == 0 and "canary gate: passed with 1 warning" in github.ours()[0]["body"]
     assert [m for m, _ in github.log].count("POST") == 1
     assert all(auth == f"Bearer {TOKEN}" for auth in github.seen_auth)
 
     proc = run_comment(github, "--report", str(second), "--repo", REPO, "--pr", "7")
     assert proc.returncode == 0 and "unchanged" in proc.stderr
-    assert [m for m, _ in github.log].count("PATCH") == 1
+    assert [m for m, _ in github.log].count("PATCH") == 3
 
 
 def test_finds_its_comment_on_a_later_page(github, tmp_path):

@@ -30,15 +30,17 @@ def inline(text: str) -> str:
                    for p in parts)
 
 
-def headline(report: Report) -> str:
+def headline(report: Report, fail_on: str | None = None) -> str:
+    """The verdict, consistent with the exit code: `fail_on` (or `report.extra["fail_on"]`, default error)."""
     s = report.summary()
     if report.internal_error:
         return "canary gate: blocked, an analyzer crashed (the release was not fully checked)"
-    if s["errors"]:
-        text = f"canary gate: blocked by {_plural(s['errors'], 'error')}"
-        if s["warnings"]:
-            text += f" and {_plural(s['warnings'], 'warning')}"
-        return text
+    blocking = Severity(fail_on or report.extra.get("fail_on") or "error")
+    counted = [_plural(s["errors"], "error")] if s["errors"] else []
+    if s["warnings"]:
+        counted.append(_plural(s["warnings"], "warning"))
+    if s["errors"] or (s["warnings"] and blocking is Severity.WARNING):
+        return f"canary gate: blocked by {' and '.join(counted)}"
     if s["warnings"]:
         return f"canary gate: passed with {_plural(s['warnings'], 'warning')}"
     return "canary gate: passed"
@@ -94,11 +96,11 @@ def _family_summary(family: str, findings: list[Finding]) -> str:
 
 
 def render(report: Report, *, source_url: str | None = None, max_chars: int = MAX_CHARS,
-           full_report_hint: str | None = None, **_options) -> str:
+           full_report_hint: str | None = None, fail_on: str | None = None, **_options) -> str:
     version = report.tool_version or ""
     footer = (f"\n<sub>canary-lint {version} · [rules]({DOCS_BASE_URL}) · findings say what v1 (serving) "
               "will do wrong beside v2 (canary)</sub>\n")
-    out = [f"### {headline(report)}\n", f"{_context_line(report)}\n"]
+    out = [f"### {headline(report, fail_on)}\n", f"{_context_line(report)}\n"]
     if not report.findings:
         return "\n".join(out) + footer
     out.append("\n".join(_table(report)) + "\n")
