@@ -79,6 +79,8 @@ def test_messages_cannot_inject_html_or_break_the_table():
     assert "v1 \\| v2" in text and "\\*the same\\*" in text
     assert "`http_requests_total`" in text  # code spans are kept as written
     assert markdown.inline("a `<b>` c <d>") == "a `<b>` c \\<d\\>"
+    assert markdown.inline("renames users.nickname to display_name") == "renames users.nickname to display_name"
+    assert markdown.inline("_emph_ and __init__") == "\\_emph\\_ and \\_\\_init\\_\\_"
 
 
 def test_never_over_the_comment_limit():

@@ -16,7 +16,8 @@ from canary_lint.model import FAMILIES, Finding, Report, Severity
 MAX_CHARS = 65_536
 FOLD_AFTER = 10  # a family with more findings than this folds into <details>
 _CODE_SPAN = re.compile(r"(`[^`\n]*`)")
-_ESCAPE = re.compile(r"([\\*_\[\]<>|~])")
+# Markdown punctuation; `_` only where it could open or close emphasis (GFM ignores intraword underscores).
+_ESCAPE = re.compile(r"([\\*\[\]<>|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 
 
 def _plural(n: int, word: str) -> str:
