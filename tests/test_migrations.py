@@ -240,6 +240,21 @@ def test_execute_of_multiline_literal_keeps_statement_lines():
     assert "DROP TABLE legacy" in lines[drop.line - 1]
 
 
+def test_return_in_an_undecidable_branch_does_not_hide_the_rest():
+    mig = read(rev('''
+        if current_length() == 128:
+            return
+        op.drop_column("t", "a")
+    '''))
+    assert [o.column for o in mig.ops] == ["a"]
+    mig = read(rev('''
+        if op.get_bind().dialect.name == "postgresql":
+            return
+        op.drop_column("t", "a")
+    '''))
+    assert mig.ops == []
+
+
 def test_unknown_sql_and_ops_are_named():
     mig = read(rev('''
         op.execute(build())
@@ -265,6 +280,8 @@ def test_not_a_revision_without_upgrade():
     ("BIGINT", "INTEGER", False, True),
     ("TEXT", "VARCHAR(20)", False, True),
     (None, "INTEGER", None, True),
+    ("ENUM", "VARCHAR", True, True),
+    ("NUMERIC(10,2)", "BIGINT", False, True),
 ])
 def test_type_change_verdicts(old, new, compatible, rewrite):
     v = type_change(old, new, "postgresql")

@@ -239,8 +239,12 @@ class Reader:
         elif isinstance(stmt, ast.If):
             cond = self.ev(stmt.test, env)
             if cond is UNKNOWN or isinstance(cond, _Marker):
-                self.walk(stmt.body, env)
-                self.walk(stmt.orelse, env)
+                # either branch may run: a `return` inside one of them does not end the function for the other
+                for branch in (stmt.body, stmt.orelse):
+                    try:
+                        self.walk(branch, env)
+                    except _Return:
+                        pass
             elif cond:
                 self.walk(stmt.body, env)
             else:

@@ -182,6 +182,8 @@ def type_change(old: str | None, new: str | None, dialect: str) -> TypeVerdict:
         return TypeVerdict(False, True, True, "timestamps gain a time zone (rewrites the table)")
     if ob == "JSON" and nb == "JSONB":
         return TypeVerdict(False, True, True, "JSON to JSONB (rewrites the table)")
+    if ob == "ENUM" and nb in ("TEXT", "VARCHAR", "CITEXT") and nn is None:
+        return TypeVerdict(False, True, True, "enum labels are text (the cast rewrites the table)")
     if nb in ("TEXT", "VARCHAR") and nn is None and ob not in TEXTUAL:
         return TypeVerdict(False, False, True, f"v1 reads {old} values but gets text back")
     return TypeVerdict(False, False, True, f"v1 writes and reads it as {old}; as {new} its writes fail or its "
