@@ -537,3 +537,21 @@ def test_attributes_built_in_the_same_function(tmp_path):
     """
     found = check(tmp_path, {"app/otel.py": src})
     assert [(f.rule, f.line) for f in found] == [("CLT101", 8)]
+
+
+def test_loguru(tmp_path):
+    src = """
+        import sys
+        from loguru import logger
+
+        logger.remove()
+        logger.add(sys.stderr, level="INFO")
+        logger.add("app.log", format="{time} {level} {message}")
+        logger.add(sys.stdout, format="{time} {extra[version]} {message}")
+        logger.add(sys.stdout, format=FORMAT)
+        logger.configure(handlers=[{"sink": sys.stdout, "serialize": True}])
+    """
+    found = check(tmp_path, {"app/logs.py": src})
+    assert [(f.rule, f.line) for f in found] == [("CLT401", 5), ("CLT401", 6), ("CLT402", 9)]
+    bound = textwrap.dedent(src) + "logger.configure(extra={'version': VERSION})\n"
+    assert [(f.rule, f.line) for f in check(tmp_path, {"app/logs.py": bound})] == [("CLT401", 5), ("CLT401", 6)]

@@ -38,6 +38,8 @@ VERDICTS = {
         "tp", "same LOGGING in the settings template users copy"),
     ("prefect", "CLT301", "prefect/events/clients.py"): (
         "tp", "14 prometheus_client metrics, served by the API's /metrics, no build_info/Info anywhere"),
+    ("prefect", "CLT101", "prefect/_internal/metrics.py"): (
+        "tp", "per-flow-run resource for OTLP system metrics: flow-run/deployment ids, no service.version"),
     ("chainlit", "CLT401", "chainlit/cli/__init__.py"): (
         "tp", "module-level basicConfig of the server CLI; every server log line lacks a version"),
     ("langflow", "CLT201", "langflow/main.py"): (

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 # A file holds a telemetry set-up only if it names one of these; other files are never walked.
 STRONG_TOKENS = ("opentelemetry", "sentry_sdk", "prometheus", "ddtrace", "datadog", "structlog", "jsonlogger",
-                 "basicConfig", "dictConfig", "fileConfig", "LOGGING")
+                 "basicConfig", "dictConfig", "fileConfig", "LOGGING", "loguru")
 # Files that may put a version on log records or set a telemetry env var for the process; read only when
 # a finding depends on them.
 ENV_TOKENS = ("OTEL_RESOURCE_ATTRIBUTES", "SENTRY_RELEASE", "SOURCE_VERSION", "DD_VERSION", "DD_TAGS")
@@ -54,7 +54,10 @@ PROVIDER_RESOURCE_POS = {"TracerProvider": 1, "MeterProvider": 1, "LoggerProvide
 # formatter classes that print exactly their format string (anything else may add fields)
 TEXT_FORMATTERS = {"logging.Formatter", "django.utils.log.ServerFormatter", "uvicorn.logging.DefaultFormatter",
                    "uvicorn.logging.AccessFormatter", "colorlog.ColoredFormatter"}
-LOG_BINDERS = {"bind", "bind_contextvars", "bind_threadlocal", "new", "wrap_logger", "get_logger", "LoggerAdapter"}
+LOG_BINDERS = {"bind", "bind_contextvars", "bind_threadlocal", "new", "wrap_logger", "get_logger", "LoggerAdapter",
+               "contextualize"}
+# loguru's default handler format: time, level, module, function, line, message
+LOGURU_DEFAULT_FORMAT = "{time} | {level} | {name}:{function}:{line} - {message}"
 
 
 def is_version_word(name: str, extra: tuple = ()) -> bool:
@@ -149,7 +152,7 @@ HIT_TOKENS = ("import", "Resource", "Provider", "init(", "Counter", "Gauge", "Hi
               "info(", "basicConfig", "dictConfig", "fileConfig", "JsonFormatter", "configure", "merge", "setdefault",
               "putenv", "environ", "set_tag", "bind", "new(", "wrap_logger", "get_logger", "LoggerAdapter",
               "setLogRecordFactory", "extra", "version", "Version", "VERSION", "release", "Release", "RELEASE",
-              "revision", "Metrics", "Instrumentator", "Middleware", "Prometheus", "config.")
+              "revision", "Metrics", "Instrumentator", "Middleware", "Prometheus", "config.", "add(")
 ENV_HIT_TOKENS = ("environ", "putenv", "setdefault")
 ATTACH_HIT_TOKENS = VERSION_TOKENS + ("setLogRecordFactory",)
 _BLOCK_FIELDS = ("body", "orelse", "finalbody")
@@ -407,6 +410,16 @@ class Scanner:
             self._json_formatter(call, mod, facts)
         elif q == "structlog.configure":
             self._structlog(call, mod, facts)
+        elif q == "loguru.logger.add":
+            self._loguru_handler(call, call.keywords, mod, facts, "loguru logger.add")
+        elif q == "loguru.logger.configure":
+            handlers = mod.resolve(_kw(call, "handlers"))
+            if isinstance(handlers, (ast.List, ast.Tuple)):
+                for h in handlers.elts:
+                    h = mod.resolve(h)
+                    if isinstance(h, ast.Dict) and None not in h.keys:
+                        kws = [ast.keyword(arg=_str(k), value=v) for k, v in zip(h.keys, h.values)]
+                        self._loguru_handler(h, kws, mod, facts, "loguru logger.configure handler")
 
     def _otel(self, call: ast.Call, q: str, mod: _Module, facts: FileFacts, merged: set) -> None:
         if q.endswith("Resource.create") or q.endswith("resources.Resource"):
@@ -591,6 +604,24 @@ class Scanner:
             if format_verdict(ast.Constant(fmt), mod, self.extra) is not False:
                 return
         facts.items.append(Item("log-text", call, f"fileConfig {ini.name} formatters ({', '.join(names)})", False))
+
+    def _loguru_handler(self, node: ast.AST, keywords: list, mod: _Module, facts: FileFacts, what: str) -> None:
+        """A loguru sink: its `format` (default: no extra fields) or, with `serialize=True`, JSON that
+        carries whatever was bound into `extra`."""
+        if any(k.arg is None for k in keywords):
+            return
+        kw = {k.arg: k.value for k in keywords}
+        serialize = kw.get("serialize")
+        if isinstance(serialize, ast.Constant) and serialize.value is True:
+            facts.items.append(Item("log-json", node, what, False))
+            return
+        if serialize is not None and not isinstance(serialize, ast.Constant):
+            return
+        fmt = kw.get("format")
+        if fmt is None:
+            facts.items.append(Item("log-text", node, what, False, LOGURU_DEFAULT_FORMAT))
+        elif format_verdict(fmt, mod, self.extra) is False:
+            facts.items.append(Item("log-text", node, what, False, _str(mod.resolve(fmt)) or ""))
 
     def _structlog(self, call: ast.Call, mod: _Module, facts: FileFacts) -> None:
         procs = mod.resolve(_kw(call, "processors"))
