@@ -735,3 +735,122 @@ def test_quiet_random_ids_inside_token_signing_code(tmp_path):
             jti = str(uuid.uuid4())
             return jwt.encode({**claims, "jti": jti}, os.environ["JWT_SECRET"])
         """}) == []
+
+
+# ---- CLS101 across modules ------------------------------------------------------------------------------------
+def test_session_registry_written_by_socket_event_and_read_by_http_route(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/session.py": """
+            SESSIONS = {}
+            class Session:
+                def __init__(self, session_id, user):
+                    self.id = session_id
+                    self.user = user
+                    SESSIONS[session_id] = self
+                @classmethod
+                def get_by_id(cls, session_id):
+                    return SESSIONS.get(session_id)
+                def delete(self):
+                    SESSIONS.pop(self.id, None)
+            """,
+        "app/socket.py": """
+            import socketio
+            from app.session import Session
+            sio = socketio.AsyncServer(client_manager=socketio.AsyncRedisManager("redis://r"))
+            @sio.on("connect")
+            async def connect(sid, environ, auth):
+                Session(auth["sessionId"], environ.get("HTTP_X_USER"))
+            """,
+        "app/server.py": """
+            from fastapi import APIRouter
+            from app.session import Session
+            router = APIRouter()
+            @router.post("/project/action")
+            async def call_action(session_id: str):
+                session = Session.get_by_id(session_id)
+                return {"user": session.user}
+            """,
+    })
+    assert rules(found) == [("CLS101", 1)]
+    assert found[0].path == "app/session.py"
+    msg = found[0].message
+    assert "connect (socket.io event" in msg and "app/socket.py" in msg and "call_action (route" in msg and "app/server.py" in msg
+
+
+def test_imported_container_written_and_read_in_other_modules(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/state.py": "USER_PREFS = {}\n",
+        "app/a.py": """
+            from flask import Blueprint, request
+            from app.state import USER_PREFS
+            bp = Blueprint("a", __name__)
+            @bp.post("/prefs")
+            def save():
+                USER_PREFS[request.headers["X-User"]] = request.json
+                return "ok"
+            """,
+        "app/b.py": """
+            from flask import Blueprint, request
+            from app import state
+            bp = Blueprint("b", __name__)
+            @bp.get("/prefs")
+            def show():
+                return state.USER_PREFS.get(request.headers["X-User"], {})
+            """,
+    })
+    assert rules(found) == [("CLS101", 1)]
+    assert found[0].path == "app/state.py" and "save (route" in found[0].message and "show (route" in found[0].message
+
+
+def test_quiet_across_modules_for_worker_bookkeeping(tmp_path):
+    assert state_findings(tmp_path, {
+        "app/tasks.py": """
+            import asyncio
+            _running = set()
+            _handles = {}
+            def start(coro, name):
+                task = asyncio.create_task(coro)
+                _running.add(task)
+                task.add_done_callback(_running.discard)
+                _handles[name] = task
+                return task
+            def status():
+                return [t.get_name() for t in _running]
+            def handle(name):
+                return _handles.get(name)
+            """,
+        "app/api.py": """
+            from fastapi import APIRouter
+            from app.tasks import start, status, handle
+            router = APIRouter()
+            @router.post("/jobs/{name}")
+            async def run(name: str):
+                start(asyncio.sleep(1), name)
+            @router.get("/jobs")
+            async def jobs():
+                return status()
+            @router.delete("/jobs/{name}")
+            async def cancel(name: str):
+                task = handle(name)
+                return task.cancel() if task else False
+            """,
+    }) == []
+
+
+def test_quiet_cleanup_guarded_by_membership_test(tmp_path):
+    assert state_findings(tmp_path, {
+        "app/user_session.py": "user_sessions = {}\n",
+        "app/socket.py": """
+            import socketio
+            from app.user_session import user_sessions
+            sio = socketio.AsyncServer()
+            @sio.on("connect")
+            async def connect(sid, environ, auth):
+                user_sessions[auth["sessionId"]] = {"env": environ}
+            @sio.on("disconnect")
+            async def disconnect(sid):
+                session_id = sid
+                if session_id in user_sessions:
+                    user_sessions.pop(session_id)
+            """,
+    }) == []

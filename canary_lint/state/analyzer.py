@@ -14,7 +14,7 @@ import ast
 import re
 from pathlib import PurePosixPath
 
-from canary_lint.state import backends, caches, handlers, keys, memory
+from canary_lint.state import backends, caches, crossmodule, handlers, keys, memory
 from canary_lint.state.envs import deploy_env_names
 
 RULES = (
@@ -88,9 +88,16 @@ def analyze(ctx):
             if tree is not None:
                 with ctx.guard(file.path, "state"):
                     django_targets.extend(handlers.django_targets(tree, file.path))
+    indexes: dict = {}  # path -> ModuleIndex of modules whose handlers were indexed
+    reported: set = set()  # (path, container) already reported within one module
     for file, text in files:
         with ctx.guard(file.path, "state"):
-            yield from _check_file(ctx, file, text, env_set, project, django_targets)
+            for finding in _check_file(ctx, file, text, env_set, project, django_targets, indexes):
+                if finding.rule == "CLS101":
+                    reported.add((finding.path, finding.subject))
+                yield finding
+    with ctx.guard(".", "state"):
+        yield from _across_modules(ctx, files, django_targets, indexes, reported)
 
 
 def _extra_handlers(path: str, targets: list[tuple[str, str]]) -> frozenset:
@@ -100,17 +107,21 @@ def _extra_handlers(path: str, targets: list[tuple[str, str]]) -> frozenset:
     return frozenset(q for mod, q in targets if name == mod or name.endswith("." + mod))
 
 
-def _check_file(ctx, file, text, env_set, project, django_targets):
+def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
     tree = ctx.python_ast(file)  # parsed once per run and shared; the engine parses every file anyway
     if tree is None:
         return
     path = file.path
     containers = memory.module_containers(tree)  # module-level statements only: cheap
+    if containers:
+        written = memory.written_in_text(text, containers)
+        containers = {k: v for k, v in containers.items() if k in written}
     roots = memory.local_roots(tree) if any(t in text for t in DISK_TOKENS) else {}
     if containers or roots:
         extra = _extra_handlers(path, django_targets)
         if extra or any(t in text for t in HANDLER_TOKENS):
             index = handlers.module_index(tree, text, extra)
+            indexes[path] = index
             if index.reached_by:
                 yield from _memory(ctx, path, containers, index, text)
                 yield from _disk(ctx, path, roots, index)
@@ -143,6 +154,117 @@ def _memory(ctx, path, containers, index, text):
         )
 
 
+def _imported_modules(nodes, path: str) -> set[str]:
+    """Dotted names a module imports from (and the names it imports, which may be submodules)."""
+    current = handlers.module_name(path)
+    is_package = path.endswith("__init__.py")
+    out: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom):
+            src = handlers._resolve_from(node.module or "", node.level, current, is_package)
+            if src:
+                out.add(src)
+            out.update(f"{src}.{a.name}" if src else a.name for a in node.names)
+        else:
+            out.update(a.name for a in node.names)
+    return out
+
+
+def _across_modules(ctx, files, django_targets, indexes, reported):
+    """CLS101 for containers whose writer or reader handler sits in another module."""
+    handler_files = []
+    needed: set[str] = set()
+    for file, text in files:
+        extra = _extra_handlers(file.path, django_targets)
+        if not (extra or any(t in text for t in HANDLER_TOKENS)) or "import" not in text:
+            continue
+        tree = ctx.python_ast(file)
+        if tree is None:
+            continue
+        nodes = list(crossmodule._import_nodes(tree, text))
+        imported = _imported_modules(nodes, file.path)
+        if imported:
+            handler_files.append((file, text, tree, extra, nodes))
+            needed |= imported
+    if not needed:
+        return
+    modules = []
+    texts = {}
+    for file, text in files:
+        parts = handlers.module_name(file.path).split(".")
+        if not any(".".join(parts[i:]) in needed for i in range(len(parts))):
+            continue  # no handler module imports it
+        tree = ctx.python_ast(file)
+        if tree is None:
+            continue
+        module = crossmodule.state_module(tree, text, file.path, indexes.get(file.path))
+        if module is not None:
+            modules.append(module)
+            texts[file.path] = (file, text, tree)
+    if not modules:
+        return
+    table = crossmodule.ModuleTable(modules)
+    stems = {m.dotted.rsplit(".", 1)[-1] for m in modules}
+    writers: dict = {}
+    readers: dict = {}
+    for file, text, tree, extra, nodes in handler_files:
+        path = file.path
+        if not any(stem in text for stem in stems):
+            continue
+        imported = crossmodule._imports(tree, path, table, text, nodes)
+        if not imported:
+            continue
+        index = indexes.get(path) or handlers.module_index(tree, text, extra)
+        indexes[path] = index
+        if not index.reached_by:
+            continue
+        for mod, cname, write, site in crossmodule.handler_accesses(tree, text, path, table, index, imported):
+            side = writers if write else readers
+            side.setdefault((mod.path, cname), {}).setdefault((site.path, site.handler.qual), site)
+    crossed = {key for key in (*writers, *readers)}
+    for module in modules:
+        index = indexes.get(module.path)
+        names = {c for p, c in crossed if p == module.path}
+        if index is None or not index.reached_by or not names:
+            continue
+        text = texts[module.path][1]
+        starts = memory.line_starts(text)
+        for func, roots in index.reached_by.items():
+            if not memory.mentions(text, starts, func.node, names):
+                continue
+            for use in memory.function_uses(func, names):
+                if (use.write and (use.memo or memory._is_eviction(use))) or (not use.write and use.len_only):
+                    continue
+                side = writers if use.write else readers
+                for root in roots:
+                    site = crossmodule.Site(root, module.path, use.node.lineno, bool(memory.key_words(use.key)))
+                    side.setdefault((module.path, memory._name_of(use)), {}).setdefault((module.path, root.qual), site)
+    by_path = {m.path: m for m in modules}
+    for key in sorted(set(writers) & set(readers)):
+        path, cname = key
+        if (path, cname) in reported:
+            continue
+        w_sites, r_sites = writers[key], readers[key]
+        candidates = [(hid, site) for hid, site in sorted(r_sites.items()) if hid not in w_sites]
+        if not candidates:
+            continue
+        (_, w), (_, r) = min(w_sites.items()), candidates[0]
+        if w.path == path and r.path == path:
+            continue  # both in the container's own module: the in-module check decides
+        if not any(site.identity for site in [*w_sites.values(), *r_sites.values()]):
+            continue  # across modules, report only state keyed on a user, session or token: tasks, handles
+            # and counters a module keeps for its own worker are bookkeeping
+        container = by_path[path].containers[cname]
+        yield ctx.finding(
+            "CLS101", path, **_where(container.node), subject=cname,
+            message=(f"`{cname}` is a module-level {container.kind} that {_handler_label(w.handler)} in {w.path} "
+                     f"writes (line {w.line}) and {_handler_label(r.handler)} in {r.path} reads back (line {r.line}): "
+                     f"each process has its own copy, so when the user's next request reaches the other version "
+                     f"the data is missing or stale"),
+            fix=MEMORY_FIX,
+        )
+
+
 def _disk(ctx, path, roots, index):
     for root, w, r, wh, rh in memory.disk_round_trips(index, roots):
         yield ctx.finding(
@@ -163,12 +285,12 @@ def _keys(ctx, path, tree, text, env_set):
             when = f"is generated by {k.generator}{saved} when {k.switch} is unset"
             safe = f"; safe when {k.switch} is set to the same value for both versions"
         else:
-            when = f"is generated by {k.generator}{saved} at start-up"
+            when = f"is generated by {k.generator}{saved} when none exists" if saved else f"is generated by {k.generator} at start-up"
             safe = ""
         yield ctx.finding(
             "CLS102", path, **_where(k.node), subject=k.target,
-            message=(f"signing key `{k.target}` {when}: every host (and process) has its own key, so v1 rejects "
-                     f"the cookies and tokens v2 signs and the other way round, logging users out{safe}"),
+            message=(f"signing key `{k.target}` {when}: every host{'' if k.saved_to_file else ' (and process)'} has its own key, so v1 rejects "
+                     f"what v2 signs with it (session cookies, tokens, signed data) and the other way round{safe}"),
             fix=KEY_FIX,
         )
 

@@ -18,6 +18,7 @@ registry they fill is filled once per process, the same way in v1 and v2.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -227,11 +228,13 @@ def _candidate_lines(text: str) -> set[int]:
     return lines
 
 
-def _statements_at(body: list, lines: set[int]):
+def _statements_at(body: list, lines):
     """Simple statements whose span covers one of `lines`, descending into compound statements."""
+    ordered = lines if isinstance(lines, list) else sorted(lines)
     for stmt in body:
         end = getattr(stmt, "end_lineno", stmt.lineno) or stmt.lineno
-        if not any(stmt.lineno <= n <= end for n in lines):
+        i = bisect.bisect_left(ordered, stmt.lineno)
+        if i == len(ordered) or ordered[i] > end:
             continue
         subs = [getattr(stmt, f, None) for f in ("body", "orelse", "finalbody")]
         subs += [h.body for h in getattr(stmt, "handlers", None) or ()]
@@ -239,7 +242,7 @@ def _statements_at(body: list, lines: set[int]):
         if any(isinstance(sub, list) for sub in subs):
             for sub in subs:
                 if isinstance(sub, list):
-                    yield from _statements_at(sub, lines)
+                    yield from _statements_at(sub, ordered)
         else:
             yield stmt
 
@@ -282,12 +285,9 @@ def module_index(tree: ast.Module, text: str = "", extra_handlers: frozenset = f
 
 
 def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    pos = text.find("\n")
-    while pos >= 0:
-        starts.append(pos + 1)
-        pos = text.find("\n", pos + 1)
-    return starts
+    from canary_lint.state.memory import line_starts  # one cached table per text
+
+    return line_starts(text)
 
 
 # ---- Django URLconf across modules ------------------------------------------------------------------------

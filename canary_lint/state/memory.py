@@ -4,6 +4,8 @@ writes under a local directory that another handler reads back (CLS107)."""
 from __future__ import annotations
 
 import ast
+import functools
+import re
 from dataclasses import dataclass, field
 
 from canary_lint.state.envs import const_str, dotted
@@ -35,7 +37,8 @@ class Use:
     write: bool
     key: ast.AST | None = None
     memo: bool = False  # `G[k] = v` in a function that looks `k` up first: a cache of derivable data
-    len_only: bool = False
+    len_only: bool = False  # bookkeeping read (`len(G)`, a membership test before evicting)
+    in_test: bool = False
 
 
 def _factory(value: ast.AST | None) -> str:
@@ -88,7 +91,36 @@ def module_containers(tree: ast.Module) -> dict[str, Container]:
     return out
 
 
-def _locals(func: ast.AST) -> tuple[set[str], set[str]]:
+_MUTATORS = ("append|add|update|setdefault|pop|extend|insert|clear|remove|discard|appendleft|popitem|popleft|"
+             "extendleft|difference_update|intersection_update|symmetric_difference_update|__setitem__|__delitem__")
+
+
+_WRITE_AFTER = re.compile(rf"\s*(?:\[[^\n]*?\]\s*(?:[-+|&*]?=(?!=)|\.\w+\()|\.(?:{_MUTATORS})\()")
+
+
+def written_in_text(text: str, names) -> set[str]:
+    """Containers whose name the text shows being written (`G[k] = `, `G.append(`, `del G[`, `global G`):
+    a cheap filter before any function is walked."""
+    out: set[str] = set()
+    for name in names:
+        idx = text.find(name)
+        while idx >= 0:
+            end = idx + len(name)
+            before = text[idx - 1] if idx else " "
+            after = text[end] if end < len(text) else " "
+            if not (before.isalnum() or before in "_.") and not (after.isalnum() or after == "_"):
+                if _WRITE_AFTER.match(text, end):
+                    out.add(name)
+                    break
+                prefix = text[text.rfind("\n", 0, idx) + 1:idx].lstrip()
+                if prefix.startswith(("del ", "global ")):
+                    out.add(name)
+                    break
+            idx = text.find(name, end)
+    return out
+
+
+def _locals(func: ast.AST, nodes=None) -> tuple[set[str], set[str]]:
     """(names bound locally, names declared global) in a function, not descending into nested functions."""
     bound: set[str] = set()
     declared: set[str] = set()
@@ -96,7 +128,7 @@ def _locals(func: ast.AST) -> tuple[set[str], set[str]]:
     for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
         if a is not None:
             bound.add(a.arg)
-    for node in _walk(func):
+    for node in nodes if nodes is not None else _walk(func):
         if isinstance(node, ast.Global):
             declared.update(node.names)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -104,15 +136,27 @@ def _locals(func: ast.AST) -> tuple[set[str], set[str]]:
     return bound - declared, declared
 
 
+_SKIP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_LEAVES = (ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.operator, ast.cmpop, ast.boolop, ast.unaryop)
+
+
 def _walk(func: ast.AST):
     """ast.walk over a function body without entering nested functions or classes."""
     stack = list(func.body) if hasattr(func, "body") else [func]
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
+        node = pop()
         yield node
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stack.append(child)
+        if isinstance(node, _LEAVES):
+            continue
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for child in value:
+                    if isinstance(child, ast.AST) and not isinstance(child, _SKIP):
+                        push(child)
+            elif isinstance(value, ast.AST) and not isinstance(value, _SKIP):
+                push(value)
 
 
 def _base_name(node: ast.AST) -> str:
@@ -123,7 +167,8 @@ def _base_name(node: ast.AST) -> str:
 
 def function_uses(func: Func, names: set[str]) -> list[Use]:
     """Reads and writes of the module containers `names` inside one function."""
-    local, declared = _locals(func.node)
+    nodes = list(_walk(func.node))
+    local, declared = _locals(func.node, nodes)
     watched = (names - local) | (names & declared)
     if not watched:
         return []
@@ -131,7 +176,9 @@ def function_uses(func: Func, names: set[str]) -> list[Use]:
     consumed: set[int] = set()  # Name nodes that are the base of a pure write
     read_keys: dict[str, set[str]] = {}
     len_calls: set[int] = set()
-    nodes = list(_walk(func.node))
+    name_keys: dict[int, ast.AST] = {}  # id(Name read) -> the key it is read with
+    in_tests: set[int] = set()  # Name reads that are only `k in G`
+    discarded = {id(n.value) for n in nodes if isinstance(n, ast.Expr)}  # calls whose result is unused
     for node in nodes:
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
@@ -152,25 +199,37 @@ def function_uses(func: Func, names: set[str]) -> list[Use]:
             if isinstance(receiver, ast.Name) and receiver.id in watched:
                 if method in WRITE_ONLY or method in WRITE_READ:
                     uses.append(Use(func, node, True, node.args[0] if node.args and method in ("setdefault", "pop") else None))
-                    if method in WRITE_ONLY:
+                    if method in WRITE_ONLY or id(node) in discarded:
                         consumed.add(id(receiver))
                 elif method == "get" and node.args:
                     read_keys.setdefault(receiver.id, set()).add(ast.dump(node.args[0]))
+                    name_keys[id(receiver)] = node.args[0]
             elif _base_name(receiver) in watched and method in WRITE_ONLY | WRITE_READ:
                 uses.append(Use(func, node, True))
         elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
             for comp in node.comparators:
                 if isinstance(comp, ast.Name) and comp.id in watched:
                     read_keys.setdefault(comp.id, set()).add(ast.dump(node.left))
+                    name_keys[id(comp)] = node.left
+                    in_tests.add(id(comp))
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name):
             if node.value.id in watched:
                 read_keys.setdefault(node.value.id, set()).add(ast.dump(node.slice))
+                name_keys[id(node.value)] = node.slice
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len" and len(node.args) == 1:
             if isinstance(node.args[0], ast.Name):
                 len_calls.add(id(node.args[0]))
     for node in nodes:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in watched and id(node) not in consumed:
-            uses.append(Use(func, node, False, len_only=id(node) in len_calls))
+            uses.append(Use(func, node, False, key=name_keys.get(id(node)), len_only=id(node) in len_calls,
+                            in_test=id(node) in in_tests))
+    for name in {_name_of(u) for u in uses}:
+        mine = [u for u in uses if _name_of(u) == name]
+        writes = [u for u in mine if u.write]
+        if writes and all(_is_eviction(u) for u in writes) and all(u.in_test for u in mine if not u.write):
+            for u in mine:
+                if not u.write:
+                    u.len_only = True  # `if k in G: G.pop(k)`: clean-up, not a read-back
     for use in uses:
         if use.write and isinstance(use.node, ast.Assign) and use.key is not None:
             name = _base_name(use.node.targets[0])
@@ -214,6 +273,7 @@ class MemoryFinding:
     extra_writers: list = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=4096)
 def line_starts(text: str) -> list[int]:
     starts = [0]
     find = text.find
