@@ -69,6 +69,8 @@ def main(argv=None) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = 65536  # one write per response (flushed by handle_one_request)
+        disable_nagle_algorithm = True
 
         def log_message(self, *a):
             pass

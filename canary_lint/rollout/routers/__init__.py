@@ -40,6 +40,9 @@ class Router:
         self.spec = spec
         self.service = service
         self.region = spec.get("region", "")
+        from canary_lint.rollout.plan import duration
+
+        self.verify_timeout = duration(spec.get("verify_timeout", "5s"))
 
     def current(self) -> Route:  # pragma: no cover - interface
         """What is in force now, read from the router itself."""
@@ -48,12 +51,13 @@ class Router:
     def _set(self, target: Route, previous: Route | None) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def apply(self, target: Route, previous: Route | None = None, timeout: float = 5.0) -> Route:
+    def apply(self, target: Route, previous: Route | None = None, timeout: float | None = None) -> Route:
         """Change routing to `target` and wait until the router reports it in force."""
         self._set(target, previous)
         return self.verify(target, timeout)
 
-    def verify(self, target: Route, timeout: float = 5.0) -> Route:
+    def verify(self, target: Route, timeout: float | None = None) -> Route:
+        timeout = self.verify_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         delay = 0.005
         while True:

@@ -2,10 +2,13 @@
 
 Weights use HAProxy's 0-256 range as percent: canary = w, baseline = 100 - w. A server at weight 0 is also
 put in `drain` (no new requests, open connections finish); a server that should take traffic is made
-`ready` first. The order of the two weight changes is chosen so the canary never gets more than its target
-while the change is half done: when the canary's share goes up its weight is raised first (the baseline is
-lowered after), when it goes down its weight is lowered first (`order: canary-first`, the default; see
-bench/rollout for the measurement). A header route uses a map file named in the config:
+`ready` first. The two weight changes are ordered so the canary never gets more than its target while the
+change is half done. Measured with HAProxy 2.6 round-robin (bench/rollout/bench_routing.py): when the
+canary's share goes up, lowering the baseline first and raising the canary second never gave the canary
+more than one request in a row, while the other order gave runs of consecutive canary requests and a canary
+share above target in the requests that followed. So: going up, the baseline first (`order: stable-first`,
+the default); going down, always the canary first.
+A header route uses a map file named in the config:
   use_backend %[req.hdr(X-Canary),map(/etc/haproxy/canary.map,shop)] if { req.hdr(X-Canary) -m found }
   default_backend shop
 where `header_map` is that file and `canary_backend` the backend serving only the canary.
@@ -26,7 +29,7 @@ class HAProxyRouter(Router):
         super().__init__(spec, service)
         self.socket = spec["socket"]
         self.backend = spec["backend"]
-        self.order = spec.get("order", "canary-first")
+        self.order = spec.get("order", "stable-first")
 
     def send(self, command: str) -> str:
         try:
@@ -68,7 +71,7 @@ class HAProxyRouter(Router):
         s = 100 - c
         canary_cmds = self._weight_cmds(self.spec["canary"], c)
         stable_cmds = self._weight_cmds(self.spec["stable"], s)
-        # going up: the order is configurable (measured in bench/rollout); going down: the canary first
+        # going up: the baseline first unless configured (measured in bench/rollout); going down: the canary first
         canary_first = self.order == "canary-first" if c > previous.canary else True
         for cmd in (canary_cmds + stable_cmds) if canary_first else (stable_cmds + canary_cmds):
             self._check(cmd)
@@ -109,7 +112,7 @@ class HAProxyRouter(Router):
 
     _header_name: str | None = None
 
-    def apply(self, target: Route, previous: Route | None = None, timeout: float = 5.0) -> Route:
+    def apply(self, target: Route, previous: Route | None = None, timeout: float | None = None) -> Route:
         if target.header:
             self._header_name = target.header[0]
         return super().apply(target, previous, timeout)

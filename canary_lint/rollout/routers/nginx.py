@@ -4,7 +4,11 @@ The include file (http context) defines, for a router named N (default: the serv
   upstream N_stable, N_canary, N_split (weighted) and `map ... $N_upstream`, which picks N_canary for the
   header route and N_split otherwise; and a tiny status server on `status_listen` that answers with the
   generation and the route of the configuration that is loaded. Proxy with `proxy_pass http://$N_upstream;`.
-Verification waits until the status server answers with the new generation: new workers are serving it.
+Reload: `nginx -t` first, then SIGHUP to the master (pid from `pid_file`, else the `pid` directive of
+`conf`; `nginx -s reload` when neither is readable). Verification waits until the status server answers
+with the new generation (new workers serve it) and, on Linux, until every worker of the previous
+generation has closed its listening sockets (so no new connection can reach the old split); those workers
+get the graceful QUIT as soon as the new ones answer, instead of after the master's fixed 100 ms wait.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import tempfile
+import threading
 import urllib.request
 import uuid
 from pathlib import Path
@@ -30,6 +36,9 @@ class NginxRouter(Router):
         self.include = Path(spec["include_file"])
         self.binary = spec.get("nginx", "nginx")
         self.status = spec["status_listen"]
+        self._old_workers: set[int] = set()
+        self._listening: set[str] = set()
+        self.timings: dict[str, float] = {}
 
     def _cmd(self, *extra: str) -> list[str]:
         cmd = [self.binary]
@@ -67,15 +76,52 @@ class NginxRouter(Router):
         text = self.render(target, self._generation)
         old = self.include.read_text(encoding="utf-8") if self.include.exists() else None
         self._write(text)
+        # the listening sockets the old workers hold, read while `nginx -t` runs (/proc/net/tcp is slow to read)
+        found: list[set[str]] = []
+        reader = threading.Thread(target=lambda: found.append(_listening_inodes()), daemon=True)
+        reader.start()
         test = subprocess.run(self._cmd("-t", "-q"), capture_output=True, text=True, timeout=30)
+        reader.join(5)
+        self._listening = found[0] if found else set()
         if test.returncode != 0:
             if old is not None:
                 self._write(old)
             raise RouterError(f"nginx -t rejected the new routing ({target.describe()}); kept the old file: "
                               f"{test.stderr.strip()[-400:]}")
+        master = self._master()
+        self._old_workers = _children(master) if master else set()
+        if master:
+            try:
+                os.kill(master, signal.SIGHUP)
+                return
+            except OSError:
+                pass
         reload = subprocess.run(self._cmd("-s", "reload"), capture_output=True, text=True, timeout=30)
         if reload.returncode != 0:
             raise RouterError(f"nginx reload failed: {reload.stderr.strip()[-400:]}")
+
+    def _pid_file(self) -> Path | None:
+        if self.spec.get("pid_file"):
+            return Path(self.spec["pid_file"])
+        try:
+            conf = Path(self.spec["conf"]).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        m = re.search(r"^\s*pid\s+([^;\s]+)\s*;", conf, re.M)
+        if not m:
+            return Path("/run/nginx.pid")
+        p = Path(m.group(1))
+        if not p.is_absolute():
+            p = Path(self.spec.get("prefix") or "/usr/share/nginx") / p
+        return p
+
+    def _master(self) -> int | None:
+        pf = self._pid_file()
+        try:
+            pid = int(pf.read_text().strip()) if pf else 0
+        except (OSError, ValueError):
+            return None
+        return pid if pid > 0 and Path(f"/proc/{pid}").exists() else None
 
     def _write(self, text: str) -> None:
         self.include.parent.mkdir(parents=True, exist_ok=True)
@@ -97,21 +143,83 @@ class NginxRouter(Router):
     def current(self) -> Route:
         return Route.from_dict(self._status())
 
-    def apply(self, target: Route, previous: Route | None = None, timeout: float = 5.0) -> Route:
-        self._set(target, previous)
+    def apply(self, target: Route, previous: Route | None = None, timeout: float | None = None) -> Route:
         import time
 
+        timeout = self.verify_timeout if timeout is None else timeout
+        t0 = time.perf_counter()
+        self._set(target, previous)
+        t1 = time.perf_counter()
+        self.timings = {"test_and_signal": t1 - t0}
         deadline = time.monotonic() + timeout
         delay = 0.002
         seen = None
+        quit_sent = False
         while time.monotonic() < deadline:
             try:
                 seen = self._status()
             except RouterError:
                 seen = None
             if seen and seen.get("generation") == self._generation:
-                return Route.from_dict(seen)
+                self.timings.setdefault("new_workers_serving", time.perf_counter() - t1)
+                if not _still_listening(self._old_workers, self._listening):
+                    self.timings["old_workers_closed"] = time.perf_counter() - t1
+                    return Route.from_dict(seen)
+                if not quit_sent:
+                    # New workers serve the new split: tell the old ones to stop accepting now rather than after
+                    # the master's fixed 100 ms grace (a graceful QUIT, as the master itself sends).
+                    for pid in self._old_workers:
+                        try:
+                            os.kill(pid, signal.SIGQUIT)
+                        except OSError:
+                            pass
+                    quit_sent = True
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
         raise RouterError(f"nginx did not load the new routing within {timeout:g}s "
                           f"(status listener shows {seen and Route.from_dict(seen).describe()})")
+
+
+def _children(pid: int) -> set[int]:
+    """Child pids of `pid` (Linux /proc); empty elsewhere."""
+    kids = set()
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text()
+            kids.update(int(x) for x in text.split())
+    except OSError:
+        pass
+    return kids
+
+
+def _listening_inodes() -> set[str]:
+    inodes = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == "0A":  # LISTEN
+                inodes.add(parts[9])
+    return inodes
+
+
+def _still_listening(pids: set[int], listening: set[str]) -> bool:
+    """True while any of `pids` (old workers) still holds one of the `listening` socket inodes."""
+    if not pids or not listening:
+        return False
+    for pid in pids:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue  # exited
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in listening:
+                return True
+    return False

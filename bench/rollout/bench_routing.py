@@ -1,0 +1,181 @@
+"""Routing with real nginx and HAProxy on loopback: `python bench/rollout/bench_routing.py [--trials N]`.
+
+1. Decision -> verified routing: how long `Router.apply()` takes to change the split and read it back in
+   force (nginx: rewrite include, `nginx -t`, reload, status listener shows the new generation; HAProxy:
+   runtime API, `get weight` read-back), under 200 req/s of load. Goal <= 0.2 s; the rollback (canary -> 0)
+   is the figure that matters.
+2. After a verified rollback, requests on new connections that still reach the canary (must be 0).
+3. HAProxy weight-change order: for each transition, the canary/baseline weights are changed in one order
+   or the other with requests flowing between and after the two commands (one sequential client, so the
+   round-robin sequence is exact). Reports the longest run of consecutive canary responses and the highest
+   canary share in any 50-request window, against the target share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "rollout"))
+
+from rollout_lab import Demo, HAProxy, Load, Nginx, free_port  # noqa: E402
+
+from canary_lint.rollout.routers import Route  # noqa: E402
+from canary_lint.rollout.routers.haproxy import HAProxyRouter  # noqa: E402
+from canary_lint.rollout.routers.nginx import NginxRouter  # noqa: E402
+
+
+def pct(values, q):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+
+
+def time_apply(router, trials: int) -> dict:
+    times = {"up": [], "rollback": []}
+    for _ in range(trials):
+        for target, key in ((Route(20), "up"), (Route(0), "rollback")):
+            t0 = time.perf_counter()
+            router.apply(target)
+            times[key].append(time.perf_counter() - t0)
+    return times
+
+
+def fresh_requests(port: int, n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/")
+        out.append(c.getresponse().read().decode().strip())
+        c.close()
+    return out
+
+
+def leaks_after_rollback(router, port: int, trials: int) -> int:
+    leaked = 0
+    for _ in range(trials):
+        router.apply(Route(50))
+        router.apply(Route(0))
+        leaked += sum(1 for b in fresh_requests(port, 20) if b == "v2")
+    return leaked
+
+
+class Seq:
+    """One keep-alive client; returns the version that answered each request."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+
+    def get(self, n: int) -> list[str]:
+        out = []
+        for _ in range(n):
+            self.c.request("GET", "/")
+            out.append(self.c.getresponse().read().decode().strip())
+        return out
+
+
+def longest_run(seq: list[str], who: str = "v2") -> int:
+    best = cur = 0
+    for s in seq:
+        cur = cur + 1 if s == who else 0
+        best = max(best, cur)
+    return best
+
+
+def max_window_share(seq: list[str], w: int = 50) -> float:
+    if len(seq) < w:
+        return 0.0
+    c = sum(1 for s in seq[:w] if s == "v2")
+    best = c
+    for i in range(w, len(seq)):
+        c += (seq[i] == "v2") - (seq[i - w] == "v2")
+        best = max(best, c)
+    return best / w
+
+
+def haproxy_order(hp: HAProxy, trials: int, between: int = 30, after: int = 300) -> dict:
+    router = HAProxyRouter(hp.spec, "shop")
+    seq = Seq(hp.port)
+    transitions = [(1, 5), (5, 20), (20, 50), (50, 100), (50, 20), (20, 0)]
+    results = {}
+    for order in ("canary-first", "stable-first"):
+        worst_run, worst_excess, rows = 0, 0.0, []
+        for a, b in transitions:
+            runs, shares = [], []
+            for _ in range(trials):
+                for cmd in (f"set server shop/v2 weight {a}", f"set server shop/v1 weight {100 - a}",
+                            "set server shop/v1 state ready", "set server shop/v2 state ready"):
+                    router._check(cmd)
+                seq.get(200)
+                c_cmd, s_cmd = f"set server shop/v2 weight {b}", f"set server shop/v1 weight {100 - b}"
+                first, second = (c_cmd, s_cmd) if order == "canary-first" else (s_cmd, c_cmd)
+                router._check(first)
+                got = seq.get(between)
+                router._check(second)
+                got += seq.get(after)
+                runs.append(longest_run(got))
+                shares.append(max_window_share(got))
+            target = max(a, b) / 100
+            run, share = max(runs), max(shares)
+            rows.append((a, b, run, share))
+            if b < 100:
+                worst_run = max(worst_run, run)
+                worst_excess = max(worst_excess, share - target)
+        results[order] = (worst_run, worst_excess, rows)
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--only", choices=["timing", "order"], help="run one part only")
+    ap.add_argument("--order-trials", type=int, default=10, help="trials per HAProxy transition and order")
+    args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
+    tmp = Path(tempfile.mkdtemp(prefix="canary-lint-bench-"))
+    sp, cp = free_port(), free_port()
+    demos = [Demo(tmp, sp, "v1", latency_ms=0), Demo(tmp, cp, "v2", latency_ms=0)]
+    ng = Nginx(tmp, sp, cp)
+    hp = HAProxy(tmp, sp, cp)
+    try:
+        parts = () if args.only == "order" else (("nginx", NginxRouter(ng.spec, "shop"), ng.port),
+                                                  ("haproxy", HAProxyRouter(hp.spec, "shop"), hp.port))
+        for name, router, port in parts:
+            load = Load(port, rps=200, limit=120, header_share=0)
+            try:
+                t = time_apply(router, args.trials)
+            finally:
+                load.stop()
+            rb = t["rollback"]
+            if name == "nginx":
+                print(f"nginx: last change: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in router.timings.items()))
+            print(f"{name}: decision -> verified rollback median {statistics.median(rb) * 1000:.1f} ms, "
+                  f"p95 {pct(rb, 0.95) * 1000:.1f} ms, max {max(rb) * 1000:.1f} ms over {len(rb)} "
+                  f"(goal 200 ms: max is {max(rb) / 0.2:.2f}x of it); raise to 20% median "
+                  f"{statistics.median(t['up']) * 1000:.1f} ms")
+            leaked = leaks_after_rollback(router, port, max(5, args.trials // 2))
+            print(f"{name}: requests on new connections reaching the canary after a verified rollback: {leaked}")
+        if args.only == "timing":
+            return
+        res = haproxy_order(hp, args.order_trials)
+        for order, (run, excess, rows) in res.items():
+            detail = ", ".join(f"{a}->{b}: run {r}, max50 {s:.0%}" for a, b, r, s in rows)
+            print(f"haproxy order {order}: longest canary run {run}, worst 50-request canary share above target "
+                  f"{excess:+.0%} (transitions below 100%) | {detail}")
+    finally:
+        ng.stop()
+        hp.stop()
+        for d in demos:
+            d.stop()
+
+
+if __name__ == "__main__":
+    main()
