@@ -555,3 +555,22 @@ def test_loguru(tmp_path):
     assert [(f.rule, f.line) for f in found] == [("CLT401", 5), ("CLT401", 6), ("CLT402", 9)]
     bound = textwrap.dedent(src) + "logger.configure(extra={'version': VERSION})\n"
     assert [(f.rule, f.line) for f in check(tmp_path, {"app/logs.py": bound})] == [("CLT401", 5), ("CLT401", 6)]
+
+
+def test_yaml_aliases_and_anchors(tmp_path):
+    manifests = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: a}
+spec:
+  template:
+    metadata:
+      labels: &labels {app: a, version: "2"}
+    spec:
+      containers:
+        - &c {name: a, image: a, env: [{name: DD_VERSION, value: "2"}]}
+        - *c
+"""
+    facts = read_deploy([("a.yaml", manifests)])
+    assert [p.labels for p in facts.pod_templates] == [{"app": "a", "version": "2"}]
+    assert len(facts.env["DD_VERSION"]) == 2

@@ -130,28 +130,39 @@ class Map(dict):
     key_lines: dict
 
 
-def _convert(node):
+def _convert(node, active: set | None = None):
     import yaml
 
+    active = set() if active is None else active
+    if id(node) in active:  # a recursive alias
+        return None
     if isinstance(node, yaml.MappingNode):
+        active.add(id(node))
         out = Map()
         out.line, out.column = node.start_mark.line + 1, node.start_mark.column + 1
         out.key_lines = {}
         for k, v in node.value:
-            key = _convert(k)
+            key = _convert(k, active)
             if isinstance(key, (dict, list)):
                 continue
             key = str(key) if key is not None else ""
-            out[key] = _convert(v)
+            out[key] = _convert(v, active)
             out.key_lines[key] = (k.start_mark.line + 1, k.start_mark.column + 1)
+        active.discard(id(node))
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(v) for v in node.value]
+        active.add(id(node))
+        out = [_convert(v, active) for v in node.value]
+        active.discard(id(node))
+        return out
     return node.value if node is not None else None
 
 
 def _detemplate(text: str) -> str:
-    text = TEMPLATE_LINE.sub(lambda m: f"{m.group(1)}{TPL}{abs(hash(m.group(0))) % 10**8}: x", text)
+    """Helm: a line that is only an action (`{{- include ... | nindent 8 }}`) becomes a placeholder key, any
+    other action a placeholder value; a mapping holding a placeholder key is "cannot tell"."""
+    count = iter(range(1, 1 << 30))
+    text = TEMPLATE_LINE.sub(lambda m: f"{m.group(1)}{TPL}{next(count)}: x", text)
     return TEMPLATE.sub(TPL, text)
 
 
@@ -161,8 +172,8 @@ def load_yaml_docs(text: str) -> list:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return [_convert(n) for n in yaml.compose_all(text, Loader=loader) if n is not None]
-    except yaml.YAMLError:
-        return []
+    except (yaml.YAMLError, RecursionError):
+        return []  # not YAML we can read (a Helm template with control flow, say): nothing to learn here
 
 
 def read_yaml(text: str, path: str, facts: DeployFacts) -> None:
