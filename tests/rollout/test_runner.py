@@ -89,8 +89,9 @@ def test_dry_run_judges_but_never_touches_the_router(tmp_path):
     result = runner.run()
     assert router.history == []
     assert metrics.queries > 0
-    assert result.state in ("promoted", "rolled-back")
+    assert result.state == "promoted", result.reason  # judged at the 20% in force, share included
     assert runner.journal.get(runner.rollout).dry_run
+    assert router.route == Route(20)
 
 
 def test_red_gate_refuses_and_routes_nothing(tmp_path):
@@ -226,3 +227,26 @@ def test_regions_are_walked_in_order_and_rollback_zeroes_all(tmp_path):
     assert result.state == "rolled-back"
     assert eu2.route.canary == 0 and us2.route.canary == 0
     assert plan.judged_stages == 4
+
+
+def test_gate_check_mode_runs_the_release_check_and_refuses_the_red_example(tmp_path):
+    import yaml
+
+    from canary_lint.example import example_release
+
+    with example_release() as (root, base_ref):
+        data = plan_dict(gate={"check": {"paths": ["."], "base": base_ref}})
+        path = root / "rollout.yaml"
+        path.write_text(yaml.safe_dump(data))
+        plan = plan_mod.load(path)
+        router = FakeRouter()
+        metrics = FakeMetrics(router)
+        journal = Journal(tmp_path / "j.sqlite")
+        logged = []
+        result = Runner(plan, journal, routers=[router], metrics=metrics, log=logged.append).run()
+        assert result.state == "refused"
+        assert router.history == [] and metrics.queries == 0
+        text = "\n".join(logged)
+        assert "refused: the release check is red" in text and "CL" in text
+        gate = journal.events(result.rollout, "gate")[0]["data"]
+        assert gate["commit"] and gate["findings"]
