@@ -854,3 +854,34 @@ def test_quiet_cleanup_guarded_by_membership_test(tmp_path):
                     user_sessions.pop(session_id)
             """,
     }) == []
+
+
+# ---- CLS108 -----------------------------------------------------------------------------------------------
+def test_flask_caching_memoize_on_user_with_env_default_backend(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/ext.py": """
+            import os
+            from flask_caching import Cache
+            cache = Cache(config={"CACHE_TYPE": os.environ.get("CACHE_BACKEND", "FileSystemCache")})
+            """,
+        "app/quota.py": """
+            from app.ext import cache
+            @cache.memoize(timeout=600)
+            def remaining_quota(user_id):
+                return 100
+            def catalogue(page):
+                cache.set(f"catalogue:{page}", [])
+            """,
+    })
+    assert rules(found) == [("CLS108", 2)]
+    assert found[0].severity.value == "warning"
+    assert "FileSystemCache" in found[0].message and "safe when CACHE_BACKEND" in found[0].message
+
+
+def test_quiet_flask_caching_without_local_backend(tmp_path):
+    assert state_findings(tmp_path, {"app/ext.py": """
+        from flask_caching import Cache
+        cache = Cache(config={"CACHE_TYPE": "NullCache"})
+        def remember(user_id, value):
+            cache.set(f"u:{user_id}", value)
+        """}) == []

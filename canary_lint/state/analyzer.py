@@ -25,6 +25,7 @@ RULES = (
     "socketio-rooms-split-per-process",
     "identity-cache-stale-on-other-version",
     "local-file-missing-on-other-version",
+    "user-cache-split-per-process",
 )
 
 # Cheap prefilters: substring tests on the text decide which checks look at a file's tree at all.
@@ -98,6 +99,8 @@ def analyze(ctx):
                 yield finding
     with ctx.guard(".", "state"):
         yield from _across_modules(ctx, files, django_targets, indexes, reported)
+    with ctx.guard(".", "state"):
+        yield from _flask_caching(ctx, files)
 
 
 def _extra_handlers(path: str, targets: list[tuple[str, str]]) -> frozenset:
@@ -263,6 +266,60 @@ def _across_modules(ctx, files, django_targets, indexes, reported):
                      f"the data is missing or stale"),
             fix=MEMORY_FIX,
         )
+
+
+CACHE_WRITE_METHODS = {"set", "add", "set_many", "get", "get_many", "inc", "dec"}
+
+
+def _flask_caching(ctx, files):
+    """CLS108: per-user data in a Flask-Caching cache whose backend is per process or per host."""
+    local, names, shared = [], set(), False
+    for file, text in files:
+        if "CACHE_TYPE" not in text and "flask_caching" not in text:
+            continue
+        tree = ctx.python_ast(file)
+        if tree is None:
+            continue
+        found, bound = backends.flask_caching_setup(tree)
+        names |= bound if "flask_caching" in text else set()
+        local.extend((file.path, node, desc, sw) for node, desc, sw in found)
+        if "CACHE_TYPE" in text and any(t in text for t in ("Redis", "redis", "Memcached", "memcached", "SASL")):
+            shared = True  # another configuration (production) uses a shared backend
+    if not local or not names or shared:
+        return
+    where_path, where_node, desc, switches = local[0]
+    safe = f"; safe when {' or '.join(sorted(set(switches)))} selects a shared backend" if switches else ""
+    for file, text in files:
+        if not any(f"{n}." in text for n in names):
+            continue
+        tree = ctx.python_ast(file)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            hit = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                    and node.func.value.id in names and node.func.attr in CACHE_WRITE_METHODS - {"get", "get_many"} and node.args:
+                ident = memory.key_words(node.args[0])
+                if ident:
+                    hit = (node, f"{node.func.value.id}.{node.func.attr}", f"its key names `{ident}`")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for dec in node.decorator_list:
+                    target = dec.func if isinstance(dec, ast.Call) else dec
+                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id in names \
+                            and target.attr == "memoize":
+                        params = [a.arg for a in node.args.args if a.arg.lower() in caches.IDENTITY_PARAMS]
+                        if params:
+                            hit = (dec, f"@{target.value.id}.memoize on {node.name}()", f"it is keyed on `{params[0]}`")
+            if hit:
+                at, what, why = hit
+                yield ctx.finding(
+                    "CLS108", file.path, **_where(at), subject=what,
+                    message=(f"{what} keeps per-user data ({why}) in Flask-Caching's {desc}, configured at "
+                             f"{where_path}:{where_node.lineno}: v1 and v2 each keep their own copy, so what a request "
+                             f"on one version stores is missing or stale on the other{safe}"),
+                    fix=("configure a shared backend (CACHE_TYPE \"RedisCache\" or \"MemcachedCache\") for both versions, "
+                         "or keep per-user data in the database or the session"),
+                )
 
 
 def _disk(ctx, path, roots, index):

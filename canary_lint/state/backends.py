@@ -334,3 +334,46 @@ def socketio_servers(tree: ast.Module, text: str, project_has_queue: bool) -> li
             f"give the server a shared {option} (e.g. Redis) so every version sees every room",
         ))
     return out
+
+
+# ---- Flask-Caching ---------------------------------------------------------------------------------------------
+LOCAL_FLASK_CACHES = {"simple": "SimpleCache (per-process memory)", "simplecache": "SimpleCache (per-process memory)",
+                      "filesystem": "FileSystemCache (local files)", "filesystemcache": "FileSystemCache (local files)"}
+
+
+def _local_cache_type(value) -> str:
+    if not isinstance(value, str):
+        return ""
+    return LOCAL_FLASK_CACHES.get(value.rsplit(".", 1)[-1].lower(), "")
+
+
+def flask_caching_setup(tree: ast.Module) -> tuple[list[tuple[ast.AST, str, tuple]], set[str]]:
+    """([(node, backend description, env switches)] for CACHE_TYPE on a local backend, names bound to `Cache(...)`)."""
+    local: list = []
+    names: set[str] = set()
+    settings = module_settings(tree.body, {"CACHE_TYPE"})
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            settings.update({f"{node.name}.CACHE_TYPE": s for s in module_settings(node.body, {"CACHE_TYPE"}).values()})
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Subscript) and dotted(t.value).endswith("config") and const_str(t.slice) == "CACHE_TYPE":
+                    sw: list[str] = []
+                    settings[f"config@{node.lineno}"] = Setting(node, resolve(node.value, sw), tuple(sw))
+            if isinstance(node.value, ast.Call) and dotted(node.value.func).rsplit(".", 1)[-1] == "Cache":
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.Dict):
+            for k, v in zip(node.keys, node.values):
+                if const_str(k) == "CACHE_TYPE":
+                    sw = []
+                    settings[f"dict@{v.lineno}"] = Setting(v, resolve(v, sw), tuple(sw))
+        elif isinstance(node, ast.Call) and dotted(node.func).endswith(("config.update", "config.from_mapping")):
+            for kw in node.keywords:
+                if kw.arg == "CACHE_TYPE":
+                    sw = []
+                    settings[f"update@{kw.value.lineno}"] = Setting(kw.value, resolve(kw.value, sw), tuple(sw))
+    for setting in settings.values():
+        described = _local_cache_type(setting.value)
+        if described:
+            local.append((setting.node, described, setting.switches))
+    return local, names
