@@ -6,7 +6,8 @@
     python3 bench/openapi/slice.py OLD NEW bench/.work/openapi/small rulesets code-security/configurations
     python3 bench/openapi/run.py --pair bench/.work/openapi/small     # the small pair
 
-Each tool runs once per pair in a fresh process under `/usr/bin/time` (GNU time) for wall time and peak RSS;
+Each tool runs once per pair in a fresh process under `/usr/bin/time` (GNU time) for wall time, CPU time
+(user + system: stable when other work shares the machine) and peak RSS;
 a tool that exceeds --timeout is stopped (by its process group) and reported as "> TIMEOUT". Prints one
 table and the ratios of each anchor to canary-lint, plus the breaking changes each tool reports.
 """
@@ -33,7 +34,7 @@ BIN = WORK / "tools" / "node_modules" / ".bin"
 def measure(name: str, argv: list[str], timeout: float, cwd: Path) -> dict:
     stats = Path(tempfile.mkstemp(prefix="bench-time-")[1])
     out = Path(tempfile.mkstemp(prefix=f"bench-{name}-")[1])
-    cmd = ["/usr/bin/time", "-f", "%e %M", "-o", str(stats), *argv]
+    cmd = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", str(stats), *argv]
     start = time.monotonic()
     with open(out, "wb") as fh:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -45,17 +46,19 @@ def measure(name: str, argv: list[str], timeout: float, cwd: Path) -> dict:
             proc.wait()
             rc, timed_out = None, True
     wall = time.monotonic() - start
-    peak_mb = None
+    peak_mb = cpu = None
     if not timed_out:
         try:
             fields = stats.read_text().split()
-            wall, peak_mb = float(fields[-2]), int(fields[-1]) / 1024
+            wall, peak_mb = float(fields[-4]), int(fields[-3]) / 1024
+            cpu = float(fields[-2]) + float(fields[-1])
         except (OSError, ValueError, IndexError):
             pass
     text = out.read_text(errors="replace")
     stats.unlink(missing_ok=True)
     out.unlink(missing_ok=True)
-    return {"tool": name, "wall": wall, "peak_mb": peak_mb, "rc": rc, "timed_out": timed_out, "output": text}
+    return {"tool": name, "wall": wall, "cpu": cpu, "peak_mb": peak_mb, "rc": rc, "timed_out": timed_out,
+            "output": text}
 
 
 def tools(old: Path, new: Path, cache: Path) -> dict[str, list[str]]:
@@ -78,7 +81,8 @@ def summarize(result: dict) -> str:
     if result["timed_out"]:
         return f"> {result['wall']:.0f} s (stopped)"
     peak = f"{result['peak_mb']:.0f} MB" if result["peak_mb"] is not None else "?"
-    return f"{result['wall']:.2f} s, {peak}, exit {result['rc']}"
+    cpu = f"{result['cpu']:.2f} s CPU" if result["cpu"] is not None else "? CPU"
+    return f"{result['wall']:.2f} s wall, {cpu}, {peak}, exit {result['rc']}"
 
 
 def breaking_counts(name: str, output: str) -> str:
@@ -134,8 +138,9 @@ def main() -> int:
             if r is base:
                 continue
             wall = f"{r['wall'] / base['wall']:.1f}x" + ("+" if r["timed_out"] else "")
+            cpu = f"{r['cpu'] / base['cpu']:.1f}x" if r["cpu"] and base["cpu"] else "?"
             mem = f"{r['peak_mb'] / base['peak_mb']:.1f}x" if r["peak_mb"] and base["peak_mb"] else "?"
-            print(f"  {r['tool']:<46} wall {wall:>7}  peak memory {mem}")
+            print(f"  {r['tool']:<46} wall {wall:>7}  cpu {cpu:>6}  peak memory {mem}")
     print("\nwhat each tool reports:")
     for r in results:
         print(f"  {r['tool']:<46} {breaking_counts(r['tool'], r['output'])}")

@@ -59,6 +59,8 @@ class Document:
         self._text = text if kind == "json" else None
         self._json_index: dict[int, tuple[dict, int]] = {}
         self._newlines: list[int] | None = None
+        self._pretty: dict = {}
+        self._ends: dict = {}
 
     def get(self, pointer: str):
         node = self.data
@@ -127,12 +129,19 @@ class Document:
                 break
             if unit and text[pos] == "{":
                 # pretty-printed: a key of this object starts a line indented `depth` levels, before the
-                # line that closes the object; both found with C-speed `str.find`
-                end = text.find("\n" + " " * (unit * (depth - 1)) + "}", pos)
-                needle = "\n" + " " * (unit * depth) + json.dumps(token) + ":"
-                hit = text.find(needle, pos, end if end >= 0 else len(text))
+                # line that closes the object; both found with C-speed `str.find`, and remembered
+                key = (pos, token)
+                hit = self._pretty.get(key)
+                if hit is None:
+                    end = self._ends.get(pos)
+                    if end is None:
+                        end = text.find("\n" + " " * (unit * (depth - 1)) + "}", pos)
+                        self._ends[pos] = end = end if end >= 0 else len(text)
+                    needle = "\n" + " " * (unit * depth) + json.dumps(token) + ":"
+                    found = text.find(needle, pos, end)
+                    hit = self._pretty[key] = _skip_ws(text, found + len(needle)) if found >= 0 else -1
                 if hit >= 0:
-                    pos = _skip_ws(text, hit + len(needle))
+                    pos = hit
                     continue
             found = None
             if text[pos] == "{":
