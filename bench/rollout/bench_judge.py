@@ -51,8 +51,18 @@ def p99_canary_latency(rng, n):
     return np.maximum(lat, 0.001)
 
 
-def run_stage(rng, share, rps=200.0, look=10.0, hold_min=60.0, hold_max=1800.0, p_b=0.01, p_c=0.01,
-              canary_latency=baseline_latency, criteria=("errors", "latency")):
+def run_stage(
+    rng,
+    share,
+    rps=200.0,
+    look=10.0,
+    hold_min=60.0,
+    hold_max=1800.0,
+    p_b=0.01,
+    p_c=0.01,
+    canary_latency=baseline_latency,
+    criteria=("errors", "latency"),
+):
     """One stage; returns (outcome, seconds, canary requests) at the decision."""
     n_c = n_b = x_c = x_b = 0
     hc = np.zeros(len(BOUNDS) + 1)
@@ -70,15 +80,19 @@ def run_stage(rng, share, rps=200.0, look=10.0, hold_min=60.0, hold_max=1800.0, 
         x_b += rng.binomial(kb, p_b)
         verdicts = []
         if "errors" in criteria:
-            verdicts.append(J.judge_ratio("errors", x_c, n_c, x_b, n_b, tolerance=0.0, detect=1.0, alpha=ALPHA,
-                                          power=POWER, detail=False))
+            verdicts.append(
+                J.judge_ratio(
+                    "errors", x_c, n_c, x_b, n_b, tolerance=0.0, detect=1.0, alpha=ALPHA, power=POWER, detail=False
+                )
+            )
         if "latency" in criteria:
             hc += hist(canary_latency(rng, kc))
             hb += hist(baseline_latency(rng, kb))
             if threshold is None and hb[-1] >= 20 / 0.01:
                 threshold, bq = J.threshold(as_buckets(hb), 0.99, add=0.05)
-            verdicts.append(J.judge_latency("latency", 0.99, threshold, as_buckets(hc), as_buckets(hb),
-                                            alpha=ALPHA, power=POWER))
+            verdicts.append(
+                J.judge_latency("latency", 0.99, threshold, as_buckets(hc), as_buckets(hb), alpha=ALPHA, power=POWER)
+            )
         outcome = J.stage_outcome(verdicts)
         if outcome == J.FAIL:
             return J.FAIL, t, n_c
@@ -108,8 +122,9 @@ def errors_1_to_2(runs: int, rng, share=0.05) -> tuple[float, float, float, floa
     needed, decided = [], []
     caught = 0
     for _ in range(runs):
-        outcome, _, n_c = run_stage(rng, share, look=1.0, hold_min=0, hold_max=36000, p_b=0.01, p_c=0.02,
-                                    criteria=("errors",))
+        outcome, _, n_c = run_stage(
+            rng, share, look=1.0, hold_min=0, hold_max=36000, p_b=0.01, p_c=0.02, criteria=("errors",)
+        )
         decided.append(n_c)
         if outcome == J.FAIL:
             caught += 1
@@ -134,8 +149,9 @@ def p99_case(runs: int, rng, share=0.05, look=5.0) -> tuple[float, float, float]
     times = []
     caught = 0
     for _ in range(runs):
-        outcome, t, _ = run_stage(rng, share, look=look, hold_min=0, hold_max=600, canary_latency=p99_canary_latency,
-                                  criteria=("latency",))
+        outcome, t, _ = run_stage(
+            rng, share, look=look, hold_min=0, hold_max=600, canary_latency=p99_canary_latency, criteria=("latency",)
+        )
         if outcome == J.FAIL:
             caught += 1
             times.append(t)
@@ -148,28 +164,38 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    print(f"judge: alpha {ALPHA_ROLLOUT} per rollout -> {ALPHA:.2g} per test ({len(STAGES)} stages x {TESTS} tests), "
-          f"power {POWER}")
+    print(
+        f"judge: alpha {ALPHA_ROLLOUT} per rollout -> {ALPHA:.2g} per test ({len(STAGES)} stages x {TESTS} tests), "
+        f"power {POWER}"
+    )
     t0 = time.perf_counter()
     rate, inc, med = aa(args.runs, rng)
-    print(f"A/A false-fail rate over a whole rollout: {rate:.2%} of {args.runs} runs (goal < 1%: ratio "
-          f"{rate / 0.01:.2f}x of the limit); {inc} inconclusive; median rollout {med / 60:.1f} min "
-          f"[{time.perf_counter() - t0:.0f}s]")
+    print(
+        f"A/A false-fail rate over a whole rollout: {rate:.2%} of {args.runs} runs (goal < 1%: ratio "
+        f"{rate / 0.01:.2f}x of the limit); {inc} inconclusive; median rollout {med / 60:.1f} min "
+        f"[{time.perf_counter() - t0:.0f}s]"
+    )
     t0 = time.perf_counter()
     mean_n, med_n, fixed, power, asn = errors_1_to_2(max(200, args.runs // 4), rng)
-    print(f"1% -> 2% errors at 5% canary share: {mean_n:.0f} canary requests on average to the fail verdict "
-          f"(median {med_n:.0f}) vs {fixed:.0f} for the fixed-sample two-proportion test at the same alpha/power: "
-          f"{mean_n / fixed:.2f}x (goal <= 1.3x); failed at this one stage in {power:.1%} of runs (design power "
-          f"{POWER:.0%}); {asn:.0f} requests on average to either verdict ({asn / fixed:.2f}x) "
-          f"[{time.perf_counter() - t0:.0f}s]")
+    print(
+        f"1% -> 2% errors at 5% canary share: {mean_n:.0f} canary requests on average to the fail verdict "
+        f"(median {med_n:.0f}) vs {fixed:.0f} for the fixed-sample two-proportion test at the same alpha/power: "
+        f"{mean_n / fixed:.2f}x (goal <= 1.3x); failed at this one stage in {power:.1%} of runs (design power "
+        f"{POWER:.0%}); {asn:.0f} requests on average to either verdict ({asn / fixed:.2f}x) "
+        f"[{time.perf_counter() - t0:.0f}s]"
+    )
     t0 = time.perf_counter()
     stopped = errors_1_to_2_rollout(max(200, args.runs // 4), rng)
-    print(f"1% -> 2% errors through the whole plan (5/20/50%, errors + p99): stopped before 100% in {stopped:.1%} "
-          f"of runs [{time.perf_counter() - t0:.0f}s]")
+    print(
+        f"1% -> 2% errors through the whole plan (5/20/50%, errors + p99): stopped before 100% in {stopped:.1%} "
+        f"of runs [{time.perf_counter() - t0:.0f}s]"
+    )
     t0 = time.perf_counter()
     med_t, p95_t, power = p99_case(max(200, args.runs // 4), rng)
-    print(f"p99 case at 5% of 200 req/s (looks every 5 s): caught after {med_t:.0f} s median, {p95_t:.0f} s p95, "
-          f"in {power:.1%} of runs [{time.perf_counter() - t0:.0f}s]")
+    print(
+        f"p99 case at 5% of 200 req/s (looks every 5 s): caught after {med_t:.0f} s median, {p95_t:.0f} s p95, "
+        f"in {power:.1%} of runs [{time.perf_counter() - t0:.0f}s]"
+    )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,11 @@ def rollout():
 
 @rollout.command("run")
 @click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
-@click.option("--dry-run", is_flag=True, help="Run the gate, judge the traffic as it is routed now and log "
-                                               "every decision; never touch the router.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Run the gate, judge the traffic as it is routed now and log every decision; never touch the router.",
+)
 def run_cmd(plan_path, dry_run):
     """Run a rollout plan from the gate to promotion or rollback."""
     from canary_lint.rollout.gate import GateError
@@ -120,19 +123,31 @@ def status_cmd(plan_path, fmt):
         last = journal.last_event(r.id, "measurement")
         routes = [e for e in journal.events(r.id) if e["kind"] in ("route-verified", "rollback-done", "route-intent")]
         step = p.steps[r.stage] if r.stage < len(p.steps) else None
-        data = {"rollout": r.id, "service": r.service, "state": r.state, "reason": r.reason, "commit": r.commit,
-                "dry_run": r.dry_run, "runner_pid": holder, "region": r.region, "stage": r.stage + 1,
-                "stages": len(p.steps), "step": step.describe() if step else None,
-                "last_measurement": last and last["data"], "routing": [
-                    {"kind": e["kind"], "ts": e["ts"], **e["data"]} for e in routes[-10:]]}
+        data = {
+            "rollout": r.id,
+            "service": r.service,
+            "state": r.state,
+            "reason": r.reason,
+            "commit": r.commit,
+            "dry_run": r.dry_run,
+            "runner_pid": holder,
+            "region": r.region,
+            "stage": r.stage + 1,
+            "stages": len(p.steps),
+            "step": step.describe() if step else None,
+            "last_measurement": last and last["data"],
+            "routing": [{"kind": e["kind"], "ts": e["ts"], **e["data"]} for e in routes[-10:]],
+        }
     finally:
         journal.close()
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
         return
     runner = f"runner pid {holder}" if holder else "no runner"
-    click.echo(f"{r.service}: rollout {r.id} {r.state}{' (dry run)' if r.dry_run else ''} — "
-               f"stage {r.stage + 1}/{len(p.steps)} {data['step'] or ''} — {runner}")
+    click.echo(
+        f"{r.service}: rollout {r.id} {r.state}{' (dry run)' if r.dry_run else ''} — "
+        f"stage {r.stage + 1}/{len(p.steps)} {data['step'] or ''} — {runner}"
+    )
     if r.reason:
         click.echo(f"  reason: {r.reason}")
     if last:
@@ -162,8 +177,11 @@ def _command(plan_path: str, command: str) -> None:
                 click.echo(f"{plan.service}: rollout {r.id} {journal.get(r.id).state}", err=True)
             sys.exit(EXIT_PROMOTED)
         if command == "promote":
-            _fail(f"no runner holds rollout {r.id} of {plan.service}; start it again with "
-                  f"`canary-lint rollout resume {plan_path}`", EXIT_ERROR)
+            _fail(
+                f"no runner holds rollout {r.id} of {plan.service}; start it again with "
+                f"`canary-lint rollout resume {plan_path}`",
+                EXIT_ERROR,
+            )
         from canary_lint.rollout.plan import from_journal
         from canary_lint.rollout.runner import Runner
 

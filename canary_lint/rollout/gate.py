@@ -68,15 +68,21 @@ def _from_report(plan: Plan, gate: dict) -> GateResult:
     except ValueError as exc:
         raise GateError(f"gate report {path}: not JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != 1:
-        raise GateError(f"gate report {path}: schema {data.get('schema') if isinstance(data, dict) else None!r} "
-                        "is not a canary-lint JSON report of schema 1 (`canary-lint check --format json`)")
+        raise GateError(
+            f"gate report {path}: schema {data.get('schema') if isinstance(data, dict) else None!r} "
+            "is not a canary-lint JSON report of schema 1 (`canary-lint check --format json`)"
+        )
     commit = head_commit(root)
     if commit is None:
-        raise GateError(f"gate: {root} is not a clean git work tree, so the commit being rolled out is unknown; "
-                        "commit the release or use `gate: {check: ...}`")
+        raise GateError(
+            f"gate: {root} is not a clean git work tree, so the commit being rolled out is unknown; "
+            "commit the release or use `gate: {check: ...}`"
+        )
     if data.get("commit") != commit:
-        raise GateError(f"gate report {path} is for commit {data.get('commit') or 'unknown'}, not the release "
-                        f"being rolled out ({commit}); run `canary-lint check --format json` on this commit")
+        raise GateError(
+            f"gate report {path} is for commit {data.get('commit') or 'unknown'}, not the release "
+            f"being rolled out ({commit}); run `canary-lint check --format json` on this commit"
+        )
     findings = _red(list(data.get("findings", [])), gate.get("fail_on", "error"))
     errors = list(data.get("errors", []))
     summary = data.get("summary", {})

@@ -81,8 +81,10 @@ class Journal:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise Locked(f"another rollout runner for {service} is running (pid {holder}); "
-                         f"use `canary-lint rollout status/abort/promote`") from None
+            raise Locked(
+                f"another rollout runner for {service} is running (pid {holder}); "
+                f"use `canary-lint rollout status/abort/promote`"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
@@ -116,16 +118,22 @@ class Journal:
         now = time.time()
         cur = self.db.execute(
             "INSERT INTO rollouts (service, plan, commit_sha, dry_run, started, updated, state) VALUES (?,?,?,?,?,?,?)",
-            (service, plan_json, commit, int(dry_run), now, now, state))
+            (service, plan_json, commit, int(dry_run), now, now, state),
+        )
         return int(cur.lastrowid)
 
     def update(self, rollout: int, **fields) -> None:
         cols = ", ".join(f"{k} = ?" for k in fields)
-        self.db.execute(f"UPDATE rollouts SET {cols}, updated = ? WHERE id = ?", (*fields.values(), time.time(), rollout))
+        self.db.execute(
+            f"UPDATE rollouts SET {cols}, updated = ? WHERE id = ?", (*fields.values(), time.time(), rollout)
+        )
 
     def get(self, rollout: int) -> Rollout:
-        row = self.db.execute("SELECT id, service, plan, commit_sha, dry_run, started, updated, state, region, stage, "
-                              "reason FROM rollouts WHERE id = ?", (rollout,)).fetchone()
+        row = self.db.execute(
+            "SELECT id, service, plan, commit_sha, dry_run, started, updated, state, region, stage, "
+            "reason FROM rollouts WHERE id = ?",
+            (rollout,),
+        ).fetchone()
         if row is None:
             raise JournalError(f"no rollout {rollout} in {self.path}")
         return Rollout(*row[:4], bool(row[4]), *row[5:])
@@ -144,10 +152,13 @@ class Journal:
         return self.get(row[0]) if row else None
 
     # --- events ----------------------------------------------------------------------------------------
-    def event(self, rollout: int, kind: str, data: dict | None = None, *, region: int | None = None,
-              stage: int | None = None) -> int:
-        cur = self.db.execute("INSERT INTO events (rollout, ts, kind, region, stage, data) VALUES (?,?,?,?,?,?)",
-                              (rollout, time.time(), kind, region, stage, json.dumps(data or {}, sort_keys=True)))
+    def event(
+        self, rollout: int, kind: str, data: dict | None = None, *, region: int | None = None, stage: int | None = None
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO events (rollout, ts, kind, region, stage, data) VALUES (?,?,?,?,?,?)",
+            (rollout, time.time(), kind, region, stage, json.dumps(data or {}, sort_keys=True)),
+        )
         return int(cur.lastrowid)
 
     def events(self, rollout: int, kind: str | None = None) -> list[dict]:
@@ -156,23 +167,32 @@ class Journal:
         if kind:
             q += " AND kind = ?"
             args.append(kind)
-        return [{"id": r[0], "ts": r[1], "kind": r[2], "region": r[3], "stage": r[4], "data": json.loads(r[5])}
-                for r in self.db.execute(q + " ORDER BY id", args)]
+        return [
+            {"id": r[0], "ts": r[1], "kind": r[2], "region": r[3], "stage": r[4], "data": json.loads(r[5])}
+            for r in self.db.execute(q + " ORDER BY id", args)
+        ]
 
     def last_event(self, rollout: int, *kinds: str) -> dict | None:
         marks = ",".join("?" * len(kinds))
-        r = self.db.execute(f"SELECT id, ts, kind, region, stage, data FROM events WHERE rollout = ? AND kind IN ({marks}) "
-                            "ORDER BY id DESC LIMIT 1", (rollout, *kinds)).fetchone()
-        return None if r is None else {"id": r[0], "ts": r[1], "kind": r[2], "region": r[3], "stage": r[4],
-                                       "data": json.loads(r[5])}
+        r = self.db.execute(
+            f"SELECT id, ts, kind, region, stage, data FROM events WHERE rollout = ? AND kind IN ({marks}) "
+            "ORDER BY id DESC LIMIT 1",
+            (rollout, *kinds),
+        ).fetchone()
+        return (
+            None
+            if r is None
+            else {"id": r[0], "ts": r[1], "kind": r[2], "region": r[3], "stage": r[4], "data": json.loads(r[5])}
+        )
 
     # --- commands from other processes (abort, promote) -----------------------------------------------
     def command(self, rollout: int, command: str) -> None:
         self.db.execute("INSERT INTO commands (rollout, ts, command) VALUES (?,?,?)", (rollout, time.time(), command))
 
     def take_commands(self, rollout: int) -> list[str]:
-        rows = self.db.execute("SELECT id, command FROM commands WHERE rollout = ? AND done = 0 ORDER BY id",
-                               (rollout,)).fetchall()
+        rows = self.db.execute(
+            "SELECT id, command FROM commands WHERE rollout = ? AND done = 0 ORDER BY id", (rollout,)
+        ).fetchall()
         for rid, _ in rows:
             self.db.execute("UPDATE commands SET done = 1 WHERE id = ?", (rid,))
         return [c for _, c in rows]

@@ -74,16 +74,39 @@ def ratio_llr(x_c: float, n_c: float, x_b: float, n_b: float, r0: float, r1: flo
     return x_c * math.log(pi1 / pi0) + x_b * math.log((1 - pi1) / (1 - pi0))
 
 
-def judge_ratio(name: str, x_c: float | None, n_c: float | None, x_b: float | None, n_b: float | None, *,
-                direction: str = "increase", tolerance: float = 0.0, detect: float = 1.0,
-                alpha: float = 0.01, power: float = 0.8, negligible: float | None = None,
-                detail: bool = True) -> Verdict:
+def judge_ratio(
+    name: str,
+    x_c: float | None,
+    n_c: float | None,
+    x_b: float | None,
+    n_b: float | None,
+    *,
+    direction: str = "increase",
+    tolerance: float = 0.0,
+    detect: float = 1.0,
+    alpha: float = 0.01,
+    power: float = 0.8,
+    negligible: float | None = None,
+    detail: bool = True,
+) -> Verdict:
     """Events x out of n requests for canary (c) and baseline (b). `direction="increase"` for bad events
     (errors), `"decrease"` for good events (conversions). `tolerance` and `detect` are relative changes."""
     if None in (x_c, n_c, x_b, n_b):
-        return Verdict(name, NO_DATA, "no data for " + ", ".join(
-            w for w, v in (("canary events", x_c), ("canary requests", n_c), ("baseline events", x_b),
-                           ("baseline requests", n_b)) if v is None))
+        return Verdict(
+            name,
+            NO_DATA,
+            "no data for "
+            + ", ".join(
+                w
+                for w, v in (
+                    ("canary events", x_c),
+                    ("canary requests", n_c),
+                    ("baseline events", x_b),
+                    ("baseline requests", n_b),
+                )
+                if v is None
+            ),
+        )
     x_c, n_c, x_b, n_b = (max(0, round(v)) for v in (x_c, n_c, x_b, n_b))
     x_c, x_b = min(x_c, n_c), min(x_b, n_b)
     if n_c == 0 or n_b == 0:
@@ -98,8 +121,15 @@ def judge_ratio(name: str, x_c: float | None, n_c: float | None, x_b: float | No
     llr = ratio_llr(x_c, n_c, x_b, n_b, r0, r1)
     rate_c, rate_b = x_c / n_c, x_b / n_b
     share = n_c / (n_c + n_b)
-    nums = {"canary": [x_c, n_c], "baseline": [x_b, n_b], "canary_rate": rate_c, "baseline_rate": rate_b,
-            "llr": round(llr, 4), "fail_at": round(upper, 4), "pass_at": round(lower, 4)}
+    nums = {
+        "canary": [x_c, n_c],
+        "baseline": [x_b, n_b],
+        "canary_rate": rate_c,
+        "baseline_rate": rate_b,
+        "llr": round(llr, 4),
+        "fail_at": round(upper, 4),
+        "pass_at": round(lower, 4),
+    }
     p_ref = rate_b if x_b > 0 else (1.0 / (n_b + 1))
     if detail and r1 > 0:
         needed = fixed_sample_canary_n(min(p_ref * r0, 0.999), r1 / r0, share, alpha, beta)
@@ -107,8 +137,13 @@ def judge_ratio(name: str, x_c: float | None, n_c: float | None, x_b: float | No
     what = f"canary {x_c}/{n_c} ({rate_c:.3%}) vs baseline {x_b}/{n_b} ({rate_b:.3%})"
     if llr >= upper:
         change = "higher" if direction == "increase" else "lower"
-        return Verdict(name, FAIL, f"{what}: canary rate is {change} than baseline by more than "
-                                   f"{tolerance:.0%} (sequential test, alpha {alpha:.2g})", nums)
+        return Verdict(
+            name,
+            FAIL,
+            f"{what}: canary rate is {change} than baseline by more than "
+            f"{tolerance:.0%} (sequential test, alpha {alpha:.2g})",
+            nums,
+        )
     if llr <= lower:
         return Verdict(name, PASS, f"{what}: within {tolerance:.0%} of baseline", nums)
     if negligible is not None and direction == "increase":
@@ -118,10 +153,13 @@ def judge_ratio(name: str, x_c: float | None, n_c: float | None, x_b: float | No
             return Verdict(name, PASS, f"{what}: canary rate below {negligible:.3%} at 95% confidence", nums)
     need = nums.get("needed_canary_n")
     hint = f"; ~{need} canary requests needed to decide" if need else ""
-    return Verdict(name, INCONCLUSIVE, f"{what}: not decided yet (llr {llr:.2f} in ({lower:.2f}, {upper:.2f})){hint}", nums)
+    return Verdict(
+        name, INCONCLUSIVE, f"{what}: not decided yet (llr {llr:.2f} in ({lower:.2f}, {upper:.2f})){hint}", nums
+    )
 
 
 # --- latency -------------------------------------------------------------------------------------------
+
 
 def quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
     """Quantile from cumulative histogram buckets [(le, count)], interpolated like histogram_quantile()."""
@@ -142,7 +180,9 @@ def quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
     return b[-1][0]
 
 
-def threshold(baseline: list[tuple[float, float]], q: float, *, add: float = 0.0, scale: float = 1.0) -> tuple[float | None, float | None]:
+def threshold(
+    baseline: list[tuple[float, float]], q: float, *, add: float = 0.0, scale: float = 1.0
+) -> tuple[float | None, float | None]:
     """(T, baseline quantile): the smallest finite bucket bound >= baseline quantile * scale + add."""
     bq = quantile(baseline, q)
     if bq is None:
@@ -164,9 +204,18 @@ def exceed(buckets: list[tuple[float, float]], t: float) -> tuple[float, float]:
     return total - at, total
 
 
-def judge_latency(name: str, q: float, t: float | None, canary: list[tuple[float, float]] | None,
-                  baseline: list[tuple[float, float]] | None, *, detect: float = 1.0, alpha: float = 0.01,
-                  power: float = 0.8, baseline_q: float | None = None) -> Verdict:
+def judge_latency(
+    name: str,
+    q: float,
+    t: float | None,
+    canary: list[tuple[float, float]] | None,
+    baseline: list[tuple[float, float]] | None,
+    *,
+    detect: float = 1.0,
+    alpha: float = 0.01,
+    power: float = 0.8,
+    baseline_q: float | None = None,
+) -> Verdict:
     label = f"{name} p{q * 100:g}"
     if not canary:
         return Verdict(label, NO_DATA, "no canary histogram data in the window")
@@ -175,8 +224,13 @@ def judge_latency(name: str, q: float, t: float | None, canary: list[tuple[float
     cq, bq_now = quantile(canary, q), quantile(baseline, q)
     nums = {"canary_quantile": cq, "baseline_quantile": bq_now}
     if t is None:
-        return Verdict(label, INCONCLUSIVE, "threshold not fixed yet (waiting for enough baseline requests, "
-                                            "or the histogram has no finite bucket above baseline + tolerance)", nums)
+        return Verdict(
+            label,
+            INCONCLUSIVE,
+            "threshold not fixed yet (waiting for enough baseline requests, "
+            "or the histogram has no finite bucket above baseline + tolerance)",
+            nums,
+        )
     x, n = exceed(canary, t)
     x, n = round(x), round(n)
     if n == 0:
@@ -185,11 +239,22 @@ def judge_latency(name: str, q: float, t: float | None, canary: list[tuple[float
     p1 = min(p0 * (1 + detect), 0.999)
     upper, lower = sprt_bounds(alpha, 1 - power)
     llr = x * math.log(p1 / p0) + (n - x) * math.log((1 - p1) / (1 - p0))
-    nums.update({"threshold": t, "baseline_quantile_at_start": baseline_q, "canary_over": [x, n],
-                 "canary_over_rate": x / n, "llr": round(llr, 4), "fail_at": round(upper, 4), "pass_at": round(lower, 4)})
+    nums.update(
+        {
+            "threshold": t,
+            "baseline_quantile_at_start": baseline_q,
+            "canary_over": [x, n],
+            "canary_over_rate": x / n,
+            "llr": round(llr, 4),
+            "fail_at": round(upper, 4),
+            "pass_at": round(lower, 4),
+        }
+    )
     ms = lambda v: "n/a" if v is None else f"{v * 1000:.0f}ms"  # noqa: E731
-    what = (f"{x}/{n} canary requests ({x / n:.2%}) slower than {ms(t)} (baseline p{q * 100:g} {ms(baseline_q)} "
-            f"+ tolerance); canary p{q * 100:g} ~{ms(cq)} vs baseline ~{ms(bq_now)}")
+    what = (
+        f"{x}/{n} canary requests ({x / n:.2%}) slower than {ms(t)} (baseline p{q * 100:g} {ms(baseline_q)} "
+        f"+ tolerance); canary p{q * 100:g} ~{ms(cq)} vs baseline ~{ms(bq_now)}"
+    )
     if llr >= upper:
         return Verdict(label, FAIL, f"{what}: more than {p0:.1%} exceed it (sequential test, alpha {alpha:.2g})", nums)
     if llr <= lower:
@@ -199,8 +264,16 @@ def judge_latency(name: str, q: float, t: float | None, canary: list[tuple[float
 
 # --- gauges --------------------------------------------------------------------------------------------
 
-def judge_gauge(name: str, canary: list[float] | None, baseline: list[float] | None, *, tolerance: float,
-                alpha: float = 0.01, power: float = 0.8) -> Verdict:
+
+def judge_gauge(
+    name: str,
+    canary: list[float] | None,
+    baseline: list[float] | None,
+    *,
+    tolerance: float,
+    alpha: float = 0.01,
+    power: float = 0.8,
+) -> Verdict:
     if not canary or len(canary) < 3:
         return Verdict(name, NO_DATA, "fewer than 3 canary samples in the window")
     if not baseline or len(baseline) < 3:
@@ -214,11 +287,16 @@ def judge_gauge(name: str, canary: list[float] | None, baseline: list[float] | N
     se = math.sqrt(vc + vb)
     allowed = tolerance * abs(mb)
     d = mc - mb
-    nums = {"canary_mean": mc, "baseline_mean": mb, "allowed_increase": allowed, "samples": [len(canary), len(baseline)]}
+    nums = {
+        "canary_mean": mc,
+        "baseline_mean": mb,
+        "allowed_increase": allowed,
+        "samples": [len(canary), len(baseline)],
+    }
     what = f"canary mean {mc:.4g} vs baseline {mb:.4g} (allowed +{tolerance:.0%})"
     if se == 0:
         return Verdict(name, FAIL if d > allowed else PASS, what, nums)
-    df = (vc + vb) ** 2 / ((vc ** 2 / (len(canary) - 1)) + (vb ** 2 / (len(baseline) - 1)))
+    df = (vc + vb) ** 2 / ((vc**2 / (len(canary) - 1)) + (vb**2 / (len(baseline) - 1)))
     lo = d - t_dist.ppf(1 - alpha, df) * se
     hi = d + t_dist.ppf(power, df) * se
     nums.update({"diff_low": lo, "diff_high": hi})

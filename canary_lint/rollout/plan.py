@@ -179,7 +179,9 @@ def from_dict(data, path: Path) -> Plan:
         if 0 < w < 100 and hold is None:
             raise PlanError(f"{path}: steps/{i}: weight {w:g}% needs a hold (the stage is judged before it advances)")
         if w in (0, 100) and hold is not None:
-            raise PlanError(f"{path}: steps/{i}: weight {w:g}% cannot be judged against the other version; drop its hold")
+            raise PlanError(
+                f"{path}: steps/{i}: weight {w:g}% cannot be judged against the other version; drop its hold"
+            )
         steps.append(Step("weight", weight=w, hold_min=lo, hold_max=hi))
     weights = [s.weight for s in steps if s.kind == "weight"]
     if not weights or weights[-1] != 100:
@@ -207,14 +209,23 @@ def from_dict(data, path: Path) -> Plan:
     if not journal.is_absolute():
         journal = path.parent / journal
     return Plan(
-        service=data["service"], raw=data, path=path, gate=data["gate"], routers=routers, metrics=m,
+        service=data["service"],
+        raw=data,
+        path=path,
+        gate=data["gate"],
+        routers=routers,
+        metrics=m,
         criteria=tuple(Criterion(c["name"], c["kind"], c) for c in data["criteria"]),
         steps=tuple(steps),
-        alpha=float(j.get("alpha", 0.01)), power=float(j.get("power", 0.8)),
-        interval=duration(j.get("interval", "10s")), on_inconclusive=j.get("on_inconclusive", "rollback"),
-        traffic_query=t.get("query"), traffic_tolerance=percent(t.get("tolerance", "50%")),
+        alpha=float(j.get("alpha", 0.01)),
+        power=float(j.get("power", 0.8)),
+        interval=duration(j.get("interval", "10s")),
+        on_inconclusive=j.get("on_inconclusive", "rollback"),
+        traffic_query=t.get("query"),
+        traffic_tolerance=percent(t.get("tolerance", "50%")),
         traffic_grace=duration(t.get("grace", "30s")),
-        metrics_timeout=duration(m.get("timeout", "5s")), metrics_retries=int(m.get("retries", 2)),
+        metrics_timeout=duration(m.get("timeout", "5s")),
+        metrics_retries=int(m.get("retries", 2)),
         metrics_down_limit=duration(m.get("down_limit", "2m")),
         journal_path=journal,
     )

@@ -15,8 +15,12 @@ from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
 from canary_lint.rollout.plan import Plan, Step, fmt_duration, percent
 from canary_lint.rollout.routers import Route, Router, RouterError
 
-EXIT_BY_STATE = {"promoted": EXIT_PROMOTED, "refused": EXIT_REFUSED, "rolled-back": EXIT_ROLLED_BACK,
-                 "error": EXIT_ERROR}
+EXIT_BY_STATE = {
+    "promoted": EXIT_PROMOTED,
+    "refused": EXIT_REFUSED,
+    "rolled-back": EXIT_ROLLED_BACK,
+    "error": EXIT_ERROR,
+}
 
 
 @dataclass
@@ -35,8 +39,18 @@ class _Stop(Exception):
 
 
 class Runner:
-    def __init__(self, plan: Plan, journal: Journal, *, routers: list[Router] | None = None, metrics=None,
-                 dry_run: bool = False, log=None, clock=time.time, sleep=time.sleep):
+    def __init__(
+        self,
+        plan: Plan,
+        journal: Journal,
+        *,
+        routers: list[Router] | None = None,
+        metrics=None,
+        dry_run: bool = False,
+        log=None,
+        clock=time.time,
+        sleep=time.sleep,
+    ):
         self.plan = plan
         self.journal = journal
         self.dry_run = dry_run
@@ -84,8 +98,16 @@ class Runner:
         self.log(f"[{self.plan.service}] gate: {self._gate_desc()}")
         result = gate.run(self.plan)
         self.rollout = self.journal.start(self.plan.service, self.plan.to_json(), result.commit, self.dry_run)
-        self.journal.event(self.rollout, "gate", {"green": result.green, "summary": result.summary,
-                                                   "findings": result.findings[:50], "commit": result.commit})
+        self.journal.event(
+            self.rollout,
+            "gate",
+            {
+                "green": result.green,
+                "summary": result.summary,
+                "findings": result.findings[:50],
+                "commit": result.commit,
+            },
+        )
         if not result.green:
             self.journal.update(self.rollout, state="refused", reason=result.summary)
             self.log(result.refusal())
@@ -105,10 +127,13 @@ class Runner:
             except RouterError as exc:
                 observed.append({"error": str(exc)})
         last = self.journal.last_event(rollout_id, "route-intent", "route-verified", "rollback-intent", "rollback-done")
-        self.journal.event(rollout_id, "resumed", {"observed": observed, "last": last and last["kind"]},
-                           region=r.region, stage=r.stage)
-        self.log(f"[{self.plan.service}] resuming rollout {rollout_id} at region {r.region} stage {r.stage + 1}; "
-                 f"router reads {observed}")
+        self.journal.event(
+            rollout_id, "resumed", {"observed": observed, "last": last and last["kind"]}, region=r.region, stage=r.stage
+        )
+        self.log(
+            f"[{self.plan.service}] resuming rollout {rollout_id} at region {r.region} stage {r.stage + 1}; "
+            f"router reads {observed}"
+        )
         if last and last["kind"] == "rollback-intent":
             return self._guarded(lambda: self._rollback(last["data"].get("reason", "rollback resumed"), r.region))
         return self._guarded(lambda: self._walk(r.region, r.stage, resumed=True))
@@ -167,8 +192,9 @@ class Runner:
         while region < len(self.routers):
             while stage < len(steps):
                 step = steps[stage]
-                self.journal.update(self.rollout, region=region, stage=stage,
-                                    state="paused" if step.kind == "pause" else "running")
+                self.journal.update(
+                    self.rollout, region=region, stage=stage, state="paused" if step.kind == "pause" else "running"
+                )
                 self._route(region, stage, self.route_at(stage), force=resumed)
                 resumed = False
                 if step.kind == "pause":
@@ -195,8 +221,13 @@ class Runner:
         router = self.routers[region]
         if not force and target == self.routes[region]:
             return
-        self.journal.event(self.rollout, "route-intent", {"route": target.to_dict(), "dry_run": self.dry_run},
-                           region=region, stage=stage)
+        self.journal.event(
+            self.rollout,
+            "route-intent",
+            {"route": target.to_dict(), "dry_run": self.dry_run},
+            region=region,
+            stage=stage,
+        )
         if self.dry_run:
             self.log(f"[{self.plan.service}] {self._where(region)}dry run: would route {target.describe()}")
             self.routes[region] = target
@@ -205,10 +236,17 @@ class Runner:
         seen = router.apply(target, self.routes[region])
         dt = time.monotonic() - t0
         self.routes[region] = target
-        self.journal.event(self.rollout, "route-verified", {"route": seen.to_dict(), "seconds": round(dt, 4)},
-                           region=region, stage=stage)
-        self.log(f"[{self.plan.service}] {self._where(region)}stage {stage + 1}/{len(self.plan.steps)}: "
-                 f"{target.describe()} verified in {dt * 1000:.0f} ms")
+        self.journal.event(
+            self.rollout,
+            "route-verified",
+            {"route": seen.to_dict(), "seconds": round(dt, 4)},
+            region=region,
+            stage=stage,
+        )
+        self.log(
+            f"[{self.plan.service}] {self._where(region)}stage {stage + 1}/{len(self.plan.steps)}: "
+            f"{target.describe()} verified in {dt * 1000:.0f} ms"
+        )
 
     def _rollback(self, reason: str, region: int | None, after_error: bool = False) -> Result:
         t0 = time.monotonic()
@@ -257,8 +295,10 @@ class Runner:
 
     def _pause(self, region: int, stage: int, step: Step) -> tuple[str, str]:
         self.journal.event(self.rollout, "paused", {"reason": step.reason}, region=region, stage=stage)
-        self.log(f"[{self.plan.service}] paused{': ' + step.reason if step.reason else ''}; "
-                 f"continue with `canary-lint rollout promote {self.plan.path}` or stop with `... abort`")
+        self.log(
+            f"[{self.plan.service}] paused{': ' + step.reason if step.reason else ''}; "
+            f"continue with `canary-lint rollout promote {self.plan.path}` or stop with `... abort`"
+        )
         while True:
             for cmd in self._wait(3600):
                 if cmd == "abort":
@@ -296,21 +336,30 @@ class Runner:
             except MetricsUnavailable as exc:
                 down_since = down_since or now
                 down = now - down_since
-                self.journal.event(self.rollout, "metrics-down", {"error": str(exc), "for": round(down, 3)},
-                                   region=region, stage=stage)
-                self.log(f"[{self.plan.service}] {desc}: metrics unavailable for {fmt_duration(down)} "
-                         f"(limit {fmt_duration(self.plan.metrics_down_limit)}): holding")
+                self.journal.event(
+                    self.rollout, "metrics-down", {"error": str(exc), "for": round(down, 3)}, region=region, stage=stage
+                )
+                self.log(
+                    f"[{self.plan.service}] {desc}: metrics unavailable for {fmt_duration(down)} "
+                    f"(limit {fmt_duration(self.plan.metrics_down_limit)}): holding"
+                )
                 if down >= self.plan.metrics_down_limit:
                     return "fail", f"metrics provider unavailable for {fmt_duration(down)}: {exc}"
                 continue
             down_since = None
             outcome = J.stage_outcome(verdicts)
-            self.journal.event(self.rollout, "measurement",
-                               {"elapsed": round(elapsed, 3), "outcome": outcome,
-                                "verdicts": [v.to_dict() for v in verdicts]}, region=region, stage=stage)
+            self.journal.event(
+                self.rollout,
+                "measurement",
+                {"elapsed": round(elapsed, 3), "outcome": outcome, "verdicts": [v.to_dict() for v in verdicts]},
+                region=region,
+                stage=stage,
+            )
             summary = "; ".join(f"{v.criterion} {v.outcome}" for v in verdicts)
-            self.log(f"[{self.plan.service}] {desc} {fmt_duration(elapsed)}/{fmt_duration(step.hold_min)}"
-                     f"..{fmt_duration(step.hold_max)}: {summary}")
+            self.log(
+                f"[{self.plan.service}] {desc} {fmt_duration(elapsed)}/{fmt_duration(step.hold_min)}"
+                f"..{fmt_duration(step.hold_max)}: {summary}"
+            )
             if outcome == J.FAIL:
                 failed = [v for v in verdicts if v.outcome == J.FAIL]
                 return "fail", f"{desc}: " + "; ".join(f"{v.criterion}: {v.message}" for v in failed)
@@ -319,16 +368,21 @@ class Runner:
                 return "pass", ""
             if elapsed >= step.hold_max:
                 open_ = [v for v in verdicts if v.outcome != J.PASS]
-                why = f"{desc}: still inconclusive after {fmt_duration(elapsed)}: " + \
-                      "; ".join(f"{v.criterion}: {v.message}" for v in open_)
+                why = f"{desc}: still inconclusive after {fmt_duration(elapsed)}: " + "; ".join(
+                    f"{v.criterion}: {v.message}" for v in open_
+                )
                 if self.plan.on_inconclusive == "pause":
                     self.log(f"[{self.plan.service}] {why}")
                     return self._pause(region, stage, Step("pause", reason="inconclusive"))
                 return "fail", why
 
     def _q(self, expr: str, version: str, window: float, region: int) -> str:
-        return (expr.replace("$version", version).replace("$window", f"{max(1, math.ceil(window))}s")
-                .replace("$region", self.routers[region].region).replace("$service", self.plan.service))
+        return (
+            expr.replace("$version", version)
+            .replace("$window", f"{max(1, math.ceil(window))}s")
+            .replace("$region", self.routers[region].region)
+            .replace("$service", self.plan.service)
+        )
 
     def _sel(self, version: str) -> str:
         m = self.plan.metrics
@@ -343,7 +397,7 @@ class Runner:
                 return c.raw["total"]
         for c in self.plan.criteria:
             if c.kind == "latency":
-                return f'sum(increase({c.raw["histogram"]}_count{{$selector}}[$window]))'
+                return f"sum(increase({c.raw['histogram']}_count{{$selector}}[$window]))"
         return None
 
     def measure(self, region: int, step: Step, start: float, now: float, state: dict) -> list[J.Verdict]:
@@ -359,8 +413,15 @@ class Runner:
 
         traffic = self._traffic_expr()
         if traffic:
-            verdicts.append(self._share(step, scalar(traffic, can), scalar(traffic, base), window,
-                                        state.get("target", step.weight) if self.dry_run else step.weight))
+            verdicts.append(
+                self._share(
+                    step,
+                    scalar(traffic, can),
+                    scalar(traffic, base),
+                    window,
+                    state.get("target", step.weight) if self.dry_run else step.weight,
+                )
+            )
         for c in self.plan.criteria:
             raw = c.raw
             if c.kind == "ratio":
@@ -370,10 +431,21 @@ class Runner:
                 default_detect = max(1.0, 2 * tol) if direction == "increase" else min(0.5, max(0.2, 2 * tol))
                 detect = percent(raw["detect"]) if "detect" in raw else default_detect
                 neg = percent(raw["negligible"]) if "negligible" in raw else None
-                verdicts.append(J.judge_ratio(
-                    c.name, scalar(events, can), scalar(raw["total"], can), scalar(events, base),
-                    scalar(raw["total"], base), direction=direction, tolerance=tol, detect=detect,
-                    alpha=alpha, power=power, negligible=neg))
+                verdicts.append(
+                    J.judge_ratio(
+                        c.name,
+                        scalar(events, can),
+                        scalar(raw["total"], can),
+                        scalar(events, base),
+                        scalar(raw["total"], base),
+                        direction=direction,
+                        tolerance=tol,
+                        detect=detect,
+                        alpha=alpha,
+                        power=power,
+                        negligible=neg,
+                    )
+                )
             elif c.kind == "latency":
                 verdicts.extend(self._latency(c, region, window, now, state, alpha, power))
             elif c.kind == "gauge":
@@ -385,8 +457,16 @@ class Runner:
                 for v in (can, base):
                     expr = self._q(raw["query"].replace("$window", raw.get("step", "5s")), v, window, region)
                     series.append(self.metrics.range(expr, start, now, st))
-                verdicts.append(J.judge_gauge(c.name, series[0], series[1], tolerance=percent(raw["max_increase"]),
-                                              alpha=alpha / looks, power=power))
+                verdicts.append(
+                    J.judge_gauge(
+                        c.name,
+                        series[0],
+                        series[1],
+                        tolerance=percent(raw["max_increase"]),
+                        alpha=alpha / looks,
+                        power=power,
+                    )
+                )
         return verdicts
 
     def _share(self, step: Step, n_c, n_b, window: float, weight: float | None) -> J.Verdict:
@@ -397,20 +477,33 @@ class Runner:
                 return J.Verdict("traffic", J.PASS, f"canary serves header-routed requests ({n_c:.0f})", nums)
             if grace:
                 return J.Verdict("traffic", J.INCONCLUSIVE, "no canary requests yet", nums)
-            return J.Verdict("traffic", J.FAIL, f"the canary received no requests in {fmt_duration(window)} "
-                                                "(is it up? does the header route reach it?)", nums)
+            return J.Verdict(
+                "traffic",
+                J.FAIL,
+                f"the canary received no requests in {fmt_duration(window)} "
+                "(is it up? does the header route reach it?)",
+                nums,
+            )
         if weight is None or weight <= 0:  # dry run with an unreadable router: the canary must get requests
             if n_c and n_c > 0:
                 return J.Verdict("traffic", J.PASS, f"canary serves requests ({n_c:.0f})", nums)
-            return J.Verdict("traffic", J.INCONCLUSIVE if grace else J.FAIL,
-                             f"the canary received no requests in {fmt_duration(window)}", nums)
+            return J.Verdict(
+                "traffic",
+                J.INCONCLUSIVE if grace else J.FAIL,
+                f"the canary received no requests in {fmt_duration(window)}",
+                nums,
+            )
         target = weight / 100.0
         if n_c is None or n_b is None or (n_c or 0) + (n_b or 0) <= 0:
             if grace:
                 return J.Verdict("traffic", J.NO_DATA, "no request counts yet", nums)
             if n_c is None or not n_c:
-                return J.Verdict("traffic", J.FAIL, f"no canary requests in {fmt_duration(window)}: "
-                                                    "the canary is down or not routed", nums)
+                return J.Verdict(
+                    "traffic",
+                    J.FAIL,
+                    f"no canary requests in {fmt_duration(window)}: the canary is down or not routed",
+                    nums,
+                )
             return J.Verdict("traffic", J.NO_DATA, "no request counts", nums)
         total = n_c + n_b
         share = n_c / total
@@ -441,7 +534,7 @@ class Runner:
         detect = percent(raw["detect"]) if "detect" in raw else 1.0
 
         def buckets(version):
-            expr = f'sum by (le) (increase({h}_bucket{{{self._sel(version)}}}[$window]))'
+            expr = f"sum by (le) (increase({h}_bucket{{{self._sel(version)}}}[$window]))"
             res = self.metrics.query(self._q(expr, version, window, region), at=now)
             return [(float(lbl.get("le", "+Inf")), v) for lbl, v in res] or None
 
@@ -463,5 +556,6 @@ class Runner:
         g = self.plan.gate
         if "report" in g:
             return f"report {g['report']}"
-        return f"check {' '.join(g['check'].get('paths', ['.']))}" + \
-            (f" --base {g['check']['base']}" if g["check"].get("base") else "")
+        return f"check {' '.join(g['check'].get('paths', ['.']))}" + (
+            f" --base {g['check']['base']}" if g["check"].get("base") else ""
+        )

@@ -59,25 +59,54 @@ class FakeMetrics:
 def git_release(root: Path) -> str:
     root.mkdir(parents=True, exist_ok=True)
     (root / "app.py").write_text("print('v2')\n")
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com", "PATH": "/usr/bin:/bin:/usr/local/bin"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+    }
     for cmd in (["git", "init", "-q"], ["git", "add", "app.py"], ["git", "commit", "-q", "-m", "v2"]):
         subprocess.run(cmd, cwd=root, check=True, env=env)
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def report(commit: str | None, findings=(), schema: int = 1) -> dict:
-    return {"schema": schema, "tool": {"name": "canary-lint", "version": "0.1.0"}, "base": "v1", "commit": commit,
-            "summary": {"files": 1, "errors": sum(1 for f in findings if f["severity"] == "error"),
-                        "warnings": 0, "infos": 0, "suppressed": 0},
-            "findings": list(findings), "errors": []}
+    return {
+        "schema": schema,
+        "tool": {"name": "canary-lint", "version": "0.1.0"},
+        "base": "v1",
+        "commit": commit,
+        "summary": {
+            "files": 1,
+            "errors": sum(1 for f in findings if f["severity"] == "error"),
+            "warnings": 0,
+            "infos": 0,
+            "suppressed": 0,
+        },
+        "findings": list(findings),
+        "errors": [],
+    }
 
 
-RED = {"rule": "CLM101", "name": "drop-column-still-read-by-v1", "family": "migration", "severity": "error",
-       "path": "migrations/0002.py", "line": 3, "column": 1, "end_line": 3, "end_column": 9,
-       "message": "drops users.nickname while v1 still maps it", "fix": None, "operation": None,
-       "pointer": None, "fingerprint": "x"}
+RED = {
+    "rule": "CLM101",
+    "name": "drop-column-still-read-by-v1",
+    "family": "migration",
+    "severity": "error",
+    "path": "migrations/0002.py",
+    "line": 3,
+    "column": 1,
+    "end_line": 3,
+    "end_column": 9,
+    "message": "drops users.nickname while v1 still maps it",
+    "fix": None,
+    "operation": None,
+    "pointer": None,
+    "fingerprint": "x",
+}
 
 
 def plan_dict(**over) -> dict:
@@ -85,15 +114,31 @@ def plan_dict(**over) -> dict:
         "service": "shop",
         "gate": {"report": "canary-lint.json"},
         "router": {"kind": "command", "set_weight": ["true"]},
-        "metrics": {"kind": "prometheus", "url": "http://127.0.0.1:9", "stable": "v1", "canary": "v2",
-                    "down_limit": "0.3s", "retries": 0, "timeout": "0.2s"},
+        "metrics": {
+            "kind": "prometheus",
+            "url": "http://127.0.0.1:9",
+            "stable": "v1",
+            "canary": "v2",
+            "down_limit": "0.3s",
+            "retries": 0,
+            "timeout": "0.2s",
+        },
         "traffic": {"grace": "0.2s"},
         "judge": {"alpha": 0.01, "interval": "0.05s"},
-        "criteria": [{"name": "errors", "kind": "ratio", "bad": 'errors{version="$version"}[$window]',
-                      "total": 'requests{version="$version"}[$window]', "max_increase": "0%"}],
-        "steps": [{"weight": 20, "hold": {"min": "0.1s", "max": "3s"}},
-                  {"weight": 50, "hold": {"min": "0.1s", "max": "3s"}},
-                  {"weight": 100}],
+        "criteria": [
+            {
+                "name": "errors",
+                "kind": "ratio",
+                "bad": 'errors{version="$version"}[$window]',
+                "total": 'requests{version="$version"}[$window]',
+                "max_increase": "0%",
+            }
+        ],
+        "steps": [
+            {"weight": 20, "hold": {"min": "0.1s", "max": "3s"}},
+            {"weight": 50, "hold": {"min": "0.1s", "max": "3s"}},
+            {"weight": 100},
+        ],
     }
     d.update(over)
     return d

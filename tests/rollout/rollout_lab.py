@@ -86,12 +86,22 @@ class Prometheus:
         self.dir.mkdir()
         cfg = self.dir / "prometheus.yml"
         tl = ", ".join(f'"127.0.0.1:{p}"' for p in targets)
-        cfg.write_text(f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
-                       f"scrape_configs:\n  - job_name: demo\n    scrape_interval: {interval}\n"
-                       f"    scrape_timeout: {interval}\n    static_configs:\n      - targets: [{tl}]\n")
+        cfg.write_text(
+            f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
+            f"scrape_configs:\n  - job_name: demo\n    scrape_interval: {interval}\n"
+            f"    scrape_timeout: {interval}\n    static_configs:\n      - targets: [{tl}]\n"
+        )
         binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-        self.proc = Proc([binary, f"--config.file={cfg}", f"--storage.tsdb.path={self.dir / 'data'}",
-                          f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"], self.dir / "log")
+        self.proc = Proc(
+            [
+                binary,
+                f"--config.file={cfg}",
+                f"--storage.tsdb.path={self.dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            self.dir / "log",
+        )
         wait_port(self.port, 30, self.proc.p)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 30
@@ -119,9 +129,16 @@ class Nginx:
         (self.dir / "logs").mkdir(parents=True)
         self.conf = self.dir / "nginx.conf"
         self.include = self.dir / "split.conf"
-        self.spec = {"kind": "nginx", "include_file": str(self.include), "conf": str(self.conf),
-                     "prefix": str(self.dir), "stable": f"127.0.0.1:{stable}", "canary": f"127.0.0.1:{canary}",
-                     "status_listen": f"127.0.0.1:{self.status_port}", "name": service}
+        self.spec = {
+            "kind": "nginx",
+            "include_file": str(self.include),
+            "conf": str(self.conf),
+            "prefix": str(self.dir),
+            "stable": f"127.0.0.1:{stable}",
+            "canary": f"127.0.0.1:{canary}",
+            "status_listen": f"127.0.0.1:{self.status_port}",
+            "name": service,
+        }
         d = self.dir
         self.conf.write_text(f"""
 worker_processes 1;
@@ -164,8 +181,15 @@ class HAProxy:
         self.map = str(self.dir / "canary.map")
         Path(self.map).write_text("")
         self.backend = backend
-        self.spec = {"kind": "haproxy", "socket": self.socket, "backend": backend, "stable": "v1",
-                     "canary": "v2", "header_map": self.map, "canary_backend": f"{backend}_canary"}
+        self.spec = {
+            "kind": "haproxy",
+            "socket": self.socket,
+            "backend": backend,
+            "stable": "v1",
+            "canary": "v2",
+            "header_map": self.map,
+            "canary_backend": f"{backend}_canary",
+        }
         cfg = self.dir / "haproxy.cfg"
         cfg.write_text(f"""
 global
@@ -201,9 +225,16 @@ class Load:
     """`rps` requests/s to 127.0.0.1:port from `threads` keep-alive clients, for at most `limit` seconds and
     `max_requests` requests. `header_share` of the requests carry the canary header."""
 
-    def __init__(self, port: int, rps: float = 200, threads: int = 12, limit: float = 180.0,
-                 max_requests: int = 100_000, header: tuple[str, str] = ("X-Canary", "internal"),
-                 header_share: float = 0.1):
+    def __init__(
+        self,
+        port: int,
+        rps: float = 200,
+        threads: int = 12,
+        limit: float = 180.0,
+        max_requests: int = 100_000,
+        header: tuple[str, str] = ("X-Canary", "internal"),
+        header_share: float = 0.1,
+    ):
         self.port, self.rps, self.limit, self.max = port, rps, limit, max_requests
         self.header, self.header_share = header, header_share
         self.stop_event = threading.Event()

@@ -11,18 +11,19 @@ from rollout_fakes import write_release
 
 
 def _cli(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "canary_lint", "rollout", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "canary_lint", "rollout", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _paused_rollout(tmp_path):
     marker = tmp_path / "weights.log"
     router = {"kind": "command", "set_weight": ["sh", "-c", f"echo {{canary}} >> {marker}"]}
-    steps = [{"pause": "waiting for the on-call"}, {"weight": 20, "hold": {"min": "1s", "max": "5s"}},
-             {"weight": 100}]
+    steps = [{"pause": "waiting for the on-call"}, {"weight": 20, "hold": {"min": "1s", "max": "5s"}}, {"weight": 100}]
     plan = write_release(tmp_path, router=router, steps=steps)
-    runner = subprocess.Popen([sys.executable, "-m", "canary_lint", "rollout", str(plan)],
-                              stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "canary_lint", "rollout", str(plan)], stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         out = _cli("status", str(plan), "--format", "json")

@@ -38,7 +38,9 @@ class Lab:
         self.demos: list[Demo] = []
         self.load: Load | None = None
 
-    def start(self, name: str, stable: dict, canary: dict | None, proxy: str = "nginx", rps: float = 200) -> tuple[str, str]:
+    def start(
+        self, name: str, stable: dict, canary: dict | None, proxy: str = "nginx", rps: float = 200
+    ) -> tuple[str, str]:
         self.finish()
         NginxRouter(self.nginx.spec, "shop").apply(Route())
         HAProxyRouter(self.haproxy.spec, "shop").apply(Route())
@@ -97,15 +99,33 @@ def write_plan(tmp: Path, lab: Lab, versions, steps, proxy="nginx", prom_url=Non
         "service": "shop",
         "gate": {"report": "canary-lint.json"},
         "router": router,
-        "metrics": {"kind": "prometheus", "url": prom_url or lab.prom.url, "stable": versions[0],
-                    "canary": versions[1], "timeout": "1s", "retries": 1, "down_limit": "3s"},
+        "metrics": {
+            "kind": "prometheus",
+            "url": prom_url or lab.prom.url,
+            "stable": versions[0],
+            "canary": versions[1],
+            "timeout": "1s",
+            "retries": 1,
+            "down_limit": "3s",
+        },
         "traffic": {"grace": "5s", "tolerance": "50%"},
         "judge": {"alpha": 0.01, "power": 0.8, "interval": "1s"},
         "criteria": [
-            {"name": "errors", "kind": "ratio", "total": total, "max_increase": "10%", "detect": "100%",
-             "bad": 'sum(increase(http_requests_total{version="$version",code=~"5.."}[$window]))'},
-            {"name": "latency", "kind": "latency", "histogram": "http_request_duration_seconds",
-             "quantiles": [0.99], "max_increase": "50ms"},
+            {
+                "name": "errors",
+                "kind": "ratio",
+                "total": total,
+                "max_increase": "10%",
+                "detect": "100%",
+                "bad": 'sum(increase(http_requests_total{version="$version",code=~"5.."}[$window]))',
+            },
+            {
+                "name": "latency",
+                "kind": "latency",
+                "histogram": "http_request_duration_seconds",
+                "quantiles": [0.99],
+                "max_increase": "50ms",
+            },
         ],
         "steps": steps,
         **extra,
@@ -116,8 +136,9 @@ def write_plan(tmp: Path, lab: Lab, versions, steps, proxy="nginx", prom_url=Non
 
 
 def rollout(*args, timeout=150) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "canary_lint", "rollout", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "canary_lint", "rollout", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def nginx_route(lab) -> Route:
@@ -134,8 +155,12 @@ HEALTHY = {"error_rate": 0.05, "latency_ms": 20}
 
 def test_healthy_canary_is_promoted_through_nginx(lab, tmp_path):
     versions = lab.start("healthy", HEALTHY, HEALTHY)
-    steps = [{"header": {"name": "X-Canary", "value": "internal"}, "hold": HOLD},
-             {"weight": 20, "hold": HOLD}, {"weight": 50, "hold": HOLD}, {"weight": 100}]
+    steps = [
+        {"header": {"name": "X-Canary", "value": "internal"}, "hold": HOLD},
+        {"weight": 20, "hold": HOLD},
+        {"weight": 50, "hold": HOLD},
+        {"weight": 100},
+    ]
     plan = write_plan(tmp_path, lab, versions, steps)
     out = rollout(str(plan))
     assert out.returncode == 0, out.stderr
@@ -171,8 +196,9 @@ def test_doubled_error_rate_is_rolled_back(lab, tmp_path):
 
 
 def test_p99_regression_is_rolled_back_although_most_requests_are_faster(lab, tmp_path):
-    versions = lab.start("p99", HEALTHY, {"error_rate": 0.05, "latency_ms": 10, "slow_fraction": 0.05,
-                                          "slow_seconds": 2})
+    versions = lab.start(
+        "p99", HEALTHY, {"error_rate": 0.05, "latency_ms": 10, "slow_fraction": 0.05, "slow_seconds": 2}
+    )
     steps = [{"weight": 20, "hold": HOLD}, {"weight": 100}]
     plan = write_plan(tmp_path, lab, versions, steps)
     out = rollout(str(plan))
@@ -198,15 +224,17 @@ def test_prometheus_killed_mid_stage_holds_then_rolls_back(lab, tmp_path):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:  # the new Prometheus has seen a few scrapes
             url = f"{prom.url}/api/v1/query?query=" + urllib.parse.quote(
-                f'sum(increase(http_requests_total{{version="{versions[0]}"}}[3s]))')
+                f'sum(increase(http_requests_total{{version="{versions[0]}"}}[3s]))'
+            )
             with urllib.request.urlopen(url, timeout=2) as r:
                 if json.loads(r.read())["data"]["result"]:
                     break
             time.sleep(0.25)
         steps = [{"weight": 20, "hold": {"min": "30s", "max": "60s"}}, {"weight": 100}]
         plan = write_plan(tmp_path, lab, versions, steps, prom_url=prom.url)
-        runner = subprocess.Popen([sys.executable, "-m", "canary_lint", "rollout", str(plan)],
-                                  stderr=subprocess.PIPE, text=True)
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "canary_lint", "rollout", str(plan)], stderr=subprocess.PIPE, text=True
+        )
         j = journal_of(plan)
         _wait_for(lambda: (r := j.latest("shop")) and j.events(r.id, "measurement"), 60)
         prom.stop(signal.SIGKILL)
@@ -234,8 +262,7 @@ def test_runner_killed_mid_stage_then_resumed(lab, tmp_path):
     versions = lab.start("sigkill", HEALTHY, HEALTHY)
     steps = [{"weight": 20, "hold": {"min": "6s", "max": "40s"}}, {"weight": 50, "hold": HOLD}, {"weight": 100}]
     plan = write_plan(tmp_path, lab, versions, steps)
-    runner = subprocess.Popen([sys.executable, "-m", "canary_lint", "rollout", str(plan)],
-                              stderr=subprocess.DEVNULL)
+    runner = subprocess.Popen([sys.executable, "-m", "canary_lint", "rollout", str(plan)], stderr=subprocess.DEVNULL)
     j = journal_of(plan)
     _wait_for(lambda: (r := j.latest("shop")) and len(j.events(r.id, "measurement")) >= 2, 60)
     os.kill(runner.pid, signal.SIGKILL)
@@ -270,8 +297,11 @@ def haproxy_weights(lab) -> tuple[int, int]:
 
 def test_healthy_canary_is_promoted_through_haproxy(lab, tmp_path):
     versions = lab.start("haproxy", HEALTHY, HEALTHY, proxy="haproxy")
-    steps = [{"header": {"name": "X-Canary", "value": "internal"}, "hold": HOLD},
-             {"weight": 20, "hold": HOLD}, {"weight": 100}]
+    steps = [
+        {"header": {"name": "X-Canary", "value": "internal"}, "hold": HOLD},
+        {"weight": 20, "hold": HOLD},
+        {"weight": 100},
+    ]
     plan = write_plan(tmp_path, lab, versions, steps, proxy="haproxy")
     out = rollout(str(plan))
     assert out.returncode == 0, out.stderr

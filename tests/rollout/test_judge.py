@@ -8,7 +8,9 @@ import pytest
 from canary_lint.rollout import judge as J
 
 
-def _stream(p_c, p_b, share, alpha, looks=40, per_look=400, seed=0, tolerance=0.0, detect=1.0, power=0.8, direction="increase"):
+def _stream(
+    p_c, p_b, share, alpha, looks=40, per_look=400, seed=0, tolerance=0.0, detect=1.0, power=0.8, direction="increase"
+):
     """Cumulative counts looked at `looks` times; returns the first decisive verdict or the last one."""
     rng = random.Random(seed)
     x_c = n_c = x_b = n_b = 0
@@ -21,8 +23,19 @@ def _stream(p_c, p_b, share, alpha, looks=40, per_look=400, seed=0, tolerance=0.
             else:
                 n_b += 1
                 x_b += rng.random() < p_b
-        v = J.judge_ratio("errors", x_c, n_c, x_b, n_b, tolerance=tolerance, detect=detect, alpha=alpha,
-                          power=power, detail=False, direction=direction)
+        v = J.judge_ratio(
+            "errors",
+            x_c,
+            n_c,
+            x_b,
+            n_b,
+            tolerance=tolerance,
+            detect=detect,
+            alpha=alpha,
+            power=power,
+            detail=False,
+            direction=direction,
+        )
         if v.outcome in (J.PASS, J.FAIL):
             return v
     return v
@@ -41,8 +54,9 @@ def test_same_error_rate_passes():
 
 def test_aa_false_fail_rate_is_below_alpha_under_repeated_looks():
     alpha = 0.05
-    fails = sum(_stream(0.02, 0.02, 0.1, alpha=alpha, looks=30, per_look=300, seed=s).outcome == J.FAIL
-                for s in range(300))
+    fails = sum(
+        _stream(0.02, 0.02, 0.1, alpha=alpha, looks=30, per_look=300, seed=s).outcome == J.FAIL for s in range(300)
+    )
     assert fails / 300 <= alpha
 
 

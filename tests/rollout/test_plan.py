@@ -58,20 +58,29 @@ steps:
     assert p.steps[3].kind == "pause" and p.steps[3].reason == "check the dashboards"
 
 
-@pytest.mark.parametrize("over, message", [
-    ({"metrics": None}, "metrics"),
-    ({"steps": [{"weight": 20}, {"weight": 100}]}, "needs a hold"),
-    ({"steps": [{"weight": 50, "hold": "1m"}, {"weight": 20, "hold": "1m"}, {"weight": 100}]}, "must not decrease"),
-    ({"steps": [{"weight": 20, "hold": "1m"}]}, "last weight step must be 100"),
-    ({"steps": [{"weight": 20, "hold": "ten minutes"}, {"weight": 100}]}, "steps/0"),
-    ({"steps": [{"weight": 20, "hold": {"min": "5m", "max": "1m"}}, {"weight": 100}]}, "shorter than min"),
-    ({"steps": [{"weight": 20, "hold": "1m"}, {"weight": 100, "hold": "1m"}]}, "drop its hold"),
-    ({"criteria": [{"name": "e", "kind": "ratio", "bad": "errors", "total": "req", "max_increase": "0%"}]}, "$version"),
-    ({"criteria": [{"name": "e", "kind": "ratio", "total": 'r{v="$version"}', "max_increase": "0%"}]}, "criteria/0"),
-    ({"router": {"kind": "nginx", "conf": "x"}}, "router"),
-    ({"gate": {"report": "x.json", "check": {}}}, "gate"),
-    ({"surprise": 1}, "surprise"),
-])
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"metrics": None}, "metrics"),
+        ({"steps": [{"weight": 20}, {"weight": 100}]}, "needs a hold"),
+        ({"steps": [{"weight": 50, "hold": "1m"}, {"weight": 20, "hold": "1m"}, {"weight": 100}]}, "must not decrease"),
+        ({"steps": [{"weight": 20, "hold": "1m"}]}, "last weight step must be 100"),
+        ({"steps": [{"weight": 20, "hold": "ten minutes"}, {"weight": 100}]}, "steps/0"),
+        ({"steps": [{"weight": 20, "hold": {"min": "5m", "max": "1m"}}, {"weight": 100}]}, "shorter than min"),
+        ({"steps": [{"weight": 20, "hold": "1m"}, {"weight": 100, "hold": "1m"}]}, "drop its hold"),
+        (
+            {"criteria": [{"name": "e", "kind": "ratio", "bad": "errors", "total": "req", "max_increase": "0%"}]},
+            "$version",
+        ),
+        (
+            {"criteria": [{"name": "e", "kind": "ratio", "total": 'r{v="$version"}', "max_increase": "0%"}]},
+            "criteria/0",
+        ),
+        ({"router": {"kind": "nginx", "conf": "x"}}, "router"),
+        ({"gate": {"report": "x.json", "check": {}}}, "gate"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
 def test_invalid_plans_are_refused_with_a_pointer(tmp_path, over, message):
     d = plan_dict(**over)
     d = {k: v for k, v in d.items() if v is not None}
@@ -97,8 +106,9 @@ def test_schema_ships_with_the_package_and_is_printed():
 
 
 def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "canary_lint", "rollout", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "canary_lint", "rollout", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_cli_refuses_a_red_release_with_exit_3_and_routes_nothing(tmp_path):

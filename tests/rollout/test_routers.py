@@ -49,8 +49,15 @@ class FakeHAProxy:
 @pytest.fixture
 def haproxy(tmp_path):
     fake = FakeHAProxy(tmp_path / "admin.sock")
-    spec = {"kind": "haproxy", "socket": str(tmp_path / "admin.sock"), "backend": "shop", "stable": "v1",
-            "canary": "v2", "header_map": "/etc/haproxy/canary.map", "canary_backend": "shop_canary"}
+    spec = {
+        "kind": "haproxy",
+        "socket": str(tmp_path / "admin.sock"),
+        "backend": "shop",
+        "stable": "v1",
+        "canary": "v2",
+        "header_map": "/etc/haproxy/canary.map",
+        "canary_backend": "shop_canary",
+    }
     yield fake, make(spec, "shop")
     fake.close()
 
@@ -78,8 +85,13 @@ def test_haproxy_header_route_via_map(haproxy):
 
 
 def test_haproxy_refusal_is_an_error(tmp_path):
-    spec = {"kind": "haproxy", "socket": str(tmp_path / "missing.sock"), "backend": "shop", "stable": "v1",
-            "canary": "v2"}
+    spec = {
+        "kind": "haproxy",
+        "socket": str(tmp_path / "missing.sock"),
+        "backend": "shop",
+        "stable": "v1",
+        "canary": "v2",
+    }
     with pytest.raises(RouterError, match="admin socket"):
         make(spec, "shop").apply(Route(5))
 
@@ -87,8 +99,14 @@ def test_haproxy_refusal_is_an_error(tmp_path):
 def test_nginx_file_is_valid_for_nginx(tmp_path):
     from canary_lint.rollout.routers.nginx import NginxRouter
 
-    spec = {"kind": "nginx", "include_file": str(tmp_path / "split.conf"), "conf": str(tmp_path / "nginx.conf"),
-            "stable": "127.0.0.1:8001", "canary": "127.0.0.1:8002", "status_listen": "127.0.0.1:8099"}
+    spec = {
+        "kind": "nginx",
+        "include_file": str(tmp_path / "split.conf"),
+        "conf": str(tmp_path / "nginx.conf"),
+        "stable": "127.0.0.1:8001",
+        "canary": "127.0.0.1:8002",
+        "status_listen": "127.0.0.1:8099",
+    }
     r = NginxRouter(spec, "shop-api")
     for route in (Route(0), Route(5), Route(33.5, ("X-Canary", "internal")), Route(100)):
         text = r.render(route, "g1")
@@ -96,9 +114,11 @@ def test_nginx_file_is_valid_for_nginx(tmp_path):
         (tmp_path / "nginx.conf").write_text(
             f"pid {tmp_path}/n.pid; error_log {tmp_path}/e.log; events {{}}\n"
             f"http {{ include {tmp_path}/split.conf; server {{ listen 127.0.0.1:8098; "
-            f"location / {{ proxy_pass http://$shop_api_upstream; }} }} }}\n")
-        out = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                             capture_output=True, text=True)
+            f"location / {{ proxy_pass http://$shop_api_upstream; }} }} }}\n"
+        )
+        out = subprocess.run(
+            ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True
+        )
         assert out.returncode == 0, out.stderr
     assert "server 127.0.0.1:8001 weight=6650;" in r.render(Route(33.5), "g")
     assert "server 127.0.0.1:8002 down;" in r.render(Route(0), "g")
@@ -110,9 +130,15 @@ def test_nginx_rejected_config_keeps_the_old_file(tmp_path):
 
     (tmp_path / "split.conf").write_text("# old\n")
     (tmp_path / "nginx.conf").write_text("this is not nginx config;\n")
-    spec = {"kind": "nginx", "include_file": str(tmp_path / "split.conf"), "conf": str(tmp_path / "nginx.conf"),
-            "prefix": str(tmp_path), "stable": "127.0.0.1:8001", "canary": "127.0.0.1:8002",
-            "status_listen": "127.0.0.1:8099"}
+    spec = {
+        "kind": "nginx",
+        "include_file": str(tmp_path / "split.conf"),
+        "conf": str(tmp_path / "nginx.conf"),
+        "prefix": str(tmp_path),
+        "stable": "127.0.0.1:8001",
+        "canary": "127.0.0.1:8002",
+        "status_listen": "127.0.0.1:8099",
+    }
     with pytest.raises(RouterError, match="nginx -t rejected"):
         NginxRouter(spec, "shop").apply(Route(5))
     assert (tmp_path / "split.conf").read_text() == "# old\n"
@@ -130,11 +156,16 @@ def test_command_router_substitutes_and_reads_back(tmp_path):
         "elif cmd == 'header':\n    s['header'] = [sys.argv[2], sys.argv[3]]\n"
         "elif cmd == 'clear':\n    s['header'] = None\n"
         "elif cmd == 'read':\n    print(json.dumps(s))\n"
-        "json.dump(s, open(p, 'w'))\n")
+        "json.dump(s, open(p, 'w'))\n"
+    )
     py = sys.executable
-    spec = {"kind": "command", "set_weight": [py, str(script), "weight", "{canary}", "{stable}"],
-            "set_header": [py, str(script), "header", "{name}", "{value}"],
-            "clear_header": [py, str(script), "clear"], "read": [py, str(script), "read"]}
+    spec = {
+        "kind": "command",
+        "set_weight": [py, str(script), "weight", "{canary}", "{stable}"],
+        "set_header": [py, str(script), "header", "{name}", "{value}"],
+        "clear_header": [py, str(script), "clear"],
+        "read": [py, str(script), "read"],
+    }
     r = make(spec, "shop")
     assert r.apply(Route(5, ("X-Canary", "internal")), Route()) == Route(5, ("X-Canary", "internal"))
     assert r.apply(Route(0), Route(5, ("X-Canary", "internal"))) == Route(0)

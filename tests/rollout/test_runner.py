@@ -19,7 +19,11 @@ def _runner(tmp_path, p_canary=0.05, dry_run=False, findings=(), **over):
     router = FakeRouter()
     metrics = FakeMetrics(router, p_canary=p_canary)
     journal = Journal(plan.journal_path)
-    return Runner(plan, journal, routers=[router], metrics=metrics, dry_run=dry_run, log=lambda m: None), router, metrics
+    return (
+        Runner(plan, journal, routers=[router], metrics=metrics, dry_run=dry_run, log=lambda m: None),
+        router,
+        metrics,
+    )
 
 
 def _kinds(runner):
@@ -74,8 +78,9 @@ def test_metrics_down_holds_then_rolls_back(tmp_path):
 
 def test_time_alone_never_advances_an_inconclusive_stage(tmp_path):
     # identical error rates but a tiny hold max: the test cannot decide in time, so the stage does not pass
-    runner, router, metrics = _runner(tmp_path, steps=[{"weight": 20, "hold": {"min": "0.05s", "max": "0.12s"}},
-                                                       {"weight": 100}])
+    runner, router, metrics = _runner(
+        tmp_path, steps=[{"weight": 20, "hold": {"min": "0.05s", "max": "0.12s"}}, {"weight": 100}]
+    )
     metrics.rps = 5.0
     result = runner.run()
     assert result.state == "rolled-back"
@@ -113,8 +118,7 @@ def test_gate_refuses_a_report_for_another_commit(tmp_path):
 
 
 def test_pause_waits_for_promote_and_abort_rolls_back(tmp_path):
-    steps = [{"weight": 20, "hold": {"min": "0.1s", "max": "3s"}}, {"pause": "look at the dashboards"},
-             {"weight": 100}]
+    steps = [{"weight": 20, "hold": {"min": "0.1s", "max": "3s"}}, {"pause": "look at the dashboards"}, {"weight": 100}]
     runner, router, _ = _runner(tmp_path, steps=steps)
     results = []
     t = threading.Thread(target=lambda: results.append(runner.run()))
@@ -136,8 +140,11 @@ def test_pause_waits_for_promote_and_abort_rolls_back(tmp_path):
 
 
 def test_header_stage_then_weights_keep_the_header_route_until_promotion(tmp_path):
-    steps = [{"header": {"name": "X-Canary", "value": "internal"}, "hold": {"min": "0.1s", "max": "3s"}},
-             {"weight": 20, "hold": {"min": "0.1s", "max": "3s"}}, {"weight": 100}]
+    steps = [
+        {"header": {"name": "X-Canary", "value": "internal"}, "hold": {"min": "0.1s", "max": "3s"}},
+        {"weight": 20, "hold": {"min": "0.1s", "max": "3s"}},
+        {"weight": 100},
+    ]
     runner, router, metrics = _runner(tmp_path, steps=steps)
     # header stage: the fake sends 0% by weight, so give the canary header traffic
     original = metrics.scalar
@@ -177,8 +184,9 @@ def test_resume_reapplies_the_journaled_stage_and_continues(tmp_path):
     j.update(rid, stage=1)
     j.event(rid, "route-intent", {"route": {"canary": 50, "header": None}}, region=0, stage=1)
     router.route = Route(20)  # the runner died between intent and apply
-    result = Runner(plan_mod.from_journal(j.get(rid).plan), j, routers=[router], metrics=metrics,
-                    log=lambda m: None).resume(rid)
+    result = Runner(
+        plan_mod.from_journal(j.get(rid).plan), j, routers=[router], metrics=metrics, log=lambda m: None
+    ).resume(rid)
     assert result.state == "promoted"
     assert [r.canary for r in router.history] == [50, 100]
     resumed = j.events(rid, "resumed")[0]["data"]
@@ -197,8 +205,10 @@ def test_resume_finishes_an_interrupted_rollback(tmp_path):
 
 
 def test_regions_are_walked_in_order_and_rollback_zeroes_all(tmp_path):
-    routers = [{"kind": "command", "region": "eu", "set_weight": ["true"]},
-               {"kind": "command", "region": "us", "set_weight": ["true"]}]
+    routers = [
+        {"kind": "command", "region": "eu", "set_weight": ["true"]},
+        {"kind": "command", "region": "us", "set_weight": ["true"]},
+    ]
     path = write_release(tmp_path, router=None, routers=routers)
     raw = plan_mod.load.__wrapped__ if hasattr(plan_mod.load, "__wrapped__") else None  # noqa: F841
     import yaml

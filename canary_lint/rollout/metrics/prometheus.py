@@ -67,8 +67,10 @@ class Prometheus:
         return sum(v for _, v in result) if result else None
 
     def range(self, expr: str, start: float, end: float, step: float) -> list[float]:
-        data = self._get("/api/v1/query_range", {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}",
-                                                  "step": f"{max(step, 0.001):g}"})
+        data = self._get(
+            "/api/v1/query_range",
+            {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{max(step, 0.001):g}"},
+        )
         values = []
         for item in data["result"]:
             values.extend(float(v) for _, v in item["values"] if v not in ("NaN", "+Inf", "-Inf"))

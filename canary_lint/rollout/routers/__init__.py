@@ -68,8 +68,10 @@ class Router:
             if seen is not None and _same(seen, target):
                 return seen
             if time.monotonic() >= deadline:
-                raise RouterError(f"{self.kind} router: expected {target.describe()} in force, "
-                                  f"read back {seen.describe() if seen else 'nothing'}")
+                raise RouterError(
+                    f"{self.kind} router: expected {target.describe()} in force, "
+                    f"read back {seen.describe() if seen else 'nothing'}"
+                )
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 

@@ -59,17 +59,19 @@ class NginxRouter(Router):
         if route.header:
             var = "$http_" + route.header[0].lower().replace("-", "_")
             value = route.header[1]
-            mapping = f"map {var} ${n}_upstream {{\n    default {n}_split;\n    \"{value}\" {n}_canary;\n}}\n"
+            mapping = f'map {var} ${n}_upstream {{\n    default {n}_split;\n    "{value}" {n}_canary;\n}}\n'
         else:
             mapping = f"map $host ${n}_upstream {{\n    default {n}_split;\n}}\n"
         status = json.dumps({"generation": generation, **route.to_dict()}).replace("'", "")
-        return (f"# written by canary-lint rollout for {self.service}; every change replaces this file\n"
-                f"upstream {n}_stable {{\n    server {st};\n}}\n"
-                f"upstream {n}_canary {{\n    server {ca};\n}}\n"
-                f"upstream {n}_split {{\n{split}}}\n"
-                f"{mapping}"
-                f"server {{\n    listen {self.status};\n    access_log off;\n"
-                f"    location / {{\n        default_type application/json;\n        return 200 '{status}';\n    }}\n}}\n")
+        return (
+            f"# written by canary-lint rollout for {self.service}; every change replaces this file\n"
+            f"upstream {n}_stable {{\n    server {st};\n}}\n"
+            f"upstream {n}_canary {{\n    server {ca};\n}}\n"
+            f"upstream {n}_split {{\n{split}}}\n"
+            f"{mapping}"
+            f"server {{\n    listen {self.status};\n    access_log off;\n"
+            f"    location / {{\n        default_type application/json;\n        return 200 '{status}';\n    }}\n}}\n"
+        )
 
     def _set(self, target: Route, previous: Route | None) -> None:
         self._generation = uuid.uuid4().hex[:12]
@@ -86,8 +88,10 @@ class NginxRouter(Router):
         if test.returncode != 0:
             if old is not None:
                 self._write(old)
-            raise RouterError(f"nginx -t rejected the new routing ({target.describe()}); kept the old file: "
-                              f"{test.stderr.strip()[-400:]}")
+            raise RouterError(
+                f"nginx -t rejected the new routing ({target.describe()}); kept the old file: "
+                f"{test.stderr.strip()[-400:]}"
+            )
         master = self._master()
         self._old_workers = _children(master) if master else set()
         if master:
@@ -176,8 +180,10 @@ class NginxRouter(Router):
                     quit_sent = True
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-        raise RouterError(f"nginx did not load the new routing within {timeout:g}s "
-                          f"(status listener shows {seen and Route.from_dict(seen).describe()})")
+        raise RouterError(
+            f"nginx did not load the new routing within {timeout:g}s "
+            f"(status listener shows {seen and Route.from_dict(seen).describe()})"
+        )
 
 
 def _children(pid: int) -> set[int]:
