@@ -661,3 +661,30 @@ def test_api_settings_are_validated():
         validate({"max-yaml-mb": 0}, "x")
     with pytest.raises(ConfigError, match="true or false"):
         validate({"validate": "yes"}, "x")
+
+
+def _deep(depth: int) -> str:
+    schema = "{type: string}"
+    for _ in range(depth):
+        schema = "{type: object, properties: {a: " + schema + "}}"
+    return spec(f"""
+    paths:
+      /deep:
+        get:
+          responses:
+            '200':
+              description: x
+              content:
+                application/json:
+                  schema: {schema}
+    """)
+
+
+def test_deep_schemas_compare_and_absurd_nesting_is_refused_cleanly(tmp_path):
+    base = _deep(120)
+    report = run(tmp_path, base, base.replace("{type: string}", "{type: integer}"))
+    assert codes(report) == ["CLA134"] and "a.a.a" in report.findings[0].message
+    base = _deep(400)
+    report = run(tmp_path, base, base.replace("{type: string}", "{type: integer}"))
+    assert {f.rule for f in report.findings} == {"CL001"}
+    assert "nests deeper than" in report.findings[0].message

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from canary_lint.openapi.refs import Loc, Spec
 
 REQ, RESP = "request", "response"
+MAX_NESTING = 150
 NOISE = frozenset({"description", "title", "example", "examples", "externalDocs", "summary", "$comment", "xml",
                    "deprecated"})
 MATCH_ALL = frozenset({"", ".*", "^.*$", ".+", "^.+$", "^.*", ".*$", "(.*)", "^(.*)$"})
@@ -323,8 +324,8 @@ class Differ:
         key = (self._key("base", b_locs), self._key("head", h_locs), direction)
         if key in self._memo:
             return self._memo[key]
-        if key in self._active:
-            return []  # a $ref cycle: the outer comparison covers it
+        if key in self._active or len(self._active) > MAX_NESTING:
+            return []  # a $ref cycle (the outer comparison covers it), or nesting no real schema has
         self._active.add(key)
         try:
             result = self._compare(self.flat("base", b_locs), self.flat("head", h_locs), direction)
