@@ -100,7 +100,7 @@ def example() -> int:
 
 
 def test() -> int:
-    ensure_system({"git": "git", **TEST_SERVERS})
+    ensure_system({"git": "git", "npm": "npm", **TEST_SERVERS})  # npm: the SARIF team's validator
     stop_system_services()
     ensure_venv()
     say("installing canary-lint with its test dependencies into .venv")
