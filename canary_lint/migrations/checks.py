@@ -64,6 +64,7 @@ class Judge:
         expand_contract = self._expand_contract(mig, schema, new_tables)
         ddl_existing = [o for o in ops if o.kind in K.DDL_KINDS and o.kind != K.CREATE_TABLE
                         and o.table and o.table not in new_tables]
+        position = {id(o): n for n, o in enumerate(ops)}
         backfill_reported = False
         added_not_valid: dict = {}
         for i, op in enumerate(ops):
@@ -130,7 +131,8 @@ class Judge:
                     self._drop_index(mig, op, table)
             elif k == K.DATA and not backfill_reported and self.dialect == PG and op.in_transaction \
                     and (t is None or existing) and ddl_existing:
-                other = next((d for d in ddl_existing if d.in_transaction), None)
+                # a lock taken by DDL earlier in the same transaction is held while this data change runs
+                other = next((d for d in ddl_existing if d.in_transaction and position[id(d)] < i), None)
                 if other is not None:
                     backfill_reported = True
                     what = f"{op.detail} on {t}" if t else op.detail
