@@ -355,6 +355,16 @@ def test_expand_and_contract_replaces_set_not_null():
     assert "CLM109" in rules and "CLM107" not in rules
 
 
+def test_backfill_before_the_ddl_is_not_a_held_lock():
+    head = {V + "0002_x.py": rev('''
+        op.execute("UPDATE accounts SET plan = 'free' WHERE plan IS NULL")
+        op.create_index("ix_plan", "accounts", ["plan"])
+        op.execute("UPDATE accounts SET tier = 1")
+    ''')}
+    found = [(f.rule, f.line) for f in check(head) if f.rule == "CLM207"]
+    assert found == [("CLM207", 11)]
+
+
 def test_sql_transactions_per_tool():
     head = {
         "migrations/0001_a.up.sql": "CREATE TABLE x (id int);\nCREATE INDEX CONCURRENTLY ix ON users (a);\n",
