@@ -420,7 +420,7 @@ class Reader:
                 return self.op_call(name, node, env, recv.value)
             if recv is CONTEXT and name in ("get_context", "get_bind"):
                 return CONTEXT if name == "get_context" else BIND
-            if recv in (BIND, CONTEXT) and name == "execute":
+            if recv in (BIND, CONTEXT) and name in ("execute", "exec_driver_sql"):
                 return self.execute(node, env)
             if recv is BIND and name in ("connect", "begin"):
                 return BIND
@@ -448,9 +448,9 @@ class Reader:
                 return getattr(recv, name)()
             if isinstance(recv, dict) and name in ("items", "keys", "values") and not node.args:
                 return [list(x) if isinstance(x, tuple) else x for x in getattr(recv, name)()]
-            if name in ("text",) and node.args:  # sa.text("...") / sqlalchemy.sql.text
+            if name in ("text", "DDL") and node.args:  # sa.text("...") / sqlalchemy.sql.text / sa.DDL("...")
                 return self.ev(node.args[0], env)
-            if name == "execute":
+            if name in ("execute", "exec_driver_sql"):
                 for a in node.args:
                     self.ev(a, env)
                 return self.execute(node, env)
@@ -484,7 +484,7 @@ class Reader:
                 kwargs = {k.arg: self.ev(k.value, env) for k in node.keywords if k.arg}
                 self.call_function(target.value, args, kwargs, env)
                 return UNKNOWN
-            if func.id == "text" and node.args:
+            if func.id in ("text", "DDL") and node.args:
                 return self.ev(node.args[0], env)
             if func.id == "isinstance" and len(node.args) == 2:
                 subject = self.ev(node.args[0], env)

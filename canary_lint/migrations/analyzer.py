@@ -208,21 +208,33 @@ def analyze(ctx):
 
 
 # ---- cross-version --------------------------------------------------------------------------------------
-def _base_index(ctx):
+def _base_index(ctx, words: set):
+    """v1's uses of the database, from the files of the base tree that mention one of `words` (the tables the
+    release drops or renames): a large tree is read, but only those files are parsed."""
     from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
 
     index = UsageIndex()
     excludes = ctx.config.all_excludes
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.I)
     for path in ctx.base.paths():
         kind = is_code_path(path, excludes)
+        if kind is None:
+            continue
+        text = ctx.base.read_text(path)
+        if not text:
+            continue
+        index.files += 1
+        if not pattern.search(text):
+            continue
+        index.files -= 1  # counted again by the indexer
         if kind == "python":
             tree = ctx.base_python_ast(path)
             if tree is not None:
                 index_python(index, path, tree)
-        elif kind == "sql":
-            text = ctx.base.read_text(path)
-            if text:
-                index_sql(index, path, text)
+            else:
+                index.files += 1
+        else:
+            index_sql(index, path, text)
     return index
 
 
@@ -247,7 +259,9 @@ def _head_index(ctx):
 def _resolve_contracts(ctx, judge: Judge) -> None:
     from canary_lint.migrations.usage import describe
 
-    base_index = ctx.cached(("migrations", "base-usage"), lambda: _base_index(ctx)) if ctx.base is not None else None
+    words = {c.table for c in judge.contracts} | {c.new_name for c in judge.contracts if c.new_name and not c.column}
+    base_index = (ctx.cached(("migrations", "base-usage", frozenset(words)), lambda: _base_index(ctx, words))
+                  if ctx.base is not None else None)
     head_index = ctx.cached(("migrations", "head-usage"), lambda: _head_index(ctx)) if ctx.base is not None else None
     for c in judge.contracts:
         obj = f"{c.table}.{c.column}" if c.column else c.table
