@@ -885,3 +885,16 @@ def test_quiet_flask_caching_without_local_backend(tmp_path):
         def remember(user_id, value):
             cache.set(f"u:{user_id}", value)
         """}) == []
+
+
+def test_quiet_per_object_secrets_and_flag_parameters(tmp_path):
+    assert state_findings(tmp_path, {"app/models.py": """
+        import uuid
+        from functools import lru_cache
+        class PoolClient:
+            def __init__(self, generate_secret):
+                self.secret = str(uuid.uuid4()) if generate_secret else None
+        @lru_cache(maxsize=None)
+        def scheme(*, prefix, user: bool = False, home=None):
+            return prefix
+        """}) == []

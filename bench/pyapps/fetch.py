@@ -21,6 +21,8 @@ APPS = {
     "chainlit": "chainlit",  # FastAPI + Socket.IO
     "langflow": "langflow-base",  # FastAPI; the application code lives in langflow-base
     "dagster-webserver": "dagster-webserver",  # Starlette
+    "superset": "apache-superset",  # Flask-AppBuilder, Flask-Caching, Flask-Limiter
+    "mlflow": "mlflow",  # Flask tracking server + FastAPI
 }
 
 

@@ -58,6 +58,22 @@ def _decorator(dec: ast.AST, text: str) -> tuple[str, str] | None:
     return None
 
 
+def _non_flag_params(func) -> list[str]:
+    """Parameter names, leaving out flags (`user: bool`, `user=False`): `user` there picks a mode, not a person."""
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    pairs = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
+    out = []
+    for arg, default in pairs:
+        if isinstance(arg.annotation, ast.Name) and arg.annotation.id == "bool":
+            continue
+        if isinstance(default, ast.Constant) and isinstance(default.value, bool):
+            continue
+        out.append(arg.arg)
+    return out
+
+
 def iter_functions(tree: ast.AST):
     """Every function definition, visiting statements only (no expression nodes)."""
     stack = [tree]
@@ -84,7 +100,7 @@ def identity_caches(tree: ast.Module, text: str) -> list[CacheFinding]:
             found = _decorator(dec, text)
             if not found:
                 continue
-            params = [a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]]
+            params = _non_flag_params(node)
             hit = ""
             for p in params:
                 low = p.lower()

@@ -13,6 +13,7 @@ RANDOM_CALLS = {"token_hex", "token_urlsafe", "token_bytes", "urandom", "get_ran
                 "uuid4", "get_random_string", "randbytes", "getrandbits", "gen_salt"}
 SECRET_NAME = re.compile(r"(?i)(^|_|\.)(secret(_?key)?|signing_?key|jwt_?(secret|key)|session_?secret|cookie_?secret|"
                          r"secret_?key_?base|auth_?secret|csrf_?secret)$")
+STRONG_KEY_NAME = re.compile(r"(?i)(secret_?key|signing_?key|jwt_?(secret|key)|session_?secret|cookie_?secret)$")
 SECRET_KEYWORDS = {"secret_key", "secret", "signing_key", "jwt_secret", "session_secret", "cookie_secret"}
 
 
@@ -119,6 +120,9 @@ def signing_keys(tree: ast.Module, text: str = "") -> list[KeyFinding]:
             generator = _random_call(value)
             if not generator:
                 continue
+            if in_function and isinstance(target, ast.Attribute) and dotted(target.value) in ("self", "cls") \
+                    and not STRONG_KEY_NAME.search(target.attr):
+                continue  # `self.secret = uuid4()`: a per-object secret (an API client's), not the app's signing key
             if local:
                 saved = _writes_to_file(scope_body, {target.id})
                 if not saved and not key_function:
