@@ -16,7 +16,6 @@ import collections
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time

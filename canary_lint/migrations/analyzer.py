@@ -12,7 +12,7 @@ import ast
 import re
 import warnings
 
-from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, Contract, Judge
+from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, Judge
 from canary_lint.migrations.ops import Migration
 from canary_lint.model import Severity
 

@@ -1,11 +1,14 @@
 """Read SQL text (a migration file or the string of `op.execute`) into `Op`s.
 
-Statements are split by one regular-expression scan that steps over comments, quoted identifiers, string
-literals and dollar-quoted bodies, so nothing inside them is ever matched and every statement keeps its exact
-line. Data statements (INSERT/UPDATE/DELETE/COPY) and other non-DDL are classified from their first words
-without a full parse; DDL goes through sqlglot. Where sqlglot falls back to an opaque `Command` or cannot parse
-a statement, the statement is classified from sqlglot's tokens (never dropped), and sqlglot's fallback
-warnings are kept off the terminal. sqlglot is imported on the first statement that needs it.
+Statements are split by `sql_lex.split` (comments, quoted identifiers, string literals and dollar-quoted
+bodies are stepped over, every statement keeps its exact line). Then, per statement:
+- data statements (INSERT/UPDATE/DELETE/COPY/MERGE/TRUNCATE) and harmless ones (SELECT, SET, GRANT, ...) are
+  classified from their first words;
+- the common DDL shapes (CREATE [UNIQUE] INDEX, CREATE TABLE, DROP ..., ALTER TABLE actions) are read by
+  regular expressions and tokens (`sql_tokens`); CREATE TABLE column lists only when a rule needs them;
+- everything else goes through sqlglot. Where sqlglot falls back to an opaque `Command` or cannot parse, the
+  statement is classified from sqlglot's tokens (never dropped), with sqlglot's warnings kept off the terminal.
+sqlglot is imported on the first statement that needs it.
 """
 
 from __future__ import annotations
@@ -16,34 +19,43 @@ import re
 
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.ops import ColumnSpec, Op
+from canary_lint.migrations.sql_lex import (
+    _CREATE_TABLE, _NAME, SqlSyntaxError, _name, _rx_tokens, normalize_type, split,
+)
+from canary_lint.migrations.sql_tokens import _columns_from_tokens, _from_tokens
+
+__all__ = ["LazyColumns", "SqlSyntaxError", "read_sql", "split", "statement_ops", "type_sql"]
 
 SQLGLOT_DIALECT = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 
-_COMMENT_OR_SPACE = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*.*?\*/)*", re.S)
+
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z_0-9$]*|\"[^\"]*\"|`[^`]*`|\(")
+
+
 _DATA_TABLE = re.compile(
     r"^\s*(?:WITH\b.*?\)\s*)?(?:UPDATE\s+(?:ONLY\s+)?|INSERT\s+(?:IGNORE\s+)?INTO\s+|DELETE\s+FROM\s+(?:ONLY\s+)?|"
     r"COPY\s+|REPLACE\s+INTO\s+|MERGE\s+INTO\s+)([\w.\"`]+)",
     re.I | re.S,
 )
+
+
 DDL_VERBS = {"ALTER", "CREATE", "DROP", "RENAME", "TRUNCATE"}
+
+
 DATA_VERBS = {"INSERT", "UPDATE", "DELETE", "COPY", "REPLACE", "MERGE"}
+
+
 QUIET_VERBS = {"SELECT", "SET", "RESET", "GRANT", "REVOKE", "COMMENT", "ANALYZE", "VACUUM", "SHOW", "LOCK",
                "PRAGMA", "USE", "DECLARE", "EXPLAIN", "VALUES", "DELIMITER", "CALL", "EXECUTE", "PREPARE",
                "DEALLOCATE", "NOTIFY", "LISTEN", "SAVEPOINT", "RELEASE", "CHECKPOINT", "DISCARD", "SECURITY",
                "REFRESH", "CLUSTER", "REINDEX", "IMPORT", "LOAD", "FLUSH", "OPTIMIZE"}
+
+
 BEGIN_HEADS = {"BEGIN", "START"}
+
+
 COMMIT_HEADS = {"COMMIT", "END", "ROLLBACK", "ABORT"}
-OBJECT_KINDS = {"VIEW": "view", "FUNCTION": "function", "PROCEDURE": "procedure", "TYPE": "type",
-                "SEQUENCE": "sequence", "TRIGGER": "trigger", "DOMAIN": "domain", "SCHEMA": "schema",
-                "EXTENSION": "extension", "AGGREGATE": "aggregate"}
 
-
-class SqlSyntaxError(Exception):
-    def __init__(self, message: str, line: int, column: int = 1):
-        super().__init__(message)
-        self.line = line
-        self.column = column
 
 
 @contextlib.contextmanager
@@ -57,60 +69,6 @@ def quiet_sqlglot():
     finally:
         logger.setLevel(old_level)
         logger.propagate = old_prop
-
-
-# A statement body: everything up to the next ';' that is not inside a comment, quoted identifier, string
-# literal or dollar-quoted body. Possessive quantifiers: no backtracking, one C-level match per statement.
-_BODY_PG = re.compile(
-    r"(?:[^;'\"$/\-]++|(?<=[Ee])'(?:[^'\\]|\\.|'')*+'|'(?:[^']|'')*+'|\"(?:[^\"]|\"\")*+\"|--[^\n]*+"
-    r"|/\*.*?\*/|/(?!\*)|-(?!-)|\$(?P<tag>[A-Za-z_]\w*+|)\$.*?\$(?P=tag)\$|\$(?!(?:[A-Za-z_]\w*)?\$))*+",
-    re.S,
-)
-_BODY_MYSQL = re.compile(
-    r"(?:[^;'\"`#/\-]++|'(?:[^'\\]|\\.|'')*+'|\"(?:[^\"\\]|\\.|\"\")*+\"|`(?:[^`]|``)*+`|#[^\n]*+|--[^\n]*+"
-    r"|/\*.*?\*/|/(?!\*)|-(?!-))*+",
-    re.S,
-)
-
-
-def split(text: str, dialect: str = "postgresql") -> list[tuple[int, int]]:
-    """(start, end) offsets of each statement (start at its first non-comment character, end before ';').
-
-    Raises SqlSyntaxError at an opening quote, comment or dollar quote that is never closed."""
-    body = _BODY_MYSQL if dialect == "mysql" else _BODY_PG
-    out: list[tuple[int, int]] = []
-    pos, n = 0, len(text)
-    while pos < n:
-        end = body.match(text, pos).end()
-        if end >= n:
-            out.append((pos, n))
-            break
-        if text[end] != ";":
-            ch = text[end]
-            what = ("comment" if text.startswith("/*", end) else "quoted identifier" if ch in "\"`"
-                    else "dollar-quoted string" if ch == "$" else "string literal")
-            line = text.count("\n", 0, end) + 1
-            raise SqlSyntaxError(f"SQL syntax error: unterminated {what} starting here", line,
-                                 end - text.rfind("\n", 0, end))
-        out.append((pos, end))
-        pos = end + 1
-    result = []
-    for s, e in out:
-        m = _COMMENT_OR_SPACE.match(text, s, e)
-        s2 = m.end() if m else s
-        if s2 < e and not text[s2:e].isspace():
-            result.append((s2, e))
-    return result
-
-
-def _name(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    raw = raw.strip()
-    last = raw.split(".")[-1]
-    if last[:1] in "\"`" and last[-1:] in "\"`":
-        return last[1:-1]
-    return last.lower()
 
 
 class _Lines:
@@ -191,50 +149,23 @@ def statement_ops(stmt: str, dialect: str) -> list[Op]:
     return fast if fast is not None else _parse_ddl(stmt, dialect, head)
 
 
-_RX_TOKEN = re.compile(
-    r"(?P<s>[Ee]?'(?:[^'\\]|\\.|'')*'|\$(?P<tag>[A-Za-z_]\w*|)\$.*?\$(?P=tag)\$)|(?P<q>\"(?:[^\"]|\"\")*\"|`[^`]*`)"
-    r"|(?P<w>[A-Za-z_][\w$]*|\d+(?:\.\d+)?)|(?P<p>[(),.])|--[^\n]*|/\*.*?\*/|\S",
-    re.S,
-)
-
-
-def _rx_tokens(stmt: str) -> list[tuple[str, str]]:
-    """The same (KIND, TEXT) tokens as `_tokens`, read by one regular expression (no sqlglot)."""
-    out = []
-    for m in _RX_TOKEN.finditer(stmt):
-        kind = m.lastgroup
-        if kind == "tag":
-            kind = "s"
-        if kind == "s":
-            text = m.group(0)
-            if text[:1] in "Ee" and text[1:2] == "'":
-                text = text[1:]
-            out.append(("S", text[1:-1].replace("''", "'") if text[:1] == "'" else text))
-        elif kind == "q":
-            out.append(("W", m.group(0) if m.group(0)[0] == '"' else '"' + m.group(0)[1:-1] + '"'))
-        elif kind == "w":
-            out.append(("W", m.group(0)))
-        elif kind == "p":
-            out.append(("P", m.group(0)))
-        elif not m.group(0).startswith(("--", "/*")):
-            out.append(("W", m.group(0)))
-    return out
-
-
-# ---- fast paths: statements whose facts a regular expression reads exactly --------------------------------
-_NAME = r'(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w$]*)(?:\.(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w$]*))*'
 _CREATE_INDEX = re.compile(
     rf"CREATE\s+(UNIQUE\s+)?INDEX\s+(CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:({_NAME})\s+)?ON\s+(?:ONLY\s+)?"
     rf"({_NAME})\s*(?:USING\s+\w+\s*)?\(", re.I)
-_CREATE_TABLE = re.compile(
-    rf"CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    rf"({_NAME})\s*\(", re.I)
+
+
 _DROP = re.compile(
     rf"DROP\s+(TABLE|INDEX|VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TYPE|DOMAIN)\s+(CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?"
     rf"({_NAME}(?:\s*,\s*{_NAME})*)\s*(?:CASCADE|RESTRICT)?\s*$", re.I)
+
+
 _DROP_ON = re.compile(rf"DROP\s+(TRIGGER|RULE|POLICY)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s+ON\s+({_NAME})", re.I)
+
+
 _DROP_ROUTINE = re.compile(rf"DROP\s+(FUNCTION|PROCEDURE|AGGREGATE)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s*(?:\(|$|CASCADE|RESTRICT)",
                            re.I)
+
+
 _CREATE_OBJECT = re.compile(
     rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:TEMP|TEMPORARY|RECURSIVE)\s+)?"
     rf"(VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TRIGGER|FUNCTION|PROCEDURE|TYPE|DOMAIN|EXTENSION|SCHEMA|AGGREGATE|RULE|"
@@ -325,53 +256,6 @@ def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
     return None
 
 
-TABLE_CONSTRAINT_HEADS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "EXCLUDE", "LIKE", "INDEX", "KEY",
-                          "FULLTEXT", "SPATIAL", "PERIOD"}
-
-
-def _columns_from_tokens(stmt: str) -> tuple | None:
-    """Column specs of `CREATE TABLE t (...)` from tokens; None when an element is not a plain column."""
-    m = _CREATE_TABLE.match(stmt)
-    if not m:
-        return None
-    toks = _rx_tokens(stmt[m.end():])
-    elements, cur, depth = [], [], 0
-    for kind, text in toks:
-        if kind == "P" and text == "(":
-            depth += 1
-        elif kind == "P" and text == ")":
-            if depth == 0:
-                elements.append(cur)
-                break
-            depth -= 1
-        if kind == "P" and text == "," and depth == 0:
-            elements.append(cur)
-            cur = []
-            continue
-        cur.append((kind, text))
-    else:
-        return None
-    cols = []
-    for el in elements:
-        words = [t for k, t in el if k != "S"]
-        if not words:
-            return None
-        if words[0].upper() in TABLE_CONSTRAINT_HEADS:
-            continue
-        up = [w.upper() for w in words]
-        op = _token_action(["ADD", "COLUMN", *up], ["ADD", "COLUMN", *words], None, "CREATE TABLE")
-        if op.kind != K.ADD_COLUMN or op.spec is None or not op.spec.type:
-            return None
-        if "PRIMARY" in up:
-            op.spec.primary_key, op.spec.nullable = True, False
-        if "UNIQUE" in up:
-            op.spec.unique = True
-        if {"SERIAL", "BIGSERIAL", "SMALLSERIAL", "SERIAL4", "SERIAL8", "AUTO_INCREMENT", "AUTOINCREMENT"} & set(up):
-            op.spec.default = op.spec.default or "nextval()"
-        cols.append(op.spec)
-    return tuple(cols)
-
-
 def _index_columns(stmt: str, start: int) -> tuple:
     depth, cur, cols = 1, [], []
     for ch in stmt[start:start + 2000]:
@@ -439,25 +323,6 @@ def type_sql(dtype, d: str = "postgres") -> str | None:
         args = ",".join(str(p.this.this) for p in params)
         return normalize_type(f"{kind}({args})" if args else kind)
     return normalize_type(dtype.sql(dialect=d))
-
-
-_TYPE_ALIASES = {
-    "INT": "INTEGER", "INT4": "INTEGER", "INT8": "BIGINT", "INT2": "SMALLINT", "SERIAL": "INTEGER",
-    "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT", "DECIMAL": "NUMERIC", "CHARACTER VARYING": "VARCHAR",
-    "BOOL": "BOOLEAN", "FLOAT8": "DOUBLE PRECISION", "DOUBLE": "DOUBLE PRECISION", "FLOAT4": "REAL",
-    "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "STRING": "TEXT", "CHARACTER": "CHAR",
-    "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP", "DATETIME": "TIMESTAMP", "UBIGINT": "BIGINT", "BPCHAR": "CHAR",
-}
-
-
-def normalize_type(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    t = " ".join(raw.upper().split())
-    t = re.sub(r"\s*([(),])\s*", r"\1", t)
-    base, paren, rest = t.partition("(")
-    base = _TYPE_ALIASES.get(base.strip(), base.strip())
-    return base + (paren + rest if paren else "")
 
 
 def _column_spec(cdef, exp, d: str) -> ColumnSpec:
@@ -609,254 +474,3 @@ def _alter_action(action, table, not_valid, exp, d) -> Op | None:
             return Op(K.RENAME_COLUMN, table, column=old, new_name=spec.name, type=spec.type, detail="CHANGE COLUMN")
         return Op(K.ALTER_TYPE, table, column=spec.name, type=spec.type, spec=spec, detail="MODIFY COLUMN")
     return None
-
-
-# ---- token fallback --------------------------------------------------------------------------------
-def _tokens(stmt: str, d: str) -> list[tuple[str, str]]:
-    """(KIND, TEXT) where KIND is W (word/identifier), S (string), P (punctuation)."""
-    from sqlglot.dialects.dialect import Dialect
-    from sqlglot.tokens import TokenType
-
-    try:
-        toks = Dialect.get_or_raise(d).tokenize(stmt)
-    except Exception:  # noqa: BLE001 - sqlglot raises several types; fall back to words
-        return [("W", w) for w in re.findall(r"[A-Za-z_][\w$.]*|[(),]", stmt)]
-    out = []
-    for t in toks:
-        if t.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.HEREDOC_STRING,
-                            TokenType.BIT_STRING, TokenType.HEX_STRING, TokenType.BYTE_STRING):
-            out.append(("S", t.text))
-        elif t.token_type in (TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA, TokenType.DOT):
-            out.append(("P", t.text))
-        else:
-            if t.token_type == TokenType.IDENTIFIER:
-                out.append(("W", f'"{t.text}"'))
-            else:
-                out.extend(("W", w) for w in t.text.split())
-    return out
-
-
-def _actions(words: list[tuple[str, str]]) -> list[list[str]]:
-    """Split ALTER TABLE actions on top-level commas; string literals dropped."""
-    out, cur, depth = [], [], 0
-    for kind, text in words:
-        if kind == "P" and text == "(":
-            depth += 1
-        elif kind == "P" and text == ")":
-            depth -= 1
-        if kind == "P" and text == "," and depth == 0:
-            out.append(cur)
-            cur = []
-            continue
-        if kind == "S":
-            continue
-        cur.append(text)
-    if cur:
-        out.append(cur)
-    return out
-
-
-def _from_tokens(stmt: str, d: str, head: list[str], toks: list | None = None) -> list[Op]:
-    toks = _tokens(stmt, d) if toks is None else toks
-    up = [t.upper() if k == "W" else t for k, t in toks]
-    words = [t for (k, t) in toks]
-    if len(up) < 2:
-        return [Op(K.UNKNOWN, detail=" ".join(head[:3]))]
-    if up[0] == "ALTER" and up[1] == "TABLE":
-        i = 2
-        while i < len(up) and up[i] in ("ONLY", "IF", "EXISTS"):
-            i += 1
-        table, i = _qualified(words, up, i)
-        ops = []
-        for action in _actions(toks[i:]):
-            ops.append(_token_action([a.upper() for a in action], action, table, " ".join(head[:3])))
-        return ops or [Op(K.UNKNOWN, table, detail="ALTER TABLE")]
-    if up[0] == "ALTER" and up[1] in ("TYPE", "VIEW", "SEQUENCE", "FUNCTION", "PROCEDURE", "MATERIALIZED", "DOMAIN",
-                                      "INDEX"):
-        kind = "materialized view" if up[1] == "MATERIALIZED" else up[1].lower()
-        i = 3 if up[1] == "MATERIALIZED" else 2
-        while i < len(up) and up[i] in ("IF", "EXISTS"):
-            i += 1
-        name, i = _qualified(words, up, i)
-        rest = up[i:]
-        if up[1] == "TYPE" and rest[:2] == ["RENAME", "VALUE"]:
-            return [Op(K.RENAME_OBJECT, name, name=name, object_kind="enum value", detail="RENAME VALUE",
-                       new_name=" ".join(_strings(toks)[1:2]) or None, column=(_strings(toks)[:1] or [None])[0])]
-        if "RENAME" in rest and "TO" in rest and "COLUMN" not in rest:
-            j = rest.index("TO")
-            return [Op(K.RENAME_OBJECT, name, name=name, new_name=_name(words[i + j + 1]) if i + j + 1 < len(words) else None,
-                       object_kind=kind, detail=f"ALTER {up[1]} RENAME")]
-        return [Op(K.OTHER, name, detail=f"ALTER {up[1]}")]
-    if up[0] == "CREATE" and ("INDEX" in up[:4]):
-        j = up.index("INDEX")
-        conc = j + 1 < len(up) and up[j + 1] == "CONCURRENTLY"
-        table = None
-        if "ON" in up:
-            k = up.index("ON") + 1
-            if k < len(up) and up[k] == "ONLY":
-                k += 1
-            table, _ = _qualified(words, up, k)
-        name_i = j + 1 + (1 if conc else 0)
-        while name_i < len(up) and up[name_i] in ("IF", "NOT", "EXISTS"):
-            name_i += 1
-        name = _name(words[name_i]) if name_i < len(up) and up[name_i] != "ON" else None
-        return [Op(K.CREATE_INDEX, table, name=name, unique="UNIQUE" in up[:j], concurrently=conc, detail="CREATE INDEX")]
-    if up[0] == "DROP" and up[1] == "INDEX":
-        conc = len(up) > 2 and up[2] == "CONCURRENTLY"
-        i = 3 if conc else 2
-        while i < len(up) and up[i] in ("IF", "EXISTS"):
-            i += 1
-        name, _ = _qualified(words, up, i)
-        return [Op(K.DROP_INDEX, None, name=name, concurrently=conc, detail="DROP INDEX")]
-    if up[0] == "DROP" and up[1] == "TABLE":
-        i = 2
-        while i < len(up) and up[i] in ("IF", "EXISTS"):
-            i += 1
-        name, _ = _qualified(words, up, i)
-        return [Op(K.DROP_TABLE, name, detail="DROP TABLE")]
-    if up[0] == "DROP":
-        kind = "materialized view" if up[1] == "MATERIALIZED" else OBJECT_KINDS.get(up[1])
-        if kind:
-            i = 3 if up[1] == "MATERIALIZED" else 2
-            while i < len(up) and up[i] in ("IF", "EXISTS"):
-                i += 1
-            name, _ = _qualified(words, up, i)
-            return [Op(K.DROP_OBJECT, name, name=name, object_kind=kind, detail=f"DROP {up[1]}")]
-    if up[0] == "CREATE":
-        return [Op(K.CREATE_OBJECT, detail=" ".join(head[:3]))]
-    if up[0] == "RENAME" and up[1] == "TABLE":  # MySQL
-        return [Op(K.RENAME_TABLE, _name(words[2]) if len(words) > 2 else None,
-                   new_name=_name(words[4]) if len(words) > 4 else None, detail="RENAME TABLE")]
-    return [Op(K.UNKNOWN, detail=" ".join(head[:3]))]
-
-
-def _strings(toks) -> list[str]:
-    return [t for k, t in toks if k == "S"]
-
-
-def _qualified(words: list[str], up: list[str], i: int) -> tuple[str | None, int]:
-    """Read `a.b.c` starting at i; returns (last part normalized, next index)."""
-    if i >= len(words):
-        return None, i
-    name = words[i]
-    i += 1
-    while i + 1 < len(words) and words[i] == ".":
-        name = words[i + 1]
-        i += 2
-    return _name(name) if name not in ("(", ")", ",") else None, i
-
-
-def _token_action(up: list[str], raw: list[str], table: str | None, detail: str) -> Op:
-    def after(word: str) -> str | None:
-        if word in up:
-            j = up.index(word) + 1
-            if j < len(raw):
-                return _name(raw[j])
-        return None
-
-    if not up:
-        return Op(K.UNKNOWN, table, detail=detail)
-    verb = up[0]
-    if verb == "ADD":
-        rest = up[1:]
-        if rest[:1] and rest[0] in ("INDEX", "KEY", "FULLTEXT", "SPATIAL", "PARTITION", "CONSTRAINT") and \
-                not any(w in rest for w in ("CHECK", "FOREIGN", "UNIQUE", "PRIMARY", "EXCLUDE")):
-            return Op(K.UNKNOWN, table, detail=f"ALTER TABLE ... ADD {rest[0]}")
-        name = after("CONSTRAINT")
-        if "CHECK" in rest or "FOREIGN" in rest or "UNIQUE" in rest or "PRIMARY" in rest or "EXCLUDE" in rest:
-            first = next(w for w in rest if w in ("CHECK", "FOREIGN", "UNIQUE", "PRIMARY", "EXCLUDE"))
-            if not (rest[0] in ("CONSTRAINT", "CHECK", "FOREIGN", "UNIQUE", "PRIMARY", "EXCLUDE")):
-                first = None  # ADD COLUMN c int UNIQUE -> a column
-            if first:
-                kind = {"CHECK": "check", "FOREIGN": "foreign_key", "UNIQUE": "unique", "PRIMARY": "primary_key",
-                        "EXCLUDE": "exclude"}[first]
-                nv = any(up[k] == "NOT" and k + 1 < len(up) and up[k + 1] == "VALID" for k in range(len(up)))
-                using = any(up[k] == "USING" and k + 1 < len(up) and up[k + 1] == "INDEX" for k in range(len(up)))
-                return Op(K.ADD_CONSTRAINT, table, name=name, constraint=kind, not_valid=nv, using_index=using,
-                          detail=f"ADD {first}")
-        k = 2 if len(up) > 1 and up[1] == "COLUMN" else 1
-        while k < len(up) and up[k] in ("IF", "NOT", "EXISTS"):
-            k += 1
-        if k < len(raw):
-            col = _name(raw[k])
-            type_words = []
-            for w in up[k + 1:]:
-                if w in ("NOT", "NULL", "DEFAULT", "PRIMARY", "UNIQUE", "REFERENCES", "CHECK", "CONSTRAINT",
-                         "COLLATE", "GENERATED", "AUTOINCREMENT", "AUTO_INCREMENT", "COMMENT", "ON", "CHARACTER",
-                         "AS", "IDENTITY", "FIRST", "AFTER"):
-                    break
-                type_words.append(w)
-            notnull = any(up[j] == "NOT" and j + 1 < len(up) and up[j + 1] == "NULL" for j in range(len(up)))
-            default = None
-            if "DEFAULT" in up:
-                j = up.index("DEFAULT") + 1
-                default = re.sub(r"\s*([(),])\s*", r"\1", " ".join(raw[j:j + 3])) or "?"
-            spec = ColumnSpec(col, normalize_type(" ".join(type_words)),
-                              nullable=not notnull, default=default)
-            return Op(K.ADD_COLUMN, table, column=col, spec=spec, detail="ADD COLUMN")
-    if verb in ("MODIFY", "CHANGE"):  # MySQL
-        k = 2 if len(up) > 1 and up[1] == "COLUMN" else 1
-        if verb == "CHANGE" and k + 1 < len(raw):
-            old, new = _name(raw[k]), _name(raw[k + 1])
-            k += 1
-        elif k < len(raw):
-            old = new = _name(raw[k])
-        else:
-            return Op(K.UNKNOWN, table, detail=f"ALTER TABLE ... {verb}")
-        type_words = []
-        for w in raw[k + 1:]:
-            if w.upper() in ("NOT", "NULL", "DEFAULT", "PRIMARY", "UNIQUE", "COMMENT", "AFTER", "FIRST", "COLLATE",
-                             "CHARACTER", "AUTO_INCREMENT", "REFERENCES", "CHECK"):
-                break
-            type_words.append(w)
-        typ = normalize_type(" ".join(type_words))
-        if old != new:
-            return Op(K.RENAME_COLUMN, table, column=old, new_name=new, type=typ, detail="CHANGE COLUMN")
-        return Op(K.ALTER_TYPE, table, column=old, type=typ, detail=f"{verb} COLUMN")
-    if verb == "VALIDATE":
-        return Op(K.VALIDATE_CONSTRAINT, table, name=after("CONSTRAINT"), detail="VALIDATE CONSTRAINT")
-    if verb == "DROP":
-        if len(up) > 1 and up[1] == "CONSTRAINT":
-            k = 2
-            while k < len(up) and up[k] in ("IF", "EXISTS"):
-                k += 1
-            return Op(K.DROP_CONSTRAINT, table, name=_name(raw[k]) if k < len(raw) else None, detail="DROP CONSTRAINT")
-        if len(up) > 1 and up[1] in ("DEFAULT", "INDEX", "KEY", "PRIMARY", "FOREIGN", "CHECK"):
-            return Op(K.OTHER, table, detail=f"DROP {up[1]}")
-        k = 2 if len(up) > 1 and up[1] == "COLUMN" else 1
-        while k < len(up) and up[k] in ("IF", "EXISTS"):
-            k += 1
-        if k < len(raw):
-            return Op(K.DROP_COLUMN, table, column=_name(raw[k]), detail="DROP COLUMN")
-    if verb == "RENAME":
-        if len(up) > 1 and up[1] in ("TO", "AS"):
-            return Op(K.RENAME_TABLE, table, new_name=_name(raw[2]) if len(raw) > 2 else None, detail="RENAME TO")
-        if "TO" in up:
-            k = 2 if up[1] == "COLUMN" else 1
-            if up[1] == "CONSTRAINT":
-                return Op(K.OTHER, table, detail="RENAME CONSTRAINT")
-            return Op(K.RENAME_COLUMN, table, column=_name(raw[k]), new_name=after("TO"), detail="RENAME COLUMN")
-    if verb == "ALTER":
-        k = 2 if len(up) > 1 and up[1] == "COLUMN" else 1
-        col = _name(raw[k]) if k < len(raw) else None
-        rest = up[k + 1:]
-        if rest[:1] == ["TYPE"] or rest[:3] == ["SET", "DATA", "TYPE"]:
-            start = k + 2 if rest[:1] == ["TYPE"] else k + 4
-            tw = []
-            for w in raw[start:]:
-                if w.upper() in ("USING", "COLLATE"):
-                    break
-                tw.append(w)
-            return Op(K.ALTER_TYPE, table, column=col, type=normalize_type(" ".join(tw)),
-                      detail="ALTER COLUMN TYPE")
-        if rest[:3] == ["SET", "NOT", "NULL"]:
-            return Op(K.SET_NOT_NULL, table, column=col, detail="SET NOT NULL")
-        if rest[:3] == ["DROP", "NOT", "NULL"]:
-            return Op(K.DROP_NOT_NULL, table, column=col, detail="DROP NOT NULL")
-        if rest[:2] == ["SET", "DEFAULT"]:
-            return Op(K.SET_DEFAULT, table, column=col, default=" ".join(raw[k + 3:]), detail="SET DEFAULT")
-        return Op(K.OTHER, table, column=col, detail="ALTER COLUMN")
-    if verb in ("SET", "RESET", "OWNER", "ENABLE", "DISABLE", "CLUSTER", "REPLICA", "INHERIT", "NO", "OF", "NOT",
-                "FORCE", "ALGORITHM", "LOCK", "ENGINE", "COMMENT", "CONVERT", "AUTO_INCREMENT"):
-        return Op(K.OTHER, table, detail=" ".join(up[:3]))
-    return Op(K.UNKNOWN, table, detail=f"ALTER TABLE ... {' '.join(up[:3])}")
