@@ -397,6 +397,23 @@ def test_lock_severity_setting_and_its_validation():
         validate({"locks": "error"}, "x")
 
 
+def test_lock_severity_from_the_config_file(tmp_path):
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0002_ix.py").write_text(rev('op.create_index("ix", "orders", ["status"])', down=None))
+    (tmp_path / "canary-lint.toml").write_text('[migration]\nlock-severity = "error"\n')
+    proc = subprocess.run([sys.executable, "-m", "canary_lint", "check", "--format", "json", "."], cwd=tmp_path,
+                          capture_output=True, text=True)
+    import json
+
+    assert proc.returncode == 1, proc.stderr
+    assert [(f["rule"], f["severity"]) for f in json.loads(proc.stdout)["findings"]] == [("CLM201", "error")]
+    (tmp_path / "canary-lint.toml").write_text('[migration]\nlock-severity = "loud"\n')
+    proc = subprocess.run([sys.executable, "-m", "canary_lint", "check", "."], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "lock-severity" in proc.stderr
+
+
 # ---- cross-version ---------------------------------------------------------------------------------------
 MODELS = textwrap.dedent('''
     from sqlalchemy import Column, Integer, String, Table, MetaData
