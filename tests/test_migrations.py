@@ -190,15 +190,17 @@ def test_isinstance_dialect_checks(dialect, expected):
 
 def test_loops_over_dict_items_and_unknown_tables():
     src = rev('''
+        for table in MODELS:
+            op.drop_column(table, "legacy")
         for table, column in NAMES.items():
             with op.batch_alter_table(table) as batch_op:
                 batch_op.create_unique_constraint(f"uq_{table}_{column}", [column])
         for table in tables_from_the_database():
             op.create_index("ix", table, ["c"])
-    ''', header='NAMES = {"a": "x", "b": "y"}\n')
+    ''', header='NAMES = {"a": "x", "b": "y"}\nMODELS = {t: make_model(t) for t in ["p", "q"]}\n')
     ops = read(src).ops
     assert [(o.kind, o.table, o.name) for o in ops] == [
-        (K.ADD_CONSTRAINT, "a", "uq_a_x"), (K.ADD_CONSTRAINT, "b", "uq_b_y"), (K.DYNAMIC, None, None)]
+        (K.DROP_COLUMN, "p", None), (K.DROP_COLUMN, "q", None), (K.ADD_CONSTRAINT, "a", "uq_a_x"), (K.ADD_CONSTRAINT, "b", "uq_b_y"), (K.DYNAMIC, None, None)]
 
 
 def test_sqlalchemy_expressions_models_and_metadata():

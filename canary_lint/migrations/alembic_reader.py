@@ -339,6 +339,20 @@ class Reader(OpCalls):
                     out.append(self.ev(node.elt, inner))
                 return out
             return UNKNOWN
+        if isinstance(node, ast.DictComp) and len(node.generators) == 1 and not node.generators[0].ifs:
+            gen = node.generators[0]
+            items = self.ev(gen.iter, env)
+            if isinstance(items, (list, tuple)) and len(items) <= MAX_UNROLL:
+                out = {}
+                for item in items:
+                    inner = dict(env)
+                    self.bind(gen.target, item, inner)
+                    key = self.ev(node.key, inner)
+                    if not isinstance(key, (str, int)):
+                        return UNKNOWN
+                    out[key] = self.ev(node.value, inner)
+                return out
+            return UNKNOWN
         if isinstance(node, ast.Subscript):
             base = self.ev(node.value, env)
             idx = self.ev(node.slice, env)
