@@ -367,6 +367,24 @@ def test_backfill_before_the_ddl_is_not_a_held_lock():
     assert found == [("CLM207", 11)]
 
 
+def test_unique_or_fk_on_a_column_v1_leaves_null_rejects_nothing():
+    head = {V + "0002_uuid.py": rev('''
+        with op.batch_alter_table("slices") as batch_op:
+            batch_op.add_column(sa.Column("uuid", sa.String(36), nullable=True))
+            batch_op.create_unique_constraint("uq_slices_uuid", ["uuid"])
+        op.add_column("orders", sa.Column("owner_id", sa.Integer(), nullable=True))
+        op.create_foreign_key("fk_owner", "orders", "users", ["owner_id"], ["id"])
+        op.add_column("orders", sa.Column("code", sa.String(8), nullable=True, server_default="x"))
+        op.create_unique_constraint("uq_code", "orders", ["code"])
+        op.create_unique_constraint("uq_status", "orders", ["status"])
+    '''), "db/migration/V3__x.sql": "ALTER TABLE t ADD COLUMN k int;\n"
+                                     "ALTER TABLE t ADD CONSTRAINT uk UNIQUE (k);\n"
+                                     "ALTER TABLE t ADD CONSTRAINT uj UNIQUE (j);\n"}
+    found = sorted((f.path, f.subject) for f in check(head) if f.rule == "CLM111")
+    assert found == [("db/migration/V3__x.sql", "t.uj"), (V + "0002_uuid.py", "orders.uq_code"),
+                     (V + "0002_uuid.py", "orders.uq_status")]
+
+
 def test_sql_transactions_per_tool():
     head = {
         "migrations/0001_a.up.sql": "CREATE TABLE x (id int);\nCREATE INDEX CONCURRENTLY ix ON users (a);\n",

@@ -122,8 +122,15 @@ class OpCalls:
             kwname = "source_table" if kind == "foreign_key" else "table_name"
             t = table(1, kwname)
             nv = self._kw(node, env, "postgresql_not_valid") is True
+            if kind == "foreign_key":
+                cols = self._arg(node, env, 3 + shift, "local_cols")
+            elif kind in ("unique", "primary_key"):
+                cols = self._arg(node, env, 2 + shift, "columns")
+            else:
+                cols = None
             ops.append(Op(K.ADD_CONSTRAINT, t, name=self._arg(node, env, 0, "constraint_name"), constraint=kind,
-                          not_valid=nv, detail=detail))
+                          not_valid=nv, detail=detail,
+                          columns=tuple(c for c in cols if isinstance(c, str)) if isinstance(cols, (list, tuple)) else ()))
         elif name == "drop_constraint":
             ops.append(Op(K.DROP_CONSTRAINT, table(1), name=self._arg(node, env, 0, "constraint_name"), detail=detail))
         elif name == "bulk_insert":

@@ -46,6 +46,7 @@ class Judge:
     lock_severity: Severity | None
     findings: list = field(default_factory=list)
     contracts: list = field(default_factory=list)
+    _fresh: set = field(default_factory=set)
 
     # ---- helpers ------------------------------------------------------------------------------------
     def emit(self, rule: str, mig: Migration, op: Op, message: str, fix: str, subject: str,
@@ -65,6 +66,10 @@ class Judge:
         ddl_existing = [o for o in ops if o.kind in K.DDL_KINDS and o.kind != K.CREATE_TABLE
                         and o.table and o.table not in new_tables]
         position = {id(o): n for n, o in enumerate(ops)}
+        # columns this migration adds, nullable and without a default: v1 leaves them NULL, which no UNIQUE or
+        # FOREIGN KEY on them rejects
+        self._fresh = {(o.table, o.spec.name) for o in ops
+                       if o.kind == K.ADD_COLUMN and o.spec and o.spec.nullable and not o.spec.default}
         backfill_reported = False
         added_not_valid: dict = {}
         for i, op in enumerate(ops):
@@ -202,11 +207,14 @@ class Judge:
         label = {"foreign_key": "foreign key", "check": "CHECK constraint", "unique": "UNIQUE constraint",
                  "primary_key": "primary key", "exclude": "EXCLUDE constraint"}.get(kind, kind)
         name = op.name or label
-        self.emit("new-constraint-rejects-v1-writes", mig, op,
-                  f"adds {label} {op.name or ''} on {t}: rows v1 writes that break it are rejected, and v1 was never "
-                  "written to respect it".replace("  ", " "),
-                  "make sure v1's code already satisfies it (ship the code first), then add the constraint in a later "
-                  "release", f"{t}.{name}")
+        v1_writes_null = kind in ("unique", "foreign_key") and op.columns and all(
+            (t, c) in self._fresh for c in op.columns)
+        if not v1_writes_null:
+            self.emit("new-constraint-rejects-v1-writes", mig, op,
+                      f"adds {label} {op.name or ''} on {t}: rows v1 writes that break it are rejected, and v1 was "
+                      "never written to respect it".replace("  ", " "),
+                      "make sure v1's code already satisfies it (ship the code first), then add the constraint in a "
+                      "later release", f"{t}.{name}")
         if self.dialect != PG:
             return
         if kind in ("foreign_key", "check"):
@@ -227,7 +235,7 @@ class Judge:
 
     def _create_index(self, mig: Migration, op: Op) -> None:
         t = op.table
-        if op.unique:
+        if op.unique and not (op.columns and all((t, c) in self._fresh for c in op.columns)):
             self.emit("new-constraint-rejects-v1-writes", mig, op,
                       f"creates unique index {op.name} on {t}: rows v1 writes with duplicate "
                       f"{', '.join(op.columns) or 'keys'} are rejected", "make sure v1 never writes duplicates (ship "

@@ -175,8 +175,15 @@ def _token_action(up: list[str], raw: list[str], table: str | None, detail: str)
                         "EXCLUDE": "exclude"}[first]
                 nv = any(up[k] == "NOT" and k + 1 < len(up) and up[k + 1] == "VALID" for k in range(len(up)))
                 using = any(up[k] == "USING" and k + 1 < len(up) and up[k + 1] == "INDEX" for k in range(len(up)))
+                cols: list = []
+                if kind in ("unique", "foreign_key", "primary_key") and "(" in raw:
+                    j = raw.index("(") + 1
+                    while j < len(raw) and raw[j] != ")":
+                        if raw[j] != ",":
+                            cols.append(_name(raw[j]))
+                        j += 1
                 return Op(K.ADD_CONSTRAINT, table, name=name, constraint=kind, not_valid=nv, using_index=using,
-                          detail=f"ADD {first}")
+                          detail=f"ADD {first}", columns=tuple(cols))
         k = 2 if len(up) > 1 and up[1] == "COLUMN" else 1
         while k < len(up) and up[k] in ("IF", "NOT", "EXISTS"):
             k += 1
