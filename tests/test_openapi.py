@@ -688,3 +688,14 @@ def test_deep_schemas_compare_and_absurd_nesting_is_refused_cleanly(tmp_path):
     report = run(tmp_path, base, base.replace("{type: string}", "{type: integer}"))
     assert {f.rule for f in report.findings} == {"CL001"}
     assert "nests deeper than" in report.findings[0].message
+
+
+def test_yaml_line_suppression_and_operation_ignore_in_check_mode():
+    base = spec(ORDERS)
+    head = spec(ORDERS.replace("required: [items]", "required: [items, note]").replace(
+        "        note: {type: string}\n    Order:",
+        "        # canary-lint: ignore[CLA111] the only client sends note since 1.3\n"
+        "        note: {type: string}\n    Order:"))
+    report = run_case(Case("CLA111", "suppressed", head={"openapi.yaml": head}, base={"openapi.yaml": base},
+                           expect=[]))
+    assert [f.rule for f in report.findings] == [] and report.suppressed == 1

@@ -4,6 +4,10 @@ either version) plus every component they reference, transitively. Same selectio
 a path that exists in only one of them shows up as an addition or a removal.
 
     python3 bench/openapi/slice.py OLD.json NEW.json OUT_DIR rulesets code-security/configurations copilot
+    python3 bench/openapi/slice.py --same-info-version OLD.json NEW.json OUT_DIR ...
+
+`--same-info-version` writes the same `info.version` into both files: @octokit/openapi stamps its package
+version there, and optic skips every breaking-change check when that version has a major bump.
 """
 
 from __future__ import annotations
@@ -49,10 +53,15 @@ def cut(spec: dict, keep: set) -> dict:
 
 
 def main() -> int:
-    old_p, new_p, out_dir, *needles = sys.argv[1:]
+    argv = sys.argv[1:]
+    same = "--same-info-version" in argv
+    argv = [a for a in argv if a != "--same-info-version"]
+    old_p, new_p, out_dir, *needles = argv
     old, new = json.loads(Path(old_p).read_text()), json.loads(Path(new_p).read_text())
     keep = {p for spec in (old, new) for p in spec["paths"] if any(n in p for n in needles)}
     Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if same:
+        new["info"]["version"] = old["info"]["version"]
     for name, spec in (("old.json", old), ("new.json", new)):
         target = Path(out_dir) / name
         target.write_text(json.dumps(cut(spec, keep), indent=2))
