@@ -38,10 +38,12 @@ def pct(values, q):
     return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
 
-def time_apply(router, trials: int) -> dict:
+def time_apply(router, trials: int, settle: float = 0.5) -> dict:
+    """Raise to 20%, hold `settle` seconds (a stage is judged for seconds before a verdict), roll back."""
     times = {"up": [], "rollback": []}
     for _ in range(trials):
         for target, key in ((Route(20), "up"), (Route(0), "rollback")):
+            time.sleep(settle)
             t0 = time.perf_counter()
             router.apply(target)
             times[key].append(time.perf_counter() - t0)
