@@ -555,6 +555,13 @@ def test_two_heads_in_a_complete_history():
     assert f.path.endswith("0002_b.py") and "2 heads" in f.message
 
 
+def test_a_second_head_added_by_the_release_is_reported_with_base():
+    base = {V + "0001_init.py": INITIAL, V + "0002_z.py": rev("pass", revision="0002z")}
+    head = {**base, V + "0002_a.py": rev("pass", revision="0002a")}
+    (f,) = [f for f in check(head, base) if f.rule == "CLM302"]
+    assert f.path == V + "0002_a.py"
+
+
 def test_history_problems():
     head = {V + "a.py": rev("pass", revision="a", down="c"), V + "b.py": rev("pass", revision="b", down="a"),
             V + "c.py": rev("pass", revision="c", down="b"), V + "d.py": rev("pass", revision="d", down="zzz")}

@@ -173,13 +173,13 @@ def analyze(ctx):
     from canary_lint.migrations.history import order_alembic
     from canary_lint.migrations.schema import Schema
 
-    ordered, problems = order_alembic(alembic, lambda m, rev: _defined_on_disk(ctx, m.path, rev))
-    ordered += sorted(sql, key=lambda m: m.order)
     base = ctx.base
     if base is not None:
         base_paths = set(base.paths())
-        for m in ordered:
+        for m in alembic + sql:
             m.in_base = m.path in base_paths
+    ordered, problems = order_alembic(alembic, lambda m, rev: _defined_on_disk(ctx, m.path, rev))
+    ordered += sorted(sql, key=lambda m: m.order)
     judge = Judge(ctx, ctx.config.dialect, ctx.config.postgres_version, _lock_severity(ctx))
     for p in problems:
         if not p.migration.in_base and not p.migration.context:

@@ -88,7 +88,8 @@ def order_alembic(migs: list[Migration], defined_elsewhere=None) -> tuple[list[M
         labelled = any(m.branch_labels for m in by_rev.values())
         if len(heads) > 1 and not labelled and not partial:
             hs = sorted(heads, key=lambda r: by_rev[r].path)
-            last = by_rev[hs[-1]]
+            # reported on a head this release adds (the one to merge or rebase), else on the last one
+            last = max((by_rev[h] for h in hs), key=lambda m: (not m.in_base and not m.context, m.path))
             problems.append(HistoryProblem(
                 last, f"the history has {len(hs)} heads ({', '.join(f'{h} in {by_rev[h].path}' for h in hs[:4])}); "
                       "`alembic upgrade head` fails and the deploy stops before v2 starts",
