@@ -260,3 +260,25 @@ def test_gate_check_mode_runs_the_release_check_and_refuses_the_red_example(tmp_
         assert "refused: the release check is red" in text and "CL" in text
         gate = journal.events(result.rollout, "gate")[0]["data"]
         assert gate["commit"] and gate["findings"]
+
+
+def test_gauge_criterion_fails_a_memory_increase(tmp_path):
+    gauge = {"name": "memory", "kind": "gauge", "query": 'rss{version="$version"}', "max_increase": "10%",
+             "step": "1s"}
+    runner, router, metrics = _runner(tmp_path)
+    from canary_lint.rollout.plan import Criterion
+
+    plan = runner.plan
+    object.__setattr__(plan, "criteria", plan.criteria + (Criterion("memory", "gauge", gauge),))
+    seen = []
+
+    def range_(expr, start, end, step):
+        seen.append(expr)
+        base = 100.0 if 'version="v1"' in expr else 150.0
+        return [base + (i % 3) for i in range(max(3, int(end - start) * 20))]
+
+    metrics.range = range_
+    result = runner.run()
+    assert result.state == "rolled-back"
+    assert "memory" in result.reason and "increase above tolerance" in result.reason
+    assert seen and all("$" not in q for q in seen)
