@@ -328,6 +328,23 @@ def test_with_base_tables_created_in_the_release_are_exempt():
 
 
 # ---- rules across ops ------------------------------------------------------------------------------------
+def test_columns_added_in_the_release_are_not_v1s():
+    base = {V + "0001_init.py": INITIAL}
+    head = {**base,
+            V + "0002_add.py": rev('op.add_column("users", sa.Column("tmp", sa.String(10), nullable=True))'),
+            V + "0003_fix.py": rev('''
+                op.alter_column("users", "tmp", new_column_name="nick", existing_type=sa.String(10))
+                op.alter_column("users", "nick", type_=sa.String(5), existing_type=sa.String(10))
+                op.drop_column("users", "nick")
+                op.drop_column("users", "bio")
+            ''', revision="0003", down="0002")}
+    got = sorted((f.rule, f.subject) for f in check(head, base) if f.rule.startswith("CLM"))
+    assert got == [("CLM101", "users.bio"), ("CLM206", "users.nick")]
+    # without --base each revision is its own release: 0003 renames a column v1 (0002 deployed) may use
+    got = sorted(f.rule for f in check(head) if f.path.endswith("0003_fix.py"))
+    assert "CLM103" in got
+
+
 def test_loop_unrolls_into_one_finding_per_column():
     head = {V + "0002_drop.py": rev('''
         for column in ("a", "b", "c"):

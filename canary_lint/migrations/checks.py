@@ -88,6 +88,9 @@ class Judge:
                           f"unknown:{op.detail}:{op.line}")
             elif i in swap_skip:
                 pass
+            elif k in (K.DROP_COLUMN, K.RENAME_COLUMN, K.ALTER_TYPE) and ("column", (t, op.column)) in new_objects:
+                if k == K.ALTER_TYPE:
+                    self._type_change(mig, op, schema, compat=False)  # v1 never wrote it; the rewrite still locks
             elif k == K.DROP_COLUMN and existing:
                 self.contracts.append(Contract("drop-column-still-read-by-v1", mig, op, "drops", t, op.column))
             elif k == K.DROP_TABLE and existing:
@@ -153,22 +156,26 @@ class Judge:
                 new_tables.add(op.new_name)
             elif k == K.CREATE_OBJECT and op.name:
                 new_objects.add((op.object_kind, op.name))
+            elif k == K.ADD_COLUMN and op.spec and existing:
+                new_objects.add(("column", (t, op.spec.name)))  # a column of this release: v1 never knew it
+            elif k == K.RENAME_COLUMN and ("column", (t, op.column)) in new_objects and op.new_name:
+                new_objects.add(("column", (t, op.new_name)))
             schema.apply(op)
 
     # ---- rules ------------------------------------------------------------------------------------
-    def _type_change(self, mig: Migration, op: Op, schema: Schema) -> None:
+    def _type_change(self, mig: Migration, op: Op, schema: Schema, compat: bool = True) -> None:
         t, c = op.table, op.column
         cur = schema.column(t, c)
         old = op.existing_type or (cur.type if cur else None)
         v = type_change(old, op.type, self.dialect)
         if v.same:
             return
-        if v.compatible is False:
+        if compat and v.compatible is False:
             self.emit("type-change-breaks-v1", mig, op,
                       f"changes {t}.{c} from {old} to {op.type}: {v.why}",
                       f"expand-contract: add a new column of type {op.type}, write both from v2, backfill, switch reads, "
                       f"and drop {c} in a later release", f"{t}.{c}")
-        elif v.compatible is None:
+        elif compat and v.compatible is None:
             self.emit("type-change-breaks-v1", mig, op,
                       f"changes {t}.{c} to {op.type} but {v.why}, so it cannot be shown safe for v1's values",
                       "pass existing_type= (Alembic) or keep the history that creates the column in the checked tree; "
