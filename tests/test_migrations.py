@@ -307,6 +307,13 @@ def test_replay_makes_restated_and_widening_changes_quiet():
     assert [f for f in check(head) if f.path.endswith("0002_alter.py")] == []
 
 
+def test_not_null_with_a_default_set_in_the_same_call_is_quiet():
+    head = {V + "0001_init.py": INITIAL, V + "0002_x.py": rev('''
+        op.alter_column("users", "bio", nullable=False, server_default="")
+    ''')}
+    assert [f.rule for f in check(head) if f.path.endswith("0002_x.py")] == []
+
+
 def test_replay_knows_the_old_type_from_history():
     head = {V + "0001_init.py": INITIAL, V + "0002_alter.py": rev('op.alter_column("users", "bio", type_=sa.String(20))')}
     found = [f for f in check(head) if f.rule == "CLM105"]

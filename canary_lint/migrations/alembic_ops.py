@@ -72,16 +72,16 @@ class OpCalls:
                           existing_nullable=existing_nullable if isinstance(existing_nullable, bool) else None)
             if "type_" in kw:
                 ops.append(Op(K.ALTER_TYPE, t, column=col, type=self.type_of(kw["type_"], env), **common))
+            if "server_default" in kw:
+                d = self.default_of(kw["server_default"], env)
+                if d is not None:
+                    ops.append(Op(K.SET_DEFAULT, t, column=col, default=d, **common))
             if "nullable" in kw:
                 n = self.ev(kw["nullable"], env)
                 if n is False:
                     ops.append(Op(K.SET_NOT_NULL, t, column=col, **common))
                 elif n is True:
                     ops.append(Op(K.DROP_NOT_NULL, t, column=col, **common))
-            if "server_default" in kw:
-                d = self.default_of(kw["server_default"], env)
-                if d is not None:
-                    ops.append(Op(K.SET_DEFAULT, t, column=col, default=d, **common))
             if "new_column_name" in kw:
                 ops.append(Op(K.RENAME_COLUMN, t, column=col, new_name=self.ev(kw["new_column_name"], env), **common))
             if not ops:
