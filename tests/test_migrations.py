@@ -352,6 +352,18 @@ def test_columns_added_in_the_release_are_not_v1s():
     assert "CLM103" in got
 
 
+def test_column_swap_is_a_type_change_for_v1():
+    head = {V + "0001_init.py": INITIAL, V + "0002_swap.py": rev('''
+        op.add_column("users", sa.Column("bio_json", sa.JSON(), nullable=True))
+        op.execute("UPDATE users SET bio_json = to_json(bio)")
+        op.drop_column("users", "bio")
+        op.alter_column("users", "bio_json", new_column_name="bio")
+    ''')}
+    found = {f.rule: f for f in check(head) if f.path.endswith("0002_swap.py")}
+    assert "CLM101" in found and "CLM105" in found
+    assert "from VARCHAR(100) to JSON" in found["CLM105"].message and found["CLM105"].line == 12
+
+
 def test_loop_unrolls_into_one_finding_per_column():
     head = {V + "0002_drop.py": rev('''
         for column in ("a", "b", "c"):

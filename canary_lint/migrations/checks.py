@@ -72,7 +72,10 @@ class Judge:
                        if o.kind == K.ADD_COLUMN and o.spec and o.spec.nullable and not o.spec.default}
         backfill_reported = False
         added_not_valid: dict = {}
+        dropped: dict = {}  # (table, column) -> ColumnSpec before this migration dropped it
         for i, op in enumerate(ops):
+            if op.kind == K.DROP_COLUMN and op.table:
+                dropped[(op.table, op.column)] = schema.column(op.table, op.column)
             t = op.table
             existing = bool(t) and t not in new_tables
             k = op.kind
@@ -88,6 +91,8 @@ class Judge:
                           f"unknown:{op.detail}:{op.line}")
             elif i in swap_skip:
                 pass
+            elif k == K.RENAME_COLUMN and ("column", (t, op.column)) in new_objects and (t, op.new_name) in dropped:
+                self._column_swap(mig, op, dropped[(t, op.new_name)], schema.column(t, op.column))
             elif k in (K.DROP_COLUMN, K.RENAME_COLUMN, K.ALTER_TYPE) and ("column", (t, op.column)) in new_objects:
                 if k == K.ALTER_TYPE:
                     self._type_change(mig, op, schema, compat=False)  # v1 never wrote it; the rewrite still locks
@@ -187,6 +192,24 @@ class Judge:
                       f"changing {t}.{c} to {op.type} rewrites {t} and its indexes under an {lock}: v1's queries "
                       f"on {t} wait until it finishes", "add a new column, backfill it in batches, and swap reads in "
                       "a later release; or run it in a maintenance window", f"{t}.{c}")
+
+    def _column_swap(self, mig: Migration, op: Op, old, new) -> None:
+        """add `tmp`, copy, drop `c`, rename `tmp` to `c`: for v1, `c` changed type (and lost its data while
+        the copy ran)."""
+        t, c = op.table, op.new_name
+        old_type = old.type if old is not None else None
+        new_type = new.type if new is not None else None
+        v = type_change(old_type, new_type, self.dialect)
+        if v.same:
+            return
+        shape = f"from {old_type} to {new_type}" if old_type and new_type else "to a new column"
+        self.emit("type-change-breaks-v1", mig, op,
+                  f"replaces {t}.{c} by the new column {op.column} (dropped, then renamed into its place): for v1 "
+                  f"{c} changes {shape}" + (f"; {v.why}" if v.compatible is False else "")
+                  + f", and rows v1 writes to {c} while the migration copies them are lost",
+                  f"expand-contract: keep {c}, let v2 write both {c} and {op.column}, backfill, switch reads to "
+                  f"{op.column}, and drop {c} in a later release", f"{t}.{c}",
+                  severity=None if v.compatible is not True else Severity.WARNING)
 
     def _add_column(self, mig: Migration, op: Op) -> None:
         s, t = op.spec, op.table
