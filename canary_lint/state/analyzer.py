@@ -29,9 +29,32 @@ RULES = (
 )
 
 # Cheap prefilters: substring tests on the text decide which checks look at a file's tree at all.
-HANDLER_TOKENS = ("route", ".get(", ".post(", ".put(", ".patch(", ".delete(", "websocket", "expose", ".on(", ".event",
-                  "task", "View", "Endpoint", "Namespace", "add_url_rule", "as_view", "api_view", "Handler",
-                  "Resource", "middleware", "before_request", "add_get", "add_post", "actor")
+HANDLER_DECORATOR = re.compile(
+    r"@[\w.]+\.(?:route|get|post|put|patch|delete|head|options|websocket|websocket_route|api_route|on|event|task|"
+    r"actor|expose|middleware|before_request|after_request|view)\b|@(?:expose|api_view|action|shared_task|"
+    r"login_required|require_\w+|csrf_exempt|permission_required|has_access\w*)\b"
+)
+HANDLER_TOKENS = ("add_url_rule", "add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route",
+                  "add_get", "add_post", "add_put", "add_patch", "add_delete", "add_view", "Route(", "as_view",
+                  "urlpatterns", "View)", "View,", "ViewSet", "Endpoint)", "Namespace)", "Handler)", "Resource)",
+                  "sio.on(", ".on(")
+
+
+_HANDLER_HINTS: dict = {}
+
+
+def has_handlers(text: str) -> bool:
+    """Cheap: could this module register a request, websocket or task handler? (memoised per text)"""
+    key = id(text)
+    hit = _HANDLER_HINTS.get(key)
+    if hit is None or hit[0] is not text:
+        hit = (text, any(t in text for t in HANDLER_TOKENS) or ("@" in text and HANDLER_DECORATOR.search(text) is not None))
+        if len(_HANDLER_HINTS) > 8192:
+            _HANDLER_HINTS.clear()
+        _HANDLER_HINTS[key] = hit
+    return hit[1]
+
+
 RANDOM_TOKENS = ("token_hex", "token_urlsafe", "token_bytes", "urandom", "get_random_secret_key", "generate_key",
                  "uuid4", "get_random_string")
 SECRET_WORDS = ("secret", "SECRET", "Secret", "signing", "SIGNING", "jwt", "JWT")
@@ -122,7 +145,7 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
     roots = memory.local_roots(tree) if any(t in text for t in DISK_TOKENS) else {}
     if containers or roots:
         extra = _extra_handlers(path, django_targets)
-        if extra or any(t in text for t in HANDLER_TOKENS):
+        if extra or has_handlers(text):
             index = handlers.module_index(tree, text, extra)
             indexes[path] = index
             if index.reached_by:
@@ -179,7 +202,7 @@ def _across_modules(ctx, files, django_targets, indexes, reported):
     needed: set[str] = set()
     for file, text in files:
         extra = _extra_handlers(file.path, django_targets)
-        if not (extra or any(t in text for t in HANDLER_TOKENS)) or "import" not in text:
+        if "import" not in text or not (extra or has_handlers(text)):
             continue
         tree = ctx.python_ast(file)
         if tree is None:

@@ -4,11 +4,16 @@ when the environment does not provide one. v1 and v2 then reject each other's co
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from dataclasses import dataclass
 
 from canary_lint.state.envs import const_str, dotted, env_read
+from canary_lint.state.handlers import _statements_at
+from canary_lint.state.memory import line_starts
 
+RANDOM_TOKENS = ("token_hex", "token_urlsafe", "token_bytes", "urandom", "get_random_secret_key", "generate_key",
+                 "uuid4", "get_random_string", "randbytes", "getrandbits", "gen_salt")
 RANDOM_CALLS = {"token_hex", "token_urlsafe", "token_bytes", "urandom", "get_random_secret_key", "generate_key",
                 "uuid4", "get_random_string", "randbytes", "getrandbits", "gen_salt"}
 SECRET_NAME = re.compile(r"(?i)(^|_|\.)(secret(_?key)?|signing_?key|jwt_?(secret|key)|session_?secret|cookie_?secret|"
@@ -24,6 +29,18 @@ class KeyFinding:
     generator: str
     switch: str  # env variable that provides the key instead, or ""
     saved_to_file: bool = False
+
+
+def _token_lines(text: str, tokens) -> list[int]:
+    """Sorted numbers of the lines on which any of `tokens` occurs."""
+    starts = line_starts(text)
+    found: set[int] = set()
+    for token in tokens:
+        idx = text.find(token)
+        while idx >= 0:
+            found.add(bisect.bisect_right(starts, idx))
+            idx = text.find(token, idx + len(token))
+    return sorted(found)
 
 
 def _random_call(expr: ast.AST | None) -> str:
@@ -132,9 +149,15 @@ def signing_keys(tree: ast.Module, text: str = "") -> list[KeyFinding]:
             switch = _switch(value) or _scope_env_switch(scope_body, text)
             out.append(KeyFinding(node, text, generator, switch, saved))
 
+    lines = _token_lines(text, RANDOM_TOKENS) if text else None
+
     def visit(body, in_function, func_name="", scope=None):
         scope = body if scope is None else scope  # the enclosing function's (or the module's) statements
         for stmt in body:
+            if lines is not None:
+                i = bisect.bisect_left(lines, stmt.lineno)
+                if i == len(lines) or lines[i] > (stmt.end_lineno or stmt.lineno):
+                    continue  # no random call written on these lines
             if isinstance(stmt, ast.Assign):
                 check_assign(stmt, stmt.targets, stmt.value, scope, in_function, func_name)
             elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
@@ -160,7 +183,8 @@ def signing_keys(tree: ast.Module, text: str = "") -> list[KeyFinding]:
 
     visit(tree.body, False)
     if not text or any(t in text for t in SECRET_KEYWORD_TEXT):  # `SessionMiddleware(app, secret_key=...)`, `.update(SECRET_KEY=...)`
-        for node in ast.walk(tree):
+        roots = [tree] if lines is None else list(_statements_at(tree.body, lines))
+        for node in (n for root in roots for n in ast.walk(root)):
             if isinstance(node, ast.Call) and node.keywords:
                 _check_call(node, out)
     seen: set[int] = set()
