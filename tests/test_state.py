@@ -898,3 +898,17 @@ def test_quiet_per_object_secrets_and_flag_parameters(tmp_path):
         def scheme(*, prefix, user: bool = False, home=None):
             return prefix
         """}) == []
+
+
+def test_quiet_in_process_event_emitter_callbacks(tmp_path):
+    assert state_findings(tmp_path, {"app/events.py": """
+        from pyee import EventEmitter
+        bus = EventEmitter()
+        SEEN = {}
+        @bus.on("order")
+        def remember(order):
+            SEEN[order["user"]] = order
+        @bus.on("audit")
+        def audit(user):
+            return SEEN.get(user)
+        """}) == []

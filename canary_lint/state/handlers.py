@@ -255,6 +255,10 @@ def module_index(tree: ast.Module, text: str = "", extra_handlers: frozenset = f
     if lines is None or lines:
         for expr in _registered_targets(tree, lines):
             _mark_target(expr, index, "route")
+    if text and "socketio" not in text.lower():
+        for func in index.funcs:  # `@bus.on("x")` on an in-process event emitter is not a socket.io event
+            if func.handler == "socket.io event":
+                func.handler = ""
     for qual in extra_handlers:  # Django URLconf targets found in other modules
         for func in index.funcs:
             if func.qual == qual or (func.cls == qual and (func.name in VIEW_METHODS or func.name.startswith("on_"))):
