@@ -149,7 +149,7 @@ def journal_of(plan: Path) -> Journal:
     return Journal(plan.parent / ".canary-lint" / "rollout.sqlite")
 
 
-HOLD = {"min": "3s", "max": "40s"}
+HOLD = {"min": "3s", "max": "60s"}  # max: room for a loaded CI machine; a healthy stage passes in ~5-20 s
 HEALTHY = {"error_rate": 0.05, "latency_ms": 20}
 
 
