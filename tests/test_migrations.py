@@ -441,6 +441,15 @@ def test_mysql_has_no_postgres_lock_rules():
     assert [f.rule for f in check(head, dialect="mysql")] == ["CLM106"]
 
 
+def test_mysql_copy_versus_online_alter():
+    head = {"db/migration/V1__t.sql": "CREATE TABLE t (c int, a int);\n",
+            "db/migration/V2__copy.sql": "ALTER TABLE t MODIFY c bigint;\n"
+                                         "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES u (id);\n",
+            "db/migration/V3__online.sql": "ALTER TABLE t MODIFY c bigint, ALGORITHM=INPLACE, LOCK=NONE;\n"}
+    got = sorted((f.rule, f.path[-12:], f.line) for f in check(head, dialect="mysql") if f.rule in ("CLM203", "CLM206"))
+    assert got == [("CLM203", "V2__copy.sql", 2), ("CLM206", "V2__copy.sql", 1)]
+
+
 def test_lock_severity_setting_and_its_validation():
     head = {V + "0002_ix.py": rev('op.create_index("ix", "orders", ["status"])', down=None)}
     found = check(head, migration={"lock-severity": "error"})

@@ -186,7 +186,7 @@ class Judge:
                       "pass existing_type= (Alembic) or keep the history that creates the column in the checked tree; "
                       "if the change is a widening, suppress this with a reason", f"{t}.{c}",
                       severity=Severity.WARNING)
-        if v.rewrite and self.dialect in (PG, "mysql"):
+        if v.rewrite and (self.dialect == PG or (self.dialect == "mysql" and not op.online)):
             lock = "ACCESS EXCLUSIVE lock" if self.dialect == PG else "table copy (ALGORITHM=COPY) that blocks writes"
             self.emit("type-change-rewrites-table", mig, op,
                       f"changing {t}.{c} to {op.type} rewrites {t} and its indexes under an {lock}: v1's queries "
@@ -245,6 +245,12 @@ class Judge:
                       "never written to respect it".replace("  ", " "),
                       "make sure v1's code already satisfies it (ship the code first), then add the constraint in a "
                       "later release", f"{t}.{name}")
+        if self.dialect == "mysql" and kind == "foreign_key" and not op.online:
+            self.emit("constraint-validation-blocks-v1-writes", mig, op,
+                      f"adds foreign key {name} on {t}: with foreign_key_checks on, MySQL builds it with "
+                      f"ALGORITHM=COPY, copying {t} while v1's writes on it wait",
+                      "SET foreign_key_checks = 0 for the session and add it with ALGORITHM=INPLACE, LOCK=NONE (or use "
+                      "an online schema change tool)", f"{t}.{name}")
         if self.dialect != PG:
             return
         if kind in ("foreign_key", "check"):

@@ -71,6 +71,7 @@ class Op:
     unique: bool = False
     object_kind: str | None = None  # view / function / type / sequence / enum value / ...
     in_transaction: bool = True  # set by the reader: does the statement run inside a transaction?
+    online: bool = False  # MySQL ALGORITHM=INPLACE/INSTANT or LOCK=NONE: online, or refused, never a copy
     tx: str = ""  # why it does (for messages): "the BEGIN on line 3 opens a transaction", "dbmate runs ..."
     detail: str = ""  # what the reader saw (statement head, call name) for messages
     sql: bool = False  # came from SQL text (a file or op.execute)

@@ -73,6 +73,11 @@ def _from_tokens(stmt: str, d: str, head: list[str], toks: list | None = None) -
         ops = []
         for action in _actions(toks[i:]):
             ops.append(_token_action([a.upper() for a in action], action, table, " ".join(head[:3])))
+        # MySQL: ALGORITHM=INPLACE|INSTANT or LOCK=NONE makes the change online, or makes it fail, never copy
+        online = any(up[j] in ("ALGORITHM", "LOCK") and j + 2 < len(up) and up[j + 1] == "="
+                     and up[j + 2] in ("INPLACE", "INSTANT", "NONE") for j in range(len(up)))
+        for o in ops:
+            o.online = online
         return ops or [Op(K.UNKNOWN, table, detail="ALTER TABLE")]
     if up[0] == "ALTER" and up[1] in ("TYPE", "VIEW", "SEQUENCE", "FUNCTION", "PROCEDURE", "MATERIALIZED", "DOMAIN",
                                       "INDEX"):
@@ -267,7 +272,8 @@ def _token_action(up: list[str], raw: list[str], table: str | None, detail: str)
             return Op(K.SET_DEFAULT, table, column=col, default=" ".join(raw[k + 3:]), detail="SET DEFAULT")
         return Op(K.OTHER, table, column=col, detail="ALTER COLUMN")
     if verb in ("SET", "RESET", "OWNER", "ENABLE", "DISABLE", "CLUSTER", "REPLICA", "INHERIT", "NO", "OF", "NOT",
-                "FORCE", "ALGORITHM", "LOCK", "ENGINE", "COMMENT", "CONVERT", "AUTO_INCREMENT"):
+                "ALGORITHM", "LOCK",
+                "FORCE", "ENGINE", "COMMENT", "CONVERT", "AUTO_INCREMENT"):
         return Op(K.OTHER, table, detail=" ".join(up[:3]))
     return Op(K.UNKNOWN, table, detail=f"ALTER TABLE ... {' '.join(up[:3])}")
 
