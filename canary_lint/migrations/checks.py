@@ -186,7 +186,13 @@ class Judge:
                       "pass existing_type= (Alembic) or keep the history that creates the column in the checked tree; "
                       "if the change is a widening, suppress this with a reason", f"{t}.{c}",
                       severity=Severity.WARNING)
-        if v.rewrite and (self.dialect == PG or (self.dialect == "mysql" and not op.online)):
+        if self.dialect == "sqlite":
+            self.emit("type-change-rewrites-table", mig, op,
+                      f"changing {t}.{c} to {op.type} on SQLite recreates {t} (batch mode: create a copy, copy every "
+                      "row, drop, rename) while holding the database write lock: v1's writes wait or fail with "
+                      "SQLITE_BUSY until it finishes", "add a new column instead and backfill it in small "
+                      "transactions; or run it in a maintenance window", f"{t}.{c}")
+        elif v.rewrite and (self.dialect == PG or (self.dialect == "mysql" and not op.online)):
             lock = "ACCESS EXCLUSIVE lock" if self.dialect == PG else "table copy (ALGORITHM=COPY) that blocks writes"
             self.emit("type-change-rewrites-table", mig, op,
                       f"changing {t}.{c} to {op.type} rewrites {t} and its indexes under an {lock}: v1's queries "
