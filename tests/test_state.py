@@ -912,3 +912,17 @@ def test_quiet_in_process_event_emitter_callbacks(tmp_path):
         def audit(user):
             return SEEN.get(user)
         """}) == []
+
+
+def test_quiet_split_settings_where_production_sets_caches(tmp_path):
+    assert state_findings(tmp_path, {
+        "shop/settings/base.py": """
+            INSTALLED_APPS = []
+            ROOT_URLCONF = "shop.urls"
+            SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+            """,
+        "shop/settings/production.py": """
+            from .base import *
+            CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+            """,
+    }) == []

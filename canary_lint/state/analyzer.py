@@ -61,6 +61,7 @@ SECRET_WORDS = ("secret", "SECRET", "Secret", "signing", "SIGNING", "jwt", "JWT"
 CONFIG_TOKENS = ("SESSION_ENGINE", "SESSION_TYPE", "RATELIMIT_STORAGE", "MemoryStorage", "storage_from_string",
                  "socketio", "SocketIO")
 LIMITER = re.compile(r"(?:^|[^\w])Limiter\(")  # flask-limiter/slowapi, not anyio.CapacityLimiter
+CACHES_SET = re.compile(r"^\s*CACHES\s*(?::[^=\n]*)?=|CACHES\[[^\]]+\]\s*=|CACHES\.update\(", re.M)
 CACHE_TOKENS = ("lru_cache", "functools.cache", "import cache", "@cache", "cached(", "ttl_cache", "alru_cache")
 DISK_TOKENS = ("open(", "write_text", "write_bytes", ".save(")
 
@@ -94,7 +95,8 @@ def analyze(ctx):
     settings = ctx.config.state or {}
     env_set = frozenset(settings.get("env-set", ())) | deploy_env_names(ctx)
     files = []
-    project = {"storage": "RATELIMIT_STORAGE_URI" in env_set or "RATELIMIT_STORAGE_URL" in env_set, "queue": False}
+    project = {"storage": "RATELIMIT_STORAGE_URI" in env_set or "RATELIMIT_STORAGE_URL" in env_set, "queue": False,
+               "caches": set()}
     django_targets: list[tuple[str, str]] = []
     for file in ctx.files_of("python"):
         if is_test_path(file.path):
@@ -107,6 +109,8 @@ def analyze(ctx):
             project["storage"] = True
         if "message_queue=" in text or "client_manager=" in text:
             project["queue"] = True
+        if "CACHES" in text and CACHES_SET.search(text):
+            project["caches"].add(file.path)
         if "urlpatterns" in text:
             tree = ctx.python_ast(file)
             if tree is not None:
@@ -376,7 +380,7 @@ def _keys(ctx, path, tree, text, env_set):
 
 
 def _backends(ctx, path, tree, text, env_set, project):
-    found = backends.django(tree)
+    found = backends.django(tree, caches_elsewhere=bool(project["caches"] - {path}))
     if "SESSION_TYPE" in text or "RATELIMIT_STORAGE" in text:
         settings = backends.flask_config(tree)
     else:

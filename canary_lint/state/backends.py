@@ -136,7 +136,8 @@ def _dict_get(node: ast.AST, key: str):
 
 
 # ---- Django ------------------------------------------------------------------------------------------------
-def django(tree: ast.Module) -> list[BackendFinding]:
+def django(tree: ast.Module, caches_elsewhere: bool = False) -> list[BackendFinding]:
+    """`caches_elsewhere`: another module of the project sets CACHES (split settings: base + production)."""
     names = {t.id for s in tree.body if isinstance(s, ast.Assign) for t in s.targets if isinstance(t, ast.Name)}
     if len(names & DJANGO_MARKERS) < 2:
         return []
@@ -155,6 +156,8 @@ def django(tree: ast.Module) -> list[BackendFinding]:
             return []
         caches = s.get("CACHES")
         if caches is None:
+            if caches_elsewhere:
+                return []  # a settings module for production may set CACHES; not sure, stay quiet
             backend = "django.core.cache.backends.locmem.LocMemCache"
             reason = "keeps sessions only in the cache, and with no CACHES setting that is the per-process LocMemCache"
         else:
