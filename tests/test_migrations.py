@@ -220,6 +220,12 @@ def test_sqlalchemy_expressions_models_and_metadata():
                    (K.CREATE_TABLE, "slices"), (K.CREATE_TABLE, "report_schedule"), (K.DROP_COLUMN, "slices")]
 
 
+def test_types_named_at_module_level():
+    mig = read(rev('op.alter_column("t", "c", type_=LONG, existing_type=SHORT)',
+                   header="SHORT = sa.String(length=250)\nLONG = sa.String(1500).with_variant(sa.Text(), 'mysql')\n"))
+    assert [(o.type, o.existing_type) for o in mig.ops] == [("VARCHAR(1500)", "VARCHAR(250)")]
+
+
 def test_autocommit_block_leaves_the_transaction():
     mig = read(rev('''
         op.create_index("a", "t", ["x"], postgresql_concurrently=True)
@@ -284,6 +290,8 @@ def test_not_a_revision_without_upgrade():
     (None, "INTEGER", None, True),
     ("ENUM", "VARCHAR", True, True),
     ("NUMERIC(10,2)", "BIGINT", False, True),
+    ("STRINGID(250)", "VARCHAR(60)", None, True),
+    ("INTEGER[]", "BIGINT[]", True, True),
 ])
 def test_type_change_verdicts(old, new, compatible, rewrite):
     v = type_change(old, new, "postgresql")

@@ -239,6 +239,13 @@ class OpCalls:
             base = _dotted(node.func).split(".")[-1]
             args = [self.ev(a, env) for a in node.args]
             kw = {k.arg: self.ev(k.value, env) for k in node.keywords if k.arg}
+        elif isinstance(node, ast.Name) and node.id in getattr(self, "module_nodes", {}) and \
+                node.id not in self._evaluating:
+            self._evaluating.add(node.id)  # `_STRING_TYPE = sa.String(1500)` at module level
+            try:
+                return self.type_of(self.module_nodes[node.id], env)
+            finally:
+                self._evaluating.discard(node.id)
         elif isinstance(node, (ast.Attribute, ast.Name)):
             base = _dotted(node).split(".")[-1]
             args, kw = [], {}

@@ -115,6 +115,11 @@ _T = re.compile(r"^([A-Z][A-Z0-9_ ]*?)\s*(?:\((\d+)(?:,(\d+))?\))?(\[\])?$")
 INT_RANK = {"SMALLINT": 1, "INTEGER": 2, "BIGINT": 3}
 FLOAT_RANK = {"REAL": 1, "FLOAT": 2, "DOUBLE PRECISION": 2}
 TEXTUAL = {"VARCHAR", "TEXT", "CHAR", "CITEXT", "MEDIUMTEXT", "LONGTEXT"}
+KNOWN_TYPES = TEXTUAL | set(INT_RANK) | set(FLOAT_RANK) | {
+    "NUMERIC", "BOOLEAN", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE", "TIME", "TIME WITH TIME ZONE", "JSON",
+    "JSONB", "UUID", "BYTEA", "BLOB", "LONGBLOB", "MEDIUMBLOB", "ENUM", "INTERVAL", "TINYINT", "MEDIUMINT",
+    "TINYTEXT", "VARBINARY", "BINARY", "INET", "CIDR", "MACADDR", "XML", "MONEY", "BIT", "BIT VARYING", "YEAR",
+    "DATETIME", "SERIAL", "BIGSERIAL"}
 
 
 def _parse(t: str):
@@ -142,10 +147,14 @@ def type_change(old: str | None, new: str | None, dialect: str) -> TypeVerdict:
         return TypeVerdict(True, True, False, "same type")
     ob, on, os_ = _parse(old)
     nb, nn, ns = _parse(new)
+    for base, raw in ((ob, old), (nb, new)):
+        if base not in KNOWN_TYPES:
+            return TypeVerdict(False, None, True, f"{raw} is a custom type canary-lint cannot compare")
     pg = dialect == "postgresql"
     if ob in ("VARCHAR", "CHAR") and nb in ("VARCHAR", "TEXT", "CITEXT"):
         if nb == "VARCHAR" and nn is not None and (on is None or nn < on):
-            return TypeVerdict(False, False, True, f"values v1 writes up to {on or 'any'} characters no longer fit {new}")
+            what = f"values v1 writes up to {on} characters" if on else "text of any length v1 writes"
+            return TypeVerdict(False, False, True, f"{what} no longer fit {new}" if on else f"{what} may not fit {new}")
         meta = pg and ob == "VARCHAR" and nb in ("VARCHAR", "TEXT")
         return TypeVerdict(False, True, not meta, "widening" if meta else "widening that rewrites the table")
     if ob in ("TEXT", "CITEXT") and nb == "VARCHAR" and nn is None:
