@@ -926,3 +926,28 @@ def test_quiet_split_settings_where_production_sets_caches(tmp_path):
             CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
             """,
     }) == []
+
+
+def test_switch_named_for_a_container_bound_when_the_shared_store_is_off(tmp_path):
+    found = state_findings(tmp_path, {"app/socket.py": """
+        import socketio
+        from app.env import WEBSOCKET_MANAGER, REDIS_URL
+        from app.redis_dict import RedisDict
+        sio = socketio.AsyncServer()
+        if WEBSOCKET_MANAGER == "redis":
+            SESSION_POOL = RedisDict("pool", REDIS_URL)
+        else:
+            SESSION_POOL = {}
+        LOCAL_SIDS = set()
+        @sio.event
+        async def connect(sid, environ, auth):
+            SESSION_POOL[sid] = {"user": auth["user"]}
+            LOCAL_SIDS.add(sid)
+        @sio.on("presence")
+        async def presence(sid):
+            if sid not in LOCAL_SIDS:
+                return
+            return [s["user"] for s in SESSION_POOL.values()]
+        """})
+    assert rules(found) == [("CLS101", 8)]
+    assert "safe when WEBSOCKET_MANAGER=redis" in found[0].message

@@ -23,6 +23,9 @@ APPS = {
     "dagster-webserver": "dagster-webserver",  # Starlette
     "superset": "apache-superset",  # Flask-AppBuilder, Flask-Caching, Flask-Limiter
     "mlflow": "mlflow",  # Flask tracking server + FastAPI
+    "open-webui": "open-webui",  # FastAPI + python-socketio (WEBSOCKET_MANAGER switch)
+    "flaskbb": "flaskbb",  # Flask, Flask-Limiter, Flask-Caching
+    "ckan": "ckan",  # Flask
 }
 
 

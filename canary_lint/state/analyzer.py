@@ -179,7 +179,8 @@ def _memory(ctx, path, containers, index, text):
             message=(f"`{m.container.name}` is a module-level {m.container.kind} that {_handler_label(m.writer_handler)} "
                      f"writes{keyed} (line {m.writer.node.lineno}) and {_handler_label(m.reader_handler)} reads back "
                      f"(line {m.reader.node.lineno}): each process has its own copy, so when the user's next request "
-                     f"reaches the other version the data is missing or stale"),
+                     f"reaches the other version the data is missing or stale"
+                     f"{f'; safe when {m.container.switch}' if m.container.switch else ''}"),
             fix=MEMORY_FIX,
         )
 
@@ -290,7 +291,7 @@ def _across_modules(ctx, files, django_targets, indexes, reported):
             message=(f"`{cname}` is a module-level {container.kind} that {_handler_label(w.handler)} in {w.path} "
                      f"writes (line {w.line}) and {_handler_label(r.handler)} in {r.path} reads back (line {r.line}): "
                      f"each process has its own copy, so when the user's next request reaches the other version "
-                     f"the data is missing or stale"),
+                     f"the data is missing or stale{f'; safe when {container.switch}' if container.switch else ''}"),
             fix=MEMORY_FIX,
         )
 

@@ -25,6 +25,20 @@ class CacheFinding:
     bound: str  # how long an entry lives: "until evicted (maxsize=128)", "for 300 s"
 
 
+def _ttl(ttl: ast.AST) -> str:
+    if isinstance(ttl, ast.Constant):
+        return f"for {ttl.value} s"
+    return f"for {dotted(ttl) or 'the configured TTL'} seconds" if dotted(ttl) else "for the configured TTL"
+
+
+PRIORITY = ("user", "account", "principal", "email", "login", "session", "sid", "token", "jwt", "api_key", "req")
+
+
+def _rank(param: str) -> int:
+    low = param.lower()
+    return next((i for i, word in enumerate(PRIORITY) if word in low), len(PRIORITY))
+
+
 def _decorator(dec: ast.AST, text: str) -> tuple[str, str] | None:
     """(decorator name, lifetime) for a per-process cache decorator, else None."""
     call = dec if isinstance(dec, ast.Call) else None
@@ -37,24 +51,24 @@ def _decorator(dec: ast.AST, text: str) -> tuple[str, str] | None:
         size = kwargs.get("maxsize") or (call.args[0] if call and call.args else None)
         bound = f"maxsize={size.value}" if isinstance(size, ast.Constant) else "maxsize=128" if last == "lru_cache" else "no size bound"
         ttl = kwargs.get("ttl")
-        return name, f"for {ttl.value} s" if isinstance(ttl, ast.Constant) else f"until evicted ({bound})"
+        return name, _ttl(ttl) if ttl is not None else f"until evicted ({bound})"
     if last in ("ttl_cache", "lfu_cache", "mru_cache", "rr_cache", "fifo_cache") and "cachetools" in text:
         ttl = kwargs.get("ttl")
-        return name, f"for {ttl.value} s" if isinstance(ttl, ast.Constant) else "until evicted"
+        return name, _ttl(ttl) if ttl is not None else "until evicted"
     if last == "cached" and call is not None:
         if "aiocache" in text:
             backend = dotted(kwargs["cache"]) if "cache" in kwargs else ""
             if backend and not backend.endswith(("MEMORY", "SimpleMemoryCache")):
                 return None  # Redis/Memcached: shared by every version
             ttl = kwargs.get("ttl")
-            return name, f"for {ttl.value} s" if isinstance(ttl, ast.Constant) else "with no expiry (aiocache's memory default)"
+            return name, _ttl(ttl) if ttl is not None else "with no expiry (aiocache's memory default)"
         if "cachetools" in text:
             cache = kwargs.get("cache") or (call.args[0] if call.args else None)
             cls = dotted(cache.func).rsplit(".", 1)[-1] if isinstance(cache, ast.Call) else ""
             if cls and cls not in ("LRUCache", "TTLCache", "LFUCache", "Cache", "TLRUCache", "MRUCache", "RRCache", "FIFOCache"):
                 return None
             ttl = next((k.value for k in cache.keywords if k.arg == "ttl"), None) if isinstance(cache, ast.Call) else None
-            return name, f"for {ttl.value} s" if isinstance(ttl, ast.Constant) else "until evicted"
+            return name, _ttl(ttl) if ttl is not None else "until evicted"
     return None
 
 
@@ -101,15 +115,9 @@ def identity_caches(tree: ast.Module, text: str) -> list[CacheFinding]:
             if not found:
                 continue
             params = _non_flag_params(node)
-            hit = ""
-            for p in params:
-                low = p.lower()
-                if low in IDENTITY_PARAMS:
-                    hit = p
-                    break
-                if low == "token" and any(w in node.name.lower() for w in TOKEN_CONTEXT):
-                    hit = p
-                    break
+            hits = [p for p in params if p.lower() in IDENTITY_PARAMS
+                    or (p.lower() == "token" and any(w in node.name.lower() for w in TOKEN_CONTEXT))]
+            hit = min(hits, key=_rank) if hits else ""  # name the user rather than the request
             if hit:
                 out.append(CacheFinding(dec, node.name, hit, found[0], found[1]))
             break

@@ -28,6 +28,7 @@ class Container:
     name: str
     kind: str
     node: ast.stmt
+    switch: str = ""  # bound in the branch taken unless this holds ("WEBSOCKET_MANAGER=redis")
 
 
 @dataclass
@@ -57,36 +58,65 @@ def _factory(value: ast.AST | None) -> str:
     return ""
 
 
+def _condition(test: ast.AST) -> tuple[str, bool] | None:
+    """("NAME=value", True) for `NAME == "value"` (False for `!=`); ("NAME is set", True) for `if NAME:`."""
+    from canary_lint.state.envs import env_read
+
+    def name_of(node):
+        read = env_read(node)
+        return read[0] if read else dotted(node).rsplit(".", 1)[-1]
+
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.NotEq)):
+        left, right = test.left, test.comparators[0]
+        value = const_str(right) if const_str(right) is not None else const_str(left)
+        name = name_of(left if const_str(right) is not None else right)
+        if name and value is not None:
+            return f"{name}={value}", isinstance(test.ops[0], ast.Eq)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _condition(test.operand)
+        return (inner[0], not inner[1]) if inner else None
+    name = name_of(test)
+    if name and name.isupper():
+        return f"{name} is set", True
+    return None
+
+
 def module_containers(tree: ast.Module) -> dict[str, Container]:
     """Module-level names bound to a mutable container, also inside module-level if/else/try/with."""
     out: dict[str, Container] = {}
     rebound: set[str] = set()
 
-    def visit(body):
+    def visit(body, switch=""):
         for stmt in body:
             if isinstance(stmt, ast.Assign):
                 kind = _factory(stmt.value)
                 for target in stmt.targets:
                     if isinstance(target, ast.Name):
                         if kind:
-                            out.setdefault(target.id, Container(target.id, kind, stmt))
+                            out.setdefault(target.id, Container(target.id, kind, stmt, switch))
                         else:
                             rebound.add(target.id)
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
                 kind = _factory(stmt.value)
                 if kind:
-                    out.setdefault(stmt.target.id, Container(stmt.target.id, kind, stmt))
+                    out.setdefault(stmt.target.id, Container(stmt.target.id, kind, stmt, switch))
                 elif stmt.value is not None:
                     rebound.add(stmt.target.id)
-            elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.AsyncWith)):
+            elif isinstance(stmt, ast.If):
+                cond = _condition(stmt.test)
+                visit(stmt.body, cond[0] if cond and not cond[1] else switch)
+                visit(stmt.orelse, cond[0] if cond and cond[1] else switch)
+            elif isinstance(stmt, (ast.Try, ast.With, ast.AsyncWith)):
                 for sub in ("body", "orelse", "finalbody"):
-                    visit(getattr(stmt, sub, []) or [])
+                    visit(getattr(stmt, sub, []) or [], switch)
                 for handler in getattr(stmt, "handlers", []) or []:
-                    visit(handler.body)
+                    visit(handler.body, switch)
 
     visit(tree.body)
     for name in rebound:  # bound to something else too (e.g. `X = None` then `X = {}`): not sure, stay quiet
         if name in out and not _factory(getattr(out[name].node, "value", None)):
+            if out[name].switch:
+                continue  # a shared store in the other branch (`RedisDict(...)`): the switch is named
             del out[name]
     return out
 
@@ -251,6 +281,17 @@ def _name_of(use: Use) -> str:
     return ""
 
 
+CONNECTION_KEYS = {"sid", "socket_id", "sock_id", "connection_id", "conn_id", "ws_id"}
+
+
+def connection_key(key: ast.AST | None) -> bool:
+    """Is the key the socket.io connection's own id (`sid`)?"""
+    if key is None:
+        return False
+    return any((isinstance(n, ast.Name) and n.id in CONNECTION_KEYS) or
+               (isinstance(n, ast.Attribute) and n.attr in CONNECTION_KEYS) for n in ast.walk(key))
+
+
 def key_words(key: ast.AST | None) -> str:
     """The identity a key expression names (`user`, `session_id`, …) or ""."""
     if key is None:
@@ -344,6 +385,8 @@ def _pair(index: ModuleIndex, writes: list[Use], reads: list[Use]):
         for rh in index.reached_by.get(r.func, ()):
             if rh in writers:
                 continue
+            if rh.handler == "socket.io event" and connection_key(r.key):
+                continue  # keyed on the socket's own id: events of one connection all reach the same process
             wh, w = min(writers.items(), key=lambda item: (item[1].node.lineno, item[0].node.lineno))
             rank = (w.node.lineno, r.node.lineno)
             if best is None or rank < best[0]:
