@@ -443,6 +443,15 @@ def test_sql_transactions_per_tool():
     assert not any(f.rule == "CLM102" for f in found), "the dbmate down section is not part of the upgrade"
 
 
+def test_flyway_concurrently_alone_or_mixed():
+    head = {"db/migration/V1__ix.sql": "CREATE INDEX CONCURRENTLY ix ON users (a);\n",
+            "db/migration/V2__mixed.sql": "ALTER TABLE users ADD COLUMN b int;\n"
+                                          "CREATE INDEX CONCURRENTLY ix2 ON users (b);\n"}
+    found = [(f.path, f.line, f.message) for f in check(head) if f.rule == "CLM202"]
+    assert [(p, ln) for p, ln, _ in found] == [("db/migration/V2__mixed.sql", 2)]
+    assert "Flyway refuses" in found[0][2]
+
+
 def test_mysql_has_no_postgres_lock_rules():
     head = {V + "0002_ix.py": rev('op.create_index("ix", "orders", ["status"])\n'
                                   'op.add_column("orders", sa.Column("c", sa.Integer(), nullable=False))', down=None)}

@@ -71,6 +71,13 @@ def read_sql_migration(ctx, file) -> Migration | None:
             in_tx, why = False, ""
         o.in_transaction = in_tx
         o.tx = why
+    if tool == "flyway" and ctx.config.dialect == "postgresql" and any(o.concurrently for o in ops) and \
+            any(not o.concurrently and o.kind not in (K.OTHER, K.BEGIN, K.COMMIT) for o in ops):
+        for o in ops:  # Flyway refuses a script that mixes both kinds (unless flyway.mixed=true)
+            if o.concurrently and not o.in_transaction:
+                o.in_transaction = True
+                o.tx = ("Flyway refuses a script that mixes it with transactional statements (unless "
+                        "flyway.mixed=true)")
     return Migration(file.path, "sql", tool, ops=ops, order=sql_order(file.path))
 
 
