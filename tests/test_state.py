@@ -951,3 +951,20 @@ def test_switch_named_for_a_container_bound_when_the_shared_store_is_off(tmp_pat
         """})
     assert rules(found) == [("CLS101", 8)]
     assert "safe when WEBSOCKET_MANAGER=redis" in found[0].message
+
+
+def test_socketio_server_in_the_branch_without_a_manager_names_the_switch(tmp_path):
+    found = state_findings(tmp_path, {"app/socket.py": """
+        import socketio
+        from app.env import WEBSOCKET_MANAGER, REDIS_URL
+        if WEBSOCKET_MANAGER == "redis":
+            sio = socketio.AsyncServer(client_manager=socketio.AsyncRedisManager(REDIS_URL))
+        else:
+            sio = socketio.AsyncServer()
+        @sio.event
+        async def join(sid, room):
+            await sio.enter_room(sid, room)
+        """})
+    assert rules(found) == [("CLS105", 6)]
+    assert "safe when WEBSOCKET_MANAGER=redis is set" not in found[0].message
+    assert "safe when WEBSOCKET_MANAGER=redis" in found[0].message

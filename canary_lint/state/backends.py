@@ -292,10 +292,29 @@ def limiters(tree: ast.Module, settings: dict[str, Setting], project_has_storage
 
 
 # ---- socket.io -----------------------------------------------------------------------------------------------
+def _branch_switches(tree: ast.Module) -> dict[int, str]:
+    """id(call) -> "NAME=value" for calls in the branch of a module-level `if` taken when the condition fails."""
+    from canary_lint.state.memory import _condition
+
+    out: dict[int, str] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.If):
+            cond = _condition(stmt.test)
+            if not cond:
+                continue
+            off = stmt.orelse if cond[1] else stmt.body
+            for sub in off:
+                for node in ast.walk(sub):
+                    if isinstance(node, ast.Call):
+                        out[id(node)] = cond[0]
+    return out
+
+
 def socketio_servers(tree: ast.Module, text: str, project_has_queue: bool) -> list[BackendFinding]:
     if not any(tok in text for tok in ("enter_room", "join_room", "broadcast", "skip_sid", "room=")):
         return []  # no rooms and no broadcast: every emit answers the connection it came from
     out: list[BackendFinding] = []
+    branch_switch = _branch_switches(tree)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -327,9 +346,11 @@ def socketio_servers(tree: ast.Module, text: str, project_has_queue: bool) -> li
                     if resolved is not None:
                         continue
                     switch = _named(sw)
+        elif id(node) in branch_switch:
+            switch = branch_switch[id(node)]  # the other branch of a module-level `if` sets the queue
         elif project_has_queue:
             continue
-        safe = f"; safe when {switch} is set" if switch else ""
+        safe = (f"; safe when {switch}" if "=" in switch else f"; safe when {switch} is set") if switch else ""
         out.append(BackendFinding(
             "CLS105", node, f"{last}.{option}",
             f"{last}(...) has no {option}: rooms and broadcasts live in this process only, so an emit from v2 never "
