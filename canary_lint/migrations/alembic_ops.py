@@ -41,11 +41,6 @@ class OpCalls:
             return UNKNOWN
         shift = 0 if batch_table is None else -1  # batch ops take no table argument
 
-        def arg(i: int, kw: str, default=None):
-            if batch_table is not None and i == "table":
-                return batch_table
-            return self._arg(node, env, i, kw, default)
-
         def table(i: int = 0, kw: str = "table_name"):
             if batch_table is not None:
                 return batch_table
@@ -89,13 +84,11 @@ class OpCalls:
         elif name == "create_table":
             t = self._arg(node, env, 0, "table_name")
             cols = []
-            extra = []
             for a in node.args[1:]:
                 spec = self.column_spec(a, env)
                 if spec is not None:
                     cols.append(spec)
             ops.append(Op(K.CREATE_TABLE, t, columns=tuple(cols), detail=detail))
-            ops.extend(extra)
             self._emit(ops, node)
             return _Marker("table", t) if isinstance(t, str) else UNKNOWN
         elif name == "drop_table":
@@ -193,12 +186,9 @@ class OpCalls:
         if args and isinstance(self.ev(args[0], env), str):
             name = self.ev(args.pop(0), env)
         typ = None
-        fk = False
         for a in args:
             inner = _dotted(a.func if isinstance(a, ast.Call) else a).split(".")[-1]
-            if inner == "ForeignKey":
-                fk = True
-            elif typ is None and inner not in ("Sequence", "Identity", "Computed", "CheckConstraint"):
+            if typ is None and inner not in ("ForeignKey", "Sequence", "Identity", "Computed", "CheckConstraint"):
                 typ = self.type_of(a, env)
         kw = {k.arg: k.value for k in node.keywords if k.arg}
         if "type_" in kw:
@@ -210,7 +200,6 @@ class OpCalls:
                           primary_key=pk, unique=self.ev(kw["unique"], env) is True if "unique" in kw else False)
         if pk and typ in ("INTEGER", "BIGINT", "SMALLINT") and spec.default is None:
             spec.default = "nextval()"  # autoincrement
-        _ = fk
         return spec
 
     def default_of(self, node: ast.AST, env: dict) -> str | None:
