@@ -968,3 +968,12 @@ def test_socketio_server_in_the_branch_without_a_manager_names_the_switch(tmp_pa
     assert rules(found) == [("CLS105", 6)]
     assert "safe when WEBSOCKET_MANAGER=redis is set" not in found[0].message
     assert "safe when WEBSOCKET_MANAGER=redis" in found[0].message
+
+
+def test_socketio_server_imported_from_another_module(tmp_path):
+    src = """
+    from app.server import sio
+    @sio.on("connect")
+    async def connect(sid): pass
+    """
+    assert handler_names(src) == {"connect"}

@@ -13,7 +13,6 @@ without writing it, while another handler writes it.
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
 
 from canary_lint.state import handlers, memory

@@ -91,7 +91,10 @@ def _decorator_kind(dec: ast.AST) -> str:
     if last in ("task", "shared_task", "actor"):
         return "task"
     if last in ("on", "event"):
-        return "socket.io event" if "." in name else ""
+        if "." not in name:
+            return ""
+        receiver = name.rsplit(".", 2)[-2].lower()
+        return "socket.io event" if "sio" in receiver or "socket" in receiver else "event"
     if last in ROUTE_DECORATORS:
         if "." not in name and last in AIOHTTP_SHORTCUTS | {"route", "on", "event", "middleware"}:
             return ""  # a bare `@get` is not a framework registration we know
@@ -255,10 +258,10 @@ def module_index(tree: ast.Module, text: str = "", extra_handlers: frozenset = f
     if lines is None or lines:
         for expr in _registered_targets(tree, lines):
             _mark_target(expr, index, "route")
-    if text and "socketio" not in text.lower():
-        for func in index.funcs:  # `@bus.on("x")` on an in-process event emitter is not a socket.io event
-            if func.handler == "socket.io event":
-                func.handler = ""
+    socketio = not text or "socketio" in text.lower()
+    for func in index.funcs:  # `@bus.on("x")` on an in-process event emitter is not a socket.io event
+        if func.handler == "event":
+            func.handler = "socket.io event" if socketio else ""
     for qual in extra_handlers:  # Django URLconf targets found in other modules
         for func in index.funcs:
             if func.qual == qual or (func.cls == qual and (func.name in VIEW_METHODS or func.name.startswith("on_"))):
