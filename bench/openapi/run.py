@@ -95,12 +95,24 @@ def breaking_counts(name: str, output: str) -> str:
         for f in data["findings"]:
             by_rule[f["rule"]] = by_rule.get(f["rule"], 0) + 1
         return f"{data['summary']['errors']} errors, {data['summary']['warnings']} warnings " + json.dumps(by_rule)
+    if "heap out of memory" in output:
+        return "crashed: JavaScript heap out of memory"
     if name.startswith("openapi-diff"):
-        m = re.search(r'"breakingDifferencesFound":\s*(true|false)', output)
-        n = output.count('"type": "breaking"')
-        return f"breakingDifferencesFound={m.group(1) if m else '?'}, {n} breaking entries"
-    m = re.findall(r"(\d+)\s+(?:checks? )?(?:failed|errors?)", output)
-    return f"{output.count('✕') or output.count('x ')} failed checks; tail: {output.strip().splitlines()[-1:] }"
+        try:
+            data = json.loads(output[output.index("{"):output.rindex("}") + 1])
+        except ValueError:
+            return "no report"
+        codes: dict[str, int] = {}
+        for d in data.get("breakingDifferences") or []:
+            codes[d["code"]] = codes.get(d["code"], 0) + 1
+        return f"{sum(codes.values())} breaking differences " + json.dumps(codes)
+    if "invalid openapi" in output:
+        return "refused the spec as invalid OpenAPI; no diff"
+    failed = re.findall(r"^\s+x \[([^\]]+)\]", output, re.M)
+    rules: dict[str, int] = {}
+    for r in failed:
+        rules[r] = rules.get(r, 0) + 1
+    return f"{len(failed)} failed checks " + json.dumps(rules)
 
 
 def main() -> int:
@@ -114,7 +126,7 @@ def main() -> int:
     old = WORK / "old" / "package" / "generated" / args.spec
     new = WORK / "new" / "package" / "generated" / args.spec
     if args.pair:
-        old, new = Path(args.pair) / "old.json", Path(args.pair) / "new.json"
+        old, new = Path(args.pair).resolve() / "old.json", Path(args.pair).resolve() / "new.json"
     if not old.is_file() or not new.is_file() or not shutil.which("/usr/bin/time"):
         print("run bench/openapi/install.sh first (needs npm and GNU time)", file=sys.stderr)
         return 2
