@@ -699,3 +699,34 @@ def test_yaml_line_suppression_and_operation_ignore_in_check_mode():
     report = run_case(Case("CLA111", "suppressed", head={"openapi.yaml": head}, base={"openapi.yaml": base},
                            expect=[]))
     assert [f.rule for f in report.findings] == [] and report.suppressed == 1
+
+
+def test_pretty_json_shortcut_and_full_scan_agree_on_every_pointer():
+    import yaml
+
+    from canary_lint.openapi.loader import escape
+
+    data = yaml.safe_load(spec(ORDERS + UNION.split("components:")[0].replace("paths:\n", "")))
+    data["paths"]["/we~ird/{x}"] = {"get": {"parameters": [{"name": "x", "in": "path"}], "responses": {}}}
+    for indent in (2, 4, None):
+        text = json.dumps(data, indent=indent)
+        doc = load("a.json", text)
+
+        def pointers(node, prefix=""):
+            yield prefix
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    yield from pointers(v, f"{prefix}/{escape(k)}")
+            elif isinstance(node, list):
+                for i, v in enumerate(node):
+                    yield from pointers(v, f"{prefix}/{i}")
+
+        from canary_lint.openapi.loader import split_pointer
+
+        checked = 0
+        for p in pointers(data):
+            fast = doc._json_offset(split_pointer(p))
+            slow = doc._json_offset_scan(split_pointer(p))
+            assert fast == slow, p
+            checked += 1
+        assert checked > 50

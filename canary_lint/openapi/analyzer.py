@@ -39,7 +39,6 @@ RULES = (
 )
 
 SPEC_SNIFF = re.compile(r'^(openapi|swagger)\s*:|"(openapi|swagger)"\s*:\s*"', re.M)
-_SEV = {"warning": "WARNING", "error": "ERROR", "info": "INFO"}
 
 
 def _severity(name):

@@ -157,6 +157,7 @@ class Document:
         return pos
 
     def _json_offset_scan(self, tokens: list[str]) -> int:
+        """The same walk without the pretty-print shortcut (any JSON layout); the tests hold both equal."""
         text = self._text
         pos = _skip_ws(text, 0)
         for token in tokens:

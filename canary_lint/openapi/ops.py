@@ -198,14 +198,17 @@ def operations(spec: Spec) -> dict[tuple, Operation]:
 
 
 def webhooks(spec: Spec) -> dict[str, Loc]:
+    """"name METHOD" -> the webhook's Loc (OpenAPI 3.1 `webhooks`)."""
     root = spec.root_loc()
     data = root.node if isinstance(root.node, dict) else {}
     hooks = data.get("webhooks")
     out = {}
     if isinstance(hooks, dict):
-        for name, item in hooks.items():
+        for name in hooks:
+            loc = root.child("webhooks", name)
+            item = spec.deref(loc).node
             if isinstance(item, dict):
                 for method in METHODS:
-                    if method in item or "$ref" in item:
-                        out[f"{name} {method.upper()}" if method in item else name] = root.child("webhooks", name)
+                    if method in item:
+                        out[f"{name} {method.upper()}"] = loc
     return out
