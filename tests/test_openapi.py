@@ -730,3 +730,31 @@ def test_pretty_json_shortcut_and_full_scan_agree_on_every_pointer():
             assert fast == slow, p
             checked += 1
         assert checked > 50
+
+
+def test_encoded_content_changes_break_both_directions(tmp_path):
+    h31 = "openapi: 3.1.0\ninfo: {title: shop, version: '1.0'}\n"
+    body = """
+    paths:
+      /files:
+        post:
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    data: {type: string, contentMediaType: image/png, contentEncoding: base64}
+          responses:
+            '200':
+              description: ok
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      data: {type: string, contentMediaType: image/png, contentEncoding: base64}
+    """
+    report = run(tmp_path, spec(body, h31), spec(body.replace("base64", "base32"), h31))
+    assert codes(report) == ["CLA112", "CLA134"]
+    assert "image/png (base32)" in report.findings[0].message

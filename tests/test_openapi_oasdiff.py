@@ -30,7 +30,7 @@ from canary_lint.registry import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = Path(os.environ.get("CANARY_LINT_OASDIFF_REFERENCE", ROOT.parent / "shared" / "reference" / "oasdiff"))
-AGREEMENT_FLOOR = 0.83  # agreeing cases / judged cases (deliberate differences count as disagreement)
+AGREEMENT_FLOOR = 0.86  # agreeing cases / judged cases (deliberate differences count as disagreement)
 
 # Cases where we differ from oasdiff on purpose, each with the reason we believe our answer is right for a
 # canary. They are still counted as disagreements in the agreement figure.
@@ -128,7 +128,7 @@ OASDIFF_TO_CANARY = {
     'request-body-const-removed': None,
     'request-body-contains-added': None,
     'request-body-contains-removed': None,
-    'request-body-content-encoding-changed': None,
+    'request-body-content-encoding-changed': 'CLA112',
     'request-body-content-media-type-changed': 'CLA112',
     'request-body-content-schema-added': None,
     'request-body-content-schema-removed': None,
@@ -282,7 +282,7 @@ OASDIFF_TO_CANARY = {
     'request-property-const-removed': None,
     'request-property-contains-added': None,
     'request-property-contains-removed': None,
-    'request-property-content-encoding-changed': None,
+    'request-property-content-encoding-changed': 'CLA112',
     'request-property-content-media-type-changed': 'CLA112',
     'request-property-content-schema-added': None,
     'request-property-content-schema-removed': None,
@@ -386,7 +386,7 @@ OASDIFF_TO_CANARY = {
     'response-body-const-removed': 'CLA135',
     'response-body-contains-added': None,
     'response-body-contains-removed': None,
-    'response-body-content-encoding-changed': None,
+    'response-body-content-encoding-changed': 'CLA134',
     'response-body-content-media-type-changed': 'CLA134',
     'response-body-content-schema-added': None,
     'response-body-content-schema-removed': None,
@@ -483,7 +483,7 @@ OASDIFF_TO_CANARY = {
     'response-property-const-removed': 'CLA135',
     'response-property-contains-added': None,
     'response-property-contains-removed': None,
-    'response-property-content-encoding-changed': None,
+    'response-property-content-encoding-changed': 'CLA134',
     'response-property-content-media-type-changed': 'CLA134',
     'response-property-content-schema-added': None,
     'response-property-content-schema-removed': None,

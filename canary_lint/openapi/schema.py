@@ -66,6 +66,7 @@ class Flat:
     unions: list = field(default_factory=list)  # [(kind, [Loc, ...])]
     discriminator: tuple | None = None  # (propertyName, mapping dict)
     disc_loc: Loc | None = None
+    content: tuple = (None, None)  # (contentMediaType, contentEncoding) of an encoded string
     ext_enum: tuple | None = None  # x-extensible-enum: the values a server accepts, open for responses
     opaque: tuple = ()  # $refs that could not be followed
 
@@ -191,6 +192,8 @@ class Differ:
             t, n = _types_of(node, spec)
             types = _meet(types, t)
             nullable = nullable or n
+            if ("contentMediaType" in node or "contentEncoding" in node) and f.content == (None, None):
+                f.content = (node.get("contentMediaType"), node.get("contentEncoding"))
             if "format" in node and f.format is None:
                 f.format = str(node["format"])
             if "enum" in node and isinstance(node["enum"], list):
@@ -366,6 +369,9 @@ class Differ:
                            "values v1 clients send may no longer validate"))
             if b.nullable and not h.nullable:
                 add(Change("CLA112", (), "head", h.loc, "no longer accepts null; v1 clients may send null"))
+            if h.content != (None, None) and h.content != b.content:
+                add(Change("CLA112", (), "head", h.loc, f"changed its encoded content from {_content(b.content)} "
+                           f"to {_content(h.content)}; v1 clients still encode it the old way"))
         else:
             if b.types is not None and not covers(b.types, h.types):
                 add(Change("CLA134", (), "head", h.loc, f"changed type from {_fmt_types(b.types)} to "
@@ -375,6 +381,9 @@ class Differ:
                            "v1 clients parse the old format"))
             if h.nullable and not b.nullable:
                 add(Change("CLA133", (), "head", h.loc, "may now be null; v1 clients do not expect null"))
+            if b.content != (None, None) and h.content != b.content:
+                add(Change("CLA134", (), "head", h.loc, f"changed its encoded content from {_content(b.content)} "
+                           f"to {_content(h.content)}; v1 clients decode it the old way"))
         # enum
         if req:
             if h.enum is not None and b.enum is None:
@@ -648,6 +657,11 @@ def _show(value) -> str:
     if isinstance(value, tuple):
         return f"{value[0]}{' (exclusive)' if value[1] else ''}"
     return str(value)
+
+
+def _content(content: tuple) -> str:
+    media, encoding = content
+    return " ".join(x for x in (media, f"({encoding})" if encoding else None) if x) or "plain"
 
 
 def _values(values) -> str:
