@@ -758,3 +758,13 @@ def test_encoded_content_changes_break_both_directions(tmp_path):
     report = run(tmp_path, spec(body, h31), spec(body.replace("base64", "base32"), h31))
     assert codes(report) == ["CLA112", "CLA134"]
     assert "image/png (base32)" in report.findings[0].message
+
+
+def test_validation_fallback_entry_point_reports_the_reason():
+    from canary_lint.openapi.validate import _run, _run_simple
+
+    bad = {"openapi": "3.0.3", "info": {"title": "x"}, "paths": {}}
+    assert _run_simple(bad) and "version" in _run_simple(bad)[0][1]
+    assert _run(bad) and "version" in _run(bad)[0][1]
+    good = {"openapi": "3.0.3", "info": {"title": "x", "version": "1"}, "paths": {}}
+    assert _run_simple(good) == [] == _run(good)

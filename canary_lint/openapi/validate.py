@@ -53,9 +53,12 @@ def validate(data, text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
 def _run(data) -> list[tuple[str, str]]:
     if not isinstance(data, dict) or _external_refs(data):
         return []
-    from jsonschema_path import SchemaPath
-    from openapi_spec_validator.shortcuts import get_validator_cls
-    from openapi_spec_validator.validation.exceptions import ValidatorDetectError
+    try:
+        from jsonschema_path import SchemaPath
+        from openapi_spec_validator.shortcuts import get_validator_cls
+        from openapi_spec_validator.validation.exceptions import ValidatorDetectError
+    except ImportError:  # older openapi-spec-validator: first error only, through the stable entry point
+        return _run_simple(data)
 
     try:
         cls = get_validator_cls(data)
@@ -75,3 +78,14 @@ def _run(data) -> list[tuple[str, str]]:
     except Exception as exc:  # noqa: BLE001 - a validator crash is a finding, not a crash of ours
         out.append(("", f"the validator failed: {type(exc).__name__}: {str(exc)[:200]}"))
     return out
+
+
+def _run_simple(data) -> list[tuple[str, str]]:
+    from openapi_spec_validator import validate as validate_spec
+
+    try:
+        validate_spec(data)
+    except Exception as exc:  # noqa: BLE001 - the validator's own exception types differ between versions
+        path = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in getattr(exc, "path", ()) or ())
+        return [(path, str(getattr(exc, "message", exc)).splitlines()[0][:300])]
+    return []
