@@ -139,6 +139,7 @@ class ReleaseContext:
         operation: str | None = None,
         pointer: str | None = None,
         severity: Severity | None = None,
+        line_in_base: bool = False,
     ) -> Finding:
         """Build a finding for `rule` (code or name). `severity` overrides the page's default for
         rules whose severity depends on the case (e.g. warning when v1 no longer uses a column);
@@ -154,7 +155,7 @@ class ReleaseContext:
         return Finding(
             rule=meta.code, name=meta.name, family=meta.family, severity=sev, path=path, line=line,
             column=column, end_line=end_line, end_column=end_column, message=message, fix=fix,
-            operation=operation, pointer=pointer, subject=subject,
+            operation=operation, pointer=pointer, subject=subject, line_in_base=line_in_base,
         )
 
     def file_error(self, path: str, message: str, line: int = 1, column: int = 1) -> None:

@@ -53,6 +53,7 @@ class Finding:
     operation: str | None = None  # API findings: "GET /orders/{id}"
     pointer: str | None = None  # API findings: JSON pointer into the spec
     subject: str = ""  # what the finding is about (e.g. "users.nickname"); feeds the fingerprint
+    line_in_base: bool = False  # `line` is in v1's version of the file (a removal): no head excerpt
 
     @property
     def fingerprint(self) -> str:

@@ -37,7 +37,9 @@ def render(report: Report, *, color: bool = False, read_source: Callable[[str], 
             out.append(f"  {f.line}:{f.column}  {_paint(color, sev, sev)}  {_paint(color, 'bold', f.rule)} {f.name}"
                        + (f"  [{f.operation}]" if f.operation else ""))
             out.append(f"        {f.message}")
-            if lines and 1 <= f.line <= len(lines):
+            if f.line_in_base:
+                out.append(_paint(color, "dim", f"        (line {f.line} of v1's version of this file)"))
+            elif lines and 1 <= f.line <= len(lines):
                 src = lines[f.line - 1].rstrip("\n").expandtabs(4)
                 if len(src) <= 240:
                     width = len(str(f.line))

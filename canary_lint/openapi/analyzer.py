@@ -98,7 +98,7 @@ def compare_specs(ctx, base, head, *, validate: bool = True, cache_dir: Path | N
             findings.append(ctx.finding(
                 p.code, spec.display(doc.path), doc.line_of(p.loc.pointer), message=p.message, fix=FIXES.get(p.code),
                 subject=p.subject, operation=p.operation, pointer=p.loc.pointer or "/",
-                severity=_severity(p.severity)))
+                severity=_severity(p.severity), line_in_base=p.side == "base"))
     seen = set()
     for spec, side in ((head, "v2"), (base, "v1")):
         if spec is None:
