@@ -139,43 +139,35 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
     from canary_lint.engine import run_check
     from canary_lint.formatters.text import summary_line
     from canary_lint.model import Severity
+    from canary_lint.registry import registry
 
-    if example:
-        from canary_lint.example import example_release
-
-        with example_release() as (root, base_ref):
-            click.echo(f"canary-lint: example release: v1 (serving) -> v2 (canary), in {root}", err=True)
-            report = run_check(["."], config_mod.Config(root=root), base=base_ref, cwd=root)
-
-            def read(path):
-                return _read_source(str(root / path))
-
-            write_reports(report, formats, output, color, read_source=read)
-        click.echo(summary_line(report), err=True)
-        return 0 if exit_zero else exit_code(report, Severity.ERROR)
-
+    for flag, values in (("--select", select), ("--ignore", ignore)):
+        for s in _csv(values):
+            if not registry().is_selector(s):
+                raise UsageFailure(f"{flag} names unknown rule {s!r} (see `canary-lint rules`)")
+    if example and (paths or base or config_path or baseline_path):
+        raise UsageFailure("--example checks the bundled release: it takes no PATHs, --base, --config or --baseline")
     for p in paths:
         if not os.path.lexists(p):
             raise UsageFailure(f"path does not exist: {p}")
-    cfg = config_mod.load(config_path, paths[0] if paths else None)
-    if select:
-        for s in _csv(select):
-            from canary_lint.registry import registry
-
-            if not registry().is_selector(s):
-                raise UsageFailure(f"--select names unknown rule {s!r} (see `canary-lint rules`)")
-    if ignore:
-        for s in _csv(ignore):
-            from canary_lint.registry import registry
-
-            if not registry().is_selector(s):
-                raise UsageFailure(f"--ignore names unknown rule {s!r} (see `canary-lint rules`)")
+    cfg = config_mod.Config() if example else config_mod.load(config_path, paths[0] if paths else None)
     cfg = cfg.merged(
         select=_csv(select) or None,
         ignore=(cfg.ignore + _csv(ignore)) if ignore else None,
         fail_on=Severity(fail_on) if fail_on else None,
         base=base,
     )
+    if example:
+        from canary_lint.example import example_release
+
+        with example_release() as (root, base_ref):
+            click.echo(f"canary-lint: example release: v1 (serving) -> v2 (canary), in {root}", err=True)
+            report = run_check(["."], cfg.merged(root=root, base=base_ref), base=base_ref, cwd=root)
+            report.extra["fail_on"] = cfg.fail_on.value
+            write_reports(report, formats, output, color, read_source=lambda path: _read_source(str(root / path)))
+        click.echo(summary_line(report), err=True)
+        return 0 if exit_zero and not report.internal_error else exit_code(report, cfg.fail_on)
+
     report = run_check(list(paths) or ["."], cfg, base=cfg.base)
     if baseline_path:
         from canary_lint import baseline as baseline_mod

@@ -225,9 +225,19 @@ def test_version_and_small_sql_check_do_not_import_heavy_parsers(tmp_path):
         assert "HEAVY=\n" in proc.stderr, (args, proc.stderr)
 
 
-def test_example_release_runs(tmp_path):
+def test_example_release_shows_every_family(tmp_path):
     proc = run_cli("check", "--example", "--format", "json", cwd=tmp_path)
-    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["base"] == "v1"
+    assert report["base"] == "v1" and report["commit"]
     assert report["summary"]["files"] >= 10
+    assert {f["family"] for f in report["findings"]} == {"migration", "api", "state", "telemetry"}
+    assert not [f for f in report["findings"] if f["family"] == "meta"]
+    by_rule = {(f["rule"], f["path"]) for f in report["findings"]}
+    assert ("CLM103", "migrations/versions/0002_display_name.py") in by_rule  # v1 still maps users.nickname
+    assert ("CLA110", "openapi/openapi.yaml") in by_rule  # `currency` now required
+    assert ("CLS101", "app/main.py") in by_rule  # carts in process memory
+    assert ("CLT101", "app/telemetry.py") in by_rule  # no service.version
+    selected = json.loads(run_cli("check", "--example", "--format", "json", "--select", "CLS", cwd=tmp_path).stdout)
+    assert {f["family"] for f in selected["findings"]} == {"state"}
+    assert run_cli("check", "--example", "--exit-zero", cwd=tmp_path).returncode == 0
