@@ -5,26 +5,15 @@ from __future__ import annotations
 import ast
 import re
 
+from canary_lint.pyast import const_str, dotted as _dotted  # noqa: F401 - const_str is re-exported
+
 ENV_RECEIVERS = {"environ", "os.environ"}
 DEPLOY_ENV = re.compile(r"""\b([A-Z][A-Z0-9_]{2,})["']?\s*[:=]|name:\s*["']?([A-Z][A-Z0-9_]{2,})|\bENV\s+([A-Z][A-Z0-9_]{2,})\s""")
 
 
 def dotted(node: ast.AST) -> str:
     """`a.b.c` for a Name/Attribute chain, else ""."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return ""
-
-
-def const_str(node: ast.AST | None) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    return None
+    return _dotted(node) or ""
 
 
 def env_read(node: ast.AST) -> tuple[str, ast.AST | None] | None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import re
+
+from canary_lint.pyast import dotted  # noqa: F401 - used here and re-exported
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
@@ -83,17 +85,6 @@ def _is_log_record(node: ast.AST) -> bool:
     """`record`, `log_record`, `event_dict`, `self.fields`: the objects a filter or processor fills in."""
     name = (dotted(node) or "").rsplit(".", 1)[-1].lower()
     return any(w in name for w in ("record", "event", "fields", "log"))
-
-
-def dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def span(node: ast.AST) -> dict:
