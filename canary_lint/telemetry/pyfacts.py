@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import ast
 import re
-
-from canary_lint.pyast import dotted  # noqa: F401 - used here and re-exported
 from bisect import bisect_left
 from dataclasses import dataclass, field
+
+from canary_lint.pyast import dotted  # noqa: F401 - used here and re-exported
 
 # A file holds a telemetry set-up only if it names one of these; other files are never walked.
 STRONG_TOKENS = ("opentelemetry", "sentry_sdk", "prometheus", "ddtrace", "datadog", "structlog", "jsonlogger",
