@@ -19,11 +19,13 @@ class AnalyzerSpec:
     kinds: frozenset  # file kinds that make the analyzer run
     needs_base: bool = False  # only runs with --base
     also_on_base: bool = False  # with --base, runs even when head has none of its kinds (a deleted spec)
+    not_for: frozenset = frozenset()  # files of these kinds alone never make it run (migrations are no app code)
 
 
 ANALYZERS: tuple[AnalyzerSpec, ...] = (
     AnalyzerSpec("migrations", "canary_lint.migrations.analyzer", frozenset({"alembic", "sql_migration"})),
     AnalyzerSpec("openapi", "canary_lint.openapi.analyzer", frozenset({"openapi"}), also_on_base=True),
-    AnalyzerSpec("state", "canary_lint.state.analyzer", frozenset({"python"})),
-    AnalyzerSpec("telemetry", "canary_lint.telemetry.analyzer", frozenset({"python", "deploy"})),
+    AnalyzerSpec("state", "canary_lint.state.analyzer", frozenset({"python"}), not_for=frozenset({"alembic"})),
+    AnalyzerSpec("telemetry", "canary_lint.telemetry.analyzer", frozenset({"python", "deploy"}),
+                 not_for=frozenset({"alembic"})),
 )

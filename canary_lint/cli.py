@@ -157,18 +157,21 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
         fail_on=Severity(fail_on) if fail_on else None,
         base=base,
     )
+    # only the machine reports name the commit they describe
+    record_commit = bool({spec.partition(":")[0] for spec in formats} & {"json", "markdown", "sarif"})
     if example:
         from canary_lint.example import example_release
 
         with example_release() as (root, base_ref):
             click.echo(f"canary-lint: example release: v1 (serving) -> v2 (canary), in {root}", err=True)
-            report = run_check(["."], cfg.merged(root=root, base=base_ref), base=base_ref, cwd=root)
+            report = run_check(["."], cfg.merged(root=root, base=base_ref), base=base_ref, cwd=root,
+                               record_commit=record_commit)
             report.extra["fail_on"] = cfg.fail_on.value
             write_reports(report, formats, output, color, read_source=lambda path: _read_source(str(root / path)))
         click.echo(summary_line(report), err=True)
         return 0 if exit_zero and not report.internal_error else exit_code(report, cfg.fail_on)
 
-    report = run_check(list(paths) or ["."], cfg, base=cfg.base)
+    report = run_check(list(paths) or ["."], cfg, base=cfg.base, record_commit=record_commit)
     if baseline_path:
         from canary_lint import baseline as baseline_mod
 

@@ -106,8 +106,12 @@ def _head_commit(cwd: Path) -> str | None:
     return None if dirty.returncode != 0 or dirty.stdout.strip() else head.stdout.decode().strip()
 
 
-def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd: Path | None = None) -> Report:
-    """Check a release. Raises `gitio.GitError` when `base` cannot be read (the CLI exits 2)."""
+def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd: Path | None = None,
+              record_commit: bool = True) -> Report:
+    """Check a release. Raises `gitio.GitError` when `base` cannot be read (the CLI exits 2).
+
+    `record_commit=False` skips asking git for the head commit (a text report on a pre-commit run has no use
+    for it, and `git status` costs time on a large work tree)."""
     reg = registry()
     cwd = (cwd or Path.cwd()).resolve()
     discovered = discover(paths, config, cwd)
@@ -120,7 +124,8 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
     for spec in ANALYZERS:
         if spec.needs_base and base is None:
             continue
-        if not ctx.files_of(*spec.kinds) and not (spec.also_on_base and base is not None):
+        wanted = [f for f in ctx.files_of(*spec.kinds) if not f.kinds & spec.not_for]
+        if not wanted and not (spec.also_on_base and base is not None):
             continue
         try:
             module = importlib.import_module(spec.module)
@@ -147,7 +152,7 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
         errors=tuple(sorted(ctx.errors, key=lambda e: e.path)),
         files=len(discovered.files),
         base=base,
-        commit=_head_commit(cwd),
+        commit=_head_commit(cwd) if record_commit else None,
         suppressed=suppressed,
         tool_version=__version__,
         internal_error=ctx.crashed,

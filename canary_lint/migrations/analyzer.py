@@ -101,11 +101,14 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
     from canary_lint.discovery import classify, display_path
     from canary_lint.migrations.alembic_reader import read_revision
     from canary_lint.migrations.history import sql_order
-    from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
 
     named = [f for f in ctx.files_of("alembic", "sql_migration") if f.explicit]
     if not named:
         return [], []
+    if any("sql_migration" in f.kinds for f in named):
+        from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
+    else:  # a pre-commit run on Python revisions never loads the SQL reader
+        SqlSyntaxError, read_sql = ValueError, None
     known = {f.abspath.resolve() for f in ctx.files}
     alembic, sql = [], []
     for folder in sorted({f.abspath.parent.resolve() for f in named}):
