@@ -29,7 +29,8 @@ from canary_lint.openapi.analyzer import _disk_reader, _inside, compare_specs, l
 from canary_lint.registry import registry
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = Path(os.environ.get("CANARY_LINT_OASDIFF_REFERENCE", ROOT.parent / "shared" / "reference" / "oasdiff"))
+# oasdiff's own spec pairs and expectations (Apache-2.0, see fixtures/oasdiff/LICENSE), kept in the repository
+REFERENCE = Path(os.environ.get("CANARY_LINT_OASDIFF_REFERENCE", ROOT / "fixtures" / "oasdiff"))
 AGREEMENT_FLOOR = 0.86  # agreeing cases / judged cases (deliberate differences count as disagreement)
 
 # Cases where we differ from oasdiff on purpose, each with the reason we believe our answer is right for a
