@@ -576,21 +576,20 @@ def test_validation_is_cached_by_content_hash(tmp_path, monkeypatch):
 
 
 # ---- the CLI and `check` ---------------------------------------------------------------------------
-def test_openapi_diff_cli_formats_and_exit_codes(tmp_path):
+def test_openapi_diff_cli_formats_and_exit_codes(tmp_path, monkeypatch):
     from canary_lint.cli import cli
 
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "a.yaml").write_text(spec(ORDERS))
     (tmp_path / "b.yaml").write_text(spec(ORDERS.replace("required: [items]", "required: [items, note]")))
     runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        result = runner.invoke(cli, ["openapi-diff", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"),
-                                     "--format", "json", "--no-validate"], standalone_mode=False)
+    result = runner.invoke(cli, ["openapi-diff", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"),
+                                 "--format", "json", "--no-validate"], standalone_mode=False)
     data = json.loads(result.output[: result.output.rindex("}") + 1])
     assert result.return_value == 1
     assert data["findings"][0]["rule"] == "CLA111" and data["findings"][0]["operation"] == "POST /orders"
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        same = runner.invoke(cli, ["openapi-diff", str(tmp_path / "a.yaml"), str(tmp_path / "a.yaml"),
-                                   "--no-validate"], standalone_mode=False)
+    same = runner.invoke(cli, ["openapi-diff", str(tmp_path / "a.yaml"), str(tmp_path / "a.yaml"),
+                               "--no-validate"], standalone_mode=False)
     assert same.return_value == 0
 
 
