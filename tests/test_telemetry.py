@@ -12,7 +12,7 @@ from canary_lint.discovery import discover
 from canary_lint.engine import run_check
 from canary_lint.registry import registry
 from canary_lint.telemetry import analyzer, settings
-from canary_lint.telemetry.deploy import read as read_deploy
+from canary_lint.deploy import read as read_deploy
 from conftest import ROOT
 
 

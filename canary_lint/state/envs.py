@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import ast
-import re
 
 from canary_lint.pyast import const_str, dotted as _dotted  # noqa: F401 - const_str is re-exported
 
 ENV_RECEIVERS = {"environ", "os.environ"}
-DEPLOY_ENV = re.compile(r"""\b([A-Z][A-Z0-9_]{2,})["']?\s*[:=]|name:\s*["']?([A-Z][A-Z0-9_]{2,})|\bENV\s+([A-Z][A-Z0-9_]{2,})\s""")
 
 
 def dotted(node: ast.AST) -> str:
@@ -40,13 +38,6 @@ def env_read(node: ast.AST) -> tuple[str, ast.AST | None] | None:
 
 def deploy_env_names(ctx) -> frozenset:
     """Names of environment variables that the release's deploy files (k8s, compose, Dockerfile, .env) set."""
+    from canary_lint import deploy
 
-    def compute() -> frozenset:
-        names: set[str] = set()
-        for file in ctx.files_of("deploy"):
-            text = ctx.text(file)
-            if text:
-                names.update(n for groups in DEPLOY_ENV.findall(text) for n in groups if n)
-        return frozenset(names)
-
-    return ctx.cached(("state", "deploy-env"), compute)
+    return frozenset(deploy.facts(ctx).env)

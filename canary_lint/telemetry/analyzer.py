@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from canary_lint.telemetry import deploy as deploy_facts
+from canary_lint import deploy as deploy_facts
 from canary_lint.telemetry.pyfacts import (
     ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env, span,
 )
@@ -33,7 +33,6 @@ SENTRY_RELEASE_VARS = ("SENTRY_RELEASE", "SOURCE_VERSION", "HEROKU_SLUG_COMMIT",
 # process, a filter or binding that puts the version on log records
 ENV_KINDS = {"resource-create", "provider", "sentry", "datadog"}
 ATTACH_KINDS = {"log-json", "structlog"}
-HELM_VALUE_ENV = ("OTEL_RESOURCE_ATTRIBUTES", "SENTRY_RELEASE", "DD_VERSION")
 TEST_DIRS = {"tests", "test", "testing"}
 
 
@@ -67,22 +66,6 @@ def _python_facts(ctx, extra: tuple, need: str = "setup") -> list:
     return out
 
 
-def _deploy_facts(ctx):
-    facts = deploy_facts.DeployFacts()
-    for f in ctx.files_of("deploy"):
-        text = ctx.text(f)
-        if text is not None:
-            with ctx.guard(f.path, "telemetry"):
-                deploy_facts.read([(f.path, text)], facts)
-    for f in ctx.files_of("yaml"):
-        name = f.path.rsplit("/", 1)[-1]
-        if name.startswith("values") and "deploy" not in f.kinds:
-            text = ctx.text(f)
-            if text is not None:
-                deploy_facts.read_helm_values(text, f.path, facts, HELM_VALUE_ENV)
-    return facts
-
-
 class _Env:
     """Is a variable set by the deployment, by the code itself, or declared as set by the platform?"""
 
@@ -106,7 +89,7 @@ def analyze(ctx):
     extra = tuple(settings.get("version-fields", ()))
     platform = set(settings.get("platform-env", ()))
     py = ctx.cached(("telemetry", "python", extra), lambda: _python_facts(ctx, extra))
-    dep = ctx.cached(("telemetry", "deploy"), lambda: _deploy_facts(ctx))
+    dep = deploy_facts.facts(ctx)
     pending = {item.kind for facts in py for item in facts.items if item.verdict is False}
     for need, kinds in (("env", ENV_KINDS), ("attach", ATTACH_KINDS)):
         if pending & kinds:

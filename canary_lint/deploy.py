@@ -1,7 +1,7 @@
-"""Telemetry facts from deployment files: the environment each container gets, pod-template labels,
-scrape configs that copy a pod's version label, and `ddtrace-run` launchers.
+"""Facts from deployment files, shared by the analyzers: the environment each container gets, pod-template
+labels, scrape configs that copy a pod's version label, and `ddtrace-run` launchers.
 
-Read once per run (the analyzer caches the result). Dockerfile `ENV`, `.env`, docker-compose
+Read once per run: `facts(ctx)` caches the result on the release context. Dockerfile `ENV`, `.env`, docker-compose
 `environment`, Kubernetes/Helm container `env` and ConfigMap `data` all count as "set in the
 deployment". Helm templates are read with their `{{ … }}` actions replaced by a placeholder; a value that
 comes from a template or `valueFrom` counts as set (we cannot see it, so we do not claim it is missing).
@@ -334,3 +334,28 @@ def read(files: list[tuple[str, str]], facts: DeployFacts | None = None) -> Depl
         elif name.endswith((".yaml", ".yml")):
             read_yaml(text, path, facts)
     return facts
+
+
+# Helm `values*.yaml` that name one of these count as setting it (the chart passes values into the env).
+HELM_VALUE_ENV = ("OTEL_RESOURCE_ATTRIBUTES", "SENTRY_RELEASE", "DD_VERSION")
+
+
+def facts(ctx) -> DeployFacts:
+    """Every deployment file of the release read once (Kubernetes, Helm, compose, Dockerfile, .env)."""
+
+    def compute() -> DeployFacts:
+        found = DeployFacts()
+        for f in ctx.files_of("deploy"):
+            text = ctx.text(f)
+            if text is not None:
+                with ctx.guard(f.path, "deployment-file"):
+                    read([(f.path, text)], found)
+        for f in ctx.files_of("yaml"):
+            name = f.path.rsplit("/", 1)[-1]
+            if name.startswith("values") and "deploy" not in f.kinds:
+                text = ctx.text(f)
+                if text is not None:
+                    read_helm_values(text, f.path, found, HELM_VALUE_ENV)
+        return found
+
+    return ctx.cached(("deploy", "facts"), compute)
