@@ -37,16 +37,33 @@ class Suppression:
         return None
 
 
+def _comment_lines(path: str, text: str):
+    """(line number, text) of the lines that may hold a suppression. In Python only real comments count
+    (a docstring that shows the syntax is not a suppression); other formats are read line by line."""
+    if path.endswith((".py", ".pyi")):
+        import io
+        import tokenize
+
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+                if tok.type == tokenize.COMMENT and "canary-lint:" in tok.string:
+                    yield tok.start[0], tok.start[1], tok.string
+            return
+        except (tokenize.TokenError, SyntaxError, IndentationError):
+            pass  # unparsable file (reported as CL001): fall back to lines
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if "canary-lint:" in line:
+            yield lineno, 0, line
+
+
 def parse(path: str, text: str) -> list[Suppression]:
     if "canary-lint:" not in text:
         return []
     out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if "canary-lint:" not in line:
-            continue
+    for lineno, offset, line in _comment_lines(path, text):
         for m in SUPPRESSION.finditer(line):
             rules = [r.strip() for r in m.group("rules").split(",") if r.strip()]
             reason = m.group("reason").strip().rstrip("*/").strip(" -:—")
-            out.append(Suppression(path, lineno, m.start() + 1, m.end() + 1, m.group("kind") == "file-ignore",
-                                   rules, reason))
+            out.append(Suppression(path, lineno, offset + m.start() + 1, offset + m.end() + 1,
+                                   m.group("kind") == "file-ignore", rules, reason))
     return out

@@ -136,3 +136,10 @@ def test_suppression_with_alias_name_and_file_ignore(tmp_path):
     report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path)
     assert [f.rule for f in report.findings] == []
     assert report.suppressed == 1
+
+
+def test_docstring_showing_the_syntax_is_not_a_suppression(tmp_path):
+    (tmp_path / "a.py").write_text('"""Write `# canary-lint: ignore[CLM101] reason` above the line."""\n'
+                                   "x = 1  # canary-lint: ignore[CL004] stale\n")
+    report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path)
+    assert [(f.rule, f.line) for f in report.findings] == [("CL002", 2)]
