@@ -637,3 +637,71 @@ def test_big_sql_file_is_read_with_exact_lines():
     head = {"db/migration/V9__bulk.sql": "\n".join(lines) + "\n"}
     found = check(head)
     assert ("CLM101", 77_778) in codes(found)
+
+
+# ---- migrations v1 already applied, edited in this release (CLR101) -------------------------------------
+def release_findings(head: dict, base: dict | None = None, **config):
+    report = run_case(Case("T", "t", dict(head), dict(base or {}), [], config))
+    return [f for f in report.findings if f.rule == "CLR101"]
+
+
+PHONE = '''
+op.add_column("users", sa.Column("phone", sa.String(32), nullable=True))
+op.create_index("ix_users_phone", "users", ["phone"])
+'''
+
+
+def test_edited_revision_is_reported_at_the_changed_operation():
+    base = {V + "0002_phone.py": rev(PHONE)}
+    head = {V + "0002_phone.py": rev(PHONE.replace('["phone"]', '["phone", "id"]'))}
+    found = release_findings(head, base)
+    assert [(f.rule, f.line) for f in found] == [("CLR101", 10)]
+    assert "revision 0002" in found[0].message and "ix_users_phone" in found[0].message
+    assert "columns (phone) -> (phone, id)" in found[0].message
+    assert "new migration" in found[0].fix
+
+
+def test_removed_operation_is_reported_at_the_revision_line():
+    base = {V + "0002_phone.py": rev(PHONE)}
+    head = {V + "0002_phone.py": rev(PHONE.splitlines()[1])}
+    found = release_findings(head, base)
+    assert [f.line for f in found] == [4]
+    assert "no longer runs create index ix_users_phone on users" in found[0].message
+
+
+def test_comment_docstring_and_layout_edits_are_not_edits():
+    base = {V + "0002_phone.py": rev(PHONE)}
+    reformatted = ('"""Phone numbers."""\n' + rev('''
+        # v1 never writes phone: keep it nullable
+        op.add_column(
+            "users",
+            sa.Column("phone", sa.String(32), nullable=True),
+        )
+        op.create_index("ix_users_phone", "users", ["phone"])  # lookups by phone
+    '''))
+    assert release_findings({V + "0002_phone.py": reformatted}, base) == []
+    assert release_findings(dict(base), base) == []
+
+
+def test_edits_need_the_base_and_new_migrations_are_not_edits():
+    head = {V + "0002_phone.py": rev(PHONE)}
+    assert release_findings(head) == []
+    base = {V + "0001_init.py": rev("pass", revision="0001", down=None)}
+    assert release_findings({**base, **head}, base) == []
+
+
+def test_edited_sql_migration_names_the_changed_type():
+    base = {"db/migrations/V3__status.sql": "ALTER TABLE orders ADD COLUMN status text;\n"}
+    head = {"db/migrations/V3__status.sql": "-- the status\nALTER TABLE orders\n  ADD COLUMN status varchar(16);\n"}
+    found = release_findings(head, base)
+    assert [f.line for f in found] == [2]
+    assert "type TEXT -> VARCHAR(16)" in found[0].message
+
+
+def test_dbmate_down_section_is_not_part_of_what_v1_applied():
+    old = "-- migrate:up\nCREATE INDEX ix_a ON orders (a);\n\n-- migrate:down\nDROP INDEX ix_a;\n"
+    base = {"db/migrations/20240101000000_ix.sql": old}
+    down_edit = {"db/migrations/20240101000000_ix.sql": old.replace("DROP INDEX ix_a;", "DROP INDEX IF EXISTS ix_a;")}
+    assert release_findings(down_edit, base) == []
+    up_edit = {"db/migrations/20240101000000_ix.sql": old.replace("(a)", "(a, b)")}
+    assert [f.line for f in release_findings(up_edit, base)] == [2]

@@ -16,7 +16,8 @@ from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, 
 from canary_lint.migrations.ops import Migration
 from canary_lint.model import Severity
 
-RULES = COMPAT_RULES + LOCK_RULES + META_RULES
+RELEASE_RULES = ("applied-migration-edited",)
+RULES = COMPAT_RULES + LOCK_RULES + META_RULES + RELEASE_RULES
 
 DBMATE_UP = re.compile(r"^--\s*migrate:up\b(.*)$", re.M)
 DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b", re.M)
@@ -197,6 +198,13 @@ def analyze(ctx):
             judge.findings.append(ctx.finding(
                 "migration-history-broken", p.migration.path, op_line, 1, message=p.message, fix=p.fix,
                 subject=p.subject))
+    if base is not None:
+        from canary_lint.migrations.edits import check_edits
+
+        def edited(mig, at, message, fix, subject):
+            judge.findings.append(ctx.finding("applied-migration-edited", mig.path, *at, message=message, fix=fix,
+                                              subject=subject))
+        check_edits(ctx, alembic + sql, edited)
     schema = Schema()
     release_tables: set = set()
     release_objects: set = set()

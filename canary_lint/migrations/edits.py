@@ -1,0 +1,158 @@
+"""Migrations v1's release already applied, edited in this one.
+
+A migration tool runs a revision (or a versioned SQL file) once per database and records it. Databases that v1's
+release migrated never run the edited file again, while fresh databases (CI, new environments, a restore) run
+the new text: the two end up with different schemas. The comparison is made on normalized operations, so a
+comment, a docstring or a reformatted statement is not an edit.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import warnings
+
+from canary_lint.migrations import ops as K
+from canary_lint.migrations.ops import Migration, Op
+
+# what an operation does, not where it is written or how the reader saw it
+_PLACE = frozenset({"line", "column_no", "end_line", "end_column", "in_transaction", "tx", "sql"})
+# the reader's note is the only content of operations whose effect it does not model
+_KEEP_DETAIL = frozenset({K.DYNAMIC, K.UNKNOWN, K.DATA})
+
+
+def _value(v):
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return tuple(sorted((f.name, _value(getattr(v, f.name))) for f in dataclasses.fields(v)))
+    if isinstance(v, (list, tuple)) or hasattr(v, "resolve"):  # LazyColumns of a CREATE TABLE
+        return tuple(_value(x) for x in v)
+    return v
+
+
+def signature(op: Op) -> tuple:
+    """The normalized content of an operation, without its position or the reader's wording."""
+    out = []
+    for f in dataclasses.fields(op):
+        if f.name in _PLACE or (f.name == "detail" and op.kind not in _KEEP_DETAIL):
+            continue
+        out.append((f.name, _value(getattr(op, f.name))))
+    return tuple(out)
+
+
+def effective(ops: list) -> list:
+    """The operations that change something (comments, SET, transaction control dropped)."""
+    return [o for o in ops if o.kind not in (K.OTHER, K.BEGIN, K.COMMIT)]
+
+
+def describe(op: Op) -> str:
+    what = op.kind.replace("_", " ")
+    if op.kind in _KEEP_DETAIL and op.detail:
+        what = op.detail if op.kind != K.DATA else f"{op.detail} (data change)"
+    target = op.table or op.name or ""
+    column = op.column or (op.spec.name if op.spec else None)
+    if op.table and column:
+        target = f"{op.table}.{column}"
+    elif op.table and op.name and op.kind not in (K.DATA,):
+        target = f"{op.name} on {op.table}"
+    return f"{what} {target}".strip()
+
+
+def _flat(sig: tuple, prefix: str = "") -> dict:
+    out = {}
+    for key, value in sig:
+        if isinstance(value, tuple) and value and all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str)
+                                                      for x in value):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def changed_fields(was: Op, now: Op) -> str:
+    """`type TEXT -> VARCHAR(16)`, ... for two operations of the same kind on the same object."""
+    a, b = _flat(signature(was)), _flat(signature(now))
+    parts = []
+    for key in a:
+        if a[key] != b.get(key):
+            label = key.removeprefix("spec.").replace("_", " ")
+            parts.append(f"{label} {_show(a[key])} -> {_show(b.get(key))}")
+    return ", ".join(parts[:3])
+
+
+def _show(v) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_show(x) for x in v) + ")"
+    return str(v)
+
+
+def first_difference(base_ops: list, head_ops: list) -> tuple[int, Op | None, Op | None] | None:
+    """(index, base op, head op) of the first operation that differs, or None when both do the same."""
+    a, b = effective(base_ops), effective(head_ops)
+    for i in range(max(len(a), len(b))):
+        x = a[i] if i < len(a) else None
+        y = b[i] if i < len(b) else None
+        if x is None or y is None or signature(x) != signature(y):
+            return i, x, y
+    return None
+
+
+def read_base(ctx, mig: Migration) -> Migration | None:
+    """v1's version of `mig` read with the same reader, or None (absent, unreadable: nothing to compare)."""
+    text = ctx.base.read_text(mig.path)
+    if text is None:
+        return None
+    if mig.source == "alembic":
+        from canary_lint.migrations.alembic_reader import read_revision
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError):
+            return None
+        return read_revision(tree, mig.path, ctx.config.dialect)
+    from canary_lint.migrations.analyzer import _sql_tool
+    from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
+
+    tool, body, _ = _sql_tool(mig.path, text)
+    try:
+        return Migration(mig.path, "sql", tool, ops=read_sql(body, ctx.config.dialect))
+    except (SqlSyntaxError, ValueError, RecursionError):
+        return None
+
+
+def check_edits(ctx, migrations: list, emit) -> None:
+    """Report every migration present at the base whose upgrade operations changed since."""
+    for mig in migrations:
+        if not mig.in_base or mig.context:
+            continue
+        with ctx.guard(mig.path, "migrations"):
+            old = read_base(ctx, mig)
+            if old is None:
+                continue
+            if mig.source == "alembic" and old.revision and mig.revision and old.revision != mig.revision:
+                continue  # a new revision id: a new migration that reuses the file name, judged as such
+            diff = first_difference(old.ops, mig.ops)
+            if diff is None:
+                continue
+            _, was, now = diff
+            name = f"revision {mig.revision}" if mig.source == "alembic" and mig.revision else mig.path
+            if now is None:
+                change = f"no longer runs {describe(was)}"
+                at = (mig.revision_line, 1, mig.revision_line, 1) if mig.source == "alembic" else (1, 1, 1, 1)
+            else:
+                if was is None:
+                    change = f"now also runs {describe(now)}"
+                elif describe(was) == describe(now):
+                    change = f"changes {describe(now)}: {changed_fields(was, now)}"
+                else:
+                    change = f"now runs {describe(now)} where it ran {describe(was)}"
+                at = now.where
+            message = (f"edits {name}, which v1's release already applied: it {change}. Databases v1 migrated have "
+                       "it recorded as done and never run the new text, so their schema differs from databases "
+                       "migrated from scratch")
+            fix = ("restore the migration exactly as v1 shipped it and put the change in a new migration after the "
+                   "current head")
+            emit(mig, at, message, fix, f"edited:{mig.path}")
