@@ -705,3 +705,51 @@ def test_dbmate_down_section_is_not_part_of_what_v1_applied():
     assert release_findings(down_edit, base) == []
     up_edit = {"db/migrations/20240101000000_ix.sql": old.replace("(a)", "(a, b)")}
     assert [f.line for f in release_findings(up_edit, base)] == [2]
+
+
+# ---- op.execute("COMMIT") ends Alembic's transaction ----------------------------------------------------
+def test_commit_in_its_own_execute_ends_the_transaction_until_begin_or_autocommit_block():
+    mig = read(rev('''
+        op.create_index("a", "t", ["x"], postgresql_concurrently=True)
+        op.execute("COMMIT")
+        op.execute("CREATE INDEX CONCURRENTLY b ON t (x)")
+        op.create_index("c", "t", ["x"], postgresql_concurrently=True)
+        op.execute("BEGIN")
+        op.create_index("d", "t", ["x"], postgresql_concurrently=True)
+        op.execute("COMMIT")
+        with op.get_context().autocommit_block():
+            op.create_index("e", "t", ["x"], postgresql_concurrently=True)
+        op.create_index("f", "t", ["x"], postgresql_concurrently=True)
+    '''))
+    got = [(o.name, o.in_transaction) for o in mig.ops if o.kind == K.CREATE_INDEX]
+    assert got == [("a", True), ("b", False), ("c", False), ("d", True), ("e", False), ("f", True)]
+
+
+def test_concurrent_index_after_commit_is_not_reported_and_stays_reported_without_it():
+    after_commit = rev('''
+        op.execute("COMMIT")
+        op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)
+    ''', down=None)
+    assert [f.rule for f in check({V + "0002_ix.py": after_commit})] == []
+    without = after_commit.replace('op.execute("COMMIT")', 'op.execute("SET lock_timeout = \'5s\'")')
+    assert codes(check({V + "0002_ix.py": without})) == [("CLM202", 10)]
+
+
+def test_commit_in_the_same_string_still_fails_on_postgresql():
+    head = {V + "0002_ix.py": rev('''
+        op.execute("COMMIT; CREATE INDEX CONCURRENTLY ix_users_email ON users (email)")
+    ''', down=None)}
+    found = check(head)
+    assert codes(found) == [("CLM202", 9)]
+    assert "one implicit transaction" in found[0].message and "op.execute() call of its own" in found[0].fix
+
+
+def test_backfill_after_commit_holds_no_ddl_lock():
+    body = '''
+        op.add_column("accounts", sa.Column("tier", sa.Integer(), nullable=True))
+        op.execute("COMMIT")
+        op.execute("UPDATE accounts SET tier = 1")
+    '''
+    assert [f.rule for f in check({V + "0002_x.py": rev(body, down=None)}) if f.rule == "CLM207"] == []
+    held = "\n".join(line for line in body.splitlines() if "COMMIT" not in line)
+    assert [f.rule for f in check({V + "0002_x.py": rev(held, down=None)}) if f.rule == "CLM207"] == ["CLM207"]

@@ -65,6 +65,11 @@ class Reader(OpCalls):
         self.autocommit = 0
         self.stack: list[str] = []
         self.implicit_tx = dialect != "mysql"  # MySQL DDL commits implicitly
+        # is a transaction open on the server? Alembic opens one around upgrade(); `op.execute("COMMIT")` ends it
+        # (the driver still believes it is open, so it sends no new BEGIN) and later statements autocommit, until
+        # an explicit BEGIN or the end of an autocommit_block(), after which Alembic begins a new one
+        self.tx_open = self.implicit_tx
+        self.tx_why = ""
         self.module_nodes: dict = {}
         self._evaluating: set = set()
         for node in tree.body:
@@ -157,10 +162,14 @@ class Reader(OpCalls):
                 if item.optional_vars is not None:
                     self.bind(item.optional_vars, value, env)
             self.autocommit += autocommit
+            if autocommit:
+                self.tx_open, self.tx_why = False, ""  # autocommit_block() commits Alembic's transaction first
             try:
                 self.walk(stmt.body, env)
             finally:
                 self.autocommit -= autocommit
+                if autocommit:
+                    self.tx_open, self.tx_why = self.implicit_tx, ""  # ... and begins a new one at its end
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             items = self.ev(stmt.iter, env)
             if isinstance(items, (list, tuple)) and len(items) <= MAX_UNROLL:
@@ -503,7 +512,8 @@ class Reader(OpCalls):
     # ---- ops --------------------------------------------------------------------------------------
     def add(self, op: Op, node: ast.AST) -> Op:
         op.line, op.column_no, op.end_line, op.end_column = _span(node)
-        op.in_transaction = self.implicit_tx and self.autocommit == 0
+        op.in_transaction = self.tx_open
+        op.tx = self.tx_why
         self.ops.append(op)
         return op
 
@@ -537,8 +547,19 @@ class Reader(OpCalls):
         except SqlSyntaxError as exc:
             self.add(Op(K.DYNAMIC, detail=f"SQL that does not parse ({exc})"), node)
             return UNKNOWN
+        # PostgreSQL runs the statements of one query string in one implicit transaction block, even after a
+        # COMMIT among them: CONCURRENTLY and friends fail there
+        several = self.dialect == "postgresql" and sum(1 for o in sql_ops if o.kind != K.OTHER or o.detail) > 1
         for o in sql_ops:
-            o.in_transaction = self.implicit_tx and self.autocommit == 0
+            if o.kind == K.COMMIT:
+                self.tx_open, self.tx_why = False, ""
+            elif o.kind == K.BEGIN:
+                self.tx_open, self.tx_why = True, f"the BEGIN on line {o.line} opens a transaction"
+            o.in_transaction, o.tx = self.tx_open, self.tx_why
+            if several and not self.tx_open and o.kind not in (K.COMMIT, K.OTHER):
+                o.in_transaction = True
+                o.tx = ("PostgreSQL runs the statements of one execute() string as one implicit transaction, even "
+                        "after a COMMIT among them")
             self.ops.append(o)
         return UNKNOWN
 

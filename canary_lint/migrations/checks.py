@@ -308,8 +308,12 @@ class Judge:
     def _concurrent_in_tx(self, mig: Migration, op: Op, what: str) -> None:
         if not op.in_transaction:
             return
-        if mig.source == "alembic":
-            why = "Alembic runs upgrade() in a transaction"
+        if mig.source == "alembic" and op.tx.startswith("PostgreSQL runs"):
+            why = op.tx
+            how = ("run it in an op.execute() call of its own (after `op.execute(\"COMMIT\")`), or wrap it in "
+                   "`with op.get_context().autocommit_block():`")
+        elif mig.source == "alembic":
+            why = op.tx or "Alembic runs upgrade() in a transaction"
             how = "wrap it in `with op.get_context().autocommit_block():`"
         else:
             why = op.tx or "it runs in a transaction"
