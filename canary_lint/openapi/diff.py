@@ -57,7 +57,7 @@ def _label(rel: tuple) -> str:
             out += "[]"
         elif seg == "*":
             out += ".*"
-        elif seg.startswith("<"):
+        elif seg.startswith(("<", "[")):
             out += seg
         else:
             out += ("." if out else "") + seg

@@ -12,7 +12,7 @@ operations is compared once; a `$ref` cycle is cut where it closes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from canary_lint.openapi.refs import Loc, Spec
 
@@ -69,6 +69,11 @@ class Flat:
     content: tuple = (None, None)  # (contentMediaType, contentEncoding) of an encoded string
     ext_enum: tuple | None = None  # x-extensible-enum: the values a server accepts, open for responses
     opaque: tuple = ()  # $refs that could not be followed
+    # JSON Schema 2020-12 applicators (one entry per part that has them: parts are a conjunction)
+    contains: tuple = ()  # ((loc, minContains, maxContains), ...)
+    arrays: tuple = ()  # ((prefixItems locs, items loc or None), ...) for every part with either keyword
+    conds: tuple = ()  # ((if loc, then loc or None, else loc or None), ...)
+    subs: dict = field(default_factory=dict)  # "propertyNames" | ("dependentSchemas", name) | ... -> locs
 
 
 def _types_of(node: dict, spec: Spec) -> tuple[frozenset | None, bool]:
@@ -229,6 +234,7 @@ class Differ:
             if "items" in node and isinstance(node["items"], (dict, bool)):
                 il = p.child("items")
                 f.items = (*f.items, il) if f.items else (il,)
+            self._applicators(f, p, node)
             if isinstance(node.get("properties"), dict):
                 for name in node["properties"]:
                     pl = p.child("properties", name)
@@ -273,6 +279,32 @@ class Differ:
         f.opaque = tuple(opaque)
         cache[key] = f
         return f
+
+    @staticmethod
+    def _applicators(f: Flat, p: Loc, node: dict) -> None:
+        """Collect the sub-schemas of `contains`, `prefixItems`, `if`/`then`/`else`, `propertyNames`,
+        `contentSchema`, `patternProperties` and `dependentSchemas` of one part."""
+        if isinstance(node.get("contains"), (dict, bool)):
+            lo, hi = node.get("minContains", 1), node.get("maxContains")
+            lo = lo if isinstance(lo, int) and not isinstance(lo, bool) else 1
+            hi = hi if isinstance(hi, int) and not isinstance(hi, bool) else None
+            f.contains = (*f.contains, (p.child("contains"), lo, hi))
+        prefix = node.get("prefixItems")
+        items = node.get("items")
+        if isinstance(prefix, list) or isinstance(items, (dict, bool)):
+            locs = tuple(p.child("prefixItems", i) for i in range(len(prefix))) if isinstance(prefix, list) else ()
+            f.arrays = (*f.arrays, (locs, p.child("items") if isinstance(items, (dict, bool)) else None))
+        if isinstance(node.get("if"), (dict, bool)):
+            f.conds = (*f.conds, (p.child("if"), p.child("then") if isinstance(node.get("then"), (dict, bool))
+                                  else None, p.child("else") if isinstance(node.get("else"), (dict, bool)) else None))
+        for key in ("propertyNames", "contentSchema"):
+            if isinstance(node.get(key), (dict, bool)):
+                f.subs[key] = (*f.subs.get(key, ()), p.child(key))
+        for key in ("patternProperties", "dependentSchemas"):
+            if isinstance(node.get(key), dict):
+                for name, sub in node[key].items():
+                    if isinstance(sub, (dict, bool)):
+                        f.subs[(key, str(name))] = (*f.subs.get((key, str(name)), ()), p.child(key, name))
 
     def flag(self, side: str, locs: tuple, name: str) -> bool:
         """Is `readOnly`/`writeOnly` set on the schema (its own node, its $ref target or an allOf part)?"""
@@ -421,6 +453,10 @@ class Differ:
             out.extend(c.under("[]") for c in self.compare(b.items, h.items, d))
         if isinstance(b.additional, tuple) and isinstance(h.additional, tuple):
             out.extend(c.under("*") for c in self.compare(b.additional, h.additional, d))
+        out.extend(self._contains(b, h, d))
+        out.extend(self._prefix_items(b, h, d))
+        out.extend(self._conditionals(b, h, d))
+        out.extend(self._subschemas(b, h, d))
         out.extend(self._unions(b, h, d))
         if b.discriminator and h.discriminator:
             bp, bm = b.discriminator
@@ -546,6 +582,139 @@ class Differ:
             out.extend(c.under(name) for c in self.compare(b.properties[name], h.properties[name], RESP))
         return out
 
+    # ---- JSON Schema 2020-12 applicators -------------------------------------------------------
+    def _sub(self, b_locs: tuple, h_locs: tuple, d: str, seg: str, b: Flat, h: Flat, implied: dict | None = None,
+             fallback: tuple = ((), ())) -> list[Change]:
+        """Compare one sub-schema of both sides in direction `d`. A missing sub-schema accepts everything
+        (or `fallback`); `implied` is what the instance already is (the parent's type), added to both sides
+        so that a sub-schema restating it is no change."""
+        b_locs = b_locs or fallback[0]
+        h_locs = h_locs or fallback[1]
+        if not b_locs and not h_locs:
+            return []
+        if implied is not None:
+            tag = json.dumps(implied, sort_keys=True)
+            b_locs = (*b_locs, Loc(b.loc.doc, f"{b.loc.pointer}/~~{seg}~~{tag}", implied))
+            h_locs = (*h_locs, Loc(h.loc.doc, f"{h.loc.pointer}/~~{seg}~~{tag}", implied))
+        b_locs = b_locs or (Loc(b.loc.doc, f"{b.loc.pointer}/~~{seg}", {}),)
+        h_locs = h_locs or (Loc(h.loc.doc, f"{h.loc.pointer}/~~{seg}", {}),)
+        # a position that accepted nothing (false, or contradicting types) cannot break v1 requests, and one
+        # that emits nothing cannot break v1 readers
+        if d == REQ and self.flat("base", b_locs).types == frozenset():
+            return []
+        if d == RESP and self.flat("head", h_locs).types == frozenset():
+            return []
+        out = []
+        for c in self.compare(b_locs, h_locs, d):
+            if "/~~" in c.loc.pointer:  # a stand-in for a missing sub-schema: point at its parent
+                c = replace(c, loc=h.loc if c.side == "head" else b.loc)
+            if seg.startswith(("<then>", "<else>", "<dependentSchemas ")) and c.code == "CLA110" and len(c.rel) == 1 and c.rel[0] in b.properties:
+                # a sub-schema of the instance itself requiring a property the object already had
+                c = replace(c, code="CLA111", detail="is now required; v1 clients may omit it")
+            out.append(c.under(seg))
+        return out
+
+    def _match(self, bs: tuple, hs: tuple, loc_of):
+        """Pair entries of both sides whose schema (`loc_of`) has the same shape; one left on each side is
+        the same entry edited in place."""
+        pairs, lone_h, lone_b = [], list(hs), []
+        for be in bs:
+            fp = self.fingerprint("base", loc_of(be))
+            match = next((he for he in lone_h if self.fingerprint("head", loc_of(he)) == fp), None)
+            if match is None:
+                lone_b.append(be)
+            else:
+                lone_h.remove(match)
+                pairs.append((be, match))
+        if len(lone_b) == 1 and len(lone_h) == 1:
+            pairs.append((lone_b[0], lone_h[0]))
+            lone_b, lone_h = [], []
+        return pairs, lone_b, lone_h
+
+    def _contains(self, b: Flat, h: Flat, d: str) -> list[Change]:
+        """`contains` with `minContains`/`maxContains`: how many items must match the sub-schema."""
+        if not b.contains and not h.contains:
+            return []
+        req = d == REQ
+        out: list[Change] = []
+        pairs, lone_b, lone_h = self._match(b.contains, h.contains, lambda c: c[0])
+        for (bl, bmin, bmax), (hl, hmin, hmax) in pairs:
+            if (bmin or bmax is not None) and (hmin or hmax is not None):
+                out.extend(self._sub((bl,), (hl,), d, "<contains>", b, h))
+            if req:
+                if hmin > bmin:
+                    out.append(Change("CLA114", (), "head", h.loc, f"tightened minContains from {bmin} to {hmin}; "
+                                      "arrays v1 clients send may have too few items matching `contains`"))
+                if hmax is not None and (bmax is None or hmax < bmax):
+                    out.append(Change("CLA114", (), "head", h.loc, f"tightened maxContains from {_show(bmax)} to "
+                                      f"{hmax}; arrays v1 clients send may have too many items matching `contains`"))
+            else:
+                if hmin < bmin:
+                    out.append(Change("CLA136", (), "head", h.loc, f"loosened minContains from {bmin} to {hmin}; "
+                                      "v1 clients may get fewer items matching `contains` than they rely on"))
+                if bmax is not None and (hmax is None or hmax > bmax):
+                    out.append(Change("CLA136", (), "head", h.loc, f"loosened maxContains from {bmax} to "
+                                      f"{_show(hmax)}; v1 clients may get more items matching `contains` than they "
+                                      "handle"))
+        if req:
+            for hl, hmin, hmax in lone_h:
+                if hmin or hmax is not None:
+                    out.append(Change("CLA114", (), "head", hl, f"now requires {_count(hmin, hmax)} matching "
+                                      "`contains`; arrays v1 clients send may not have them"))
+        else:
+            for bl, bmin, bmax in lone_b:
+                if bmin or bmax is not None:
+                    out.append(Change("CLA136", (), "head", h.loc, f"no longer guarantees {_count(bmin, bmax)} "
+                                      "matching the removed `contains`; v1 clients may rely on it"))
+        return out
+
+    def _prefix_items(self, b: Flat, h: Flat, d: str) -> list[Change]:
+        """`prefixItems`: item schemas by position (a position past them falls back to `items`)."""
+        n = max((len(prefix) for prefix, _ in (*b.arrays, *h.arrays)), default=0)
+        out: list[Change] = []
+        for i in range(n):
+            out.extend(self._sub(_position(b, i), _position(h, i), d, f"[{i}]", b, h))
+        return out
+
+    def _conditionals(self, b: Flat, h: Flat, d: str) -> list[Change]:
+        """`if`/`then`/`else`: `then` (or `else`) applies to the same instance when `if` matches (or not)."""
+        if not b.conds and not h.conds:
+            return []
+        implied = _implied(b, h)
+        out: list[Change] = []
+        pairs, lone_b, lone_h = self._match(b.conds, h.conds, lambda c: c[0])
+        for (bi, bt, be), (hi, ht, he) in pairs:
+            if (bt or be or ht or he) and self.fingerprint("base", bi) != self.fingerprint("head", hi):
+                out.append(Change("CLA114" if d == REQ else "CLA136", (), "head", hi,
+                                  "changed the `if` condition that picks `then` or `else`; "
+                                  + ("values v1 clients send may now be checked against the other branch"
+                                     if d == REQ else "v2 may return values shaped by the other branch"), "warning"))
+            out.extend(self._sub(_opt(bt), _opt(ht), d, "<then>", b, h, implied))
+            out.extend(self._sub(_opt(be), _opt(he), d, "<else>", b, h, implied))
+        for bi, bt, be in lone_b:
+            out.extend(self._sub(_opt(bt), (), d, "<then>", b, h, implied))
+            out.extend(self._sub(_opt(be), (), d, "<else>", b, h, implied))
+        for hi, ht, he in lone_h:
+            out.extend(self._sub((), _opt(ht), d, "<then>", b, h, implied))
+            out.extend(self._sub((), _opt(he), d, "<else>", b, h, implied))
+        return out
+
+    def _subschemas(self, b: Flat, h: Flat, d: str) -> list[Change]:
+        """`propertyNames`, `contentSchema`, `patternProperties` and `dependentSchemas`, key by key."""
+        out: list[Change] = []
+        for key in sorted(set(b.subs) | set(h.subs), key=str):
+            b_locs, h_locs = b.subs.get(key, ()), h.subs.get(key, ())
+            if key == "propertyNames":
+                out.extend(self._sub(b_locs, h_locs, d, "<propertyNames>", b, h, {"type": "string"}))
+            elif key == "contentSchema":
+                out.extend(self._sub(b_locs, h_locs, d, "<contentSchema>", b, h))
+            elif key[0] == "patternProperties":  # a missing pattern falls back to additionalProperties
+                fallback = tuple(f.additional if isinstance(f.additional, tuple) else () for f in (b, h))
+                out.extend(self._sub(b_locs, h_locs, d, f"<patternProperties {key[1]}>", b, h, None, fallback))
+            else:  # dependentSchemas: applies to the object itself when the named property is present
+                out.extend(self._sub(b_locs, h_locs, d, f"<dependentSchemas {key[1]}>", b, h, _implied(b, h)))
+        return out
+
     def _unions(self, b: Flat, h: Flat, d: str) -> list[Change]:
         bb = [l for _, ls in b.unions for l in ls]
         hb = [l for _, ls in h.unions for l in ls]
@@ -625,9 +794,44 @@ def _merge_into(f: Flat, sub: Flat) -> None:
             setattr(f, attr, getattr(sub, attr))
     if sub.additional is False:
         f.additional = False
+    f.contains = (*f.contains, *sub.contains)
+    f.arrays = (*f.arrays, *sub.arrays)
+    f.conds = (*f.conds, *sub.conds)
+    for key, locs in sub.subs.items():
+        f.subs[key] = (*f.subs.get(key, ()), *locs)
     f.unions.extend(sub.unions)
     if f.discriminator is None:
         f.discriminator, f.disc_loc = sub.discriminator, sub.disc_loc
+
+
+def _position(f: Flat, i: int) -> tuple:
+    """The schemas (a conjunction) an array item at index `i` must match."""
+    out = []
+    for prefix, items in f.arrays:
+        if i < len(prefix):
+            out.append(prefix[i])
+        elif items is not None:
+            out.append(items)
+    return tuple(out)
+
+
+def _opt(loc: Loc | None) -> tuple:
+    return () if loc is None else (loc,)
+
+
+def _implied(b: Flat, h: Flat) -> dict | None:
+    """The type the instance has on both sides, for sub-schemas that apply to the instance itself."""
+    if b.types and b.types == h.types:
+        return {"type": sorted(b.types)}
+    return None
+
+
+def _count(lo: int, hi: int | None) -> str:
+    if hi is None:
+        return f"at least {lo} item{'s' if lo != 1 else ''}"
+    if not lo:
+        return f"at most {hi} item{'s' if hi != 1 else ''}"
+    return f"{lo} to {hi} items"
 
 
 def _bound(node: dict, key: str, ex_key: str, sign: int) -> tuple | None:
