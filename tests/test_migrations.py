@@ -315,11 +315,12 @@ def test_replay_makes_restated_and_widening_changes_quiet():
     assert [f for f in check(head) if f.path.endswith("0002_alter.py")] == []
 
 
-def test_not_null_with_a_default_set_in_the_same_call_is_quiet():
+def test_not_null_with_a_default_set_in_the_same_call_breaks_no_v1_insert():
     head = {V + "0001_init.py": INITIAL, V + "0002_x.py": rev('''
         op.alter_column("users", "bio", nullable=False, server_default="")
     ''')}
-    assert [f.rule for f in check(head) if f.path.endswith("0002_x.py")] == []
+    # v1's INSERTs get the default: only the scan that proves no NULL exists is left
+    assert [f.rule for f in check(head) if f.path.endswith("0002_x.py")] == ["CLM203"]
 
 
 def test_replay_knows_the_old_type_from_history():
@@ -753,3 +754,74 @@ def test_backfill_after_commit_holds_no_ddl_lock():
     assert [f.rule for f in check({V + "0002_x.py": rev(body, down=None)}) if f.rule == "CLM207"] == []
     held = "\n".join(line for line in body.splitlines() if "COMMIT" not in line)
     assert [f.rule for f in check({V + "0002_x.py": rev(held, down=None)}) if f.rule == "CLM207"] == ["CLM207"]
+
+
+# ---- SET NOT NULL: the scan under lock, and the PostgreSQL 12+ way around it -----------------------------
+NN_CHECK = "ALTER TABLE users ADD CONSTRAINT users_phone_nn CHECK (phone IS NOT NULL) NOT VALID;\n"
+NN_VALIDATE = "ALTER TABLE users VALIDATE CONSTRAINT users_phone_nn;\n"
+NN_SET = "ALTER TABLE users ALTER COLUMN phone SET NOT NULL;\n"
+M = "db/migrations/"
+
+
+def by_file(findings) -> dict:
+    out: dict = {}
+    for f in findings:
+        out.setdefault(f.path.rsplit("/", 1)[-1], []).append(f.rule)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def test_set_not_null_scans_under_lock_and_breaks_v1_inserts():
+    found = check({M + "V3__phone.sql": NN_SET})
+    assert by_file(found) == {"V3__phone.sql": ["CLM107", "CLM203"]}
+    scan = next(f for f in found if f.rule == "CLM203")
+    assert "ACCESS EXCLUSIVE" in scan.message and "NOT VALID" in scan.fix and "VALIDATE" in scan.fix
+
+
+def test_validated_not_null_check_avoids_the_scan_but_not_v1s_nulls_in_the_same_release():
+    head = {M + "V3__phone_check.sql": NN_CHECK, M + "V4__phone_validate.sql": NN_VALIDATE,
+            M + "V5__phone_not_null.sql": NN_SET}
+    base = {"README.md": "v1\n"}
+    # one release: v1 has never lived with the check, so the CHECK and the NOT NULL both reject its NULLs
+    assert by_file(check(head, base)) == {"V3__phone_check.sql": ["CLM111"], "V5__phone_not_null.sql": ["CLM107"]}
+    # validating in the same migration (its own transaction) is as good
+    head = {M + "V3__phone.sql": "-- migrate:up transaction:false\n" + NN_CHECK + NN_VALIDATE + NN_SET}
+    assert [f.rule for f in check(head, base) if f.rule == "CLM203"] == []
+
+
+def test_not_null_check_v1_already_lives_with_leaves_nothing_to_report():
+    base = {M + "V3__phone_check.sql": NN_CHECK, M + "V4__phone_validate.sql": NN_VALIDATE}
+    assert by_file(check({**base, M + "V5__phone_not_null.sql": NN_SET}, base)) == {}
+    # without --base, every earlier migration is an earlier release
+    assert by_file(check({**base, M + "V5__phone_not_null.sql": NN_SET})) == {"V3__phone_check.sql": ["CLM111"]}
+
+
+def test_not_valid_check_without_validation_still_scans():
+    base = {M + "V3__phone_check.sql": NN_CHECK}
+    found = check({**base, M + "V5__phone_not_null.sql": NN_SET}, base)
+    assert by_file(found) == {"V5__phone_not_null.sql": ["CLM203"]}  # v1 already lives with the NOT VALID check
+
+
+def test_before_postgresql_12_the_check_does_not_help():
+    base = {M + "V3__phone_check.sql": NN_CHECK, M + "V4__phone_validate.sql": NN_VALIDATE}
+    found = check({**base, M + "V5__phone_not_null.sql": NN_SET}, base, postgres_version=11)
+    assert [f.rule for f in found] == ["CLM203"] and "PostgreSQL 11" in found[0].message
+
+
+def test_dropped_or_other_column_checks_do_not_count():
+    other = NN_CHECK.replace("(phone IS NOT NULL)", "(phone IS NOT NULL OR email IS NOT NULL)")
+    dropped = NN_CHECK + NN_VALIDATE + "ALTER TABLE users DROP CONSTRAINT users_phone_nn;\n"
+    for history in (other + NN_VALIDATE, dropped):
+        base = {M + "V3__phone_check.sql": history}
+        found = check({**base, M + "V5__phone_not_null.sql": NN_SET}, base)
+        assert by_file(found) == {"V5__phone_not_null.sql": ["CLM107", "CLM203"]}
+
+
+def test_alembic_check_constraint_condition_is_read():
+    base = {V + "0002_check.py": rev('''
+        op.create_check_constraint("users_phone_nn", "users", "phone IS NOT NULL", postgresql_not_valid=True)
+        op.execute("COMMIT")
+        op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_phone_nn")
+    ''', down=None)}
+    head = {**base, V + "0003_nn.py": rev('op.alter_column("users", "phone", nullable=False)', "0003", "0002")}
+    assert by_file(check(head, base)) == {}
+    assert [o.proves_not_null for o in read(base[V + "0002_check.py"]).ops][:1] == ["phone"]

@@ -6,7 +6,7 @@ import ast
 
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.alembic_values import BIND, CONTEXT, UNKNOWN, _dotted, _known, _Marker
-from canary_lint.migrations.ops import ColumnSpec, Op
+from canary_lint.migrations.ops import ColumnSpec, Op, not_null_column
 
 HARMLESS_OPS = {
     "f", "get_bind", "get_context", "inline_literal", "create_table_comment", "drop_table_comment",
@@ -121,8 +121,10 @@ class OpCalls:
                 cols = self._arg(node, env, 2 + shift, "columns")
             else:
                 cols = None
+            condition = self._arg(node, env, 2 + shift, "condition") if kind == "check" else None
             ops.append(Op(K.ADD_CONSTRAINT, t, name=self._arg(node, env, 0, "constraint_name"), constraint=kind,
                           not_valid=nv, detail=detail,
+                          proves_not_null=not_null_column(condition) if isinstance(condition, str) else None,
                           columns=tuple(c for c in cols if isinstance(c, str)) if isinstance(cols, (list, tuple)) else ()))
         elif name == "drop_constraint":
             ops.append(Op(K.DROP_CONSTRAINT, table(1), name=self._arg(node, env, 0, "constraint_name"), detail=detail))

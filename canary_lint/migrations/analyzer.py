@@ -209,8 +209,10 @@ def analyze(ctx):
     release_tables: set = set()
     release_objects: set = set()
     for m in ordered:
+        schema.origin = m.path
         with ctx.guard(m.path, "migrations"):
             if m.in_base or m.context:
+                schema.applied_by_v1.add(m.path)
                 for op in m.ops:
                     schema.apply(op)
                 continue
@@ -219,6 +221,8 @@ def analyze(ctx):
             else:
                 new_tables, new_objects = release_tables, release_objects
             judge.judge(m, schema, new_tables, new_objects)
+        if base is None:  # the next migration's release runs after this one was deployed
+            schema.applied_by_v1.add(m.path)
     if judge.contracts:
         with ctx.guard(".", "migrations"):
             _resolve_contracts(ctx, judge)

@@ -111,7 +111,14 @@ class Judge:
             elif k == K.SET_NOT_NULL and existing:
                 cur = schema.column(t, op.column)
                 already = op.existing_nullable is False or (cur is not None and not cur.nullable)
-                if (t, op.column) in expand_contract:
+                checks = schema.not_null_checks(t, op.column)
+                # a CHECK (col IS NOT NULL) v1's databases already have (even NOT VALID) rejects v1's NULLs already
+                v1_lives_with_it = any(c.origin in schema.applied_by_v1 for c in checks)
+                if not already and self.dialect == PG:
+                    self._set_not_null_scan(mig, op, checks)
+                if v1_lives_with_it:
+                    pass
+                elif (t, op.column) in expand_contract:
                     self.emit("expand-and-contract-in-one-revision", mig, op,
                               f"adds {t}.{op.column}, backfills it and sets it NOT NULL in one revision: v1 does not "
                               f"know {op.column} and its INSERTs into {t} fail as soon as this migration has run",
@@ -198,6 +205,26 @@ class Judge:
                       f"changing {t}.{c} to {op.type} rewrites {t} and its indexes under an {lock}: v1's queries "
                       f"on {t} wait until it finishes", "add a new column, backfill it in batches, and swap reads in "
                       "a later release; or run it in a maintenance window", f"{t}.{c}")
+
+    def _set_not_null_scan(self, mig: Migration, op: Op, checks: list) -> None:
+        """PostgreSQL proves a column free of NULLs by scanning the table under ACCESS EXCLUSIVE, unless (12+) a
+        validated CHECK (col IS NOT NULL) already proves it."""
+        t, c = op.table, op.column
+        validated = [x for x in checks if x.validated]
+        if validated and (self.pg_version is None or self.pg_version >= 12):
+            return
+        if validated:
+            why = (f"PostgreSQL {self.pg_version} does not use the validated CHECK ({c} IS NOT NULL) for this (12 and "
+                   "later do), so it scans")
+            fix = "upgrade to PostgreSQL 12 or later first, or run it in a maintenance window"
+        else:
+            why = "PostgreSQL scans"
+            fix = (f"ADD CONSTRAINT {t}_{c}_not_null CHECK ({c} IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT it in a "
+                   "separate transaction (a later migration); then SET NOT NULL, which uses the check instead of a "
+                   "scan (PostgreSQL 12+), and drop the check")
+        self.emit("constraint-validation-blocks-v1-writes", mig, op,
+                  f"sets {t}.{c} NOT NULL: {why} the whole of {t} for NULLs while holding an ACCESS EXCLUSIVE lock, "
+                  f"and v1's reads and writes on {t} wait", fix, f"not-null:{t}.{c}")
 
     def _column_swap(self, mig: Migration, op: Op, old, new) -> None:
         """add `tmp`, copy, drop `c`, rename `tmp` to `c`: for v1, `c` changed type (and lost its data while

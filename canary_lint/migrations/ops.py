@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 # Op kinds
@@ -37,6 +38,17 @@ DDL_KINDS = frozenset({
 })
 
 
+_NOT_NULL_CHECK = re.compile(r'^[\s(]*(?:[`"]?[\w$]+[`"]?\s*\.\s*)?[`"]?([\w$]+)[`"]?\s+IS\s+NOT\s+NULL[\s)]*$', re.I)
+
+
+def not_null_column(condition: str) -> str | None:
+    """`phone IS NOT NULL` (the whole CHECK condition) -> "phone"."""
+    m = _NOT_NULL_CHECK.match(condition or "")
+    if not m or condition.count("(") != condition.count(")"):
+        return None
+    return m.group(1).lower()
+
+
 @dataclass
 class ColumnSpec:
     name: str
@@ -66,6 +78,7 @@ class Op:
     default: str | None = None  # set_default
     constraint: str | None = None  # foreign_key | check | unique | primary_key | exclude
     not_valid: bool = False
+    proves_not_null: str | None = None  # a CHECK (col IS NOT NULL): the column it proves free of NULLs
     using_index: bool = False
     concurrently: bool = False
     unique: bool = False

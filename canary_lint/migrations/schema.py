@@ -14,7 +14,7 @@ class Table:
     """A replayed table. Columns of a CREATE TABLE read by the SQL fast path are parsed on first use; column
     changes made before that are kept and replayed on top."""
 
-    __slots__ = ("name", "_columns", "_source", "_pending", "constraints")
+    __slots__ = ("name", "_columns", "_source", "_pending", "constraints", "not_null_checks")
 
     def __init__(self, name: str, source=None):
         self.name = name
@@ -22,6 +22,7 @@ class Table:
         self._source = source
         self._pending: list = []
         self.constraints: dict = {}  # name -> kind
+        self.not_null_checks: dict = {}  # name -> NotNullCheck: CHECK (col IS NOT NULL)
 
     @property
     def columns(self) -> dict:  # name -> ColumnSpec
@@ -62,10 +63,24 @@ class Table:
 
 
 @dataclass
+class NotNullCheck:
+    column: str
+    validated: bool
+    origin: str  # path of the migration that added it
+
+
+@dataclass
 class Schema:
     tables: dict = field(default_factory=dict)  # lower name -> Table
     indexes: dict = field(default_factory=dict)  # index name -> table
     objects: set = field(default_factory=set)  # (kind, name)
+    origin: str = ""  # the migration being replayed
+    applied_by_v1: set = field(default_factory=set)  # paths of the migrations v1's databases already ran
+
+    def not_null_checks(self, table: str | None, column: str | None) -> list:
+        """The CHECK (column IS NOT NULL) constraints known on `table`."""
+        t = self.table(table)
+        return [c for c in t.not_null_checks.values() if c.column == column] if t and column else []
 
     def table(self, name: str | None) -> Table | None:
         return self.tables.get(name) if name else None
@@ -88,17 +103,33 @@ class Schema:
                 if tab == op.table:
                     self.indexes[ix] = op.new_name
         elif op.table and k in (K.ADD_COLUMN, K.DROP_COLUMN, K.RENAME_COLUMN, K.ALTER_TYPE, K.SET_NOT_NULL,
-                                K.DROP_NOT_NULL, K.SET_DEFAULT, K.ADD_CONSTRAINT, K.DROP_CONSTRAINT):
+                                K.DROP_NOT_NULL, K.SET_DEFAULT, K.ADD_CONSTRAINT, K.DROP_CONSTRAINT,
+                                K.VALIDATE_CONSTRAINT):
             t = self.tables.get(op.table)
             if t is None:
                 t = self.tables[op.table] = Table(op.table)
+            checks = t.not_null_checks
             if k == K.ADD_CONSTRAINT:
                 if op.name:
                     t.constraints[op.name] = op.constraint
+                if op.proves_not_null:
+                    checks[op.name or f"#{len(checks)}"] = NotNullCheck(op.proves_not_null, not op.not_valid,
+                                                                         self.origin)
             elif k == K.DROP_CONSTRAINT:
                 if op.name:
                     t.constraints.pop(op.name, None)
+                    checks.pop(op.name, None)
+            elif k == K.VALIDATE_CONSTRAINT:
+                if op.name in checks:
+                    checks[op.name].validated = True
             else:
+                if k == K.DROP_COLUMN:
+                    for name in [n for n, c in checks.items() if c.column == op.column]:
+                        del checks[name]
+                elif k == K.RENAME_COLUMN and op.new_name:
+                    for c in checks.values():
+                        if c.column == op.column:
+                            c.column = op.new_name
                 t.change(op)
         elif k == K.CREATE_INDEX and op.name:
             self.indexes[op.name] = op.table

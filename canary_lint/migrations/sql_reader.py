@@ -18,7 +18,7 @@ import logging
 import re
 
 from canary_lint.migrations import ops as K
-from canary_lint.migrations.ops import ColumnSpec, Op
+from canary_lint.migrations.ops import ColumnSpec, Op, not_null_column
 from canary_lint.migrations.sql_lex import (
     _CREATE_TABLE, _NAME, SqlSyntaxError, _name, _rx_tokens, normalize_type, split,
 )
@@ -107,7 +107,11 @@ def read_sql(text: str, dialect: str = "postgresql", *, line: int = 1, column: i
         stmt = text[s:e]
         l1, c1 = lines.at(s)
         l2, c2 = lines.at(e)
-        for op in statement_ops(stmt, dialect):
+        ops = statement_ops(stmt, dialect)
+        checks = [o for o in ops if o.kind == K.ADD_CONSTRAINT and o.constraint == "check"]
+        if len(checks) == 1:
+            checks[0].proves_not_null = _check_not_null(stmt)
+        for op in ops:
             if span is not None:
                 op.line, op.column_no, op.end_line, op.end_column = span
             else:
@@ -115,6 +119,21 @@ def read_sql(text: str, dialect: str = "postgresql", *, line: int = 1, column: i
             op.sql = True
             out.append(op)
     return out
+
+
+_CHECK_BODY = re.compile(r"\bCHECK\s*\(", re.I)
+
+
+def _check_not_null(stmt: str) -> str | None:
+    """The column of `... CHECK (col IS NOT NULL) [NOT VALID]`, when that is the whole condition."""
+    m = _CHECK_BODY.search(stmt)
+    if not m:
+        return None
+    depth, i = 1, m.end()
+    while i < len(stmt) and depth:
+        depth += {"(": 1, ")": -1}.get(stmt[i], 0)
+        i += 1
+    return not_null_column(stmt[m.end():i - 1]) if depth == 0 else None
 
 
 def _head(stmt: str) -> list[str]:
