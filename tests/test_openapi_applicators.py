@@ -1,5 +1,6 @@
 """JSON Schema 2020-12 applicators in the direction-aware diff: `contains`/`minContains`/`maxContains`,
-`prefixItems`, `if`/`then`/`else`, `propertyNames`, `contentSchema`, `patternProperties`, `dependentSchemas`.
+`prefixItems`, `if`/`then`/`else`, `propertyNames`, `contentSchema`, `patternProperties`, `dependentSchemas` and
+`dependentRequired`.
 
 In a request a tightening breaks v1 clients, in a response a loosening does; an equivalent rewrite is quiet.
 """
@@ -224,8 +225,39 @@ def test_dependent_schema_added_breaks_requests(tmp_path):
     head = {**base, "dependentSchemas": {"card": {"required": ["cvc"]}}}
     got = findings(tmp_path, spec(base), spec(head))
     assert [c for c, _, _ in got] == ["CLA111"]
-    assert "request body `<dependentSchemas card>.cvc` is now required" in got[0][2]
+    assert "request body `<when card is present>.cvc` is now required" in got[0][2]
     assert codes(tmp_path, spec(head), spec(base)) == []
+
+
+def test_dependent_required_added_breaks_requests_removed_breaks_responses(tmp_path):
+    base = {"type": "object", "properties": {"card": {"type": "string"}, "cvc": {"type": "string"}}}
+    head = {**base, "dependentRequired": {"card": ["cvc"]}}
+    got = findings(tmp_path, spec(base), spec(head))
+    assert [c for c, _, _ in got] == ["CLA111"]
+    assert "request body `<when card is present>.cvc` is now required; v1 clients may omit it" in got[0][2]
+    got = findings(tmp_path, spec(response=head), spec(response=base))
+    assert [c for c, _, _ in got] == ["CLA133"]
+    assert "response 200 body `<when card is present>.cvc` is no longer required" in got[0][2]
+    assert codes(tmp_path, spec(head), spec(base)) == []
+    assert codes(tmp_path, spec(response=base), spec(response=head)) == []
+
+
+def test_conditional_requirement_of_an_always_required_property_is_no_change(tmp_path):
+    base = {"type": "object", "required": ["cvc"],
+            "properties": {"card": {"type": "string"}, "cvc": {"type": "string"}}}
+    head = {**base, "dependentRequired": {"card": ["cvc"]}, "if": {"required": ["card"]},
+            "then": {"required": ["cvc"]}}
+    assert codes(tmp_path, *both(base, head)) == []
+    assert codes(tmp_path, *both(head, base)) == []
+
+
+def test_then_requirement_dropped_breaks_responses(tmp_path):
+    base = {"type": "object", "properties": {"kind": {"type": "string"}, "iban": {"type": "string"}},
+            "if": {"properties": {"kind": {"const": "bank"}}}, "then": {"required": ["iban"]}}
+    head = {**base, "then": {}}
+    got = findings(tmp_path, spec(response=base), spec(response=head))
+    assert [c for c, _, _ in got] == ["CLA133"]
+    assert "`<then>.iban` is no longer required" in got[0][2]
 
 
 # ---- quiet: equivalent rewrites --------------------------------------------------------------------------
@@ -245,6 +277,10 @@ QUIET = [
      {"type": "object", "allOf": [conditional(), conditional(kind="bank", then_min=3)]},
      {"type": "object", "allOf": [conditional(kind="bank", then_min=3), conditional()]}),
     ("propertyNames restating string keys", {"type": "object"}, {"type": "object", "propertyNames": {"type": "string"}}),
+    ("dependentRequired written as dependentSchemas",
+     {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "dependentRequired": {"a": ["b"]}},
+     {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+      "dependentSchemas": {"a": {"required": ["b"]}}}),
     ("patternProperties restating additionalProperties", {"type": "object", "additionalProperties": {"type": "string"}},
      {"type": "object", "additionalProperties": {"type": "string"}, "patternProperties": {"^x-": {"type": "string"}}}),
 ]

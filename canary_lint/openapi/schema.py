@@ -305,6 +305,12 @@ class Differ:
                 for name, sub in node[key].items():
                     if isinstance(sub, (dict, bool)):
                         f.subs[(key, str(name))] = (*f.subs.get((key, str(name)), ()), p.child(key, name))
+        if isinstance(node.get("dependentRequired"), dict):  # the same as dependentSchemas {name: {required}}
+            for name, needs in node["dependentRequired"].items():
+                if isinstance(needs, list):
+                    at = p.child("dependentRequired", name)
+                    sub = Loc(at.doc, at.pointer, {"required": [str(n) for n in needs]})
+                    f.subs[("dependentSchemas", str(name))] = (*f.subs.get(("dependentSchemas", str(name)), ()), sub)
 
     def flag(self, side: str, locs: tuple, name: str) -> bool:
         """Is `readOnly`/`writeOnly` set on the schema (its own node, its $ref target or an allOf part)?"""
@@ -604,14 +610,23 @@ class Differ:
             return []
         if d == RESP and self.flat("head", h_locs).types == frozenset():
             return []
+        own = seg in ("<then>", "<else>") or seg.startswith("<when ")  # applies to the instance itself
         out = []
         for c in self.compare(b_locs, h_locs, d):
             if "/~~" in c.loc.pointer:  # a stand-in for a missing sub-schema: point at its parent
                 c = replace(c, loc=h.loc if c.side == "head" else b.loc)
-            if seg.startswith(("<then>", "<else>", "<dependentSchemas ")) and c.code == "CLA110" and len(c.rel) == 1 and c.rel[0] in b.properties:
+            if own and c.code in ("CLA110", "CLA111") and len(c.rel) == 1 and c.rel[0] in b.required:
+                continue  # v1 already required it everywhere
+            if own and c.code == "CLA110" and len(c.rel) == 1 and c.rel[0] in b.properties:
                 # a sub-schema of the instance itself requiring a property the object already had
                 c = replace(c, code="CLA111", detail="is now required; v1 clients may omit it")
             out.append(c.under(seg))
+        if own and d == RESP:  # a conditional requirement dropped: v1 clients expect the property then
+            bf, hf = self.flat("base", b_locs), self.flat("head", h_locs)
+            for name in sorted(bf.required - hf.required - h.required):
+                if name in b.properties and name not in bf.properties:  # else compared as a property
+                    out.append(Change("CLA133", (seg, name), "head", h.properties.get(name, (h.loc,))[0],
+                                      "is no longer required; v1 clients expect it in every such response"))
         return out
 
     def _match(self, bs: tuple, hs: tuple, loc_of):
@@ -700,7 +715,8 @@ class Differ:
         return out
 
     def _subschemas(self, b: Flat, h: Flat, d: str) -> list[Change]:
-        """`propertyNames`, `contentSchema`, `patternProperties` and `dependentSchemas`, key by key."""
+        """`propertyNames`, `contentSchema`, `patternProperties` and `dependentSchemas` (with
+        `dependentRequired`), key by key."""
         out: list[Change] = []
         for key in sorted(set(b.subs) | set(h.subs), key=str):
             b_locs, h_locs = b.subs.get(key, ()), h.subs.get(key, ())
@@ -712,7 +728,7 @@ class Differ:
                 fallback = tuple(f.additional if isinstance(f.additional, tuple) else () for f in (b, h))
                 out.extend(self._sub(b_locs, h_locs, d, f"<patternProperties {key[1]}>", b, h, None, fallback))
             else:  # dependentSchemas: applies to the object itself when the named property is present
-                out.extend(self._sub(b_locs, h_locs, d, f"<dependentSchemas {key[1]}>", b, h, _implied(b, h)))
+                out.extend(self._sub(b_locs, h_locs, d, f"<when {key[1]} is present>", b, h, _implied(b, h)))
         return out
 
     def _unions(self, b: Flat, h: Flat, d: str) -> list[Change]:
