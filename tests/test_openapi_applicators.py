@@ -1,6 +1,6 @@
 """JSON Schema 2020-12 applicators in the direction-aware diff: `contains`/`minContains`/`maxContains`,
-`prefixItems`, `if`/`then`/`else`, `propertyNames`, `contentSchema`, `patternProperties`, `dependentSchemas` and
-`dependentRequired`.
+`prefixItems`, `if`/`then`/`else`, `propertyNames`, `contentSchema`, `patternProperties`, `dependentSchemas`,
+`dependentRequired` and `unevaluatedProperties`/`unevaluatedItems`.
 
 In a request a tightening breaks v1 clients, in a response a loosening does; an equivalent rewrite is quiet.
 """
@@ -258,6 +258,30 @@ def test_then_requirement_dropped_breaks_responses(tmp_path):
     got = findings(tmp_path, spec(response=base), spec(response=head))
     assert [c for c, _, _ in got] == ["CLA133"]
     assert "`<then>.iban` is no longer required" in got[0][2]
+
+
+def test_unevaluated_properties_closing_or_typing_breaks_requests(tmp_path):
+    base = {"type": "object", "properties": {"key": {"type": "string"}}}
+    got = findings(tmp_path, spec(base), spec({**base, "unevaluatedProperties": False}))
+    assert [c for c, _, _ in got] == ["CLA114"]
+    assert "no longer accepts properties it does not list (unevaluatedProperties: false)" in got[0][2]
+    got = findings(tmp_path, *both(base, {**base, "unevaluatedProperties": {"type": "string"}}))
+    assert [c for c, _, _ in got] == ["CLA112"]
+    assert "request body `<unevaluatedProperties>` changed type from any to string" in got[0][2]
+    got = findings(tmp_path, *both({**base, "unevaluatedProperties": {"type": "string"}}, base))
+    assert [c for c, _, _ in got] == ["CLA134"]
+
+
+def test_unevaluated_keywords_are_moot_next_to_additional_properties_and_items(tmp_path):
+    obj = {"type": "object", "additionalProperties": {"type": "string"}}
+    arr = {"type": "array", "items": {"type": "string"}}
+    assert codes(tmp_path, *both(obj, {**obj, "unevaluatedProperties": {"type": "integer"}})) == []
+    assert codes(tmp_path, *both(arr, {**arr, "unevaluatedItems": {"type": "integer"}})) == []
+    got = findings(tmp_path, *both({"type": "array", "prefixItems": [{"type": "string"}]},
+                                   {"type": "array", "prefixItems": [{"type": "string"}],
+                                    "unevaluatedItems": {"type": "string", "maxLength": 3}}))
+    assert [c for c, _, _ in got] == ["CLA112", "CLA114"]
+    assert any("request body `<unevaluatedItems>` tightened maxLength from none to 3" in m for _, _, m in got)
 
 
 # ---- quiet: equivalent rewrites --------------------------------------------------------------------------

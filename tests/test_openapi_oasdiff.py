@@ -1,9 +1,9 @@
 """oasdiff's own test data as an external suite: 249 spec pairs and what oasdiff's Go tests expect.
 
 Each oasdiff rule id maps to the canary-lint rule that covers it (or None: a policy id such as sunset
-dates and stability levels, a non-breaking change, a JSON Schema keyword we do not compare such as
-`unevaluatedProperties`, or a sub-schema keyword such as `then`, `prefixItems` or `propertyNames` whose
-changes we compare inside it and report under the rule of the inner change: CLA110, CLA112, CLA114, ...). A case
+dates and stability levels, a non-breaking change, or a sub-schema keyword such as `then`, `prefixItems`,
+`propertyNames` or `unevaluatedProperties` whose changes we compare inside it and report under the rule of
+the inner change: CLA110, CLA112, CLA114, ...). A case
 agrees when
   - every expected id that maps to a rule is reported by that rule, at error for oasdiff ERR ids and
     for security additions (our policy), at least at warning for WARN ids;

@@ -74,6 +74,7 @@ class Flat:
     arrays: tuple = ()  # ((prefixItems locs, items loc or None), ...) for every part with either keyword
     conds: tuple = ()  # ((if loc, then loc or None, else loc or None), ...)
     subs: dict = field(default_factory=dict)  # "propertyNames" | ("dependentSchemas", name) | ... -> locs
+    closed_by: str = "additionalProperties"  # the keyword that set `additional` to False
 
 
 def _types_of(node: dict, spec: Spec) -> tuple[frozenset | None, bool]:
@@ -297,8 +298,10 @@ class Differ:
         if isinstance(node.get("if"), (dict, bool)):
             f.conds = (*f.conds, (p.child("if"), p.child("then") if isinstance(node.get("then"), (dict, bool))
                                   else None, p.child("else") if isinstance(node.get("else"), (dict, bool)) else None))
-        for key in ("propertyNames", "contentSchema"):
-            if isinstance(node.get(key), (dict, bool)):
+        if node.get("unevaluatedProperties") is False and f.additional is not False:
+            f.additional, f.closed_by = False, "unevaluatedProperties"  # the merged object lists every property
+        for key in ("propertyNames", "contentSchema", "unevaluatedProperties", "unevaluatedItems"):
+            if isinstance(node.get(key), dict if key.startswith("unevaluated") else (dict, bool)):
                 f.subs[key] = (*f.subs.get(key, ()), p.child(key))
         for key in ("patternProperties", "dependentSchemas"):
             if isinstance(node.get(key), dict):
@@ -515,7 +518,7 @@ class Differ:
                                       "values that do not"))
             if h.additional is False and b.additional is not False and (b.types is None or "object" in (b.types or ())):
                 out.append(Change("CLA114", (), "head", h.loc, "no longer accepts properties it does not list "
-                                  "(additionalProperties: false); v1 clients may send others"))
+                                  f"({h.closed_by}: false); v1 clients may send others"))
         return out
 
     def _request_object(self, b: Flat, h: Flat) -> list[Change]:
@@ -715,8 +718,8 @@ class Differ:
         return out
 
     def _subschemas(self, b: Flat, h: Flat, d: str) -> list[Change]:
-        """`propertyNames`, `contentSchema`, `patternProperties` and `dependentSchemas` (with
-        `dependentRequired`), key by key."""
+        """`propertyNames`, `contentSchema`, `unevaluatedProperties`/`unevaluatedItems`, `patternProperties`
+        and `dependentSchemas` (with `dependentRequired`), key by key."""
         out: list[Change] = []
         for key in sorted(set(b.subs) | set(h.subs), key=str):
             b_locs, h_locs = b.subs.get(key, ()), h.subs.get(key, ())
@@ -724,6 +727,12 @@ class Differ:
                 out.extend(self._sub(b_locs, h_locs, d, "<propertyNames>", b, h, {"type": "string"}))
             elif key == "contentSchema":
                 out.extend(self._sub(b_locs, h_locs, d, "<contentSchema>", b, h))
+            elif key == "unevaluatedProperties":  # applies to nothing where additionalProperties is set
+                if b.additional is None and h.additional is None:
+                    out.extend(self._sub(b_locs, h_locs, d, "<unevaluatedProperties>", b, h))
+            elif key == "unevaluatedItems":  # applies to nothing where items is set
+                if not b.items and not h.items:
+                    out.extend(self._sub(b_locs, h_locs, d, "<unevaluatedItems>", b, h))
             elif key[0] == "patternProperties":  # a missing pattern falls back to additionalProperties
                 fallback = tuple(f.additional if isinstance(f.additional, tuple) else () for f in (b, h))
                 out.extend(self._sub(b_locs, h_locs, d, f"<patternProperties {key[1]}>", b, h, None, fallback))
@@ -808,8 +817,8 @@ def _merge_into(f: Flat, sub: Flat) -> None:
     for attr in ("lower", "upper", "min_length", "max_length", "min_items", "max_items"):
         if getattr(f, attr) is None:
             setattr(f, attr, getattr(sub, attr))
-    if sub.additional is False:
-        f.additional = False
+    if sub.additional is False and f.additional is not False:
+        f.additional, f.closed_by = False, sub.closed_by
     f.contains = (*f.contains, *sub.contains)
     f.arrays = (*f.arrays, *sub.arrays)
     f.conds = (*f.conds, *sub.conds)
