@@ -7,6 +7,10 @@ a change breaks them when the head may emit values the base schema did not allow
 `Differ.compare(b_locs, h_locs, direction)` returns `Change`s with a path relative to the compared schema;
 results are memoized per (base locations, head locations, direction), so a component shared by hundreds of
 operations is compared once; a `$ref` cycle is cut where it closes.
+
+Sub-schemas of JSON Schema 2020-12 (`contains`, `prefixItems`, `then`/`else`, `propertyNames`, ...) are
+compared in the same direction as the schema holding them; a missing one accepts everything, and the path of
+a change names it (`tags<contains>`, `point[0]`, `<then>.amount`, `<when card is present>.cvc`).
 """
 
 from __future__ import annotations
@@ -284,7 +288,8 @@ class Differ:
     @staticmethod
     def _applicators(f: Flat, p: Loc, node: dict) -> None:
         """Collect the sub-schemas of `contains`, `prefixItems`, `if`/`then`/`else`, `propertyNames`,
-        `contentSchema`, `patternProperties` and `dependentSchemas` of one part."""
+        `contentSchema`, `unevaluatedProperties`/`unevaluatedItems`, `patternProperties` and `dependentSchemas`
+        (`dependentRequired` as the `dependentSchemas` it abbreviates) of one part."""
         if isinstance(node.get("contains"), (dict, bool)):
             lo, hi = node.get("minContains", 1), node.get("maxContains")
             lo = lo if isinstance(lo, int) and not isinstance(lo, bool) else 1
