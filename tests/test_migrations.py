@@ -444,6 +444,16 @@ def test_sql_transactions_per_tool():
     assert not any(f.rule == "CLM102" for f in found), "the dbmate down section is not part of the upgrade"
 
 
+def test_commit_inside_one_golang_migrate_query_does_not_end_the_implicit_transaction():
+    head = {"migrations/0001_a.up.sql": "CREATE TABLE x (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY ix ON users (a);\n"}
+    found = [f for f in check(head) if f.rule == "CLM202"]
+    assert [f.line for f in found] == [3] and "even after a COMMIT" in found[0].message
+    plain = {"db/migrations/0001_a.sql": "BEGIN;\nCREATE TABLE x (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY ix ON users (a);\n"}
+    assert [f for f in check(plain) if f.rule == "CLM202"] == []  # psql runs the statements one by one
+    still_open = {"db/migrations/0001_a.sql": plain["db/migrations/0001_a.sql"].replace("COMMIT;\n", "")}
+    assert [f.line for f in check(still_open) if f.rule == "CLM202"] == [3]
+
+
 def test_flyway_concurrently_alone_or_mixed():
     head = {"db/migration/V1__ix.sql": "CREATE INDEX CONCURRENTLY ix ON users (a);\n",
             "db/migration/V2__mixed.sql": "ALTER TABLE users ADD COLUMN b int;\n"

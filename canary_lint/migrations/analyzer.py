@@ -65,9 +65,15 @@ def read_sql_migration(ctx, file) -> Migration | None:
             implicit = sum(1 for o in ops if o.kind != K.OTHER) > 1
     in_tx = implicit and ctx.config.dialect != "mysql"
     why = f"{tool} runs the file in one transaction" if in_tx else ""
+    # golang-migrate sends the file as one query string: PostgreSQL groups its statements in an implicit
+    # transaction block again after every COMMIT among them
+    grouped = tool == "golang-migrate" and in_tx and ctx.config.dialect == "postgresql"
     for o in ops:
         if o.kind == K.BEGIN:
             in_tx, why = True, f"the BEGIN on line {o.line} opens a transaction"
+        elif o.kind == K.COMMIT and grouped:
+            in_tx, why = True, ("golang-migrate sends the file as one query and PostgreSQL runs its statements as one "
+                                "implicit transaction, even after a COMMIT among them")
         elif o.kind == K.COMMIT:
             in_tx, why = False, ""
         o.in_transaction = in_tx

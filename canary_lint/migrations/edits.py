@@ -98,10 +98,11 @@ def first_difference(base_ops: list, head_ops: list) -> tuple[int, Op | None, Op
     return None
 
 
-def read_base(ctx, mig: Migration) -> Migration | None:
-    """v1's version of `mig` read with the same reader, or None (absent, unreadable: nothing to compare)."""
+def read_base(ctx, mig: Migration, head_text: str | None = None) -> Migration | None:
+    """v1's version of `mig` read with the same reader, or None (absent, unreadable, or the very same text:
+    nothing to compare)."""
     text = ctx.base.read_text(mig.path)
-    if text is None:
+    if text is None or text == head_text:
         return None
     if mig.source == "alembic":
         from canary_lint.migrations.alembic_reader import read_revision
@@ -125,15 +126,17 @@ def read_base(ctx, mig: Migration) -> Migration | None:
 
 def check_edits(ctx, migrations: list, emit) -> None:
     """Report every migration present at the base whose upgrade operations changed since."""
+    files = {f.path: f for f in ctx.files_of("alembic", "sql_migration")}
     for mig in migrations:
         if not mig.in_base or mig.context:
             continue
         with ctx.guard(mig.path, "migrations"):
-            old = read_base(ctx, mig)
+            file = files.get(mig.path)
+            old = read_base(ctx, mig, ctx.text(file) if file is not None else None)
             if old is None:
                 continue
             if mig.source == "alembic" and old.revision and mig.revision and old.revision != mig.revision:
-                continue  # a new revision id: a new migration that reuses the file name, judged as such
+                continue  # another revision under v1's file name: not an edit of the one v1 applied
             diff = first_difference(old.ops, mig.ops)
             if diff is None:
                 continue
