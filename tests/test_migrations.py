@@ -835,3 +835,24 @@ def test_alembic_check_constraint_condition_is_read():
     head = {**base, V + "0003_nn.py": rev('op.alter_column("users", "phone", nullable=False)', "0003", "0002")}
     assert by_file(check(head, base)) == {}
     assert [o.proves_not_null for o in read(base[V + "0002_check.py"]).ops][:1] == ["phone"]
+
+
+def test_flyway_checksums_every_line_of_an_applied_versioned_migration():
+    old = "ALTER TABLE orders ADD COLUMN note text;\n"
+    base = {"db/migration/V4__note.sql": old}
+    comment = {"db/migration/V4__note.sql": old + "-- free text\n"}
+    found = release_findings(comment, base)
+    assert [f.line for f in found] == [2] and "checksum mismatch" in found[0].message
+    assert release_findings({"db/migration/V4__note.sql": old.replace("\n", "\r\n")}, base) == []
+    # the same edit under a tool without checksums is quiet
+    dbmate_old = "-- migrate:up\n" + old
+    assert release_findings({"db/migrations/20240101_note.sql": dbmate_old + "-- free text\n"},
+                            {"db/migrations/20240101_note.sql": dbmate_old}) == []
+
+
+def test_repeatable_flyway_migrations_are_meant_to_change():
+    view = "CREATE OR REPLACE VIEW v AS SELECT id FROM orders;\n"
+    changed = view.replace("SELECT id", "SELECT id, total")
+    assert release_findings({"db/migration/R__v.sql": changed}, {"db/migration/R__v.sql": view}) == []
+    assert [f.rule for f in release_findings({"db/migration/V5__v.sql": "DROP VIEW v;\n" + changed},
+                                             {"db/migration/V5__v.sql": "DROP VIEW v;\n" + view})] == ["CLR101"]

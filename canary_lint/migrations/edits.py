@@ -98,12 +98,8 @@ def first_difference(base_ops: list, head_ops: list) -> tuple[int, Op | None, Op
     return None
 
 
-def read_base(ctx, mig: Migration, head_text: str | None = None) -> Migration | None:
-    """v1's version of `mig` read with the same reader, or None (absent, unreadable, or the very same text:
-    nothing to compare)."""
-    text = ctx.base.read_text(mig.path)
-    if text is None or text == head_text:
-        return None
+def read_base(ctx, mig: Migration, text: str) -> Migration | None:
+    """v1's version (`text`) of `mig` read with the same reader, or None (unreadable: nothing to compare)."""
     if mig.source == "alembic":
         from canary_lint.migrations.alembic_reader import read_revision
 
@@ -124,24 +120,55 @@ def read_base(ctx, mig: Migration, head_text: str | None = None) -> Migration | 
         return None
 
 
+def _flyway_lines(text: str) -> list:
+    """What Flyway's checksum covers: every line, without its line ending (and without a BOM)."""
+    return text.lstrip("\ufeff").splitlines()
+
+
+def _first_changed_line(old: list, new: list) -> int:
+    for n, (a, b) in enumerate(zip(old, new), 1):
+        if a != b:
+            return n
+    return min(len(old), len(new)) + 1 if len(new) > len(old) else max(len(new), 1)
+
+
 def check_edits(ctx, migrations: list, emit) -> None:
-    """Report every migration present at the base whose upgrade operations changed since."""
+    """Report every migration present at the base whose upgrade operations changed since, and every versioned
+    Flyway migration whose text changed (Flyway refuses to migrate over a checksum mismatch)."""
     files = {f.path: f for f in ctx.files_of("alembic", "sql_migration")}
     for mig in migrations:
         if not mig.in_base or mig.context:
             continue
         with ctx.guard(mig.path, "migrations"):
             file = files.get(mig.path)
-            old = read_base(ctx, mig, ctx.text(file) if file is not None else None)
+            head_text = ctx.text(file) if file is not None else None
+            base_text = ctx.base.read_text(mig.path)
+            if base_text is None or head_text is None or base_text == head_text:
+                continue
+            basename = mig.path.rsplit("/", 1)[-1]
+            if mig.tool == "flyway" and basename[:1] in "RrUu":
+                continue  # repeatable migrations are re-run when they change; undo scripts are not upgrades
+            checksum = mig.tool == "flyway" and _flyway_lines(base_text) != _flyway_lines(head_text)
+            old = read_base(ctx, mig, base_text)
             if old is None:
                 continue
             if mig.source == "alembic" and old.revision and mig.revision and old.revision != mig.revision:
                 continue  # another revision under v1's file name: not an edit of the one v1 applied
             diff = first_difference(old.ops, mig.ops)
+            if diff is None and not checksum:
+                continue
+            name = f"revision {mig.revision}" if mig.source == "alembic" and mig.revision else mig.path
+            flyway = ("Flyway validates the checksum of every applied migration before it migrates (validateOnMigrate, "
+                      "on by default), so `flyway migrate` stops with a checksum mismatch on every database v1 migrated")
             if diff is None:
+                line = _first_changed_line(_flyway_lines(base_text), _flyway_lines(head_text))
+                message = (f"edits {name}, which v1's release already applied: its operations are unchanged, but "
+                           f"{flyway}")
+                fix = ("restore the file exactly as v1 shipped it, comments included; put any change in a new "
+                       "versioned migration")
+                emit(mig, (line, 1, line, 1), message, fix, f"edited:{mig.path}")
                 continue
             _, was, now = diff
-            name = f"revision {mig.revision}" if mig.source == "alembic" and mig.revision else mig.path
             if now is None:
                 change = f"no longer runs {describe(was)}"
                 at = (mig.revision_line, 1, mig.revision_line, 1) if mig.source == "alembic" else (1, 1, 1, 1)
@@ -155,7 +182,7 @@ def check_edits(ctx, migrations: list, emit) -> None:
                 at = now.where
             message = (f"edits {name}, which v1's release already applied: it {change}. Databases v1 migrated have "
                        "it recorded as done and never run the new text, so their schema differs from databases "
-                       "migrated from scratch")
+                       "migrated from scratch" + (f"; and {flyway}" if checksum else ""))
             fix = ("restore the migration exactly as v1 shipped it and put the change in a new migration after the "
                    "current head")
             emit(mig, at, message, fix, f"edited:{mig.path}")
