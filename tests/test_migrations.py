@@ -856,3 +856,12 @@ def test_repeatable_flyway_migrations_are_meant_to_change():
     assert release_findings({"db/migration/R__v.sql": changed}, {"db/migration/R__v.sql": view}) == []
     assert [f.rule for f in release_findings({"db/migration/V5__v.sql": "DROP VIEW v;\n" + changed},
                                              {"db/migration/V5__v.sql": "DROP VIEW v;\n" + view})] == ["CLR101"]
+
+
+def test_an_applied_revision_replaced_under_its_file_name_is_lost_to_v1s_databases():
+    base = {V + "0002_phone.py": rev(PHONE)}
+    renamed = {V + "0002_phone.py": rev(PHONE, revision="0002b")}
+    found = release_findings(renamed, base)
+    assert [f.line for f in found] == [4] and "Can't locate revision identified by '0002'" in found[0].message
+    moved = {**renamed, V + "0002_moved.py": rev(PHONE)}  # the revision still exists, in another file
+    assert release_findings(moved, base) == []

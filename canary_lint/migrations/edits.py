@@ -153,7 +153,16 @@ def check_edits(ctx, migrations: list, emit) -> None:
             if old is None:
                 continue
             if mig.source == "alembic" and old.revision and mig.revision and old.revision != mig.revision:
-                continue  # another revision under v1's file name: not an edit of the one v1 applied
+                if not any(m.revision == old.revision for m in migrations if m.source == "alembic"):
+                    message = (f"replaces revision {old.revision}, which v1's release already applied, by revision "
+                               f"{mig.revision} in {mig.path}: databases v1 migrated record {old.revision} (or a "
+                               f"later revision built on it) in alembic_version, and `alembic upgrade` on them stops "
+                               f"with \"Can't locate revision identified by '{old.revision}'\"")
+                    fix = (f"keep revision {old.revision} as v1 shipped it and add {mig.revision} as a new revision "
+                           f"whose down_revision is the current head")
+                    line = mig.revision_line
+                    emit(mig, (line, 1, line, 1), message, fix, f"edited:{mig.path}")
+                continue
             diff = first_difference(old.ops, mig.ops)
             if diff is None and not checksum:
                 continue
