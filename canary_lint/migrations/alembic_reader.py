@@ -553,7 +553,7 @@ class Reader(OpCalls):
         for o in sql_ops:
             if o.kind == K.COMMIT:
                 self.tx_open, self.tx_why = False, ""
-            elif o.kind == K.BEGIN:
+            elif o.kind == K.BEGIN and self.dialect != "mysql":  # MySQL DDL commits implicitly anyway
                 self.tx_open, self.tx_why = True, f"the BEGIN on line {o.line} opens a transaction"
             o.in_transaction, o.tx = self.tx_open, self.tx_why
             if several and not self.tx_open and o.kind not in (K.COMMIT, K.OTHER):
