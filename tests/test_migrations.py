@@ -865,3 +865,35 @@ def test_an_applied_revision_replaced_under_its_file_name_is_lost_to_v1s_databas
     assert [f.line for f in found] == [4] and "Can't locate revision identified by '0002'" in found[0].message
     moved = {**renamed, V + "0002_moved.py": rev(PHONE)}  # the revision still exists, in another file
     assert release_findings(moved, base) == []
+
+
+def _rev(rev, down):
+    return (f'revision = "{rev}"\ndown_revision = {down!r}\n\nfrom alembic import op\n\n\n'
+            'def upgrade():\n    op.create_table("t_%s")\n' % rev)
+
+
+def test_one_history_per_dialect_directory_is_not_a_duplicate_or_second_head(tmp_path):
+    from canary_lint.config import Config
+    from canary_lint.engine import run_check
+
+    for dialect in ("postgresql", "sqlite"):  # prefect's layout: the same ids, one history per dialect
+        d = tmp_path / "migrations" / "versions" / dialect
+        d.mkdir(parents=True)
+        (d / "0001_a.py").write_text(_rev("a1", None))
+        (d / "0002_b.py").write_text(_rev("b2", "a1"))
+    report = run_check(["."], Config(root=tmp_path), cwd=tmp_path)
+    assert [f.message for f in report.findings if f.rule == "CLM302"] == []
+
+
+def test_directories_that_name_each_others_revisions_are_one_history(tmp_path):
+    from canary_lint.config import Config
+    from canary_lint.engine import run_check
+
+    (tmp_path / "versions" / "2023").mkdir(parents=True)
+    (tmp_path / "versions" / "2024").mkdir(parents=True)
+    (tmp_path / "versions" / "2023" / "0001_a.py").write_text(_rev("a1", None))
+    (tmp_path / "versions" / "2024" / "0002_b.py").write_text(_rev("b2", "a1"))
+    (tmp_path / "versions" / "2024" / "0003_c.py").write_text(_rev("c3", "a1"))  # a second head
+    report = run_check(["."], Config(root=tmp_path), cwd=tmp_path)
+    history = [f.message for f in report.findings if f.rule == "CLM302"]
+    assert len(history) == 1 and "heads" in history[0]

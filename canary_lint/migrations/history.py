@@ -19,23 +19,47 @@ class HistoryProblem:
     subject: str
 
 
-def _group(path: str) -> str:
-    p = PurePosixPath(path)
-    parts = p.parts[:-1]
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] == "versions":
-            return "/".join(parts[: i + 1])
-    return "/".join(parts)
+def _histories(migs: list[Migration]) -> dict[str, list[Migration]]:
+    """Revisions grouped into separate Alembic histories. Each directory is one history unless its
+    revisions name parents that only another directory defines (several `version_locations`, or
+    `recursive_version_locations`): then the directories are one. Self-contained sibling directories, such
+    as one history per dialect (`versions/postgresql/`, `versions/sqlite/`), stay apart even when they reuse
+    revision ids."""
+    by_dir: dict[str, list[Migration]] = {}
+    for m in migs:
+        by_dir.setdefault(PurePosixPath(m.path).parent.as_posix(), []).append(m)
+    parent = {d: d for d in by_dir}
+
+    def find(d: str) -> str:
+        while parent[d] != d:
+            parent[d] = parent[parent[d]]
+            d = parent[d]
+        return d
+
+    defined: dict[str, set] = {}
+    for d, members in by_dir.items():
+        for m in members:
+            if m.revision is not None:
+                defined.setdefault(m.revision, set()).add(d)
+    for d, members in by_dir.items():
+        own = {m.revision for m in members}
+        for m in members:
+            for rev in m.down:
+                if rev not in own:
+                    for other in defined.get(rev, ()):
+                        parent[find(other)] = find(d)
+    groups: dict[str, list[Migration]] = {}
+    for d, members in by_dir.items():
+        groups.setdefault(find(d), []).extend(members)
+    return groups
 
 
 def order_alembic(migs: list[Migration], defined_elsewhere=None) -> tuple[list[Migration], list[HistoryProblem]]:
-    """Topological order per versions directory (parents first, ties by path) and the problems found.
+    """Topological order per history (parents first, ties by path) and the problems found.
 
     `defined_elsewhere(mig, rev)` says whether a parent that is not among `migs` exists on disk (only some
     files were named on the command line); heads are only counted when the whole history is at hand."""
-    groups: dict[str, list[Migration]] = {}
-    for m in migs:
-        groups.setdefault(_group(m.path), []).append(m)
+    groups = _histories(migs)
     ordered: list[Migration] = []
     problems: list[HistoryProblem] = []
     for _, members in sorted(groups.items()):
@@ -61,7 +85,7 @@ def order_alembic(migs: list[Migration], defined_elsewhere=None) -> tuple[list[M
                     if defined_elsewhere is not None and defined_elsewhere(m, d):
                         continue
                     problems.append(HistoryProblem(
-                        m, f"revision {r} revises {d}, which no revision file in {_group(m.path) or '.'} defines; "
+                        m, f"revision {r} revises {d}, which no revision file in {PurePosixPath(m.path).parent.as_posix() or '.'} defines; "
                            "`alembic upgrade` cannot find its parent",
                         "point down_revision at an existing revision (or restore the missing file)", f"missing:{r}:{d}"))
                     continue
