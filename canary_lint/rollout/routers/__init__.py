@@ -8,6 +8,7 @@ VirtualService, Gateway API HTTPRoute, Argo Rollouts) implement the same three m
 
 from __future__ import annotations
 
+import abc
 import time
 from dataclasses import dataclass
 
@@ -33,7 +34,9 @@ class Route:
         return cls(float(d.get("canary", 0)), tuple(d["header"]) if d.get("header") else None)
 
 
-class Router:
+class Router(abc.ABC):
+    """A traffic router: subclasses say how to set a route (`_set`) and how to read it back (`current`)."""
+
     kind = "abstract"
 
     def __init__(self, spec: dict, service: str):
@@ -44,12 +47,13 @@ class Router:
 
         self.verify_timeout = duration(spec.get("verify_timeout", "5s"))
 
-    def current(self) -> Route:  # pragma: no cover - interface
+    @abc.abstractmethod
+    def current(self) -> Route:
         """What is in force now, read from the router itself."""
-        raise NotImplementedError
 
-    def _set(self, target: Route, previous: Route | None) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _set(self, target: Route, previous: Route | None) -> None:
+        """Send the change to the router (without waiting for it to take effect)."""
 
     def apply(self, target: Route, previous: Route | None = None, timeout: float | None = None) -> Route:
         """Change routing to `target` and wait until the router reports it in force."""
