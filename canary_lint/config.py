@@ -55,6 +55,13 @@ class Config:
 FAMILY_TABLES = {"migration": "migrations", "api": "openapi", "state": "state", "telemetry": "telemetry"}
 
 
+def check_keys(table: dict, where: str, allowed) -> None:
+    """Raise ConfigError for the first key of an analyzer's table that is not in `allowed`."""
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key `{key}` (allowed: {', '.join(allowed)})")
+
+
 def _validate_family_table(key: str, table: dict, where: str) -> None:
     import importlib
     import importlib.util

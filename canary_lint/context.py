@@ -123,6 +123,11 @@ class ReleaseContext:
             self._base_ast[path] = None if source is None else self._parse_python(source, path, report=False)
         return self._base_ast[path]
 
+    def close(self) -> None:
+        """Stop the git reader of the base tree, when one was started."""
+        if self._base is not None:
+            self._base.close()
+
     # ---- findings ------------------------------------------------------------------------------
     def finding(
         self,

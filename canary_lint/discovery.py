@@ -54,7 +54,16 @@ def display_path(path: Path, cwd: Path) -> str:
         return path.absolute().as_posix()
 
 
-def _excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
+def is_test_path(path: str) -> bool:
+    """Test code (tests/ directories, test_*.py, *_test.py, conftest.py): never serving traffic."""
+    parts = PurePosixPath(path).parts
+    name = parts[-1] if parts else path
+    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+            or any(p in ("tests", "test", "testing") for p in parts[:-1]))
+
+
+def excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
+    """Does an exclude pattern match the path `rel` (display path) or its last component `name`?"""
     for pat in patterns:
         if name == pat or fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(rel, pat.rstrip("/") + "/*"):
             return True
@@ -166,12 +175,12 @@ def discover(paths: list[str], config: Config, cwd: Path | None = None) -> Disco
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             base = Path(dirpath)
             dirnames[:] = sorted(
-                d for d in dirnames if not _excluded(display_path(base / d, cwd), d, excludes)
+                d for d in dirnames if not excluded(display_path(base / d, cwd), d, excludes)
             )
             for fname in sorted(filenames):
                 p = base / fname
                 rel = display_path(p, cwd)
-                if _excluded(rel, fname, excludes):
+                if excluded(rel, fname, excludes):
                     continue
                 if p.is_symlink():
                     try:

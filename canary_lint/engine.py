@@ -145,8 +145,7 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
     findings, suppressed = _apply_suppressions(ctx, findings, reg)
     findings = [f for f in findings if _selected(reg, config, f.rule)]
     unique = {(f.rule, f.path, f.line, f.column, f.message): f for f in findings}
-    if ctx._base is not None:
-        ctx._base.close()
+    ctx.close()
     return Report(
         findings=tuple(sorted(unique.values(), key=lambda f: f.sort_key)),
         errors=tuple(sorted(ctx.errors, key=lambda e: e.path)),

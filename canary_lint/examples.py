@@ -16,13 +16,13 @@ Multi-file cases live in `fixtures/rules/<CODE>/<case>/{base,head}/` with an `ex
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from canary_lint.gitio import git
 
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.S | re.M)
 DEFAULT_PATHS = {
@@ -102,12 +102,6 @@ def fixture_cases(root: Path) -> list[Case]:
     return cases
 
 
-def _git(cwd: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "canary-lint", "GIT_AUTHOR_EMAIL": "ci@canary-lint.invalid",
-           "GIT_COMMITTER_NAME": "canary-lint", "GIT_COMMITTER_EMAIL": "ci@canary-lint.invalid"}
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
-
-
 def materialize(head: dict, base: dict, where: Path) -> str | None:
     """Write the trees; with a base, commit it as tag `base` and leave head in the work tree."""
     def write(files: dict) -> None:
@@ -118,11 +112,11 @@ def materialize(head: dict, base: dict, where: Path) -> str | None:
     if not base:
         write(head)
         return None
-    _git(where, "init", "-q", "-b", "main")
+    git(where, "init", "-q", "-b", "main")
     write(base)
-    _git(where, "add", "-A")
-    _git(where, "commit", "-q", "-m", "v1")
-    _git(where, "tag", "base")
+    git(where, "add", "-A")
+    git(where, "commit", "-q", "-m", "v1")
+    git(where, "tag", "base")
     for rel in base:
         (where / rel).unlink()
     write(head)

@@ -24,6 +24,17 @@ def _git(args: list[str], cwd: Path, *, check: bool = True) -> subprocess.Comple
     return proc
 
 
+COMMIT_IDENTITY = {"GIT_AUTHOR_NAME": "canary-lint", "GIT_AUTHOR_EMAIL": "canary-lint@localhost",
+                   "GIT_COMMITTER_NAME": "canary-lint", "GIT_COMMITTER_EMAIL": "canary-lint@localhost"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in `cwd` with a fixed identity (for the repositories canary-lint builds itself: the example
+    release, rule-page cases); returns stdout, raises CalledProcessError on failure."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **COMMIT_IDENTITY}
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
+
+
 def repo_root(cwd: Path) -> Path:
     proc = _git(["rev-parse", "--show-toplevel"], cwd, check=False)
     if proc.returncode != 0:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from canary_lint.gitio import git  # noqa: F401 - the tests' git runner (fixed identity)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,8 +23,3 @@ def run_cli(*args: str, cwd: Path | str | None = None, env: dict | None = None, 
 def cli():
     return run_cli
 
-
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout

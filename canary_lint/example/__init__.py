@@ -8,7 +8,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from canary_lint.examples import _git
+from canary_lint.gitio import git
 
 
 def _copy(src, dst: Path) -> None:
@@ -30,17 +30,17 @@ def example_release():
     try:
         src = resources.files("canary_lint") / "example"
         _copy(src / "v1", root)
-        _git(root, "init", "-q", "-b", "main")
-        _git(root, "add", "-A")
-        _git(root, "commit", "-q", "-m", "shop v1 (serving)")
-        _git(root, "tag", "v1")
+        git(root, "init", "-q", "-b", "main")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "shop v1 (serving)")
+        git(root, "tag", "v1")
         for entry in list(root.iterdir()):
             if entry.name == ".git":
                 continue
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         _copy(src / "v2", root)
-        _git(root, "add", "-A")
-        _git(root, "commit", "-q", "-m", "shop v2 (canary)")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "shop v2 (canary)")
         yield root, "v1"
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -5,15 +5,14 @@
 
 from __future__ import annotations
 
-from canary_lint.config import ConfigError
+from canary_lint.config import ConfigError, check_keys
 
 KEYS = {"lock-severity": ("warning", "error")}
 
 
 def validate(table: dict, where: str) -> None:
+    check_keys(table, where, sorted(KEYS))
     for key, value in table.items():
-        if key not in KEYS:
-            raise ConfigError(f"{where}: unknown key `{key}` (allowed: {', '.join(sorted(KEYS))})")
         allowed = KEYS[key]
         if value not in allowed:
             raise ConfigError(f"{where}: `{key}` must be one of {', '.join(allowed)}, got {value!r}")

@@ -185,15 +185,17 @@ def analyze(ctx):
 
 
 def _deleted_specs(ctx, present: set) -> list:
-    from canary_lint.config import DEFAULT_EXCLUDE
+    from canary_lint.discovery import excluded
 
     out = []
     cwd = Path(ctx.cwd)
-    excluded = set(ctx.config.all_excludes) | set(DEFAULT_EXCLUDE)
+    patterns = ctx.config.all_excludes
     for path in ctx.base.paths():
         if path in present or not path.lower().endswith((".yaml", ".yml", ".json")):
             continue
-        if any(part in excluded for part in PurePosixPath(path).parts[:-1]):
+        parts = PurePosixPath(path).parts
+        # excluded exactly as discovery excludes head files: a spec v2 would not check is not "deleted"
+        if any(excluded("/".join(parts[: i + 1]), parts[i], patterns) for i in range(len(parts))):
             continue
         if (cwd / path).exists():
             continue

@@ -13,11 +13,10 @@ KEYS = {
 
 
 def validate(table: dict, where: str) -> None:
-    from canary_lint.config import ConfigError
+    from canary_lint.config import ConfigError, check_keys
 
+    check_keys(table, where, KEYS)
     for key, value in table.items():
-        if key not in KEYS:
-            raise ConfigError(f"{where}: unknown key `{key}` (allowed: {', '.join(KEYS)})")
         if key == "validate" and not isinstance(value, bool):
             raise ConfigError(f"{where}: `validate` must be true or false, got {value!r}")
         if key == "max-yaml-mb" and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):

@@ -83,6 +83,14 @@ def run_cmd(plan_path, dry_run):
     _finish(result)
 
 
+def _in_progress(journal, plan):
+    """The service's rollout that has not ended yet; exits 2 when there is none."""
+    r = journal.latest(plan.service, active_only=True)
+    if r is None:
+        _fail(f"no rollout of {plan.service} in progress in {plan.journal_path}")
+    return r
+
+
 @rollout.command("resume")
 @click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
 def resume_cmd(plan_path):
@@ -94,9 +102,7 @@ def resume_cmd(plan_path):
     plan = _load(plan_path)
     journal = _journal(plan)
     try:
-        r = journal.latest(plan.service, active_only=True)
-        if r is None:
-            _fail(f"no rollout of {plan.service} in progress in {plan.journal_path}")
+        r = _in_progress(journal, plan)
         result = Runner(from_journal(r.plan), journal).resume(r.id)
     except Locked as exc:
         _fail(str(exc), EXIT_ERROR)
@@ -163,9 +169,7 @@ def _command(plan_path: str, command: str) -> None:
     plan = _load(plan_path)
     journal = _journal(plan)
     try:
-        r = journal.latest(plan.service, active_only=True)
-        if r is None:
-            _fail(f"no rollout of {plan.service} in progress in {plan.journal_path}")
+        r = _in_progress(journal, plan)
         holder = journal.holder(plan.service + (".dry-run" if r.dry_run else ""))
         if holder:
             journal.command(r.id, command)

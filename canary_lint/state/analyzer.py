@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import PurePosixPath
 
+from canary_lint.discovery import is_test_path
 from canary_lint.state import backends, caches, crossmodule, handlers, keys, memory
 from canary_lint.state.envs import deploy_env_names
 
@@ -72,13 +72,6 @@ KEY_FIX = ("read the key from the environment or a secret store shared by v1 and
            "without it")
 CACHE_FIX = ("keep it only if a stale answer for that long is acceptable; otherwise cache in Redis/Memcached "
              "shared by both versions, or drop the cache")
-
-
-def is_test_path(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    name = parts[-1] if parts else path
-    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-            or any(p in ("tests", "test", "testing") for p in parts[:-1]))
 
 
 def _where(node: ast.AST) -> dict:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import re
 
-from canary_lint.config import ConfigError
+from canary_lint.config import ConfigError, check_keys
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ALLOWED = ("env-set",)
 
 
 def validate(table: dict, where: str) -> None:
+    check_keys(table, where, ALLOWED)
     for key, value in table.items():
-        if key not in ALLOWED:
-            raise ConfigError(f"{where}: unknown key `{key}` (allowed: {', '.join(ALLOWED)})")
         if not isinstance(value, list) or not all(isinstance(v, str) and ENV_NAME.match(v) for v in value):
             raise ConfigError(f"{where}: `{key}` must be a list of environment variable names, got {value!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from canary_lint import deploy as deploy_facts
+from canary_lint.discovery import is_test_path
 from canary_lint.telemetry.pyfacts import (
     ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env, span,
 )
@@ -33,16 +34,6 @@ SENTRY_RELEASE_VARS = ("SENTRY_RELEASE", "SOURCE_VERSION", "HEROKU_SLUG_COMMIT",
 # process, a filter or binding that puts the version on log records
 ENV_KINDS = {"resource-create", "provider", "sentry", "datadog"}
 ATTACH_KINDS = {"log-json", "structlog"}
-TEST_DIRS = {"tests", "test", "testing"}
-
-
-def _is_test(path: str) -> bool:
-    parts = path.split("/")
-    name = parts[-1]
-    return bool(TEST_DIRS.intersection(parts[:-1])) or name.startswith("test_") or name.endswith("_test.py") \
-        or name == "conftest.py"
-
-
 def _python_facts(ctx, extra: tuple, need: str = "setup") -> list:
     """Facts of the files with a telemetry set-up (`need="setup"`); or of the other files that set a
     telemetry env var for the process (`"env"`) or may put a version on log records (`"attach"`)."""
@@ -54,7 +45,7 @@ def _python_facts(ctx, extra: tuple, need: str = "setup") -> list:
         scanner, wanted = Scanner(extra, ATTACH_HIT_TOKENS), lambda text: may_attach_version(text, extra)
     out = []
     for f in ctx.files_of("python"):
-        if _is_test(f.path):
+        if is_test_path(f.path):
             continue
         text = ctx.text(f)
         if not text or (need != "setup" and is_telemetry_file(text)) or not wanted(text):

@@ -13,10 +13,9 @@ KEYS = {
 
 
 def validate(table: dict, where: str) -> None:
-    from canary_lint.config import ConfigError
+    from canary_lint.config import ConfigError, check_keys
 
+    check_keys(table, where, KEYS)
     for key, value in table.items():
-        if key not in KEYS:
-            raise ConfigError(f"{where}: unknown key `{key}` (allowed: {', '.join(KEYS)})")
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(f"{where}: `{key}` must be a list of non-empty strings ({KEYS[key]}), got {value!r}")
