@@ -20,12 +20,16 @@ class AnalyzerSpec:
     needs_base: bool = False  # only runs with --base
     also_on_base: bool = False  # with --base, runs even when head has none of its kinds (a deleted spec)
     not_for: frozenset = frozenset()  # files of these kinds alone never make it run (migrations are no app code)
+    families: frozenset = frozenset()  # the rule families it reports: it is skipped when none is selected
 
 
 ANALYZERS: tuple[AnalyzerSpec, ...] = (
-    AnalyzerSpec("migrations", "canary_lint.migrations.analyzer", frozenset({"alembic", "sql_migration"})),
-    AnalyzerSpec("openapi", "canary_lint.openapi.analyzer", frozenset({"openapi"}), also_on_base=True),
-    AnalyzerSpec("state", "canary_lint.state.analyzer", frozenset({"python"}), not_for=frozenset({"alembic"})),
+    AnalyzerSpec("migrations", "canary_lint.migrations.analyzer", frozenset({"alembic", "sql_migration", "django"}),
+                 families=frozenset({"migration", "release"})),
+    AnalyzerSpec("openapi", "canary_lint.openapi.analyzer", frozenset({"openapi"}), also_on_base=True,
+                 families=frozenset({"api"})),
+    AnalyzerSpec("state", "canary_lint.state.analyzer", frozenset({"python"}), not_for=frozenset({"alembic", "django"}),
+                 families=frozenset({"state"})),
     AnalyzerSpec("telemetry", "canary_lint.telemetry.analyzer", frozenset({"python", "deploy"}),
-                 not_for=frozenset({"alembic"})),
+                 not_for=frozenset({"alembic", "django"}), families=frozenset({"telemetry"})),
 )

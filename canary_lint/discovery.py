@@ -3,6 +3,7 @@
 Kinds (a file may have several):
   python         any *.py
   alembic        a *.py inside an Alembic `versions/` directory (or a configured migration location)
+  django         <app>/migrations/NNNN_*.py defining `class Migration(migrations.Migration)`
   sql_migration  Flyway V*__*.sql, golang-migrate *.up.sql, dbmate files, migrations/**.sql, or a .sql
                  named on the command line
   sql            any other .sql (queries v1 may still run)
@@ -18,6 +19,7 @@ import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from canary_lint.config import Config
@@ -27,6 +29,8 @@ OPENAPI_JSON = re.compile(rb'"(openapi|swagger)"\s*:\s*"')
 K8S_YAML = re.compile(rb"^\s*apiVersion\s*:", re.M)
 DBMATE = re.compile(rb"^--\s*migrate:up", re.M)
 FLYWAY = re.compile(r"^[VR]\d+(?:[._]\d+)*__.+\.sql$", re.I)
+DJANGO_NAME = re.compile(r"^\d{4}_\w+\.py$")
+DJANGO = re.compile(rb"class Migration\(")
 SNIFF = 65536
 
 
@@ -62,12 +66,22 @@ def is_test_path(path: str) -> bool:
             or any(p in ("tests", "test", "testing") for p in parts[:-1]))
 
 
+@lru_cache(maxsize=32)
+def _exclude_matchers(patterns: tuple[str, ...]):
+    """One compiled regex for the names and one for the paths an exclude list matches (fnmatch rules)."""
+    if not patterns:
+        return frozenset(), None, None
+    names = re.compile("|".join(fnmatch.translate(p) for p in patterns))
+    paths = re.compile("|".join(fnmatch.translate(p) + "|" + fnmatch.translate(p.rstrip("/") + "/*") for p in patterns))
+    return frozenset(patterns), names, paths
+
+
 def excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
     """Does an exclude pattern match the path `rel` (display path) or its last component `name`?"""
-    for pat in patterns:
-        if name == pat or fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(rel, pat.rstrip("/") + "/*"):
-            return True
-    return False
+    literal, names, paths = _exclude_matchers(tuple(patterns))
+    if names is None:
+        return False
+    return name in literal or names.match(name) is not None or paths.match(rel) is not None
 
 
 def _sniff(path: Path) -> bytes:
@@ -109,6 +123,8 @@ def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path]) -> s
         parent = path.parent.resolve() if alembic_dirs else None
         if "versions" in parts[:-1] or (parent is not None and any(parent == d or d in parent.parents for d in alembic_dirs)):
             kinds.add("alembic")
+        elif len(parts) >= 2 and parts[-2] == "migrations" and DJANGO_NAME.match(name) and DJANGO.search(_sniff(path)):
+            kinds.add("django")
     elif lower.endswith(".sql"):
         if lower.endswith(".down.sql"):
             return kinds if not explicit else {"sql"}

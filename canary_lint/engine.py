@@ -15,7 +15,7 @@ from canary_lint.registry import Registry, registry
 from canary_lint import suppress
 
 
-CHECKED_KINDS = {"python", "alembic", "sql_migration", "sql", "openapi", "deploy"}
+CHECKED_KINDS = {"python", "alembic", "django", "sql_migration", "sql", "openapi", "deploy"}
 
 
 def _selected(reg: Registry, config: Config, code: str) -> bool:
@@ -124,6 +124,8 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
     for spec in ANALYZERS:
         if spec.needs_base and base is None:
             continue
+        if spec.families and not any(r.family in spec.families and _selected(reg, config, r.code) for r in reg.rules):
+            continue  # none of its rules is selected (`--select CLM` never runs the app analyzers)
         wanted = [f for f in ctx.files_of(*spec.kinds) if not f.kinds & spec.not_for]
         if not wanted and not (spec.also_on_base and base is not None):
             continue

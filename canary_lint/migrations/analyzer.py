@@ -180,7 +180,10 @@ def analyze(ctx):
             m = read_sql_migration(ctx, file)
             if m is not None:
                 sql.append(m)
-    if not alembic and not sql:
+    from canary_lint.migrations.django_reader import read_django
+
+    django, django_problems = read_django(ctx)
+    if not alembic and not sql and not django:
         return []
     with ctx.guard(".", "migrations"):
         more_alembic, more_sql = _history_beside_named_files(ctx)
@@ -193,10 +196,12 @@ def analyze(ctx):
     base = ctx.base
     if base is not None:
         base_paths = set(base.paths())
-        for m in alembic + sql:
+        for m in alembic + sql + django:
             m.in_base = m.path in base_paths
     ordered, problems = order_alembic(alembic, lambda m, rev: _defined_on_disk(ctx, m.path, rev))
     ordered += sorted(sql, key=lambda m: m.order)
+    ordered += django
+    problems += django_problems
     judge = Judge(ctx, ctx.config.dialect, ctx.config.postgres_version, _lock_severity(ctx))
     for p in problems:
         if not p.migration.in_base and not p.migration.context:
@@ -241,8 +246,12 @@ def _base_index(ctx, words: set):
     release drops or renames): a large tree is read, but only those files are parsed."""
     from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
 
+    from canary_lint.migrations import django_models
+
     index = UsageIndex()
     excludes = ctx.config.all_excludes
+    # a Django table `shop_order` is mapped by `class Order` in shop/models.py: look for the model name too
+    words = words | {w.split("_", 1)[1] for w in words if "_" in w}
     pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.I)
     for path in ctx.base.paths():
         kind = is_code_path(path, excludes)
@@ -259,6 +268,9 @@ def _base_index(ctx, words: set):
             tree = ctx.base_python_ast(path)
             if tree is not None:
                 index_python(index, path, tree)
+                if django_models.MODELS_WORD.search(text):
+                    django_models.index_django(index, path, tree, _django_label(ctx, path, "base"),
+                                               ctx.config.dialect)
             else:
                 index.files += 1
         else:
@@ -266,17 +278,39 @@ def _base_index(ctx, words: set):
     return index
 
 
+def _django_label(ctx, path: str, side: str) -> str:
+    """The Django app label of the app that holds the module `path` in the base or head tree (its apps.py,
+    else the directory)."""
+    from canary_lint.migrations.django_models import app_dir_of
+    from canary_lint.migrations.django_reader import app_label
+
+    directory = app_dir_of(path)
+    apps = f"{directory}/apps.py" if directory not in ("", ".") else "apps.py"
+
+    def read() -> str | None:
+        if side == "base":
+            return ctx.base.read_text(apps)
+        file = next((f for f in ctx.files if f.path == apps), None)
+        return ctx.text(file) if file is not None else None
+    return ctx.cached(("migrations", "django-label", side, directory), lambda: app_label(read(), directory))
+
+
 def _head_index(ctx):
+    from canary_lint.migrations import django_models
     from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
 
     index = UsageIndex()
     excludes = ctx.config.all_excludes
     for file in ctx.files:
         kind = is_code_path(file.path, excludes)
-        if kind == "python" and "alembic" not in file.kinds:
+        if kind == "python" and not file.kinds & {"alembic", "django"}:
             tree = ctx.python_ast(file)
             if tree is not None:
                 index_python(index, file.path, tree)
+                text = ctx.text(file) or ""
+                if django_models.MODELS_WORD.search(text):
+                    django_models.index_django(index, file.path, tree, _django_label(ctx, file.path, "head"),
+                                               ctx.config.dialect)
         elif kind == "sql" and "sql_migration" not in file.kinds:
             text = ctx.text(file)
             if text:

@@ -23,6 +23,10 @@ LOCK_RULES = (
 )
 META_RULES = ("dynamic-sql-not-checked", "migration-history-broken", "unknown-migration-operation")
 PG = "postgresql"
+DJANGO_INDEX_FIX = ("AddIndexConcurrently (django.contrib.postgres.operations) in a migration with atomic = False; "
+                    "for a ForeignKey, add it with db_index=False and build its index that way")
+DJANGO_FK_FIX = ("add the field with db_constraint=False, then add the constraint NOT VALID with RunSQL and "
+                 "VALIDATE CONSTRAINT it in a later migration")
 
 
 @dataclass
@@ -124,10 +128,13 @@ class Judge:
                               f"know {op.column} and its INSERTs into {t} fail as soon as this migration has run",
                               f"ship {op.column} nullable (or with a server default) now; make v2 write it; set NOT NULL "
                               "in a later release, after v1 is gone", f"{t}.{op.column}")
-                elif not already and not (cur is not None and cur.default):
+                elif not already and not (cur is not None and cur.default and mig.source != "django"):
+                    # Django's ORM sends every field of the model, NULL included: a server default never applies
+                    why = (f"v1's model still has {op.column} nullable and its ORM sends NULL explicitly when it is "
+                           "unset, so those INSERTs and UPDATEs fail" if mig.source == "django" else
+                           f"v1's INSERTs that leave {op.column} empty fail")
                     self.emit("set-not-null-breaks-v1-inserts", mig, op,
-                              f"sets {t}.{op.column} NOT NULL: v1's INSERTs that leave {op.column} empty fail from "
-                              "the moment this migration runs",
+                              f"sets {t}.{op.column} NOT NULL: {why} from the moment this migration runs",
                               f"give {op.column} a server default first, or set NOT NULL in a release after every "
                               "serving version writes it", f"{t}.{op.column}")
             elif k in (K.DROP_OBJECT, K.RENAME_OBJECT) and op.object_kind in (
@@ -247,9 +254,11 @@ class Judge:
     def _add_column(self, mig: Migration, op: Op) -> None:
         s, t = op.spec, op.table
         if not s.nullable and not s.default and not s.primary_key:
+            tail = (f" ({op.backfilled}, so the migration itself succeeds)" if op.backfilled
+                    else " (and the migration fails on a non-empty table)")
             self.emit("not-null-column-breaks-v1-inserts", mig, op,
                       f"adds {t}.{s.name} NOT NULL without a server default: v1 does not know {s.name}, so every "
-                      f"INSERT v1 makes into {t} fails (and the migration fails on a non-empty table)",
+                      f"INSERT v1 makes into {t} fails{tail}",
                       f"add {s.name} nullable or with a server default; set NOT NULL in a later release, after v1 is gone",
                       f"{t}.{s.name}")
         if self.dialect == PG and s.default:
@@ -294,6 +303,7 @@ class Judge:
                           f"adds {label} {name} on {t} without NOT VALID: PostgreSQL scans the whole table while "
                           f"holding a lock that blocks v1's writes on {t}"
                           + (" and on the referenced table" if kind == "foreign_key" else ""),
+                          DJANGO_FK_FIX if mig.source == "django" and kind == "foreign_key" else
                           "add it NOT VALID, then VALIDATE CONSTRAINT in a separate transaction", f"{t}.{name}")
         elif kind in ("unique", "primary_key") and not op.using_index:
             self.emit("unique-constraint-build-blocks-v1-writes", mig, op,
@@ -317,6 +327,7 @@ class Judge:
             self.emit("index-build-blocks-v1-writes", mig, op,
                       f"creates index {op.name or ''} on {t} without CONCURRENTLY: v1's INSERT, UPDATE and DELETE on "
                       f"{t} wait for the whole build".replace("  ", " "),
+                      DJANGO_INDEX_FIX if mig.source == "django" else
                       "CREATE INDEX CONCURRENTLY (Alembic: postgresql_concurrently=True inside "
                       "op.get_context().autocommit_block())", f"{t}.{op.name}")
 
@@ -329,6 +340,8 @@ class Judge:
             self.emit("index-build-blocks-v1-writes", mig, op,
                       f"drops index {op.name} on {table} without CONCURRENTLY: the ACCESS EXCLUSIVE lock blocks "
                       f"v1's reads and writes on {table} (and queues behind any long query)",
+                      "RemoveIndexConcurrently (django.contrib.postgres.operations) in a migration with atomic = "
+                      "False" if mig.source == "django" else
                       "DROP INDEX CONCURRENTLY (Alembic: postgresql_concurrently=True inside autocommit_block())",
                       f"{table}.{op.name}")
 
@@ -342,6 +355,9 @@ class Judge:
         elif mig.source == "alembic":
             why = op.tx or "Alembic runs upgrade() in a transaction"
             how = "wrap it in `with op.get_context().autocommit_block():`"
+        elif mig.source == "django":
+            why = op.tx or "Django runs the migration in a transaction"
+            how = "set `atomic = False` on the Migration class and keep the operation in a migration of its own"
         else:
             why = op.tx or "it runs in a transaction"
             how = ("put it in its own migration that runs without a transaction (no BEGIN; dbmate: "

@@ -88,6 +88,7 @@ class Op:
     tx: str = ""  # why it does (for messages): "the BEGIN on line 3 opens a transaction", "dbmate runs ..."
     detail: str = ""  # what the reader saw (statement head, call name) for messages
     sql: bool = False  # came from SQL text (a file or op.execute)
+    backfilled: str = ""  # add_column: how existing rows get a value although no server default stays (Django)
 
     @property
     def where(self) -> tuple[int, int, int, int]:
@@ -97,7 +98,7 @@ class Op:
 @dataclass
 class Migration:
     path: str
-    source: str  # "alembic" | "sql"
+    source: str  # "alembic" | "sql" | "django"
     tool: str = ""  # alembic | flyway | golang-migrate | dbmate | sql
     revision: str | None = None
     down: tuple = ()  # down_revision(s)

@@ -78,7 +78,9 @@ def is_code_path(path: str, excludes: tuple[str, ...]) -> str | None:
     if parts & {"tests", "test"} or p.name.startswith("test_") or p.name == "conftest.py":
         return None
     if p.suffix == ".py":
-        return None if "versions" in parts else "python"
+        if "versions" in parts or (p.parent.name == "migrations" and p.name[:4].isdigit()):
+            return None  # Alembic revisions and Django migrations are not v1's queries
+        return "python"
     if p.suffix == ".sql":
         if parts & MIGRATION_DIRS or FLYWAY.match(p.name) or p.name.endswith((".up.sql", ".down.sql")):
             return None
