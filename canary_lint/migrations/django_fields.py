@@ -89,6 +89,8 @@ def _sql_default(node: ast.AST) -> str | None:
     """`db_default=` as SQL text: literals become SQL literals, `Now()`/`Value(x)`/functions their call."""
     if isinstance(node, ast.Call) and call_name(node) == "Value" and node.args:
         node = node.args[0]
+    if isinstance(node, ast.Constant) and node.value is None:
+        return None  # db_default=None: DEFAULT NULL, which a NOT NULL column rejects
     value = literal(node)
     if isinstance(value, bool):
         return "true" if value else "false"

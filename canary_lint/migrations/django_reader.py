@@ -229,6 +229,23 @@ def replay(files: list[DjangoFile], dialect: str) -> list[Migration]:
     return out
 
 
+def _apps_py(ctx, by_path: dict, migration, directory: str) -> str | None:
+    """The app's apps.py: from the run's files, else beside the migrations package on disk (when only the
+    migrations directories were named), read only as a regular file inside the checked tree."""
+    rel = f"{directory}/apps.py" if directory not in ("", ".") else "apps.py"
+    if rel in by_path:
+        return ctx.text(by_path[rel])
+    path = migration.abspath.parent.parent / "apps.py"
+    try:
+        root = ctx.cwd.resolve()
+        real = path.resolve(strict=True)
+        if root not in real.parents or not real.is_file() or real.stat().st_size > 1_000_000:
+            return None
+        return real.read_text(encoding="utf-8", errors="replace")
+    except (OSError, RuntimeError):
+        return None
+
+
 def read_django(ctx) -> tuple[list[Migration], list[HistoryProblem]]:
     """Every Django migration of the release as `Migration`s in Django's order, and the history problems."""
     from canary_lint.discovery import is_test_path
@@ -247,8 +264,7 @@ def read_django(ctx) -> tuple[list[Migration], list[HistoryProblem]]:
                 continue
             directory = app_dir(file.path)
             if directory not in labels:
-                apps = by_path.get(f"{directory}/apps.py" if directory not in ("", ".") else "apps.py")
-                labels[directory] = app_label(ctx.text(apps) if apps is not None else None, directory)
+                labels[directory] = app_label(_apps_py(ctx, by_path, file, directory), directory)
             f = parse(tree, file.path, labels[directory])
             if f is not None:
                 parsed.append(f)
