@@ -215,7 +215,7 @@ def analyze(ctx):
         def edited(mig, at, message, fix, subject):
             judge.findings.append(ctx.finding("applied-migration-edited", mig.path, *at, message=message, fix=fix,
                                               subject=subject))
-        check_edits(ctx, alembic + sql, edited)
+        check_edits(ctx, alembic + sql + django, edited)
     schema = Schema()
     release_tables: set = set()
     release_objects: set = set()

@@ -229,6 +229,16 @@ def replay(files: list[DjangoFile], dialect: str) -> list[Migration]:
     return out
 
 
+def read_alone(text: str, path: str, app: str, dialect: str) -> Migration | None:
+    """One migration read without its history (fresh model state): to compare two versions of one file."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    f = parse(tree, path, app)
+    return replay([f], dialect)[0] if f is not None else None
+
+
 def _apps_py(ctx, by_path: dict, migration, directory: str) -> str | None:
     """The app's apps.py: from the run's files, else beside the migrations package on disk (when only the
     migrations directories were named), read only as a regular file inside the checked tree."""

@@ -100,6 +100,10 @@ def first_difference(base_ops: list, head_ops: list) -> tuple[int, Op | None, Op
 
 def read_base(ctx, mig: Migration, text: str) -> Migration | None:
     """v1's version (`text`) of `mig` read with the same reader, or None (unreadable: nothing to compare)."""
+    if mig.source == "django":
+        from canary_lint.migrations.django_reader import read_alone
+
+        return read_alone(text, mig.path, mig.revision.split(".", 1)[0] if mig.revision else "", ctx.config.dialect)
     if mig.source == "alembic":
         from canary_lint.migrations.alembic_reader import read_revision
 
@@ -135,7 +139,7 @@ def _first_changed_line(old: list, new: list) -> int:
 def check_edits(ctx, migrations: list, emit) -> None:
     """Report every migration present at the base whose upgrade operations changed since, and every versioned
     Flyway migration whose text changed (Flyway refuses to migrate over a checksum mismatch)."""
-    files = {f.path: f for f in ctx.files_of("alembic", "sql_migration")}
+    files = {f.path: f for f in ctx.files_of("alembic", "sql_migration", "django")}
     for mig in migrations:
         if not mig.in_base or mig.context:
             continue
@@ -163,10 +167,15 @@ def check_edits(ctx, migrations: list, emit) -> None:
                     line = mig.revision_line
                     emit(mig, (line, 1, line, 1), message, fix, f"edited:{mig.path}")
                 continue
-            diff = first_difference(old.ops, mig.ops)
+            ops = mig.ops
+            if mig.source == "django":  # both versions read alone, so history does not colour the comparison
+                alone = read_base(ctx, mig, head_text)
+                ops = alone.ops if alone is not None else ops
+            diff = first_difference(old.ops, ops)
             if diff is None and not checksum:
                 continue
-            name = f"revision {mig.revision}" if mig.source == "alembic" and mig.revision else mig.path
+            name = (f"revision {mig.revision}" if mig.source == "alembic" and mig.revision else
+                    f"migration {mig.revision}" if mig.source == "django" and mig.revision else mig.path)
             flyway = ("Flyway validates the checksum of every applied migration before it migrates (validateOnMigrate, "
                       "on by default), so `flyway migrate` stops with a checksum mismatch on every database v1 migrated")
             if diff is None:
@@ -180,7 +189,7 @@ def check_edits(ctx, migrations: list, emit) -> None:
             _, was, now = diff
             if now is None:
                 change = f"no longer runs {describe(was)}"
-                at = (mig.revision_line, 1, mig.revision_line, 1) if mig.source == "alembic" else (1, 1, 1, 1)
+                at = (mig.revision_line, 1, mig.revision_line, 1) if mig.source in ("alembic", "django") else (1, 1, 1, 1)
             else:
                 if was is None:
                     change = f"now also runs {describe(now)}"
