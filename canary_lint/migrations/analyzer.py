@@ -116,6 +116,9 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
         from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
     else:  # a pre-commit run on Python revisions never loads the SQL reader
         SqlSyntaxError, read_sql = ValueError, None
+    from canary_lint.pysource import TemplateSource
+    from canary_lint.pysource import parse as parse_python
+
     known = {f.abspath.resolve() for f in ctx.files}
     alembic, sql = [], []
     for folder in sorted({f.abspath.parent.resolve() for f in named}):
@@ -127,9 +130,7 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
             rel = display_path(path, ctx.cwd)
             try:
                 if want_py and path.suffix == ".py":
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        tree = ast.parse(path.read_text(encoding="utf-8"))
+                    tree = parse_python(path.read_text(encoding="utf-8"), rel)
                     m = read_revision(tree, rel, ctx.config.dialect)
                     if m is not None:
                         m.context = True
@@ -139,7 +140,8 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
                     alembic_or_sql = Migration(rel, "sql", tool, ops=read_sql(body, ctx.config.dialect),
                                                order=sql_order(rel), context=True)
                     sql.append(alembic_or_sql)
-            except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, SqlSyntaxError):
+            except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, SqlSyntaxError,
+                    TemplateSource):
                 continue  # not ours to report: only the named files are checked
     return alembic, sql
 

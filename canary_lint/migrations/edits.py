@@ -107,11 +107,11 @@ def read_base(ctx, mig: Migration, text: str) -> Migration | None:
     if mig.source == "alembic":
         from canary_lint.migrations.alembic_reader import read_revision
 
+        from canary_lint.pysource import TemplateSource, parse
+
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tree = ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError):
+            tree = parse(text, mig.path)
+        except (SyntaxError, ValueError, RecursionError, TemplateSource):
             return None
         return read_revision(tree, mig.path, ctx.config.dialect)
     from canary_lint.migrations.analyzer import _sql_tool
