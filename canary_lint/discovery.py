@@ -18,6 +18,7 @@ import configparser
 import fnmatch
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -84,12 +85,26 @@ def excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
     return name in literal or names.match(name) is not None or paths.match(rel) is not None
 
 
-def _sniff(path: Path) -> bytes:
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """At most `limit` bytes of `path` when it is a regular file, else None. Opened without blocking, so a
+    FIFO, socket or device in the tree never stalls the run or fills memory."""
     try:
-        with open(path, "rb") as fh:
-            return fh.read(SNIFF)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError:
-        return b""
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _sniff(path: Path) -> bytes:
+    return read_regular(path, SNIFF) or b""
 
 
 def _alembic_dirs(roots: list[Path], config: Config) -> set[Path]:

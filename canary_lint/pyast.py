@@ -17,6 +17,17 @@ def dotted(node: ast.AST) -> str | None:
     return None
 
 
+def call_name(node: ast.AST) -> str:
+    """The last name of what is called (`models.CharField(...)` -> "CharField"), or of a Name/Attribute."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
 def const_str(node: ast.AST | None) -> str | None:
     """The value of a string literal, else None."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):

@@ -139,8 +139,8 @@ class _Rewriter:
     # ---- the module ----------------------------------------------------------------------------
     def module(self) -> ast.Module:
         cst = self.cst
-        edits, aliases, blanked = [], {}, []
-        for node in self._walk(self.module_node):
+        edits, aliases, blanked, found = [], {}, [], []
+        for node in self._walk(self.module_node, found):
             if isinstance(node, cst.TypeAlias):
                 start = self.span(node)[0]
                 head_end = self.span(node.type_parameters or node.name)[1]
@@ -166,30 +166,40 @@ class _Rewriter:
                     edits.append((b, b + 1, ")"))
                 else:
                     edits.append((b, b, ")"))
-        strings = [s for s in self._strings(self.module_node)
-                   if not any(a <= self.span(s)[0] < b for a, b in blanked)]
+        strings = [s for s in found if not any(a <= self.span(s)[0] < b for a, b in blanked)]
         tree = self._parse_region(0, len(self.source), "exec", strings, edits)
         if aliases:
             _Aliases(aliases, self).visit(tree)
         return tree
 
-    def _walk(self, root):
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            yield node
-            stack.extend(reversed(node.children))
-
-    def _strings(self, root) -> list:
-        """The outermost string expressions under `root` (a concatenation counts as one)."""
-        cst, out, stack = self.cst, [], [root]
+    def _walk(self, root, strings: list):
+        """Every node under `root` once (a libcst node builds its `children` list on each access), stopping
+        at the outermost string expressions, which go to `strings` (a concatenation counts as one): no
+        statement the rewrite looks for can sit inside a string."""
+        cst, stack = self.cst, [root]
         kinds = (cst.ConcatenatedString, cst.FormattedString, cst.TemplatedString)
         while stack:
             node = stack.pop()
             if isinstance(node, kinds) and node is not root:
-                out.append(node)
+                strings.append(node)
                 continue
+            yield node
+            stack.extend(reversed(node.children))
+
+    @staticmethod
+    def _every(root):
+        """Every node under `root`, strings included."""
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            yield node
             stack.extend(node.children)
+
+    def _strings(self, root) -> list:
+        """The outermost string expressions under `root` (a replacement field's expression)."""
+        out: list = []
+        for _ in self._walk(root, out):
+            pass
         return out
 
     # ---- regions: the module, or one replacement field's expression ----------------------------
@@ -244,7 +254,7 @@ class _Rewriter:
 
     def _readable(self, s) -> bool:
         if isinstance(s, self.cst.TemplatedString) or any(
-                isinstance(n, self.cst.TemplatedString) for n in self._walk(s)):
+                isinstance(n, self.cst.TemplatedString) for n in self._every(s)):
             return False
         a, b = self.span(s)
         try:

@@ -75,3 +75,21 @@ def test_default_excludes_and_explicit_files(tmp_path):
     assert list(kinds) == ["app/ok.py"]
     explicit = _kinds(tmp_path, {"notes/adhoc.sql": "ALTER TABLE t DROP COLUMN c;"}, paths=("notes/adhoc.sql",))
     assert explicit == {"notes/adhoc.sql": ["sql_migration"]}
+
+
+def test_fifos_in_the_tree_never_block_discovery(tmp_path):
+    import os
+    import threading
+
+    from canary_lint.config import Config
+    from canary_lint.discovery import discover
+
+    (tmp_path / "shop" / "migrations").mkdir(parents=True)
+    os.mkfifo(tmp_path / "shop" / "migrations" / "0002_pipe.py")
+    os.mkfifo(tmp_path / "deploy.yaml")
+    done = []
+    worker = threading.Thread(target=lambda: done.append(discover([], Config(), tmp_path)), daemon=True)
+    worker.start()
+    worker.join(30)  # a hang guard: a blocking open of a FIFO never returns
+    assert done, "discovery blocked on a FIFO"
+    assert all("django" not in f.kinds for f in done[0].files)

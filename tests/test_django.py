@@ -220,3 +220,27 @@ def test_suppression_on_the_operation_line():
     head = {APP + "0002_drop.py": mig('migrations.RemoveField("order", "nickname"),  '
                                       '# canary-lint: ignore[CLM101] nothing reads it since 2.3')}
     assert check(head) == []
+
+
+def test_constraints_a_unique_one_and_a_check_that_proves_not_null():
+    found = check({APP + "0002_constraints.py": mig('''
+        migrations.AddConstraint("order", models.UniqueConstraint(fields=["nickname"], name="order_nick_uniq")),
+        migrations.AddConstraint("order", models.CheckConstraint(condition=models.Q(total__isnull=False),
+                                                                 name="order_total_nn")),
+    ''')})
+    rules = {(f.rule, f.line) for f in found}
+    assert ("CLM111", 7) in rules and ("CLM204", 7) in rules
+    assert ("CLM203", 8) in rules
+    assert not any(f.rule == "CL005" for f in found)
+
+
+def test_a_relation_target_differing_only_in_case_is_the_same_model():
+    head = {APP + "0001_initial.py": mig('''
+        migrations.CreateModel("Item", [("id", models.AutoField(primary_key=True)),
+                                        ("tag", models.ForeignKey(on_delete=models.CASCADE, to="shop.Tag"))]),
+    ''', extra="    initial = True\n"),
+            APP + "0002_alter.py": mig('''
+        migrations.AlterField("item", "tag", models.ForeignKey(on_delete=models.CASCADE, related_name="items",
+                                                               to="shop.tag")),
+    ''', '[("shop", "0001_initial")]')}
+    assert check(head) == []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import re
-import warnings
 
 from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, Judge
 from canary_lint.migrations.ops import Migration
@@ -130,13 +129,13 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
             rel = display_path(path, ctx.cwd)
             try:
                 if want_py and path.suffix == ".py":
-                    tree = parse_python(path.read_text(encoding="utf-8"), rel)
+                    tree = parse_python(_read_sibling(path), rel)
                     m = read_revision(tree, rel, ctx.config.dialect)
                     if m is not None:
                         m.context = True
                         alembic.append(m)
                 elif want_sql and path.suffix == ".sql" and "sql_migration" in classify(path, rel, False, set()):
-                    tool, body, _ = _sql_tool(rel, path.read_text(encoding="utf-8"))
+                    tool, body, _ = _sql_tool(rel, _read_sibling(path))
                     alembic_or_sql = Migration(rel, "sql", tool, ops=read_sql(body, ctx.config.dialect),
                                                order=sql_order(rel), context=True)
                     sql.append(alembic_or_sql)
@@ -146,9 +145,24 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
     return alembic, sql
 
 
+def _read_sibling(path) -> str:
+    """A migration beside a named file: a regular file, bounded like every read of the tree (OSError when it
+    is not one: skipped)."""
+    from canary_lint.context import MAX_BYTES
+    from canary_lint.discovery import read_regular
+
+    data = read_regular(path, MAX_BYTES)
+    if data is None:
+        raise OSError(f"{path}: not a regular file")
+    return data.decode("utf-8")
+
+
 def _defined_on_disk(ctx, path: str, revision: str) -> bool:
     """Is `revision` defined by a file beside `path` that was not part of this run (pre-commit passes only
     the changed files)?"""
+    from canary_lint.context import MAX_BYTES
+    from canary_lint.discovery import read_regular
+
     folder = (ctx.cwd / path).parent
     pattern = re.compile(rf"^revision\s*(?::[^=]*)?=\s*[rRbBuU]?['\"]{re.escape(revision)}['\"]", re.M)
     try:
@@ -157,7 +171,8 @@ def _defined_on_disk(ctx, path: str, revision: str) -> bool:
         return False
     for cand in candidates:
         try:
-            if pattern.search(cand.read_text(encoding="utf-8", errors="replace")):
+            data = read_regular(cand, MAX_BYTES)
+            if data is not None and pattern.search(data.decode("utf-8", "replace")):
                 return True
         except OSError:
             continue
@@ -246,9 +261,9 @@ def analyze(ctx):
 def _base_index(ctx, words: set):
     """v1's uses of the database, from the files of the base tree that mention one of `words` (the tables the
     release drops or renames): a large tree is read, but only those files are parsed."""
-    from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
-
     from canary_lint.migrations import django_models
+    from canary_lint.migrations.django_reader import label_of
+    from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
 
     index = UsageIndex()
     excludes = ctx.config.all_excludes
@@ -271,7 +286,8 @@ def _base_index(ctx, words: set):
             if tree is not None:
                 index_python(index, path, tree)
                 if django_models.MODELS_WORD.search(text):
-                    django_models.index_django(index, path, tree, _django_label(ctx, path, "base"),
+                    django_models.index_django(index, path, tree,
+                                               label_of(ctx, django_models.app_dir_of(path), "base"),
                                                ctx.config.dialect)
             else:
                 index.files += 1
@@ -280,25 +296,9 @@ def _base_index(ctx, words: set):
     return index
 
 
-def _django_label(ctx, path: str, side: str) -> str:
-    """The Django app label of the app that holds the module `path` in the base or head tree (its apps.py,
-    else the directory)."""
-    from canary_lint.migrations.django_models import app_dir_of
-    from canary_lint.migrations.django_reader import app_label
-
-    directory = app_dir_of(path)
-    apps = f"{directory}/apps.py" if directory not in ("", ".") else "apps.py"
-
-    def read() -> str | None:
-        if side == "base":
-            return ctx.base.read_text(apps)
-        file = next((f for f in ctx.files if f.path == apps), None)
-        return ctx.text(file) if file is not None else None
-    return ctx.cached(("migrations", "django-label", side, directory), lambda: app_label(read(), directory))
-
-
 def _head_index(ctx):
     from canary_lint.migrations import django_models
+    from canary_lint.migrations.django_reader import label_of
     from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
 
     index = UsageIndex()
@@ -311,7 +311,8 @@ def _head_index(ctx):
                 index_python(index, file.path, tree)
                 text = ctx.text(file) or ""
                 if django_models.MODELS_WORD.search(text):
-                    django_models.index_django(index, file.path, tree, _django_label(ctx, file.path, "head"),
+                    django_models.index_django(index, file.path, tree,
+                                               label_of(ctx, django_models.app_dir_of(file.path)),
                                                ctx.config.dialect)
         elif kind == "sql" and "sql_migration" not in file.kinds:
             text = ctx.text(file)

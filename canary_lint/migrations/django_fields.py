@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from canary_lint.pyast import call_name
+
 # Python-side attributes: changing them never touches the database
 PYTHON_ONLY = frozenset({
     "verbose_name", "help_text", "choices", "validators", "default", "editable", "blank", "error_messages",
@@ -65,16 +67,6 @@ class Field:
     kwargs: dict = field(default_factory=dict)
 
 
-def call_name(node: ast.AST) -> str:
-    if isinstance(node, ast.Call):
-        node = node.func
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Name):
-        return node.id
-    return ""
-
-
 def literal(node: ast.AST | None):
     """A Python literal (or None when it is not one); `True`/`False`/numbers/strings/tuples/lists."""
     if node is None:
@@ -105,19 +97,22 @@ def _sql_default(node: ast.AST) -> str | None:
 
 
 def _target(node: ast.AST | None) -> str | None:
+    """The model a relation points at, normalized as Django compares it: "app.model" with the model name
+    in lower case (`"shop.Customer"` and `"shop.customer"` are one model), or "setting:NAME"."""
     if node is None:
         return None
     value = literal(node)
     if isinstance(value, str):
-        return value
+        app, dot, model = value.rpartition(".")
+        return f"{app}{dot}{model.lower()}" if model != "self" else value
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "settings":
         return f"setting:{node.attr}"
     if isinstance(node, ast.Name):
-        return node.id
+        return node.id.lower()
     if isinstance(node, ast.Call) and call_name(node) == "get_model_name" and len(node.args) == 2:
         app, model = literal(node.args[0]), literal(node.args[1])  # swapper.get_model_name("app", "Model")
         if isinstance(app, str) and isinstance(model, str):
-            return f"{app}.{model}"
+            return f"{app}.{model.lower()}"
     return None
 
 
@@ -151,8 +146,8 @@ def field_info(name: str, call: ast.AST, dialect: str) -> Field | None:
     if isinstance(lit.get("db_column"), str):
         f.column = lit["db_column"]
     f.type = _type(kind, call, lit, types, dialect)
-    relevant = sorted((k, ast.dump(v)) for k, v in kwargs.items() if k not in PYTHON_ONLY)
-    f.signature = f"{kind}|{relevant}"
+    relevant = sorted((k, ast.dump(v)) for k, v in kwargs.items() if k not in PYTHON_ONLY and k != "to")
+    f.signature = f"{kind}|{f.target}|{relevant}"
     return f
 
 

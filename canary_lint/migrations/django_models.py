@@ -12,8 +12,9 @@ import ast
 import re
 from pathlib import PurePosixPath
 
-from canary_lint.migrations.django_fields import RELATIONS, call_name, field_info, literal
+from canary_lint.migrations.django_fields import RELATIONS, field_info, literal
 from canary_lint.migrations.usage import Use, UsageIndex
+from canary_lint.pyast import call_name
 
 MODELS_WORD = re.compile(r"\bmodels\b|\bModel\b")
 MODEL_BASES = {"Model", "PolymorphicModel", "TimeStampedModel", "MPTTModel", "AbstractUser", "AbstractBaseUser"}

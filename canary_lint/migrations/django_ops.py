@@ -12,103 +12,18 @@ from __future__ import annotations
 
 import ast
 import copy
-from dataclasses import dataclass, field
 
 from canary_lint.migrations import ops as K
-from canary_lint.migrations.django_fields import Field, call_name, field_info, literal
+from canary_lint.migrations.django_fields import Field, field_info, literal
+from canary_lint.migrations.django_state import (Model, State, elements, field_pairs, kw, span, str_arg,
+                                                 together)
 from canary_lint.migrations.ops import ColumnSpec, Op
+from canary_lint.pyast import call_name
 
 EXTENSIONS = {"CreateExtension", "HStoreExtension", "TrigramExtension", "BtreeGinExtension", "BtreeGistExtension",
               "CITextExtension", "CryptoExtension", "UnaccentExtension", "BloomExtension", "CreateCollation",
               "RemoveCollation"}
 STATE_ONLY = {"AlterModelOptions", "AlterModelManagers", "AlterModelTableComment", "RenameIndex"}
-
-
-@dataclass
-class Model:
-    app: str
-    name: str
-    db_table: str | None = None
-    fields: dict = field(default_factory=dict)  # attribute name -> Field
-    unique_together: set = field(default_factory=set)
-    index_together: set = field(default_factory=set)
-    managed: bool = True
-    proxy: bool = False
-
-    @property
-    def table(self) -> str:
-        return (self.db_table or f"{self.app}_{self.name.lower()}").lower()
-
-    def pk_type(self) -> str | None:
-        for f in self.fields.values():
-            if f.primary_key:
-                return f.type
-        return "BIGINT"  # Django adds `id` (BigAutoField since 3.2 projects; AutoField before)
-
-
-@dataclass
-class State:
-    models: dict = field(default_factory=dict)  # (app, model lower) -> Model
-
-    def model(self, app: str, name: str) -> Model:
-        key = (app, name.lower())
-        if key not in self.models:
-            self.models[key] = Model(app, name)
-        return self.models[key]
-
-    def resolve(self, app: str, target: str | None) -> Model | None:
-        if not target or target.startswith("setting:"):
-            return None
-        if target == "self":
-            return None
-        app2, _, name = target.rpartition(".")
-        return self.models.get(((app2 or app), name.lower()))
-
-
-def _kw(call: ast.Call, name: str, pos: int | None = None):
-    for k in call.keywords:
-        if k.arg == name:
-            return k.value
-    if pos is not None and len(call.args) > pos:
-        return call.args[pos]
-    return None
-
-
-def _str(call: ast.Call, name: str, pos: int | None = None) -> str | None:
-    v = literal(_kw(call, name, pos))
-    return v if isinstance(v, str) else None
-
-
-def _span(node: ast.AST) -> tuple[int, int, int, int]:
-    return (node.lineno, node.col_offset + 1, getattr(node, "end_lineno", None) or node.lineno,
-            (getattr(node, "end_col_offset", None) or node.col_offset) + 1)
-
-
-def _list(node: ast.AST | None) -> list:
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return list(node.elts)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _list(node.left) + _list(node.right)
-    return []
-
-
-def _field_pairs(node: ast.AST | None) -> list[tuple[str, ast.AST]]:
-    out = []
-    for elt in _list(node):
-        if isinstance(elt, ast.Tuple) and len(elt.elts) == 2:
-            name = literal(elt.elts[0])
-            if isinstance(name, str):
-                out.append((name, elt.elts[1]))
-    return out
-
-
-def _together(node: ast.AST | None) -> set:
-    value = literal(node)
-    if not value:
-        return set()
-    if isinstance(value, (list, tuple, set)) and value and all(isinstance(v, str) for v in value):
-        return {tuple(value)}
-    return {tuple(v) for v in value if isinstance(v, (list, tuple))}
 
 
 class Converter:
@@ -120,7 +35,7 @@ class Converter:
 
     # ---- helpers ------------------------------------------------------------------------------------
     def add(self, op: Op, node: ast.AST, atomic: bool | None = None) -> Op:
-        op.line, op.column_no, op.end_line, op.end_column = _span(node)
+        op.line, op.column_no, op.end_line, op.end_column = span(node)
         in_tx = (self.atomic if atomic is None else atomic) and self.dialect != "mysql"
         op.in_transaction = in_tx
         op.tx = "Django runs the migration in one transaction (atomic = True)" if in_tx else ""
@@ -182,10 +97,9 @@ class Converter:
         name = call_name(node)
         st = self.state
         if name == "CreateModel":
-            model_name = _str(node, "name", 0) or "?"
+            model_name = str_arg(node, "name", 0) or "?"
             m = Model(self.app, model_name)
-            opts = literal(_kw(node, "options", 2)) if _kw(node, "options", 2) is not None else None
-            opts_node = _kw(node, "options", 2)
+            opts_node = kw(node, "options", 2)
             if isinstance(opts_node, ast.Dict):
                 for k, v in zip(opts_node.keys, opts_node.values):
                     key = literal(k)
@@ -196,11 +110,10 @@ class Converter:
                     elif key == "proxy":
                         m.proxy = literal(v) is True
                     elif key == "unique_together":
-                        m.unique_together = _together(v)
+                        m.unique_together = together(v)
                     elif key == "index_together":
-                        m.index_together = _together(v)
-            del opts
-            for fname, fnode in _field_pairs(_kw(node, "fields", 1)):
+                        m.index_together = together(v)
+            for fname, fnode in field_pairs(kw(node, "fields", 1)):
                 f = self._field(m, fname, fnode)
                 if f is not None:
                     m.fields[fname] = f
@@ -215,9 +128,9 @@ class Converter:
                         self._field_ops(m, f, node)
             return
         if name == "RenameModel":
-            model_name = _str(node, "old_name", 0) or "?"
+            model_name = str_arg(node, "old_name", 0) or "?"
         else:
-            model_name = _str(node, "model_name", 0) or _str(node, "name", 0) or "?"
+            model_name = str_arg(node, "model_name", 0) or str_arg(node, "name", 0) or "?"
         m = st.model(self.app, model_name)
         silent = not m.managed or m.proxy
         t = m.table
@@ -229,7 +142,7 @@ class Converter:
                     if f.m2m and not f.through:
                         self.add(Op(K.DROP_TABLE, self._through(m, f), detail="ManyToManyField"), node)
         elif name == "RenameModel":
-            old, new = _str(node, "old_name", 0), _str(node, "new_name", 1)
+            old, new = str_arg(node, "old_name", 0), str_arg(node, "new_name", 1)
             if old and new:
                 st.models.pop((self.app, old.lower()), None)
                 m.name = new
@@ -237,13 +150,13 @@ class Converter:
                 if not silent and m.db_table is None and m.table != t:
                     self.add(Op(K.RENAME_TABLE, t, new_name=m.table, detail="RenameModel"), node)
         elif name == "AlterModelTable":
-            table = _str(node, "table", 1)
+            table = str_arg(node, "table", 1)
             m.db_table = table
             if not silent and m.table != t:
                 self.add(Op(K.RENAME_TABLE, t, new_name=m.table, detail="AlterModelTable"), node)
         elif name == "AddField":
-            fname = _str(node, "name", 1)
-            f = self._field(m, fname, _kw(node, "field", 2)) if fname else None
+            fname = str_arg(node, "name", 1)
+            f = self._field(m, fname, kw(node, "field", 2)) if fname else None
             if f is None:
                 self.add(Op(K.UNKNOWN, detail="AddField with a field that cannot be read"), node)
                 return
@@ -251,7 +164,7 @@ class Converter:
             if not silent:
                 self._field_ops(m, f, node)
         elif name == "RemoveField":
-            fname = _str(node, "name", 1)
+            fname = str_arg(node, "name", 1)
             f = m.fields.pop(fname, None) if fname else None
             if silent or not fname:
                 return
@@ -262,8 +175,8 @@ class Converter:
                 column = f.column if f is not None else fname
                 self.add(Op(K.DROP_COLUMN, t, column=column, detail="RemoveField"), node)
         elif name == "AlterField":
-            fname = _str(node, "name", 1)
-            new = self._field(m, fname, _kw(node, "field", 2)) if fname else None
+            fname = str_arg(node, "name", 1)
+            new = self._field(m, fname, kw(node, "field", 2)) if fname else None
             old = m.fields.get(fname) if fname else None
             if new is None:
                 self.add(Op(K.UNKNOWN, detail="AlterField with a field that cannot be read"), node)
@@ -272,7 +185,7 @@ class Converter:
             if not silent:
                 self._alter_field(m, old, new, node)
         elif name == "RenameField":
-            old_name, new_name = _str(node, "old_name", 1), _str(node, "new_name", 2)
+            old_name, new_name = str_arg(node, "old_name", 1), str_arg(node, "new_name", 2)
             f = m.fields.pop(old_name, None) if old_name else None
             if not old_name or not new_name:
                 return
@@ -289,16 +202,16 @@ class Converter:
             self._add_index(m, node, concurrently=name.endswith("Concurrently"), silent=silent)
         elif name in ("RemoveIndex", "RemoveIndexConcurrently"):
             if not silent:
-                self.add(Op(K.DROP_INDEX, t, name=_str(node, "name", 1), concurrently=name.endswith("Concurrently"),
+                self.add(Op(K.DROP_INDEX, t, name=str_arg(node, "name", 1), concurrently=name.endswith("Concurrently"),
                             detail=name), node)
         elif name == "AddConstraint":
             self._add_constraint(m, node, silent)
         elif name == "RemoveConstraint":
             if not silent:
-                self.add(Op(K.DROP_CONSTRAINT, t, name=_str(node, "name", 1), detail="RemoveConstraint"), node)
+                self.add(Op(K.DROP_CONSTRAINT, t, name=str_arg(node, "name", 1), detail="RemoveConstraint"), node)
         elif name in ("AlterUniqueTogether", "AlterIndexTogether"):
             unique = name == "AlterUniqueTogether"
-            new = _together(_kw(node, "unique_together" if unique else "index_together", 1))
+            new = together(kw(node, "unique_together" if unique else "index_together", 1))
             old = m.unique_together if unique else m.index_together
             if not silent:
                 for cols in sorted(new - old):
@@ -316,7 +229,7 @@ class Converter:
             else:
                 m.index_together = new
         elif name == "AlterOrderWithRespectTo":
-            if _kw(node, "order_with_respect_to", 1) is not None and literal(_kw(node, "order_with_respect_to", 1)):
+            if kw(node, "order_with_respect_to", 1) is not None and literal(kw(node, "order_with_respect_to", 1)):
                 m.fields["_order"] = Field("_order", "IntegerField", "_order", "INTEGER", has_default=True)
                 if not silent:
                     op = self.add(Op(K.ADD_COLUMN, t, column="_order", spec=ColumnSpec("_order", "INTEGER", False),
@@ -329,24 +242,24 @@ class Converter:
         elif name == "RunSQL":
             self._run_sql(node, atomic)
         elif name == "RunPython":
-            code = _kw(node, "code", 0)
+            code = kw(node, "code", 0)
             if code is None or (isinstance(code, ast.Attribute) and code.attr == "noop"):
                 return
-            own = literal(_kw(node, "atomic"))
+            own = literal(kw(node, "atomic"))
             label = ast.unparse(code)[:60]
             self.add(Op(K.DATA, None, detail=f"RunPython({label})"), node,
                      atomic=(own if isinstance(own, bool) else atomic))
         elif name == "SeparateDatabaseAndState":
             scratch = Converter(copy.deepcopy(self.state), self.app, self.dialect, self.atomic, self.path)
-            for sub in _list(_kw(node, "database_operations", 0)):
+            for sub in elements(kw(node, "database_operations", 0)):
                 scratch.operation(sub, atomic)
             self.ops.extend(scratch.ops)
-            self._state_only(_list(_kw(node, "state_operations", 1)))
+            self._state_only(elements(kw(node, "state_operations", 1)))
         elif name in STATE_ONLY:
             return
         elif name in EXTENSIONS:
             self.add(Op(K.CREATE_OBJECT if name.startswith("Create") or name.endswith("Extension") else K.OTHER,
-                        name=_str(node, "name", 0) or name, object_kind="extension", detail=name), node)
+                        name=str_arg(node, "name", 0) or name, object_kind="extension", detail=name), node)
         else:
             self.add(Op(K.UNKNOWN, detail=f"{ast.unparse(node.func)}"), node)
 
@@ -402,38 +315,38 @@ class Converter:
         return tuple(out)
 
     def _add_index(self, m: Model, node: ast.Call, *, concurrently: bool, silent: bool) -> None:
-        index = _kw(node, "index", 1)
+        index = kw(node, "index", 1)
         if silent:
             return
         if not isinstance(index, ast.Call):
             self.add(Op(K.CREATE_INDEX, m.table, concurrently=concurrently, detail="AddIndex"), node)
             return
-        cols = self._columns(m, literal(_kw(index, "fields")))
-        self.add(Op(K.CREATE_INDEX, m.table, name=_str(index, "name"), columns=cols, concurrently=concurrently,
+        cols = self._columns(m, literal(kw(index, "fields")))
+        self.add(Op(K.CREATE_INDEX, m.table, name=str_arg(index, "name"), columns=cols, concurrently=concurrently,
                     detail=call_name(node)), node)
 
     def _add_constraint(self, m: Model, node: ast.Call, silent: bool) -> None:
-        c = _kw(node, "constraint", 1)
+        c = kw(node, "constraint", 1)
         if silent or not isinstance(c, ast.Call):
             return
         kind = call_name(c)
-        cname = _str(c, "name")
+        cname = str_arg(c, "name")
         t = m.table
         if kind == "UniqueConstraint":
-            cols = self._columns(m, literal(_kw(c, "fields")))
-            partial = _kw(c, "condition") is not None or (c.args and not cols)
+            cols = self._columns(m, literal(kw(c, "fields")))
+            partial = kw(c, "condition") is not None or (c.args and not cols)
             if partial:  # Django builds a unique index for conditional / expression constraints
                 self.add(Op(K.CREATE_INDEX, t, name=cname, columns=cols, unique=True, detail="UniqueConstraint"), node)
             else:
                 self.add(Op(K.ADD_CONSTRAINT, t, name=cname, constraint="unique", columns=cols,
                             detail="UniqueConstraint"), node)
         elif kind == "CheckConstraint":
-            cond = _kw(c, "condition") or _kw(c, "check")
+            cond = kw(c, "condition") or kw(c, "check")
             op = self.add(Op(K.ADD_CONSTRAINT, t, name=cname, constraint="check", detail="CheckConstraint"), node)
             if isinstance(cond, ast.Call) and call_name(cond) == "Q" and len(cond.keywords) == 1:
-                kw = cond.keywords[0]
-                if kw.arg and kw.arg.endswith("__isnull") and literal(kw.value) is False:
-                    op.proves_not_null = self._columns(m, [kw.arg[:-len("__isnull")]])[0]
+                keyword = cond.keywords[0]
+                if keyword.arg and keyword.arg.endswith("__isnull") and literal(keyword.value) is False:
+                    op.proves_not_null = self._columns(m, [keyword.arg[:-len("__isnull")]])[0]
         elif kind == "ExclusionConstraint":
             self.add(Op(K.ADD_CONSTRAINT, t, name=cname, constraint="exclude", detail="ExclusionConstraint"), node)
         else:
@@ -442,11 +355,11 @@ class Converter:
     def _run_sql(self, node: ast.Call, atomic: bool | None) -> None:
         from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
 
-        sql = _kw(node, "sql", 0)
+        sql = kw(node, "sql", 0)
         if sql is None or (isinstance(sql, ast.Attribute) and sql.attr == "noop"):
             pass
         else:
-            parts = _list(sql) if isinstance(sql, (ast.List, ast.Tuple)) else [sql]
+            parts = elements(sql) if isinstance(sql, (ast.List, ast.Tuple)) else [sql]
             for part in parts:
                 if isinstance(part, ast.Tuple) and part.elts:  # (sql, params)
                     part = part.elts[0]
@@ -455,7 +368,7 @@ class Converter:
                     self.add(Op(K.DYNAMIC, detail=f"RunSQL({ast.unparse(part)[:60]})"), node, atomic)
                     continue
                 try:
-                    found = read_sql(text, self.dialect, span=_span(node))
+                    found = read_sql(text, self.dialect, span=span(node))
                 except SqlSyntaxError as exc:
                     self.add(Op(K.DYNAMIC, detail=f"RunSQL with SQL that does not parse ({exc})"), node, atomic)
                     continue
@@ -466,4 +379,4 @@ class Converter:
                     o.in_transaction = in_tx
                     o.tx = "Django runs the migration in one transaction (atomic = True)" if in_tx else ""
                     self.ops.append(o)
-        self._state_only(_list(_kw(node, "state_operations")))
+        self._state_only(elements(kw(node, "state_operations")))

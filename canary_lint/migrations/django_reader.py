@@ -10,16 +10,16 @@ directory. The migrations are replayed in Django's order through one model state
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from canary_lint.migrations.django_fields import literal
 from canary_lint.migrations.django_ops import Converter, State
 from canary_lint.migrations.history import HistoryProblem
-from canary_lint.migrations.ops import Migration
+from canary_lint.migrations import ops as K
+from canary_lint.migrations.ops import Migration, Op
 
-NAME = re.compile(r"^\d{4}_\w+\.py$")
+APPS_PY_LIMIT = 1_000_000
 
 
 @dataclass
@@ -41,11 +41,6 @@ class DjangoFile:
         return self.app, self.name
 
 
-def is_django_migration_path(rel: str) -> bool:
-    parts = PurePosixPath(rel).parts
-    return len(parts) >= 2 and parts[-2] == "migrations" and bool(NAME.match(parts[-1]))
-
-
 def migration_class(tree: ast.Module) -> ast.ClassDef | None:
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == "Migration":
@@ -61,26 +56,55 @@ def app_dir(rel: str) -> str:
     return PurePosixPath(rel).parent.parent.as_posix()
 
 
-def app_label(apps_py: str | None, directory: str) -> str:
-    """The label Django uses: `AppConfig.label`, else the last part of `AppConfig.name`, else the directory."""
-    if apps_py:
-        try:
-            tree = ast.parse(apps_py)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            tree = None
-        label = name = None
-        for node in ast.walk(tree) if tree is not None else ():
-            if isinstance(node, ast.ClassDef):
-                for stmt in node.body:
-                    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                        value = literal(stmt.value)
-                        if isinstance(value, str) and stmt.targets[0].id == "label":
-                            label = label or value
-                        elif isinstance(value, str) and stmt.targets[0].id == "name":
-                            name = name or value
-        if label or name:
-            return label or name.rpartition(".")[2]
+def app_label(apps: ast.Module | None, directory: str) -> str:
+    """The label Django uses: `AppConfig.label`, else the last part of `AppConfig.name` (read from the app's
+    apps.py module), else the directory."""
+    label = name = None
+    for node in ast.walk(apps) if apps is not None else ():
+        if isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    value = literal(stmt.value)
+                    if isinstance(value, str) and stmt.targets[0].id == "label":
+                        label = label or value
+                    elif isinstance(value, str) and stmt.targets[0].id == "name":
+                        name = name or value
+    if label or name:
+        return label or name.rpartition(".")[2]
     return PurePosixPath(directory).name or directory
+
+
+def label_of(ctx, directory: str, side: str = "head") -> str:
+    """The label of the app in `directory` (display path) of the head or base tree, read once per run. The
+    head's apps.py comes from the run's files (parsed once, shared), else from beside the migrations package
+    on disk when only migrations directories were named: a regular file inside the checked tree only."""
+    rel = f"{directory}/apps.py" if directory not in ("", ".") else "apps.py"
+
+    def tree() -> ast.Module | None:
+        if side == "base":
+            return ctx.base_python_ast(rel)
+        file = next((f for f in ctx.files if f.path == rel), None)
+        if file is not None:
+            return ctx.python_ast(file)
+        from canary_lint.discovery import read_regular
+        from canary_lint.pysource import TemplateSource
+        from canary_lint.pysource import parse as parse_python
+
+        path = (ctx.cwd / rel)
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if ctx.cwd.resolve() not in real.parents:
+            return None
+        data = read_regular(real, APPS_PY_LIMIT)
+        if data is None:
+            return None
+        try:
+            return parse_python(data.decode("utf-8", "replace"), rel)
+        except (SyntaxError, ValueError, RecursionError, MemoryError, TemplateSource):
+            return None
+    return ctx.cached(("django", "label", side, directory), lambda: app_label(tree(), directory))
 
 
 def _dep(node: ast.AST) -> tuple[str, str] | None:
@@ -216,9 +240,6 @@ def replay(files: list[DjangoFile], dialect: str) -> list[Migration]:
     for f in files:
         conv = Converter(state, f.app, dialect, f.atomic, f.path)
         if not f.readable:
-            from canary_lint.migrations import ops as K
-            from canary_lint.migrations.ops import Op
-
             node = f.operations[0]
             conv.add(Op(K.DYNAMIC, detail=f"operations = {ast.unparse(node)[:60]}"), node)
         else:
@@ -231,29 +252,15 @@ def replay(files: list[DjangoFile], dialect: str) -> list[Migration]:
 
 def read_alone(text: str, path: str, app: str, dialect: str) -> Migration | None:
     """One migration read without its history (fresh model state): to compare two versions of one file."""
+    from canary_lint.pysource import TemplateSource
+    from canary_lint.pysource import parse as parse_python
+
     try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = parse_python(text, path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, TemplateSource):
         return None
     f = parse(tree, path, app)
     return replay([f], dialect)[0] if f is not None else None
-
-
-def _apps_py(ctx, by_path: dict, migration, directory: str) -> str | None:
-    """The app's apps.py: from the run's files, else beside the migrations package on disk (when only the
-    migrations directories were named), read only as a regular file inside the checked tree."""
-    rel = f"{directory}/apps.py" if directory not in ("", ".") else "apps.py"
-    if rel in by_path:
-        return ctx.text(by_path[rel])
-    path = migration.abspath.parent.parent / "apps.py"
-    try:
-        root = ctx.cwd.resolve()
-        real = path.resolve(strict=True)
-        if root not in real.parents or not real.is_file() or real.stat().st_size > 1_000_000:
-            return None
-        return real.read_text(encoding="utf-8", errors="replace")
-    except (OSError, RuntimeError):
-        return None
 
 
 def read_django(ctx) -> tuple[list[Migration], list[HistoryProblem]]:
@@ -264,18 +271,13 @@ def read_django(ctx) -> tuple[list[Migration], list[HistoryProblem]]:
     files = [f for f in ctx.files_of("django") if f.explicit or not is_test_path(f.path)]
     if not files:
         return [], []
-    by_path = {f.path: f for f in ctx.files}
-    labels: dict = {}
     parsed: list[DjangoFile] = []
     for file in files:
         with ctx.guard(file.path, "migrations"):
             tree = ctx.python_ast(file)
             if tree is None:
                 continue
-            directory = app_dir(file.path)
-            if directory not in labels:
-                labels[directory] = app_label(_apps_py(ctx, by_path, file, directory), directory)
-            f = parse(tree, file.path, labels[directory])
+            f = parse(tree, file.path, label_of(ctx, app_dir(file.path)))
             if f is not None:
                 parsed.append(f)
     complete = not any(f.explicit for f in files)

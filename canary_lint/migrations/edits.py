@@ -8,9 +8,7 @@ comment, a docstring or a reformatted statement is not an edit.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import warnings
 
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.ops import Migration, Op

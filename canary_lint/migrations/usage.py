@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from canary_lint.pyast import call_name
+
 SQL_WORDS = re.compile(r"\b(select|insert\s+into|update|delete\s+from)\b", re.I)
 _SQL_STRIP = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.S)
 MIGRATION_DIRS = {"versions", "migrations", "migration", "alembic", "migrate"}
@@ -88,16 +90,6 @@ def is_code_path(path: str, excludes: tuple[str, ...]) -> str | None:
     return None
 
 
-def _call_name(node: ast.AST) -> str:
-    if isinstance(node, ast.Call):
-        node = node.func
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Name):
-        return node.id
-    return ""
-
-
 def _str(node) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
@@ -121,7 +113,7 @@ def index_python(index: UsageIndex, path: str, tree: ast.Module) -> None:
                     target, value, annotation = stmt.target.id, stmt.value, stmt.annotation
                 if target is None or target.startswith("__"):
                     continue
-                fname = _call_name(value) if value is not None else ""
+                fname = call_name(value) if value is not None else ""
                 mapped = annotation is not None and "Mapped" in ast.unparse(annotation) and \
                     (value is None or fname in ("mapped_column", "Column"))
                 if fname in ("Column", "mapped_column") or mapped:
@@ -129,11 +121,11 @@ def index_python(index: UsageIndex, path: str, tree: ast.Module) -> None:
                     if isinstance(value, ast.Call) and value.args and _str(value.args[0]):
                         col = _str(value.args[0])
                     index.add_column(table, col, Use(path, stmt.lineno, "maps"))
-        elif isinstance(node, ast.Call) and _call_name(node) == "Table" and node.args and _str(node.args[0]):
+        elif isinstance(node, ast.Call) and call_name(node) == "Table" and node.args and _str(node.args[0]):
             table = _str(node.args[0])
             index.add_table(table, Use(path, node.lineno, "maps"))
             for a in node.args[1:]:
-                if isinstance(a, ast.Call) and _call_name(a) == "Column" and a.args and _str(a.args[0]):
+                if isinstance(a, ast.Call) and call_name(a) == "Column" and a.args and _str(a.args[0]):
                     index.add_column(table, _str(a.args[0]), Use(path, a.lineno, "maps"))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_WORDS.search(node.value):
             index.sql.append((path, node.lineno, _SQL_STRIP.sub(lambda m: " " * len(m.group(0)) if "\n" not in m.group(0)
