@@ -26,11 +26,16 @@ def cache_root() -> Path | None:
     return Path(home) / ".cache" / "canary-lint"
 
 
-def cache_dir(name: str) -> Path | None:
-    """A named sub-directory of the cache (created with a `.gitignore` on first use), or None."""
+def cache_dir(name: str, tree: Path | None = None) -> Path | None:
+    """A named sub-directory of the cache (created with a `.gitignore` on first use), or None — also when
+    the cache would lie inside `tree`, the checked tree, where a pull request could commit a forged entry."""
     root = cache_root()
     if root is None:
         return None
+    if tree is not None:
+        real, checked = Path(os.path.realpath(root)), Path(os.path.realpath(tree))
+        if real == checked or checked in real.parents:
+            return None
     path = root / name
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -71,11 +71,15 @@ def _use_color(choice: str, stream) -> bool:
     return stream.isatty()
 
 
-def _read_source(path: str) -> list[str] | None:
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
+def _read_source(path: str, root: Path | None = None) -> list[str] | None:
+    """Lines of a reported file for excerpts: a regular file that stays inside the checked root (a path named
+    outside it is the user's own), bounded like every read."""
+    from canary_lint.context import MAX_BYTES
+    from canary_lint.discovery import read_regular
+
+    root = (root or Path.cwd()).resolve()
+    data = read_regular(root / path, MAX_BYTES, None if Path(path).is_absolute() else root)
+    return None if data is None else data.decode("utf-8", "replace").splitlines()
 
 
 def write_reports(report, formats: tuple[str, ...], output: str | None, color_choice: str,
@@ -167,7 +171,7 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
             report = run_check(["."], cfg.merged(root=root, base=base_ref), base=base_ref, cwd=root,
                                record_commit=record_commit)
             report.extra["fail_on"] = cfg.fail_on.value
-            write_reports(report, formats, output, color, read_source=lambda path: _read_source(str(root / path)))
+            write_reports(report, formats, output, color, read_source=lambda path: _read_source(path, root))
         click.echo(summary_line(report), err=True)
         return 0 if exit_zero and not report.internal_error else exit_code(report, cfg.fail_on)
 

@@ -60,16 +60,17 @@ class ReleaseContext:
     def text(self, file: SourceFile) -> str | None:
         """The file's text, or None after recording why it could not be read (CL001)."""
         if file.path not in self._text:
+            from canary_lint.discovery import read_regular
+
             try:
-                size = file.abspath.stat().st_size
-                if size > MAX_BYTES:
-                    raise Unreadable(f"file is {size // (1024 * 1024)} MB, over the {MAX_BYTES // (1024 * 1024)} MB limit; not checked")
-                self._text[file.path] = decode(file.abspath.read_bytes())
+                data = read_regular(file.abspath, MAX_BYTES + 1)
+                if data is None:
+                    raise Unreadable("cannot read: not a regular file, or no permission; not checked")
+                if len(data) > MAX_BYTES:
+                    raise Unreadable(f"file is over the {MAX_BYTES // (1024 * 1024)} MB limit; not checked")
+                self._text[file.path] = decode(data)
             except Unreadable as exc:
                 self.file_error(file.path, str(exc))
-                self._text[file.path] = None
-            except OSError as exc:
-                self.file_error(file.path, f"cannot read: {exc.strerror or exc}")
                 self._text[file.path] = None
         return self._text[file.path]
 

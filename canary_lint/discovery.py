@@ -85,9 +85,21 @@ def excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
     return name in literal or names.match(name) is not None or paths.match(rel) is not None
 
 
-def read_regular(path: Path, limit: int) -> bytes | None:
-    """At most `limit` bytes of `path` when it is a regular file, else None. Opened without blocking, so a
-    FIFO, socket or device in the tree never stalls the run or fills memory."""
+def inside(path: Path, root: Path) -> bool:
+    """Does `path`, symlinks resolved, stay inside `root` (itself resolved)? A committed symlink to /etc/…
+    or to the runner's files must never be read."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return real == root or root in real.parents
+
+
+def read_regular(path: Path, limit: int, root: Path | None = None) -> bytes | None:
+    """At most `limit` bytes of `path` when it is a regular file (inside `root` when given), else None.
+    Opened without blocking, so a FIFO, socket or device in the tree never stalls the run or fills memory."""
+    if root is not None and not inside(path, root):
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError:
@@ -104,7 +116,10 @@ def read_regular(path: Path, limit: int) -> bytes | None:
 
 
 def _sniff(path: Path) -> bytes:
-    return read_regular(path, SNIFF) or b""
+    return read_regular(path, SNIFF) or b""  # discover() has refused symlinks that leave the tree
+
+
+OUTSIDE = "symlink points outside the checked tree; not read"
 
 
 def _alembic_dirs(roots: list[Path], config: Config) -> set[Path]:
@@ -176,6 +191,15 @@ def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path]) -> s
     return kinds
 
 
+def _boundary(root: Path, cwd: Path) -> Path:
+    """What a walk from `root` may read: the current directory, or a directory named outside it on the
+    command line (the user's choice) — never where a committed symlink leads."""
+    absolute = Path(os.path.abspath(root))
+    if absolute == cwd or cwd in absolute.parents:
+        return cwd
+    return absolute.resolve() if absolute.is_dir() and not absolute.is_symlink() else absolute.parent.resolve()
+
+
 def discover(paths: list[str], config: Config, cwd: Path | None = None) -> Discovered:
     cwd = (cwd or Path.cwd()).resolve()
     roots = [cwd / p for p in paths] or [cwd]
@@ -198,6 +222,10 @@ def discover(paths: list[str], config: Config, cwd: Path | None = None) -> Disco
         if root.is_symlink() and not root.exists():
             problems.append((display_path(root, cwd), "broken symlink or symlink loop; not checked"))
             continue
+        boundary = _boundary(root, cwd)
+        if not inside(root, boundary):
+            problems.append((display_path(root, cwd), OUTSIDE))
+            continue
         if root.is_file():
             add(root, True)
             continue
@@ -219,6 +247,9 @@ def discover(paths: list[str], config: Config, cwd: Path | None = None) -> Disco
                     except (OSError, RuntimeError):
                         if classify(p, rel, False, set()):
                             problems.append((rel, "broken symlink or symlink loop; not checked"))
+                        continue
+                    if not inside(p, boundary):
+                        problems.append((rel, OUTSIDE))
                         continue
                     if not p.is_file():
                         continue

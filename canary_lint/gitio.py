@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import threading
 from functools import lru_cache
@@ -47,6 +48,23 @@ def head_commit(cwd: Path) -> str | None:
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 
+def _one_line(value: str) -> str:
+    """A user- or attacker-chosen value, quoted and on one line, for a message."""
+    return shlex.quote(value.replace("\n", "\\n").replace("\r", "\\r"))
+
+
+def fetch_hint(ref: str) -> str:
+    """The command that makes `ref` exist in a shallow or single-branch clone (quoted: refs are attacker-chosen)."""
+    if ref.startswith("origin/"):
+        branch = ref.removeprefix("origin/")
+        return f"git fetch --depth=1 origin {_one_line(f'+refs/heads/{branch}:refs/remotes/origin/{branch}')}"
+    if ref.startswith("refs/"):
+        return f"git fetch --depth=1 origin {_one_line(f'+{ref}:{ref}')}"
+    if ref[:1].isdigit() or (ref[:1] in "vV" and ref[1:2].isdigit()):  # a release tag: v1.2, 2024.1
+        return f"git fetch --depth=1 origin {_one_line(f'+refs/tags/{ref}:refs/tags/{ref}')}"
+    return f"git fetch --depth=1 origin {_one_line(f'+refs/heads/{ref}:refs/heads/{ref}')}"
+
+
 class BaseTree:
     """Files of `ref`, addressed by paths relative to the current directory (POSIX), read lazily.
 
@@ -59,50 +77,67 @@ class BaseTree:
         self.root = repo_root(self.cwd)
         proc = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], self.cwd, check=False)
         if proc.returncode != 0:
-            hint = f"git fetch origin {ref.removeprefix('origin/')}" if ref.startswith("origin/") else f"git fetch origin {ref}"
-            raise GitError(
-                f"base ref {ref!r} does not exist in {self.root}; fetch it first "
-                f"(in a shallow CI clone: `{hint} --depth=1`, or checkout with fetch-depth: 0)"
-            )
+            raise GitError(f"base ref {_one_line(ref)} does not exist in {self.root}; fetch it first "
+                           f"(in a shallow CI clone: `{fetch_hint(ref)}`, or checkout with fetch-depth: 0)")
         self.commit = proc.stdout.decode().strip()
         self._prefix = self.cwd.relative_to(self.root).as_posix() if self.cwd != self.root else ""
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._paths: list[str] | None = None
+        self._blobs: dict[str, str] | None = None
 
-    def _full(self, path: str) -> str:
-        path = Path(path).as_posix()
-        if path.startswith("./"):
-            path = path[2:]
-        return f"{self._prefix}/{path}" if self._prefix else path
+    def _tree(self) -> dict[str, str]:
+        """path (relative to the current directory) -> blob id, from one `ls-tree -z` (any byte in a name is safe)."""
+        if self._blobs is None:
+            proc = _git(["ls-tree", "-r", "-z", "--full-tree", self.commit], self.cwd)
+            prefix = self._prefix + "/" if self._prefix else ""
+            blobs: dict[str, str] = {}
+            for entry in proc.stdout.split(b"\0"):
+                meta, tab, name = entry.partition(b"\t")
+                fields = meta.split()
+                if not tab or len(fields) != 3 or fields[1] != b"blob" or fields[0] == b"120000":
+                    continue  # trees, submodules and symlinks are not files of v1 we read
+                path = name.decode("utf-8", "surrogateescape")
+                if prefix:
+                    if not path.startswith(prefix):
+                        continue
+                    path = path[len(prefix):]
+                blobs[path] = fields[2].decode("ascii")
+            self._blobs = blobs
+        return self._blobs
 
     def paths(self) -> list[str]:
         """Every file of the base tree under the current directory, relative to it."""
         if self._paths is None:
-            proc = _git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", self.commit], self.cwd)
-            names = [n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
-            if self._prefix:
-                p = self._prefix + "/"
-                names = [n[len(p):] for n in names if n.startswith(p)]
-            self._paths = names
+            self._paths = list(self._tree())
         return self._paths
 
+    def blob_id(self, path: str) -> str | None:
+        """The object id of `path` at the base ref (a cache key for what is derived from it), or None."""
+        return self._tree().get(Path(path).as_posix().removeprefix("./"))
+
     def exists(self, path: str) -> bool:
-        return Path(path).as_posix().removeprefix("./") in set(self.paths())
+        return self.blob_id(path) is not None
 
     def read_bytes(self, path: str) -> bytes | None:
-        """Content of `path` at the base ref, or None when the base has no such file."""
+        """Content of `path` at the base ref, or None when the base has no such file.
+
+        The batch process is asked for object ids from `ls-tree -z`, never for a path, so no byte in a file
+        name (newline, tab, quote, non-UTF-8) can inject a request and shift later reads."""
+        oid = self.blob_id(path)
+        if oid is None:
+            return None
         with self._lock:
             if self._proc is None:
                 self._proc = subprocess.Popen(
                     ["git", "cat-file", "--batch"], cwd=self.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE
                 )
             assert self._proc.stdin and self._proc.stdout
-            self._proc.stdin.write(f"{self.commit}:{self._full(path)}\n".encode("utf-8", "surrogateescape"))
+            self._proc.stdin.write(oid.encode("ascii") + b"\n")
             self._proc.stdin.flush()
-            header = self._proc.stdout.readline().decode().split()
-            if len(header) < 3 or header[1] != "blob":
-                return None
+            header = self._proc.stdout.readline().split()
+            if len(header) < 3 or header[0].decode("ascii", "replace") != oid or header[1] != b"blob":
+                raise GitError(f"git cat-file answered {header[:2]!r} for {oid}; the base tree cannot be read")
             size = int(header[2])
             data = self._proc.stdout.read(size)
             self._proc.stdout.read(1)  # trailing LF

@@ -19,6 +19,12 @@ def run_cli(*args: str, cwd: Path | str | None = None, env: dict | None = None, 
                           env=full_env, input=input, timeout=300)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory):
+    """Every test run (and every CLI it starts) caches in its own directory, never the user's."""
+    os.environ["CANARY_LINT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture
 def cli():
     return run_cli

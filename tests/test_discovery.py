@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from canary_lint.config import Config
 from canary_lint.discovery import discover
+
+from conftest import run_cli
 
 
 def _kinds(tmp_path, files: dict[str, str], paths=(".",), **config):
@@ -93,3 +97,27 @@ def test_fifos_in_the_tree_never_block_discovery(tmp_path):
     worker.join(30)  # a hang guard: a blocking open of a FIFO never returns
     assert done, "discovery blocked on a FIFO"
     assert all("django" not in f.kinds for f in done[0].files)
+
+
+def test_a_symlink_out_of_the_tree_is_never_read(tmp_path):
+    """A committed link to the runner's files is CL001 naming the link; its target's text appears nowhere."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secrets.env"
+    secret.write_text("TOKEN=hunter2-very-secret\n")
+    (outside / "app.py").write_text("import os\nTOKEN = 'hunter2-very-secret'\n")
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "ok.py").write_text("x = 1\n")
+    (repo / "app" / "inside.py").symlink_to("ok.py")
+    (repo / "app" / "leak.py").symlink_to(outside / "app.py")
+    (repo / "deploy.env").symlink_to(secret)
+    (repo / "spec.yaml").symlink_to("../outside/secrets.env")
+    for args in (["check", "--format", "json"], ["check", "app/leak.py", "--format", "json"], ["check"]):
+        proc = run_cli(*args, cwd=repo)
+        assert "hunter2" not in proc.stdout + proc.stderr, args
+    report = json.loads(run_cli("check", "--format", "json", cwd=repo).stdout)
+    errors = {e["path"]: e["message"] for e in report["errors"]}
+    assert errors["app/leak.py"] == "symlink points outside the checked tree; not read"
+    assert errors["deploy.env"] == errors["app/leak.py"] == errors["spec.yaml"]
+    assert "app/inside.py" not in errors  # a link that stays inside is read like any file

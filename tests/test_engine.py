@@ -105,8 +105,8 @@ def test_missing_base_ref_says_what_to_fetch(tmp_path):
     proc = run_cli("check", "--base", "origin/release-1", cwd=repo)
     assert proc.returncode == 2
     line = proc.stderr.strip().splitlines()[-1]
-    assert line.startswith("canary-lint: error: base ref 'origin/release-1' does not exist")
-    assert "git fetch origin release-1" in line
+    assert line.startswith("canary-lint: error: base ref origin/release-1 does not exist")
+    assert "git fetch --depth=1 origin +refs/heads/release-1:refs/remotes/origin/release-1" in line
 
 
 def test_base_outside_a_repository(tmp_path):

@@ -572,7 +572,26 @@ def test_validation_is_cached_by_content_hash(tmp_path, monkeypatch):
     second = run(tmp_path, bad, bad, validate=True)
     assert [f.rule for f in first.findings] == ["CLA190"] == [f.rule for f in second.findings]
     assert len(calls) == 1
-    assert list((tmp_path / ".canary-lint-cache" / "openapi").glob("*.json"))
+    assert list((Path(os.environ["CANARY_LINT_CACHE_DIR"]) / "openapi").glob("*.json"))
+    assert not (tmp_path / ".canary-lint-cache").exists()  # nothing written into the checked tree
+
+
+def test_a_cache_inside_the_checked_tree_is_never_read(tmp_path, monkeypatch):
+    """A pull request can commit files anywhere in its tree: a forged 'valid' verdict must not be read."""
+    outside = tmp_path / "user-cache"
+    monkeypatch.setenv("CANARY_LINT_CACHE_DIR", str(outside))
+    bad = spec("paths:\n  /a:\n    get: {}\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    assert [f.rule for f in run(tree, bad, bad, validate=True).findings] == ["CLA190"]
+    entries = list((outside / "openapi").glob("*.json"))
+    assert entries
+    forged = tree / ".canary-lint-cache"
+    (forged / "openapi").mkdir(parents=True)
+    for entry in entries:  # the very keys the validator uses, each saying "valid"
+        (forged / "openapi" / entry.name).write_text("[]")
+    monkeypatch.setenv("CANARY_LINT_CACHE_DIR", str(forged))
+    assert [f.rule for f in run(tree, bad, bad, validate=True).findings] == ["CLA190"]
 
 
 # ---- the CLI and `check` ---------------------------------------------------------------------------

@@ -129,13 +129,13 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
             rel = display_path(path, ctx.cwd)
             try:
                 if want_py and path.suffix == ".py":
-                    tree = parse_python(_read_sibling(path), rel)
+                    tree = parse_python(_read_sibling(path, ctx.cwd), rel)
                     m = read_revision(tree, rel, ctx.config.dialect)
                     if m is not None:
                         m.context = True
                         alembic.append(m)
                 elif want_sql and path.suffix == ".sql" and "sql_migration" in classify(path, rel, False, set()):
-                    tool, body, _ = _sql_tool(rel, _read_sibling(path))
+                    tool, body, _ = _sql_tool(rel, _read_sibling(path, ctx.cwd))
                     alembic_or_sql = Migration(rel, "sql", tool, ops=read_sql(body, ctx.config.dialect),
                                                order=sql_order(rel), context=True)
                     sql.append(alembic_or_sql)
@@ -145,13 +145,13 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
     return alembic, sql
 
 
-def _read_sibling(path) -> str:
-    """A migration beside a named file: a regular file, bounded like every read of the tree (OSError when it
-    is not one: skipped)."""
+def _read_sibling(path, root) -> str:
+    """A migration beside a named file: a regular file inside the checked tree, bounded like every read of
+    the tree (OSError when it is not one: skipped)."""
     from canary_lint.context import MAX_BYTES
     from canary_lint.discovery import read_regular
 
-    data = read_regular(path, MAX_BYTES)
+    data = read_regular(path, MAX_BYTES, root)
     if data is None:
         raise OSError(f"{path}: not a regular file")
     return data.decode("utf-8")
@@ -171,7 +171,7 @@ def _defined_on_disk(ctx, path: str, revision: str) -> bool:
         return False
     for cand in candidates:
         try:
-            data = read_regular(cand, MAX_BYTES)
+            data = read_regular(cand, MAX_BYTES, ctx.cwd)
             if data is not None and pattern.search(data.decode("utf-8", "replace")):
                 return True
         except OSError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path, PurePosixPath
+from canary_lint.openapi.validate import cache_dir_for
 
 RULES = (
     "spec-deleted-while-v1-clients-use-it",
@@ -154,7 +155,7 @@ def analyze(ctx):
     cwd = Path(ctx.cwd)
     head_allowed = _inside(cwd)
     head_read = _disk_reader(cwd, head_allowed)
-    cache_dir = Path(ctx.config.root) / ".canary-lint-cache" / "openapi"
+    cache_dir = cache_dir_for(ctx.cwd)
     findings = []
     files = ctx.files_of("openapi")
     for file in files:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from canary_lint.openapi.validate import cache_dir_for
+
 
 def _tree_root(path: Path) -> Path:
     """The git work tree holding `path`, else its directory: `$ref`s may not leave it."""
@@ -68,7 +70,7 @@ def diff_files(base_path: str, head_path: str, *, validate: bool = True, config=
     findings = []
     if base is not None and head is not None:
         findings = compare_specs(ctx, base, head, validate=validate and opts["validate"],
-                                 cache_dir=cwd / ".canary-lint-cache" / "openapi", head_text=head_text)
+                                 cache_dir=cache_dir_for(cwd), head_text=head_text)
     findings.extend(ctx.meta_findings)
     unique = {(f.rule, f.path, f.line, f.column, f.message): f for f in findings}
     return Report(findings=tuple(sorted(unique.values(), key=lambda f: f.sort_key)), errors=tuple(ctx.errors),

@@ -1,7 +1,8 @@
 """Validate a spec with openapi-spec-validator, cached by content hash.
 
-Whole-spec validation of a multi-megabyte description takes seconds, so the verdict is stored under
-`<root>/.canary-lint-cache/openapi/<sha256>.json` and reused until the file changes. Specs with refs to
+Whole-spec validation of a multi-megabyte description takes seconds, so the verdict is stored in the user's
+cache directory (`cachedir.py`: never inside the checked tree, where a pull request could commit a forged
+verdict), keyed by the spec's text and the validator's version, and reused until either changes. Specs with refs to
 other files are not validated here (the validator would resolve them itself); the diff still follows them.
 """
 
@@ -31,13 +32,31 @@ def _external_refs(node, limit: int = 1_000_000) -> bool:
     return False
 
 
+def cache_dir_for(tree: Path) -> Path | None:
+    from canary_lint.cachedir import cache_dir
+
+    return cache_dir("openapi", tree)
+
+
+def _validator_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("openapi-spec-validator")
+    except Exception:  # noqa: BLE001 - not installed, or unreadable metadata: the key still changes with ours
+        return "?"
+
+
 def validate(data, text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
     """[(JSON pointer, reason)] for an invalid spec; [] when valid or not checkable here."""
-    digest = hashlib.sha256(f"{VERSION}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+    key = f"{VERSION}\0{_validator_version()}\0{text}"
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     cached = cache_dir / f"{digest}.json" if cache_dir else None
     if cached is not None and cached.is_file():
         try:
-            return [tuple(e) for e in json.loads(cached.read_text())]
+            entries = json.loads(cached.read_text())
+            if isinstance(entries, list) and all(isinstance(e, list) and len(e) == 2 and all(isinstance(x, str) for x in e) for e in entries):
+                return [tuple(e) for e in entries]
         except (OSError, ValueError):
             pass
     errors = _run(data)

