@@ -198,6 +198,13 @@ def from_dict(data, path: Path) -> Plan:
     regions = [r.get("region", "") for r in routers]
     if len(set(regions)) != len(regions):
         raise PlanError(f"{path}: router regions must be unique")
+    from canary_lint.rollout.routers import RouterError, make
+
+    for spec in routers:  # every value a router writes is checked now, before any traffic moves
+        try:
+            make(spec, data["service"])
+        except RouterError as exc:
+            raise PlanError(f"{path}: {exc}") from None
     for c in data["criteria"]:
         for key in ("bad", "good", "total", "query"):
             if key in c and "$version" not in c[key]:

@@ -13,6 +13,11 @@ import subprocess
 
 from canary_lint.rollout.plan import duration
 from canary_lint.rollout.routers import Route, Router, RouterError
+from canary_lint.rollout.routers.values import expand, placeholders
+
+COMMON = frozenset({"service", "region"})
+PLACEHOLDERS = {"set_weight": COMMON | {"canary", "stable"}, "set_header": COMMON | {"name", "value"},
+                "clear_header": COMMON | {"name", "value"}, "read": COMMON}
 
 
 class CommandRouter(Router):
@@ -22,15 +27,24 @@ class CommandRouter(Router):
         super().__init__(spec, service)
         self.timeout = duration(spec.get("timeout", "30s"))
         self._assumed = Route()
+        self._argv: dict[str, list[str]] = {}
+        for key, allowed in PLACEHOLDERS.items():  # refused now, before any traffic moves
+            if key not in spec:
+                continue
+            cmd = spec[key]
+            try:
+                argv = shlex.split(cmd) if isinstance(cmd, str) else [str(a) for a in cmd]
+            except ValueError as exc:
+                raise RouterError(f"command router: `{key}` cannot be split into arguments: {exc}") from None
+            if not argv:
+                raise RouterError(f"command router: `{key}` is empty")
+            for arg in argv:
+                placeholders(self.kind, key, arg, allowed)
+            self._argv[key] = argv
 
     def _run(self, key: str, **values) -> str:
-        cmd = self.spec[key]
-        argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
         values = {**values, "service": self.service, "region": self.region}
-        try:
-            argv = [a.format(**values) for a in argv]
-        except (KeyError, IndexError) as exc:
-            raise RouterError(f"command router: {key} uses an unknown placeholder {exc}") from None
+        argv = [expand(a, values) for a in self._argv[key]]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:

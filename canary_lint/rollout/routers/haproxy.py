@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 import socket
 
-from canary_lint.rollout.routers import Route, Router, RouterError
+from canary_lint.rollout.routers import Route, Router, RouterError, values
+from canary_lint.rollout.routers.values import ABS_PATH, HAPROXY_NAME, require
 
 
 class HAProxyRouter(Router):
@@ -28,6 +29,11 @@ class HAProxyRouter(Router):
     def __init__(self, spec: dict, service: str):
         super().__init__(spec, service)
         self.socket = spec["socket"]
+        for key in ("backend", "stable", "canary", "canary_backend"):
+            if key in spec:  # runtime-API arguments: a space or newline would add arguments or commands
+                require(self.kind, key, spec[key], HAPROXY_NAME, "letters, digits and '_.:-'")
+        if "header_map" in spec:
+            require(self.kind, "header_map", spec["header_map"], ABS_PATH, "an absolute path without spaces")
         self.backend = spec["backend"]
         self.order = spec.get("order", "stable-first")
 
@@ -86,7 +92,8 @@ class HAProxyRouter(Router):
             return
         self._check(f"clear map {mp}")
         if header:
-            self._check(f"add map {mp} {header[1]} {self.spec['canary_backend']}")
+            value = values.header(self.kind, header)[1]
+            self._check(f"add map {mp} {value} {self.spec['canary_backend']}")
 
     def _weight(self, server: str) -> int:
         out = self.send(f"get weight {self.backend}/{server}").strip()

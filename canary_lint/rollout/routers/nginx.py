@@ -25,6 +25,9 @@ import uuid
 from pathlib import Path
 
 from canary_lint.rollout.routers import Route, Router, RouterError
+from canary_lint.rollout.routers.values import UPSTREAM, header, require, under
+
+STATUS = re.compile(r"[0-9.]{7,15}:[0-9]{1,5}")
 
 
 class NginxRouter(Router):
@@ -33,7 +36,14 @@ class NginxRouter(Router):
     def __init__(self, spec: dict, service: str):
         super().__init__(spec, service)
         self.name = spec.get("name") or re.sub(r"[^A-Za-z0-9_]", "_", service)
-        self.include = Path(spec["include_file"])
+        for key in ("stable", "canary"):
+            require(self.kind, key, spec[key], UPSTREAM, "host:port, [ipv6]:port or unix:/path")
+        require(self.kind, "status_listen", spec["status_listen"], STATUS, "an IPv4 address:port")
+        # the include file is replaced on every step: only inside the directory nginx includes it from
+        include_dir = Path(spec.get("include_dir") or spec.get("prefix") or Path(spec["conf"]).parent)
+        self.include = under(self.kind, "include_file", spec["include_file"], include_dir)
+        if self.include == Path(spec["conf"]).resolve():
+            raise RouterError(f"{self.kind} router: `include_file` is nginx's main `conf`; give the split its own file")
         self.binary = spec.get("nginx", "nginx")
         self.status = spec["status_listen"]
         self._old_workers: set[int] = set()
@@ -57,6 +67,7 @@ class NginxRouter(Router):
             # nginx weights are integers: percent * 100 keeps two decimals of precision
             split = f"    server {st} weight={round((100 - w) * 100)};\n    server {ca} weight={round(w * 100)};\n"
         if route.header:
+            header(self.kind, route.header)
             var = "$http_" + route.header[0].lower().replace("-", "_")
             value = route.header[1]
             mapping = f'map {var} ${n}_upstream {{\n    default {n}_split;\n    "{value}" {n}_canary;\n}}\n'
@@ -77,21 +88,27 @@ class NginxRouter(Router):
         self._generation = uuid.uuid4().hex[:12]
         text = self.render(target, self._generation)
         old = self.include.read_text(encoding="utf-8") if self.include.exists() else None
-        self._write(text)
-        # the listening sockets the old workers hold, read while `nginx -t` runs (/proc/net/tcp is slow to read)
-        found: list[set[str]] = []
-        reader = threading.Thread(target=lambda: found.append(_listening_inodes()), daemon=True)
-        reader.start()
-        test = subprocess.run(self._cmd("-t", "-q"), capture_output=True, text=True, timeout=30)
-        reader.join(5)
-        self._listening = found[0] if found else set()
-        if test.returncode != 0:
-            if old is not None:
-                self._write(old)
-            raise RouterError(
-                f"nginx -t rejected the new routing ({target.describe()}); kept the old file: "
-                f"{test.stderr.strip()[-400:]}"
-            )
+        try:
+            self._write(text)
+            # the listening sockets the old workers hold, read while `nginx -t` runs (/proc/net/tcp is slow to read)
+            found: list[set[str]] = []
+            reader = threading.Thread(target=lambda: found.append(_listening_inodes()), daemon=True)
+            reader.start()
+            try:
+                test = subprocess.run(self._cmd("-t", "-q"), capture_output=True, text=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise RouterError(f"nginx -t could not run ({exc}); kept the old file") from None
+            finally:
+                reader.join(5)
+            self._listening = found[0] if found else set()
+            if test.returncode != 0:
+                raise RouterError(
+                    f"nginx -t rejected the new routing ({target.describe()}); kept the old file: "
+                    f"{test.stderr.strip()[-400:]}"
+                )
+        except BaseException:
+            self._restore(old)
+            raise
         master = self._master()
         self._old_workers = _children(master) if master else set()
         if master:
@@ -100,9 +117,13 @@ class NginxRouter(Router):
                 return
             except OSError:
                 pass
-        reload = subprocess.run(self._cmd("-s", "reload"), capture_output=True, text=True, timeout=30)
+        try:
+            reload = subprocess.run(self._cmd("-s", "reload"), capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reload = subprocess.CompletedProcess([], 1, "", str(exc))
         if reload.returncode != 0:
-            raise RouterError(f"nginx reload failed: {reload.stderr.strip()[-400:]}")
+            self._restore(old)  # nginx still runs the old file: keep the file saying so
+            raise RouterError(f"nginx reload failed (kept the old file): {reload.stderr.strip()[-400:]}")
 
     def _pid_file(self) -> Path | None:
         if self.spec.get("pid_file"):
@@ -126,6 +147,16 @@ class NginxRouter(Router):
         except (OSError, ValueError):
             return None
         return pid if pid > 0 and Path(f"/proc/{pid}").exists() else None
+
+    def _restore(self, old: str | None) -> None:
+        """Put back the file as it was before this step (none at all when there was none)."""
+        try:
+            if old is None:
+                self.include.unlink(missing_ok=True)
+            else:
+                self._write(old)
+        except OSError:
+            pass
 
     def _write(self, text: str) -> None:
         self.include.parent.mkdir(parents=True, exist_ok=True)
