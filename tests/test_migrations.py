@@ -200,7 +200,9 @@ def test_loops_over_dict_items_and_unknown_tables():
     ''', header='NAMES = {"a": "x", "b": "y"}\nMODELS = {t: make_model(t) for t in ["p", "q"]}\n')
     ops = read(src).ops
     assert [(o.kind, o.table, o.name) for o in ops] == [
-        (K.DROP_COLUMN, "p", None), (K.DROP_COLUMN, "q", None), (K.ADD_CONSTRAINT, "a", "uq_a_x"), (K.ADD_CONSTRAINT, "b", "uq_b_y"), (K.DYNAMIC, None, None)]
+        (K.DROP_COLUMN, "p", None), (K.DROP_COLUMN, "q", None), (K.ADD_CONSTRAINT, "a", "uq_a_x"), (K.ADD_CONSTRAINT, "b", "uq_b_y"),
+        (K.CREATE_INDEX, "<table computed by each item of tables_from_the_database() at line 16>", "ix")]
+    assert ops[-1].computed == "each item of tables_from_the_database() at line 16"
 
 
 def test_sqlalchemy_expressions_models_and_metadata():
@@ -269,7 +271,8 @@ def test_unknown_sql_and_ops_are_named():
         op.frobnicate("t")
         op.drop_column(table_name_from_env(), "x")
     '''))
-    assert [o.kind for o in mig.ops] == [K.DYNAMIC, K.UNKNOWN, K.DYNAMIC]
+    assert [o.kind for o in mig.ops] == [K.DYNAMIC, K.UNKNOWN, K.DROP_COLUMN]  # the operation decides
+    assert mig.ops[-1].computed.startswith("table_name_from_env() at line")
 
 
 def test_not_a_revision_without_upgrade():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.alembic_values import BIND, CONTEXT, UNKNOWN, _dotted, _known, _Marker
 from canary_lint.migrations.ops import ColumnSpec, Op, not_null_column
+from canary_lint.resolver import OneOf
 
 HARMLESS_OPS = {
     "f", "get_bind", "get_context", "inline_literal", "create_table_comment", "drop_table_comment",
@@ -22,6 +24,29 @@ SA_TYPES = {
     "UUIDTYPE": "UUID", "CHAR": "CHAR", "ENUM": "ENUM", "INTERVAL": "INTERVAL", "MEDIUMTEXT": "MEDIUMTEXT",
     "LONGTEXT": "LONGTEXT", "TINYINT": "TINYINT", "ARRAY": "ARRAY",
 }
+
+
+NAME_KEYWORDS = {"table_name", "column_name", "new_column_name", "old_table_name", "new_table_name",
+                 "source_table", "referent_table", "column"}
+NAMED_TABLE = frozenset({K.ADD_COLUMN, K.DROP_COLUMN, K.RENAME_COLUMN, K.ALTER_TYPE, K.SET_NOT_NULL, K.DROP_NOT_NULL,
+                         K.SET_DEFAULT, K.CREATE_TABLE, K.DROP_TABLE, K.RENAME_TABLE, K.CREATE_INDEX, K.ADD_CONSTRAINT,
+                         K.DROP_CONSTRAINT})
+MAX_VARIANTS = 16
+LITERAL_NODES = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set)
+
+
+def _plain(value) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _variants(op: Op) -> list[Op]:
+    """One op per combination of the choices of its names (`"a" if x else "b"`: either may be changed)."""
+    out = [op]
+    for f in ("table", "column", "new_name"):
+        value = getattr(op, f)
+        if isinstance(value, OneOf) and all(isinstance(c, str) for c in value.choices):
+            out = [replace(o, **{f: c}) for o in out for c in value.choices][:MAX_VARIANTS]
+    return out
 
 
 class OpCalls:
@@ -89,7 +114,7 @@ class OpCalls:
                 if spec is not None:
                     cols.append(spec)
             ops.append(Op(K.CREATE_TABLE, t, columns=tuple(cols), detail=detail))
-            self._emit(ops, node)
+            self._emit(ops, node, env)
             return _Marker("table", t) if isinstance(t, str) else UNKNOWN
         elif name == "drop_table":
             ops.append(Op(K.DROP_TABLE, self._arg(node, env, 0, "table_name"), detail=detail))
@@ -136,27 +161,39 @@ class OpCalls:
             ops.append(Op(K.DROP_OBJECT, n, name=n, object_kind="sequence", detail=detail))
         else:
             ops.append(Op(K.UNKNOWN, batch_table if isinstance(batch_table, str) else None, detail=detail))
-        self._emit(ops, node)
+        self._emit(ops, node, env)
         return UNKNOWN
 
-    def _emit(self, ops: list[Op], node: ast.Call) -> None:
+    def _emit(self, ops: list[Op], node: ast.Call, env: dict) -> None:
         for op in ops:
-            names = [op.table, op.column, op.new_name, op.name]
-            if op.kind in (K.ADD_COLUMN, K.DROP_COLUMN, K.RENAME_COLUMN, K.ALTER_TYPE, K.SET_NOT_NULL,
-                           K.DROP_NOT_NULL, K.SET_DEFAULT, K.CREATE_TABLE, K.DROP_TABLE, K.RENAME_TABLE) and \
-                    any(n is UNKNOWN or (n is not None and not isinstance(n, str)) for n in names[:3]):
-                self.add(Op(K.DYNAMIC, detail=f"{op.detail}(...) with a name computed at run time"), node)
-                continue
-            if op.table is UNKNOWN or (op.table is not None and not isinstance(op.table, str)):
-                if op.kind in (K.ADD_CONSTRAINT, K.CREATE_INDEX, K.DROP_CONSTRAINT):
-                    self.add(Op(K.DYNAMIC, detail=f"{op.detail}(...) on a table computed at run time"), node)
+            for variant in _variants(op):
+                self._emit_one(variant, node, env)
+
+    def _emit_one(self, op: Op, node: ast.Call, env: dict) -> None:
+        """Add `op`; a table or column computed at run time stays the operation it is, its subject named by
+        the expression that computes it (the rules keep their severity: nothing proves it harmless)."""
+        unknown = [f for f in ("table", "column", "new_name") if not _plain(getattr(op, f))]
+        if op.table is None and op.kind in (K.DROP_INDEX, K.DATA, K.UNKNOWN, K.OTHER):
+            unknown = [f for f in unknown if f != "table"]
+        if unknown:
+            what = self._computing(node, env)
+            op.computed = what
+            for f in unknown:
+                if f == "table" and op.table is None and op.kind not in NAMED_TABLE:
                     continue
-                op.table = None
-            if op.name is not None and not isinstance(op.name, str):
-                op.name = None
-            if isinstance(op.table, str):
-                op.table = op.table.split(".")[-1].lower() if op.table == op.table.lower() else op.table.split(".")[-1]
-            self.add(op, node)
+                setattr(op, f, f"<{'table' if f == 'table' else 'column'} computed by {what}>")
+        if op.name is not None and not isinstance(op.name, str):
+            op.name = None
+        if isinstance(op.table, str) and not op.computed:
+            op.table = op.table.split(".")[-1].lower() if op.table == op.table.lower() else op.table.split(".")[-1]
+        self.add(op, node)
+
+    def _computing(self, node: ast.Call, env: dict) -> str:
+        """The non-literal name arguments of `node`, described (never evaluated again: no side effects)."""
+        args = [*node.args, *(k.value for k in node.keywords if k.arg in NAME_KEYWORDS)]
+        parts = [self.describe(a, env) for a in args if not isinstance(a, LITERAL_NODES) and not (
+            isinstance(a, ast.Call) and _dotted(a.func).split(".")[-1] in ("Column", "mapped_column"))][:2]
+        return "; ".join(parts) if parts else f"{_dotted(node.func)}() arguments"
 
     # ---- argument helpers -------------------------------------------------------------------------
     def _argnode(self, node: ast.Call, i: int, kw: str):
@@ -230,13 +267,13 @@ class OpCalls:
             base = _dotted(node.func).split(".")[-1]
             args = [self.ev(a, env) for a in node.args]
             kw = {k.arg: self.ev(k.value, env) for k in node.keywords if k.arg}
-        elif isinstance(node, ast.Name) and node.id in getattr(self, "module_nodes", {}) and \
-                node.id not in self._evaluating:
-            self._evaluating.add(node.id)  # `_STRING_TYPE = sa.String(1500)` at module level
+        elif isinstance(node, ast.Name) and node.id not in env and node.id in self.scope_of(env).nodes and \
+                ("type", node.id) not in self._evaluating:
+            self._evaluating.add(("type", node.id))  # `_STRING_TYPE = sa.String(1500)` at module level
             try:
-                return self.type_of(self.module_nodes[node.id], env)
+                return self.type_of(self.scope_of(env).nodes[node.id], env)
             finally:
-                self._evaluating.discard(node.id)
+                self._evaluating.discard(("type", node.id))
         elif isinstance(node, (ast.Attribute, ast.Name)):
             base = _dotted(node).split(".")[-1]
             args, kw = [], {}

@@ -87,13 +87,23 @@ def read_sql_migration(ctx, file) -> Migration | None:
     return Migration(file.path, "sql", tool, ops=ops, order=sql_order(file.path))
 
 
+def project_of(ctx):
+    """The checked tree's Python modules for the resolver (helpers and constants imported by revisions)."""
+    def build():
+        from canary_lint.resolver import Project
+
+        by_path = {f.path: f for f in ctx.files_of("python")}
+        return Project(list(by_path), lambda path: ctx.python_ast(by_path[path]))
+    return ctx.cached(("resolver", "project"), build)
+
+
 def read_alembic(ctx, file) -> Migration | None:
     from canary_lint.migrations.alembic_reader import read_revision
 
     tree = ctx.python_ast(file)
     if tree is None:
         return None
-    mig = read_revision(tree, file.path, ctx.config.dialect)
+    mig = read_revision(tree, file.path, ctx.config.dialect, project_of(ctx))
     if mig is not None:
         mig.branch_labels = any(
             isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "branch_labels" for t in n.targets)
@@ -324,7 +334,8 @@ def _head_index(ctx):
 def _resolve_contracts(ctx, judge: Judge) -> None:
     from canary_lint.migrations.usage import describe
 
-    words = {c.table for c in judge.contracts} | {c.new_name for c in judge.contracts if c.new_name and not c.column}
+    words = ({c.table for c in judge.contracts if not c.op.computed}
+             | {c.new_name for c in judge.contracts if c.new_name and not c.column and not c.op.computed})
     base_index = (ctx.cached(("migrations", "base-usage", frozenset(words)), lambda: _base_index(ctx, words))
                   if ctx.base is not None else None)
     head_index = ctx.cached(("migrations", "head-usage"), lambda: _head_index(ctx)) if ctx.base is not None else None
@@ -341,6 +352,19 @@ def _resolve_contracts(ctx, judge: Judge) -> None:
             fix = (f"expand-contract: add {new} beside {obj}, write both from v2 and backfill; switch reads; drop "
                    f"{obj} in a later release, after v1 is gone")
         severity = None
+        if c.op.computed:  # which table or column cannot be read statically: nothing rules out v1's use
+            subject = (f"column {c.column} of the tables computed by {c.op.computed}" if c.column and
+                       c.table.startswith("<") else f"the {noun} computed by {c.op.computed}")
+            if not c.table.startswith("<") and c.column and c.column.startswith("<"):
+                subject = f"a column of {c.table} computed by {c.op.computed}"
+            new = f" to {c.new_name}" if c.new_name and not c.new_name.startswith("<") else ""
+            fix = ("name the tables and columns in the migration (a literal list) so each can be checked against "
+                   "v1; expand-contract: stop using them in a release first, " + ("drop" if c.what == "drops" else
+                   "rename") + " them in a later release, after no serving version reads them")
+            judge.emit(c.rule, c.mig, c.op, f"{verb} {subject}{new}: v1 (still serving) may read it and its queries "
+                       "fail once this migration runs; which tables and columns it changes cannot be read statically, "
+                       "so v1's use could not be ruled out", fix, f"computed:{c.op.computed}:{c.column or ''}")
+            continue
         if base_index is None:
             message = (f"{verb} {noun} {obj}{target} while v1 (still serving) may read it; its queries that name "
                        f"{obj} fail once this migration runs (run with --base to see where v1 uses it)")

@@ -89,6 +89,7 @@ class Op:
     detail: str = ""  # what the reader saw (statement head, call name) for messages
     sql: bool = False  # came from SQL text (a file or op.execute)
     backfilled: str = ""  # add_column: how existing rows get a value although no server default stays (Django)
+    computed: str = ""  # the table or column is computed at run time: what computes it ("get_data() at line 121")
 
     @property
     def where(self) -> tuple[int, int, int, int]:

@@ -1,0 +1,105 @@
+"""Modules of the checked tree for the resolver: top-level names of one module, and the tree by dotted name."""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable
+
+from canary_lint.resolver.values import UNKNOWN, literal
+
+
+class ModuleScope:
+    """The top level of one module: constants, other assignments (evaluated on first use), functions,
+    classes and imports."""
+
+    def __init__(self, tree: ast.Module, name: str = "", project: "Project | None" = None):
+        self.tree = tree
+        self.name = name
+        self.project = project
+        self.consts: dict = {}
+        self.nodes: dict = {}
+        self.funcs: dict = {}
+        self.classes: dict = {}
+        self.imports: dict = {}  # local name -> (module, attribute or None)
+        for node in tree.body:
+            self._top(node)
+
+    def _top(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Assign):
+            value = literal(node.value)
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    self.consts[t.id] = value
+                    if value is UNKNOWN and len(node.targets) == 1:
+                        self.nodes[t.id] = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            self.consts[node.target.id] = value = literal(node.value)
+            if value is UNKNOWN:
+                self.nodes[node.target.id] = node.value
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.funcs[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            self.classes[node.name] = node
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.imports[alias.asname] = (alias.name, None)
+                else:
+                    self.imports[alias.name.split(".")[0]] = (alias.name.split(".")[0], None)
+        elif isinstance(node, ast.ImportFrom):
+            base = self._absolute(node.module or "", node.level)
+            for alias in node.names:
+                if alias.name != "*":
+                    self.imports[alias.asname or alias.name] = (base, alias.name)
+        elif isinstance(node, (ast.If, ast.Try)):  # `try: from x import y` / `if TYPE_CHECKING:`
+            for part in (node.body, getattr(node, "orelse", []), *[h.body for h in getattr(node, "handlers", [])]):
+                for inner in part:
+                    if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                        self._top(inner)
+
+    def _absolute(self, module: str, level: int) -> str:
+        if not level:
+            return module
+        parts = self.name.split(".") if self.name else []
+        package = parts[:-level] if len(parts) >= level else []
+        return ".".join([*package, module] if module else package)
+
+
+class Project:
+    """The Python modules of the checked tree, by dotted name, parsed on first use through `load(path)`.
+
+    A module is found by its full dotted path from the tree's root or, for `src/` layouts and projects
+    checked from a sub-directory, by the unique path that ends with the dotted name."""
+
+    def __init__(self, paths: list[str], load: Callable[[str], ast.Module | None]):
+        self._load = load
+        self._by_name: dict[str, list[str]] = {}
+        for path in paths:
+            if not path.endswith(".py"):
+                continue
+            parts = path[:-3].split("/")
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            for i in range(len(parts)):
+                self._by_name.setdefault(".".join(parts[i:]), []).append(path)
+        self._scopes: dict[str, ModuleScope | None] = {}
+
+    def path_of(self, module: str) -> str | None:
+        found = self._by_name.get(module, [])
+        return found[0] if len(found) == 1 else None
+
+    def scope(self, module: str) -> ModuleScope | None:
+        if module not in self._scopes:
+            path = self.path_of(module)
+            tree = self._load(path) if path else None
+            self._scopes[module] = ModuleScope(tree, module, self) if tree is not None else None
+        return self._scopes[module]
+
+    def scope_of_path(self, path: str, tree: ast.Module) -> ModuleScope:
+        parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
+        if parts and parts[-1] == "__init__":
+            parts = parts[:-1]
+        name = ".".join(parts)
+        return ModuleScope(tree, name, self)
+
+

@@ -1,0 +1,195 @@
+"""The shared value resolver: what an expression can be, followed through the tree, always bounded."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from canary_lint.migrations import ops as K
+from canary_lint.migrations.alembic_reader import read_revision
+from canary_lint.resolver import SCOPE, UNKNOWN, Bound, Budget, Evaluator, OneOf, Project
+
+
+def project(files: dict[str, str]) -> Project:
+    trees = {p: ast.parse(textwrap.dedent(t)) for p, t in files.items()}
+    return Project(list(trees), trees.get)
+
+
+def value_of(files: dict[str, str], module: str, name: str, budget: Budget | None = None):
+    proj = project(files)
+    scope = proj.scope(module)
+    return Evaluator(scope, budget).lookup(name, {SCOPE: scope})
+
+
+def test_lists_built_with_append_extend_and_plus_equals():
+    assert value_of({"app/tables.py": """
+        def build():
+            out = []
+            for name in ("a", "b"):
+                out.append(f"t_{name}")
+            out.extend(["c"])
+            out += ["d"]
+            out.insert(0, "z")
+            return out
+        TABLES = build()
+    """}, "app.tables", "TABLES") == ["z", "t_a", "t_b", "c", "d"]
+
+
+def test_comprehension_filters_that_cannot_be_decided_keep_the_item():
+    assert value_of({"m.py": """
+        NAMES = ["a", "b", "c"]
+        KEPT = [n.upper() for n in NAMES if n != "b" if exists(n)]
+    """}, "m", "KEPT") == ["A", "C"]
+
+
+def test_constants_functions_and_classes_imported_from_other_modules():
+    files = {
+        "src/shop/config.py": """
+            PREFIX = "shop"
+            class Base:
+                schema = "public"
+            class Settings(Base):
+                table = PREFIX + "_orders"
+            def table_for(kind, suffix="v1"):
+                return "%s_%s_%s" % (PREFIX, kind, suffix)
+        """,
+        "src/shop/migrate.py": """
+            from .config import Settings, table_for
+            from shop import config
+            A = Settings.table
+            B = Settings.schema
+            C = table_for("audit", suffix="v2")
+            D = config.table_for("jobs")
+            E = "{}.{}".format(B, A)
+        """,
+    }
+    got = {n: value_of(files, "shop.migrate", n) for n in "ABCDE"}
+    assert got == {"A": "shop_orders", "B": "public", "C": "shop_audit_v2", "D": "shop_jobs_v1", "E": "public.shop_orders"}
+
+
+def test_both_branches_of_a_conditional_and_kwargs_dicts():
+    files = {"m.py": """
+        import os
+        NAME = "orders_v2" if os.environ.get("V2") else "orders"
+        FULL = f"app_{NAME}"
+        OPTIONS = {"dsn": "x", **{"release": None}}
+        def init(**kwargs):
+            return kwargs
+        SEEN = init(**OPTIONS, debug=True)
+        PAIRS = [(t, c) for t, c in [("a", "x"), ("b", "y")]]
+    """}
+    assert value_of(files, "m", "NAME") == OneOf(("orders_v2", "orders"))
+    assert value_of(files, "m", "FULL") == OneOf(("app_orders_v2", "app_orders"))
+    assert value_of(files, "m", "SEEN") == {"dsn": "x", "release": None, "debug": True}
+    assert value_of(files, "m", "PAIRS") == [("a", "x"), ("b", "y")]
+
+
+def test_what_cannot_be_known_is_unknown_not_a_guess():
+    files = {"m.py": """
+        import os
+        A = os.environ["TABLE"]
+        B = A + "_x"
+        C = undefined_helper()
+        D = [1, 2][5]
+    """}
+    for name in "ABCD":
+        assert value_of(files, "m", name) is UNKNOWN
+
+
+@pytest.mark.parametrize("source, bound", [
+    ("X = '%1500000000d' % 1", "%-format"),
+    ("X = '{:1500000000}'.format(1)", ".format()"),
+    ("X = 'ab' * 1000000000", "repeated"),
+    ("def f():\n    s = 'x' * 1000\n    for a in " + repr(list(range(999))) + ":\n        s += s\n    return s\nX = f()",
+     "string over"),
+    ("L = " + repr(list(range(900))) + "\nX = [(a, b) for a in L for b in L]", "comprehension over"),
+])
+def test_every_evaluation_is_bounded_and_names_its_bound(source, bound):
+    with pytest.raises(Bound, match=bound):
+        value_of({"m.py": source}, "m", "X", Budget())
+
+
+def test_long_integer_literals_are_unknown_not_a_crash():
+    """A hex literal is valid Python at any length; its decimal text is over Python's 4300-digit limit."""
+    files = {"m.py": "N = 0x" + "f" * 5000 + "\nX = str(N)\nY = f'{N}'\nZ = '%d' % N\n"}
+    assert [value_of(files, "m", n) for n in "XYZ"] == [UNKNOWN] * 3
+
+
+def test_step_budget_names_itself():
+    src = "def f(n):\n    return f(n) + f(n)\nX = [f(i) for i in " + repr(list(range(900))) + "]"
+    with pytest.raises(Bound, match="helper calls|evaluation steps"):
+        value_of({"m.py": src}, "m", "X", Budget(calls=100))
+
+
+# ---- through the Alembic reader ---------------------------------------------------------------------------
+def revision(body: str, header: str = "") -> str:
+    return (f"from alembic import op\nimport sqlalchemy as sa\n{header}\nrevision = '2'\ndown_revision = '1'\n\n"
+            "def upgrade():\n" + textwrap.indent(textwrap.dedent(body), "    "))
+
+
+def read(src: str, files: dict[str, str] | None = None, path: str = "migrations/versions/0002.py"):
+    files = {**(files or {}), path: src}
+    proj = project(files)
+    return read_revision(ast.parse(src), path, "postgresql", proj)
+
+
+def test_drop_table_over_an_appended_list():
+    mig = read(revision('''
+        tables = []
+        for t in ("a", "b", "c", "d", "e", "f"):
+            tables.append("legacy_" + t)
+        for t in tables:
+            op.drop_table(t)
+    '''))
+    assert [(o.kind, o.table) for o in mig.ops] == [(K.DROP_TABLE, f"legacy_{t}") for t in "abcdef"]
+
+
+def test_helper_of_another_module_reported_at_the_call_site():
+    helpers = {"app/migration_utils.py": '''
+        from alembic import op
+        TENANT_TABLES = ["projects", "quotas"]
+        def rename(table, old="tenant_id", new="project_id"):
+            op.alter_column(table, old, new_column_name=new)
+            op.execute(f"UPDATE {table} SET {new} = {old}")
+    '''}
+    src = revision('''
+        for table in TENANT_TABLES:
+            if not column_exists(table, "tenant_id"):
+                continue
+            rename(table)
+    ''', header="from app.migration_utils import TENANT_TABLES, rename")
+    mig = read(src, helpers)
+    renames = [(o.kind, o.table, o.column, o.new_name, o.line) for o in mig.ops if o.kind == K.RENAME_COLUMN]
+    call_line = src.splitlines().index("        rename(table)") + 1
+    assert renames == [(K.RENAME_COLUMN, t, "tenant_id", "project_id", call_line) for t in ("projects", "quotas")]
+    assert all(o.line == call_line for o in mig.ops)
+
+
+def test_either_branch_of_a_conditional_name_is_an_operation():
+    mig = read(revision('''
+        table = "orders_v2" if is_new() else "orders"
+        op.drop_column(table, "legacy")
+    '''))
+    assert [(o.kind, o.table) for o in mig.ops] == [(K.DROP_COLUMN, "orders_v2"), (K.DROP_COLUMN, "orders")]
+
+
+def test_a_computed_subject_keeps_the_operation_and_names_the_expression():
+    mig = read(revision('''
+        for table in get_data():
+            op.alter_column(table, "tenant_id", new_column_name="project_id")
+    '''))
+    (op,) = mig.ops
+    assert op.kind == K.RENAME_COLUMN and op.computed.startswith("each item of get_data() at line")
+
+
+def test_a_hostile_revision_stops_at_a_named_bound():
+    mig = read(revision('''
+        s = "x" * 1000
+        for a in ''' + repr(list(range(999))) + ''':
+            s += s
+        op.execute(s)
+    '''))
+    assert [o.kind for o in mig.ops] == [K.DYNAMIC]
+    assert "string over" in mig.ops[0].detail
