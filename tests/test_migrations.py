@@ -900,3 +900,39 @@ def test_directories_that_name_each_others_revisions_are_one_history(tmp_path):
     report = run_check(["."], Config(root=tmp_path), cwd=tmp_path)
     history = [f.message for f in report.findings if f.rule == "CLM302"]
     assert len(history) == 1 and "heads" in history[0]
+
+
+# ---- compound statements: one statement with its inner semicolons, on every dialect --------------------
+COMPOUND = {
+    "mysql trigger": """CREATE TRIGGER trg BEFORE INSERT ON orders FOR EACH ROW
+BEGIN
+  SET NEW.total = NEW.price * NEW.qty;
+  IF NEW.total < 0 THEN SET NEW.total = IF(NEW.qty > 0, 0, 1); END IF;
+  CASE WHEN NEW.qty = 0 THEN SET NEW.total = 0; ELSE BEGIN END; END CASE;
+END;
+""",
+    "delimiter block": """DELIMITER $$
+CREATE PROCEDURE p()
+BEGIN
+  UPDATE orders SET x = 1;
+  WHILE 1 = 0 DO SET @a = 1; END WHILE;
+END$$
+DELIMITER ;
+""",
+    "postgres dollar body": "CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN NEW.x := 1; RETURN NEW; END; $$ LANGUAGE plpgsql;\n",
+    "sql-standard body": "CREATE PROCEDURE p() LANGUAGE SQL\nBEGIN ATOMIC\n  UPDATE t SET a = 1;\n  UPDATE t SET b = 2;\nEND;\n",
+}
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite"])
+@pytest.mark.parametrize("shape", sorted(COMPOUND))
+def test_compound_bodies_are_one_statement(shape, dialect):
+    text = COMPOUND[shape] + "ALTER TABLE orders DROP COLUMN legacy;\n"
+    ops = read_sql(text, dialect)
+    drop_line = text.count("\n")
+    assert [(o.kind, o.line) for o in ops if o.kind != K.OTHER] == [(K.CREATE_OBJECT, ops[0].line), (K.DROP_COLUMN, drop_line)]
+
+
+def test_a_body_that_never_closes_hides_nothing_after_it():
+    text = "CREATE TRIGGER t BEFORE INSERT ON o FOR EACH ROW BEGIN SET NEW.a = 1;\nALTER TABLE o DROP COLUMN b;\n"
+    assert K.DROP_COLUMN in [o.kind for o in read_sql(text, "mysql")]

@@ -27,21 +27,104 @@ _BODY_PG = re.compile(
 
 
 _BODY_MYSQL = re.compile(
-    r"(?:[^;'\"`#/\-]++|'(?:[^'\\]|\\.|'')*+'|\"(?:[^\"\\]|\\.|\"\")*+\"|`(?:[^`]|``)*+`|#[^\n]*+|--[^\n]*+"
-    r"|/\*.*?\*/|/(?!\*)|-(?!-))*+",
+    r"(?:[^;'\"`#/\-$]++|'(?:[^'\\]|\\.|'')*+'|\"(?:[^\"\\]|\\.|\"\")*+\"|`(?:[^`]|``)*+`|#[^\n]*+|--[^\n]*+"
+    r"|/\*.*?\*/|/(?!\*)|-(?!-)|\$\$.*?\$\$|\$(?!\$))*+",
     re.S,
 )
+_DELIMITER = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S{1,10})[ \t]*\r?$", re.I | re.M)
+# words of a compound statement (trigger, routine, event bodies) outside strings, identifiers and comments
+_WORDS = re.compile(
+    r"'(?:[^'\\]|\\.|'')*+'|\"(?:[^\"\\]|\\.|\"\")*+\"|`(?:[^`]|``)*+`|--[^\n]*+|#[^\n]*+|/\*.*?\*/"
+    r"|\$(?P<tag>[A-Za-z_]\w{0,30}|)\$.*?\$(?P=tag)\$|(?P<word>[A-Za-z_]\w*+)",
+    re.S,
+)
+_COMPOUND_HEAD = re.compile(
+    r"(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:AGGREGATE\s+)?"
+    r"(?:TRIGGER|PROCEDURE|FUNCTION|EVENT)\b|BEGIN\s+NOT\s+ATOMIC\b)",
+    re.I,
+)
+_OPENERS = {"BEGIN", "CASE", "IF", "LOOP", "WHILE", "REPEAT"}
 
 
 def split(text: str, dialect: str = "postgresql") -> list[tuple[int, int]]:
-    """(start, end) offsets of each statement (start at its first non-comment character, end before ';').
+    """(start, end) offsets of each statement (start at its first non-comment character, end before its
+    delimiter). A trigger, routine or event body (`BEGIN … END`, `BEGIN ATOMIC … END`, dollar-quoted) is one
+    statement with its inner semicolons, and a mysql-client `DELIMITER $$` block ends statements at `$$`,
+    whatever the dialect.
 
     Raises SqlSyntaxError at an opening quote, comment or dollar quote that is never closed."""
+    if "delimiter" in text[:1_000_000].lower() and _DELIMITER.search(text):
+        return _split_delimited(text, dialect)
+    return _compound(text, _split_plain(text, dialect, 0, len(text)))
+
+
+def _split_delimited(text: str, dialect: str) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    pos, delimiter = 0, ";"
+    for m in [*_DELIMITER.finditer(text), None]:
+        end = m.start() if m else len(text)
+        if delimiter == ";":
+            out += _compound(text, _split_plain(text, dialect, pos, end))
+        else:
+            start = pos
+            while start < end:
+                stop = text.find(delimiter, start, end)
+                stop = end if stop < 0 else stop
+                c = _COMMENT_OR_SPACE.match(text, start, stop)
+                first = c.end() if c else start
+                if first < stop:
+                    out.append((first, stop))
+                start = stop + len(delimiter)
+        if m:
+            pos, delimiter = m.end(), m.group(1)
+    return out
+
+
+def _compound(text: str, stmts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join the pieces of a compound statement that the split on ';' cut apart."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(stmts):
+        s, e = stmts[i]
+        i += 1
+        if _COMPOUND_HEAD.match(text, s, e):
+            depth, j, end = _depth(text, s, e), i, e
+            while depth > 0 and j < len(stmts):
+                end = stmts[j][1]
+                depth += _depth(text, stmts[j][0], end)
+                j += 1
+            if depth <= 0:  # a body that never closes joins nothing: the statements after it stay visible
+                i, e = j, end
+        out.append((s, e))
+    return out
+
+
+def _depth(text: str, s: int, e: int) -> int:
+    """Blocks opened minus blocks closed in text[s:e] (BEGIN/CASE/IF/LOOP/WHILE/REPEAT … END [IF|…])."""
+    depth, prev, words = 0, "", []
+    for m in _WORDS.finditer(text, s, e):
+        if m.group("word"):
+            words.append((m.group("word").upper(), m.end()))
+    for i, (word, end) in enumerate(words):
+        after = words[i + 1][0] if i + 1 < len(words) else ""
+        if word == "END":
+            depth -= 1
+        elif word in _OPENERS and prev != "END":
+            if word == "BEGIN" and after in ("TRANSACTION", "WORK"):
+                pass
+            elif word == "IF" and (after in ("EXISTS", "NOT") or text[end:end + 40].lstrip().startswith("(")):
+                pass  # `IF NOT EXISTS`, MySQL's IF() function
+            else:
+                depth += 1
+        prev = word
+    return depth
+
+
+def _split_plain(text: str, dialect: str, pos: int, n: int) -> list[tuple[int, int]]:
     body = _BODY_MYSQL if dialect == "mysql" else _BODY_PG
     out: list[tuple[int, int]] = []
-    pos, n = 0, len(text)
     while pos < n:
-        end = body.match(text, pos).end()
+        end = body.match(text, pos, n).end()
         if end >= n:
             out.append((pos, n))
             break
