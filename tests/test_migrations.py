@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import json
+
 import pytest
 
 from canary_lint.config import ConfigError
@@ -936,3 +938,24 @@ def test_compound_bodies_are_one_statement(shape, dialect):
 def test_a_body_that_never_closes_hides_nothing_after_it():
     text = "CREATE TRIGGER t BEFORE INSERT ON o FOR EACH ROW BEGIN SET NEW.a = 1;\nALTER TABLE o DROP COLUMN b;\n"
     assert K.DROP_COLUMN in [o.kind for o in read_sql(text, "mysql")]
+
+
+def test_a_constraint_v1_cannot_satisfy_is_an_error_with_its_reason(tmp_path):
+    from conftest import run_cli
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0009_slug.py").write_text(rev('''
+        op.add_column("shops", sa.Column("slug", sa.String(64), nullable=False, server_default="default"))
+        op.create_unique_constraint("uq_shops_slug", "shops", ["slug"])
+        op.add_column("shops", sa.Column("code", sa.String(8), nullable=True))
+        op.create_check_constraint("ck_code", "shops", "code IS NOT NULL")
+        op.add_column("shops", sa.Column("ref", sa.String(8), nullable=False, server_default="x"))
+        op.create_unique_constraint("uq_shops_id_ref", "shops", ["id", "ref"])
+    ''', revision="0009", down=None, header="import sqlalchemy as sa\n"))
+    report = json.loads(run_cli("check", "--select", "CLM111", "--format", "json", cwd=tmp_path).stdout)
+    got = {f["message"].split(":")[0]: (f["severity"], f["message"]) for f in report["findings"]}
+    assert got["adds UNIQUE constraint uq_shops_slug on shops"][0] == "error"
+    assert "every row it inserts gets the server default (slug = 'default')" in got["adds UNIQUE constraint uq_shops_slug on shops"][1]
+    assert got["adds CHECK constraint ck_code on shops"][0] == "error"
+    assert got["adds UNIQUE constraint uq_shops_id_ref on shops"][0] == "warning"  # id tells v1's rows apart

@@ -51,6 +51,8 @@ class Judge:
     findings: list = field(default_factory=list)
     contracts: list = field(default_factory=list)
     _fresh: set = field(default_factory=set)
+    _schema: Schema | None = None
+    _new_objects: set = field(default_factory=set)
 
     # ---- helpers ------------------------------------------------------------------------------------
     def emit(self, rule: str, mig: Migration, op: Op, message: str, fix: str, subject: str,
@@ -65,6 +67,7 @@ class Judge:
     def judge(self, mig: Migration, schema: Schema, new_tables: set, new_objects: set) -> None:
         """Replay `mig` on `schema` (mutated) and report. `new_tables`: tables created in this release."""
         ops = mig.ops
+        self._schema, self._new_objects = schema, new_objects
         swap_skip = self._table_swaps(mig, schema, new_tables)
         expand_contract = self._expand_contract(mig, schema, new_tables)
         ddl_existing = [o for o in ops if o.kind in K.DDL_KINDS and o.kind != K.CREATE_TABLE
@@ -281,7 +284,13 @@ class Judge:
         name = op.name or label
         v1_writes_null = kind in ("unique", "foreign_key") and op.columns and all(
             (t, c) in self._fresh for c in op.columns)
-        if not v1_writes_null:
+        violated = self._v1_violates(op, kind)
+        if violated:
+            self.emit("new-constraint-rejects-v1-writes", mig, op,
+                      f"adds {label} {op.name or ''} on {t}: {violated}".replace("  ", " "),
+                      "let v2 write the column first (or give each row its own value), then add the constraint in a "
+                      "later release, after v1 is gone", f"{t}.{name}", severity=Severity.ERROR)
+        elif not v1_writes_null:
             self.emit("new-constraint-rejects-v1-writes", mig, op,
                       f"adds {label} {op.name or ''} on {t}: rows v1 writes that break it are rejected, and v1 was "
                       "never written to respect it".replace("  ", " "),
@@ -312,9 +321,35 @@ class Judge:
                       "CREATE UNIQUE INDEX CONCURRENTLY first, then ALTER TABLE ... ADD CONSTRAINT ... USING INDEX",
                       f"{t}.{name}")
 
+    def _v1_violates(self, op: Op, kind: str) -> str | None:
+        """Why every v1 write breaks the new constraint, when that is certain: v1 cannot fill a column of this
+        release, so each of its rows gets the same constant server default (a UNIQUE / PRIMARY KEY sees a
+        duplicate at v1's second INSERT), or NULL (a CHECK ... IS NOT NULL refuses it)."""
+        t = op.table
+        if kind in ("unique", "primary_key") and op.columns:
+            own = [c for c in op.columns if ("column", (t, c)) in self._new_objects]
+            if not own or len(own) != len(op.columns):
+                return None  # another column may tell v1's rows apart
+            specs = [self._schema.column(t, c) if self._schema else None for c in own]
+            if all(s is not None and s.default and not volatile_default(s.default) and "nextval" not in s.default
+                   for s in specs):
+                defaults = ", ".join(f"{c} = {s.default}" for c, s in zip(own, specs))
+                return (f"v1 does not know {', '.join(own)}, so every row it inserts gets the server default "
+                        f"({defaults}) and v1's second INSERT into {t} violates it")
+        if kind == "check" and op.proves_not_null and (t, op.proves_not_null) in self._fresh:
+            return (f"v1 does not know {op.proves_not_null}, so every row it inserts leaves it NULL, which the "
+                    f"check refuses")
+        return None
+
     def _create_index(self, mig: Migration, op: Op) -> None:
         t = op.table
-        if op.unique and not (op.columns and all((t, c) in self._fresh for c in op.columns)):
+        violated = self._v1_violates(op, "unique") if op.unique else None
+        if violated:
+            self.emit("new-constraint-rejects-v1-writes", mig, op,
+                      f"creates unique index {op.name} on {t}: {violated}",
+                      "let v2 write the column first (or give each row its own value), then add the unique index in "
+                      "a later release, after v1 is gone", f"{t}.{op.name}", severity=Severity.ERROR)
+        elif op.unique and not (op.columns and all((t, c) in self._fresh for c in op.columns)):
             self.emit("new-constraint-rejects-v1-writes", mig, op,
                       f"creates unique index {op.name} on {t}: rows v1 writes with duplicate "
                       f"{', '.join(op.columns) or 'keys'} are rejected", "make sure v1 never writes duplicates (ship "
