@@ -959,3 +959,25 @@ def test_a_constraint_v1_cannot_satisfy_is_an_error_with_its_reason(tmp_path):
     assert "every row it inserts gets the server default (slug = 'default')" in got["adds UNIQUE constraint uq_shops_slug on shops"][1]
     assert got["adds CHECK constraint ck_code on shops"][0] == "error"
     assert got["adds UNIQUE constraint uq_shops_id_ref on shops"][0] == "warning"  # id tells v1's rows apart
+
+
+def test_a_constraint_on_a_column_v1_never_writes_is_quiet_across_the_release(tmp_path):
+    """Expand adds the column nullable, contract (a later revision of the same release) adds the UNIQUE / FK:
+    v1 leaves the column NULL, which neither duplicates nor dangles."""
+    from conftest import git, run_cli
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0001_init.py").write_text(rev('op.create_table("ports", sa.Column("id", sa.Integer, primary_key=True))',
+                                               revision="0001", down=None, header="import sqlalchemy as sa\n"))
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "v1")
+    (versions / "0002_expand.py").write_text(rev('op.add_column("ports", sa.Column("sa_id", sa.Integer, nullable=True))',
+                                                 revision="0002", down="0001", header="import sqlalchemy as sa\n"))
+    (versions / "0003_contract.py").write_text(rev('''
+        op.create_unique_constraint("uq_ports_sa", "ports", ["sa_id"])
+        op.create_foreign_key("fk_ports_sa", "ports", "standardattributes", ["sa_id"], ["id"])
+    ''', revision="0003", down="0002", header="import sqlalchemy as sa\n"))
+    report = json.loads(run_cli("check", "--base", "main", "--select", "CLM111", "--format", "json", cwd=tmp_path).stdout)
+    assert report["findings"] == []

@@ -283,7 +283,7 @@ class Judge:
                  "primary_key": "primary key", "exclude": "EXCLUDE constraint"}.get(kind, kind)
         name = op.name or label
         v1_writes_null = kind in ("unique", "foreign_key") and op.columns and all(
-            (t, c) in self._fresh for c in op.columns)
+            self._v1_leaves_null(t, c) for c in op.columns)
         violated = self._v1_violates(op, kind)
         if violated:
             self.emit("new-constraint-rejects-v1-writes", mig, op,
@@ -321,6 +321,16 @@ class Judge:
                       "CREATE UNIQUE INDEX CONCURRENTLY first, then ALTER TABLE ... ADD CONSTRAINT ... USING INDEX",
                       f"{t}.{name}")
 
+    def _v1_leaves_null(self, t: str, c: str) -> bool:
+        """Does every row v1 writes leave `t.c` NULL? A column of this release (v1 does not know it) with no
+        server default. NULL neither duplicates nor dangles; a NOT NULL on it is its own finding."""
+        if (t, c) in self._fresh:
+            return True
+        if ("column", (t, c)) not in self._new_objects or self._schema is None:
+            return False
+        spec = self._schema.column(t, c)
+        return spec is not None and not spec.default
+
     def _v1_violates(self, op: Op, kind: str) -> str | None:
         """Why every v1 write breaks the new constraint, when that is certain: v1 cannot fill a column of this
         release, so each of its rows gets the same constant server default (a UNIQUE / PRIMARY KEY sees a
@@ -349,7 +359,7 @@ class Judge:
                       f"creates unique index {op.name} on {t}: {violated}",
                       "let v2 write the column first (or give each row its own value), then add the unique index in "
                       "a later release, after v1 is gone", f"{t}.{op.name}", severity=Severity.ERROR)
-        elif op.unique and not (op.columns and all((t, c) in self._fresh for c in op.columns)):
+        elif op.unique and not (op.columns and all(self._v1_leaves_null(t, c) for c in op.columns)):
             self.emit("new-constraint-rejects-v1-writes", mig, op,
                       f"creates unique index {op.name} on {t}: rows v1 writes with duplicate "
                       f"{', '.join(op.columns) or 'keys'} are rejected", "make sure v1 never writes duplicates (ship "

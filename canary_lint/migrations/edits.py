@@ -111,8 +111,10 @@ def read_base(ctx, mig: Migration, text: str) -> Migration | None:
             tree = parse(text, mig.path)
         except (SyntaxError, ValueError, RecursionError, TemplateSource):
             return None
-        return read_revision(tree, mig.path, ctx.config.dialect)
-    from canary_lint.migrations.analyzer import _sql_tool
+        from canary_lint.migrations.readers import project_of
+
+        return read_revision(tree, mig.path, ctx.config.dialect, project_of(ctx, "base"))
+    from canary_lint.migrations.readers import _sql_tool
     from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
 
     tool, body, _ = _sql_tool(mig.path, text)
