@@ -137,7 +137,9 @@ def _csv(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), help="Lowest severity that fails (default error).")
 @click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
 @click.option("--example", is_flag=True, help="Check the bundled example release (v1 -> v2 of a shop service).")
-def check(paths, base, formats, output, select, ignore, config_path, baseline_path, exit_zero, fail_on, color, example):
+@click.option("--verbose", "-v", is_flag=True, help="Say on stderr what was taken as the serving code, and why.")
+def check(paths, base, formats, output, select, ignore, config_path, baseline_path, exit_zero, fail_on, color, example,
+          verbose):
     """Check a release: migrations, API contract, session state and telemetry."""
     from canary_lint import config as config_mod
     from canary_lint.engine import run_check
@@ -181,6 +183,9 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
 
         report = baseline_mod.apply(report, baseline_path, paths=list(paths) or ["."], config=cfg)
     report.extra["fail_on"] = cfg.fail_on.value  # the markdown verdict matches the exit code
+    if verbose:
+        for line in report.extra.get("serving", ["serving code: no app rule ran (no Python files judged)"]):
+            click.echo(f"canary-lint: {line}", err=True)
     write_reports(report, formats, output, color)
     if report.files == 0:
         click.echo(f"canary-lint: nothing to check in {', '.join(paths) or '.'} "

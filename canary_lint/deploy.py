@@ -344,8 +344,12 @@ def facts(ctx) -> DeployFacts:
     """Every deployment file of the release read once (Kubernetes, Helm, compose, Dockerfile, .env)."""
 
     def compute() -> DeployFacts:
+        from canary_lint.serving import non_serving_path
+
         found = DeployFacts()
         for f in ctx.files_of("deploy"):
+            if non_serving_path(f.path):
+                continue  # test fixtures, examples, docs: not how the service is deployed
             text = ctx.text(f)
             if text is not None:
                 with ctx.guard(f.path, "deployment-file"):

@@ -9,6 +9,7 @@ Kinds (a file may have several):
   sql            any other .sql (queries v1 may still run)
   openapi        YAML/JSON with a top-level `openapi:` or `swagger:` key
   deploy         Dockerfile, docker-compose, Kubernetes/Helm YAML, .env, Prometheus config
+  entry          Procfile, shell entrypoints, systemd units, supervisor config (server commands)
   yaml, json     everything else of those types
 """
 
@@ -188,6 +189,9 @@ def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path]) -> s
         kinds.add("deploy")
     elif lower == "alembic.ini":
         kinds.add("alembic_ini")
+    elif lower == "procfile" or lower.startswith("procfile.") or lower.endswith((".sh", ".service")) \
+            or "entrypoint" in lower or ("supervisor" in lower and lower.endswith(".conf")):
+        kinds.add("entry")  # commands that start the service: where serving code is found
     return kinds
 
 

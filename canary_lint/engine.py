@@ -148,6 +148,7 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
     findings = [f for f in findings if _selected(reg, config, f.rule)]
     unique = {(f.rule, f.path, f.line, f.column, f.message): f for f in findings}
     ctx.close()
+    extra = {"serving": ctx._cache[("serving",)].describe()} if ("serving",) in ctx._cache else {}
     return Report(
         findings=tuple(sorted(unique.values(), key=lambda f: f.sort_key)),
         errors=tuple(sorted(ctx.errors, key=lambda e: e.path)),
@@ -157,4 +158,5 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
         suppressed=suppressed,
         tool_version=__version__,
         internal_error=ctx.crashed,
+        extra=extra,
     )

@@ -11,7 +11,7 @@ import pytest
 from canary_lint.config import Config, ConfigError, load_file
 from canary_lint.engine import run_check
 from canary_lint.state import handlers
-from canary_lint.state.analyzer import is_test_path
+from canary_lint.discovery import is_test_path
 
 
 def state_findings(tmp_path, files: dict, **config):

@@ -8,6 +8,23 @@ from typing import Callable
 from canary_lint.resolver.values import UNKNOWN, literal
 
 
+def module_name(path: str) -> str:
+    """`src/shop/views.py` -> "src.shop.views"; a package's `__init__.py` is the package."""
+    parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def absolute(name: str, module: str, level: int) -> str:
+    """The module a `from {'.' * level}{module} import ...` in module `name` means."""
+    if not level:
+        return module
+    parts = name.split(".") if name else []
+    package = parts[:-level] if len(parts) >= level else []
+    return ".".join([*package, module] if module else package)
+
+
 class ModuleScope:
     """The top level of one module: constants, other assignments (evaluated on first use), functions,
     classes and imports."""
@@ -58,11 +75,7 @@ class ModuleScope:
                         self._top(inner)
 
     def _absolute(self, module: str, level: int) -> str:
-        if not level:
-            return module
-        parts = self.name.split(".") if self.name else []
-        package = parts[:-level] if len(parts) >= level else []
-        return ".".join([*package, module] if module else package)
+        return absolute(self.name, module, level)
 
 
 class Project:
@@ -77,9 +90,7 @@ class Project:
         for path in paths:
             if not path.endswith(".py"):
                 continue
-            parts = path[:-3].split("/")
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
+            parts = module_name(path).split(".")
             for i in range(len(parts)):
                 self._by_name.setdefault(".".join(parts[i:]), []).append(path)
         self._scopes: dict[str, ModuleScope | None] = {}
@@ -96,10 +107,6 @@ class Project:
         return self._scopes[module]
 
     def scope_of_path(self, path: str, tree: ast.Module) -> ModuleScope:
-        parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
-        if parts and parts[-1] == "__init__":
-            parts = parts[:-1]
-        name = ".".join(parts)
-        return ModuleScope(tree, name, self)
+        return ModuleScope(tree, module_name(path), self)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 
-from canary_lint.discovery import is_test_path
+from canary_lint.serving import serving
 from canary_lint.state import backends, caches, crossmodule, handlers, keys, memory
 from canary_lint.state.envs import deploy_env_names
 
@@ -91,8 +91,9 @@ def analyze(ctx):
     project = {"storage": "RATELIMIT_STORAGE_URI" in env_set or "RATELIMIT_STORAGE_URL" in env_set, "queue": False,
                "caches": set()}
     django_targets: list[tuple[str, str]] = []
+    service = serving(ctx)
     for file in ctx.files_of("python"):
-        if is_test_path(file.path):
+        if not service.serves(file.path):
             continue
         text = ctx.text(file)
         if not text:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from canary_lint import deploy as deploy_facts
-from canary_lint.discovery import is_test_path
+from canary_lint.serving import serving
 from canary_lint.telemetry.pyfacts import (
     ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env, span,
 )
@@ -44,8 +44,9 @@ def _python_facts(ctx, extra: tuple, need: str = "setup") -> list:
     else:
         scanner, wanted = Scanner(extra, ATTACH_HIT_TOKENS), lambda text: may_attach_version(text, extra)
     out = []
+    service = serving(ctx)
     for f in ctx.files_of("python"):
-        if is_test_path(f.path):
+        if not service.serves(f.path):
             continue
         text = ctx.text(f)
         if not text or (need != "setup" and is_telemetry_file(text)) or not wanted(text):

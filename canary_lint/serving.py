@@ -1,0 +1,211 @@
+"""Which Python files serve traffic: the code the app rules (state, telemetry) judge.
+
+Scripts, tests, docs, examples, generated SDKs and fixtures run beside the service, not as it: a one-off
+script that logs nothing has no log format v1 and v2 must tell apart. The service is found from its entry
+points, read statically:
+
+- server commands in Dockerfile `CMD`/`ENTRYPOINT`, compose and Kubernetes `command`/`args`, Procfiles and
+  entrypoint shell scripts (`gunicorn pkg.wsgi:app`, `uvicorn app.main:app`, `celery -A proj worker`,
+  `python -m pkg`, `flask --app pkg run`);
+- modules that create a WSGI/ASGI application (`Flask(...)`, `FastAPI(...)`, `Starlette(...)`,
+  `get_wsgi_application()`, ...) and Django's `wsgi.py`/`asgi.py`;
+- `[project.scripts]` of pyproject.toml when nothing above is found (a CLI is then the product).
+
+The service is the import closure of those modules — imports anywhere in a module (an app factory imports
+its blueprints inside a function), and dotted module paths written as strings (`INSTALLED_APPS`,
+`ROOT_URLCONF`, Celery `include=`, plugin lists) — minus test code. When no entry point is found, every
+file counts except tests, scripts, docs, examples, fixtures and tooling, by path. `--verbose` says which.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from canary_lint.discovery import is_test_path
+from canary_lint.resolver.modules import absolute, module_name
+
+NON_SERVING_DIRS = frozenset({
+    "tests", "test", "testing", "fixtures", "testdata", "test_data", "scripts", "script", "docs", "doc",
+    "examples", "example", "samples", "sample", "demo", "demos", "dev", "tools", "tooling", "benchmarks", "bench",
+    "e2e", "integration_tests", "hack", "ci", ".github", "contrib", "sdk", "sdks", "generated", "migrations",
+    "alembic", "versions", "node_modules", "site-packages",
+})
+NON_SERVING_FILES = frozenset({"setup.py", "noxfile.py", "tasks.py", "fabfile.py", "conftest.py", "conf.py",
+                               "manage.py"})
+APP_CALLS = frozenset({"Flask", "FastAPI", "Starlette", "Quart", "Sanic", "Litestar", "APIFlask", "Bottle",
+                       "get_wsgi_application", "get_asgi_application", "App", "Application", "Celery"})
+APP_MODULES = ("flask", "fastapi", "starlette", "quart", "sanic", "litestar", "apiflask", "bottle", "django",
+               "falcon", "aiohttp", "tornado", "celery", "pyramid")
+SERVER = re.compile(
+    r"\b(?:gunicorn|uvicorn|hypercorn|daphne|waitress-serve|granian|uwsgi|celery|dramatiq|rq|huey_consumer|arq"
+    r"|python[0-9.]*\s+-m|flask)\b([^\n;&|]{0,400})"
+)
+TARGET = re.compile(r"(?:^|[\s=\"'])(?P<flag>-A\s*|--app[= ]\s*|--module[= ]\s*|-m\s+)?"
+                    r"(?P<name>[A-Za-z_]\w*(?:\.\w+)*)(?P<attr>:[A-Za-z_][\w.()]*)?(?=$|[\s\"',\]])")
+DOTTED = re.compile(r"[A-Za-z_]\w{0,60}(?:\.[A-Za-z_]\w{0,60}){1,8}(?::[A-Za-z_]\w{0,60})?")
+MAX_CLOSURE = 20_000
+
+
+def non_serving_path(path: str) -> bool:
+    """Tests, scripts, docs, examples, fixtures, tooling and migrations, by path: never the service."""
+    parts = PurePosixPath(path).parts
+    if not parts:
+        return False
+    return (is_test_path(path) or parts[-1] in NON_SERVING_FILES
+            or any(p.lower() in NON_SERVING_DIRS for p in parts[:-1]))
+
+
+@dataclass
+class Serving:
+    files: frozenset | None  # the service's files; None: no entry point found, judged by path
+    roots: list = field(default_factory=list)  # [(path, why)]
+
+    def serves(self, path: str) -> bool:
+        if self.files is None:
+            return not non_serving_path(path)
+        return path in self.files
+
+    def describe(self) -> list[str]:
+        if self.files is None:
+            return ["serving code: no entry point found; every Python file except tests, scripts, docs, examples, "
+                    "fixtures and tooling (by path)"]
+        lines = [f"serving code: {len(self.files)} Python files imported from {len(self.roots)} entry points"]
+        lines += [f"  {path}: {why}" for path, why in self.roots[:20]]
+        if len(self.roots) > 20:
+            lines.append(f"  ... and {len(self.roots) - 20} more")
+        return lines
+
+
+def serving(ctx) -> Serving:
+    """What serves in the checked tree (cached for the run)."""
+    return ctx.cached(("serving",), lambda: _find(ctx))
+
+
+def _find(ctx) -> Serving:
+    from canary_lint.resolver import Project
+
+    by_path = {f.path: f for f in ctx.files_of("python")}
+    project = Project(list(by_path), lambda p: ctx.python_ast(by_path[p]) if p in by_path else None)
+    roots: dict[str, str] = {}
+    for f in ctx.files:
+        if "entry" in f.kinds or "deploy" in f.kinds:
+            if non_serving_path(f.path):
+                continue
+            text = ctx.text(f) or ""
+            for module in _command_targets(text):
+                path = _module_path(project, module)
+                if path and path not in roots:
+                    roots[path] = f"named by a server command in {f.path}"
+    for path, f in by_path.items():
+        if path in roots or non_serving_path(path):
+            continue
+        name = path.rsplit("/", 1)[-1]
+        text = ctx.text(f) or ""
+        if name in ("wsgi.py", "asgi.py") and ("application" in text or "app" in text):
+            roots[path] = f"defines the {name[:-3].upper()} application"
+        elif any(m in text for m in APP_MODULES) and _creates_app(ctx.python_ast(f)):
+            roots[path] = "creates the web or worker application"
+    if not roots:
+        for module, why in _project_scripts(ctx):
+            path = _module_path(project, module)
+            if path:
+                roots[path] = why
+    if not roots:
+        return Serving(None)
+    return Serving(frozenset(_closure(project, list(roots), by_path, ctx)), sorted(roots.items()))
+
+
+def _command_targets(text: str) -> list[str]:
+    """Modules a server command runs: `pkg.wsgi:app`, `-A proj`, `--app pkg`, `python -m pkg`."""
+    out = []
+    for m in SERVER.finditer(text[:1_000_000]):
+        first = m.group(0).startswith("python")
+        for t in TARGET.finditer(m.group(1)):
+            if t.group("flag") or t.group("attr") or first or "." in t.group("name"):
+                out.append(t.group("name"))
+            first = False
+    return out
+
+
+def _module_path(project, module: str) -> str | None:
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):  # `pkg.wsgi:app` -> pkg.wsgi; `proj.celery.app` -> proj.celery
+        path = project.path_of(".".join(parts[:n]))
+        if path:
+            return path
+    return None
+
+
+def _creates_app(tree: ast.Module | None) -> bool:
+    if tree is None:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in APP_CALLS and (name not in ("App", "Application") or isinstance(func, ast.Attribute)):
+                return True
+    return False
+
+
+def _project_scripts(ctx) -> list[tuple[str, str]]:
+    from canary_lint.discovery import read_regular
+
+    data = read_regular(ctx.cwd / "pyproject.toml", 1_000_000, ctx.cwd)
+    if not data:
+        return []
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        scripts = tomllib.loads(data.decode("utf-8", "replace")).get("project", {}).get("scripts", {})
+    except (ValueError, AttributeError):
+        return []
+    return [(str(v).split(":")[0], f"[project.scripts] {k}") for k, v in scripts.items()
+            if isinstance(v, str)][:50] if isinstance(scripts, dict) else []
+
+
+def _closure(project, roots: list[str], by_path: dict, ctx) -> set[str]:
+    """Files reachable from `roots` by imports (anywhere in a module) and dotted module strings."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo and len(seen) < MAX_CLOSURE:
+        path = todo.pop()
+        if path in seen or path not in by_path:
+            continue
+        seen.add(path)
+        for parent in _packages(path):  # importing pkg.mod runs pkg/__init__.py
+            if parent in by_path and parent not in seen:
+                todo.append(parent)
+        tree = ctx.python_ast(by_path[path])
+        if tree is None:
+            continue
+        for module in _referenced(tree, module_name(path)):
+            target = _module_path(project, module)
+            if target and target not in seen and not is_test_path(target):
+                todo.append(target)
+    return {p for p in seen if not is_test_path(p)}
+
+
+def _packages(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[:i] + ["__init__.py"]) for i in range(1, len(parts) + 1)]
+
+
+def _referenced(tree: ast.Module, name: str) -> list[str]:
+    out: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = absolute(name, node.module or "", node.level)
+            out.append(base)
+            out += [f"{base}.{a.name}" if base else a.name for a in node.names if a.name != "*"]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and 3 < len(node.value) < 200 \
+                and "." in node.value and DOTTED.fullmatch(node.value):
+            out.append(node.value.split(":")[0])
+    return out
