@@ -981,3 +981,72 @@ def test_a_constraint_on_a_column_v1_never_writes_is_quiet_across_the_release(tm
     ''', revision="0003", down="0002", header="import sqlalchemy as sa\n"))
     report = json.loads(run_cli("check", "--base", "main", "--select", "CLM111", "--format", "json", cwd=tmp_path).stdout)
     assert report["findings"] == []
+
+
+@pytest.mark.parametrize("layout", ["directory", "alembic.ini", "env.py"])
+def test_a_history_kept_per_dialect_is_judged_in_its_dialect(tmp_path, layout):
+    """No PostgreSQL lock advice on a SQLite history, whatever the configured dialect."""
+    from conftest import run_cli
+
+    index = rev('op.create_index("ix_orders_total", "orders", ["total"])', revision="0002", down=None)
+    if layout == "directory":
+        sqlite, pg = tmp_path / "migrations" / "sqlite" / "versions", tmp_path / "migrations" / "postgres" / "versions"
+    else:
+        sqlite, pg = tmp_path / "lite" / "versions", tmp_path / "main" / "versions"
+        url = {"alembic.ini": ("[alembic]\nsqlalchemy.url = sqlite:///app.db\n", "[alembic]\nsqlalchemy.url = postgresql://db/app\n"),
+               "env.py": ("URL = 'sqlite:///app.db'\n", "URL = 'postgresql+psycopg://db/app'\n")}[layout]
+        for folder, text in zip((sqlite.parent, pg.parent), url):
+            folder.mkdir(parents=True)
+            (folder / layout).write_text(text)
+    for folder in (sqlite, pg):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "0002_ix.py").write_text(index)
+    report = json.loads(run_cli("check", "--select", "CLM201", "--format", "json", cwd=tmp_path).stdout)
+    assert [f["path"] for f in report["findings"]] == [str((pg / "0002_ix.py").relative_to(tmp_path))]
+
+
+# ---- "v1 no longer uses it" only with proof ------------------------------------------------------------
+V1_MODELS = {
+    "sqlmodel": ("from sqlmodel import Field, SQLModel\n\n\nclass Order(SQLModel, table=True):\n"
+                 "    id: int = Field(primary_key=True)\n    note: str | None = None\n", "order", "note", "maps it"),
+    "declared_attr": ("from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declared_attr\n\n\n"
+                      "class Base:\n    @declared_attr\n    def __tablename__(cls):\n        return cls.__name__.lower()\n\n\n"
+                      "class Invoice(Base):\n    id = Column(Integer, primary_key=True)\n    total = Column(Integer)\n",
+                      "invoice", "total", "maps it"),
+    "naming helper": ("from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declared_attr\n"
+                      "from app.util import camel_to_snake\n\n\n"
+                      "class Base:\n    @declared_attr\n    def __tablename__(cls):\n        return camel_to_snake(cls.__name__)\n\n\n"
+                      "class ServiceIncident(Base):\n    id = Column(Integer, primary_key=True)\n    flag = Column(Integer)\n",
+                      "service_incident", "flag", "could not be mapped to a table"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(V1_MODELS))
+def test_a_drop_stays_an_error_unless_v1s_models_prove_it_unused(tmp_path, shape):
+    from conftest import git, run_cli
+
+    models, table, column, says = V1_MODELS[shape]
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "models.py").write_text(models)
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "cleanup.sql").write_text("DROP TABLE IF EXISTS legacy_jobs;\n")
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "v1")
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0002_drop.py").write_text(rev(f'op.drop_column("{table}", "{column}")\nop.drop_table("legacy_jobs")',
+                                               revision="0002", down=None))
+    report = json.loads(run_cli("check", "--base", "main", "--select", "CLM101,CLM102", "--format", "json",
+                                cwd=tmp_path).stdout)
+    by_rule = {f["rule"]: f for f in report["findings"]}
+    assert by_rule["CLM101"]["severity"] == "error" and says in by_rule["CLM101"]["message"]
+    # a DROP ... IF EXISTS in a script is no evidence that v1 reads legacy_jobs; a model whose table cannot be
+    # read is no proof that v1 does not
+    if shape == "naming helper":
+        assert by_rule["CLM102"]["severity"] == "error"
+        assert "ServiceIncident (app/models.py:12) could not be mapped" in by_rule["CLM102"]["message"]
+        assert "Base (" not in by_rule["CLM102"]["message"]
+    else:
+        assert by_rule["CLM102"]["severity"] == "warning"
+        assert "v1 no longer reads legacy_jobs" in by_rule["CLM102"]["message"]

@@ -104,6 +104,7 @@ class Reader(OpCalls, Evaluator):
             self.ops.append(Op(K.DYNAMIC, line=last, end_line=last,
                                detail=f"upgrade() was read only up to line {last}: the reader stopped at {bound}"))
         return Migration(self.path, "alembic", "alembic", str(rev) if rev is not UNKNOWN else None, down_t, self.ops,
+                         dialect=self.dialect,
                          revision_line=self.rev_line)
 
     def call_function(self, target, args: list, kwargs: dict, outer: dict):

@@ -12,7 +12,8 @@ import re
 
 from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, Judge
 from canary_lint.migrations.ops import Migration
-from canary_lint.migrations.readers import _sql_tool, read_alembic, read_sql_migration
+from canary_lint.migrations.dialects import dialect_of
+from canary_lint.migrations.readers import _sql_tool, project_of, read_alembic, read_sql_migration
 from canary_lint.model import Severity
 
 RELEASE_RULES = ("applied-migration-edited",)
@@ -47,13 +48,13 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
             try:
                 if want_py and path.suffix == ".py":
                     tree = parse_python(_read_sibling(path, ctx.cwd), rel)
-                    m = read_revision(tree, rel, ctx.config.dialect)
+                    m = read_revision(tree, rel, dialect_of(ctx, rel), project_of(ctx))
                     if m is not None:
                         m.context = True
                         alembic.append(m)
                 elif want_sql and path.suffix == ".sql" and "sql_migration" in classify(path, rel, False, set()):
                     tool, body, _ = _sql_tool(rel, _read_sibling(path, ctx.cwd))
-                    alembic_or_sql = Migration(rel, "sql", tool, ops=read_sql(body, ctx.config.dialect),
+                    alembic_or_sql = Migration(rel, "sql", tool, ops=read_sql(body, dialect_of(ctx, rel)),
                                                order=sql_order(rel), context=True)
                     sql.append(alembic_or_sql)
             except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, SqlSyntaxError,
@@ -180,13 +181,16 @@ def _base_index(ctx, words: set):
     release drops or renames): a large tree is read, but only those files are parsed."""
     from canary_lint.migrations import django_models
     from canary_lint.migrations.django_reader import label_of
-    from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
+    from canary_lint.migrations.usage import UsageIndex, finish, index_python, index_sql, is_code_path
 
     index = UsageIndex()
     excludes = ctx.config.all_excludes
     # a Django table `shop_order` is mapped by `class Order` in shop/models.py: look for the model name too
     words = words | {w.split("_", 1)[1] for w in words if "_" in w}
-    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.I)
+    # ... and every file that names a table indirectly: a model whose table no one can read blocks "v1 no
+    # longer uses it" (SQLModel table=True, a __tablename__ derived by a base class, mixins)
+    pattern = re.compile("|".join([re.escape(w) for w in sorted(words, key=len, reverse=True)]
+                                  + [r"declared_attr|__tablename__|table\s*=\s*True|__abstract__"]), re.I)
     for path in ctx.base.paths():
         kind = is_code_path(path, excludes)
         if kind is None:
@@ -210,13 +214,13 @@ def _base_index(ctx, words: set):
                 index.files += 1
         else:
             index_sql(index, path, text)
-    return index
+    return finish(index)
 
 
 def _head_index(ctx):
     from canary_lint.migrations import django_models
     from canary_lint.migrations.django_reader import label_of
-    from canary_lint.migrations.usage import UsageIndex, index_python, index_sql, is_code_path
+    from canary_lint.migrations.usage import UsageIndex, finish, index_python, index_sql, is_code_path
 
     index = UsageIndex()
     excludes = ctx.config.all_excludes
@@ -235,7 +239,7 @@ def _head_index(ctx):
             text = ctx.text(file)
             if text:
                 index_sql(index, file.path, text)
-    return index
+    return finish(index)
 
 
 def _resolve_contracts(ctx, judge: Judge) -> None:
@@ -290,6 +294,13 @@ def _resolve_contracts(ctx, judge: Judge) -> None:
                         new = f"{c.table}.{c.new_name}" if c.column else c.new_name
                         message += (f"; v2 already uses {new} ({renamed[0]}), so no schema serves both versions: "
                                     "add the new name beside the old one instead")
+            elif base_index.blockers(c.table, c.column):
+                blockers = base_index.blockers(c.table, c.column)
+                where = ", ".join(f"{b.name} ({b})" for b in blockers[:3]) + (
+                    f" and {len(blockers) - 3} more" if len(blockers) > 3 else "")
+                message = (f"{verb} {noun} {obj}{target}: no use found in v1's {base_index.files} code and query "
+                           f"files, but v1's model{'s' if len(blockers) > 1 else ''} {where} could not be mapped "
+                           f"to a table, so v1's use could not be ruled out")
             else:
                 severity = Severity.WARNING
                 message = (f"{verb} {noun} {obj}{target}: v1 no longer reads {obj} (no use found in its "

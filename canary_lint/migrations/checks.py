@@ -52,6 +52,10 @@ class Judge:
     contracts: list = field(default_factory=list)
     _fresh: set = field(default_factory=set)
     _schema: Schema | None = None
+    configured: str = ""
+
+    def __post_init__(self) -> None:
+        self.configured = self.dialect
     _new_objects: set = field(default_factory=set)
 
     # ---- helpers ------------------------------------------------------------------------------------
@@ -67,6 +71,7 @@ class Judge:
     def judge(self, mig: Migration, schema: Schema, new_tables: set, new_objects: set) -> None:
         """Replay `mig` on `schema` (mutated) and report. `new_tables`: tables created in this release."""
         ops = mig.ops
+        self.dialect = mig.dialect or self.configured  # a history kept for one database is judged in it
         self._schema, self._new_objects = schema, new_objects
         swap_skip = self._table_swaps(mig, schema, new_tables)
         expand_contract = self._expand_contract(mig, schema, new_tables)

@@ -113,13 +113,13 @@ def read_base(ctx, mig: Migration, text: str) -> Migration | None:
             return None
         from canary_lint.migrations.readers import project_of
 
-        return read_revision(tree, mig.path, ctx.config.dialect, project_of(ctx, "base"))
+        return read_revision(tree, mig.path, mig.dialect or ctx.config.dialect, project_of(ctx, "base"))
     from canary_lint.migrations.readers import _sql_tool
     from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
 
     tool, body, _ = _sql_tool(mig.path, text)
     try:
-        return Migration(mig.path, "sql", tool, ops=read_sql(body, ctx.config.dialect))
+        return Migration(mig.path, "sql", tool, ops=read_sql(body, mig.dialect or ctx.config.dialect))
     except (SqlSyntaxError, ValueError, RecursionError):
         return None
 

@@ -109,3 +109,4 @@ class Migration:
     revision_line: int = 1
     branch_labels: bool = False  # Alembic branch labels: several heads are intended
     context: bool = False  # a sibling of a file named on the command line: replayed for history, not judged
+    dialect: str = ""  # the database its history runs on, when it is not the configured one

@@ -7,6 +7,7 @@ import ast
 import re
 
 from canary_lint.migrations import ops as K
+from canary_lint.migrations.dialects import dialect_of
 from canary_lint.migrations.ops import Migration
 
 DBMATE_UP = re.compile(r"^--\s*migrate:up\b(.*)$", re.M)
@@ -42,8 +43,9 @@ def read_sql_migration(ctx, file) -> Migration | None:
     if text is None:
         return None
     tool, body, implicit = _sql_tool(file.path, text)
+    dialect = dialect_of(ctx, file.path)
     try:
-        ops = read_sql(body, ctx.config.dialect)
+        ops = read_sql(body, dialect)
     except SqlSyntaxError as exc:
         ctx.file_error(file.path, str(exc), line=exc.line, column=exc.column)
         return None
@@ -52,11 +54,11 @@ def read_sql_migration(ctx, file) -> Migration | None:
             implicit = not any(o.concurrently for o in ops)
         else:  # golang-migrate sends the file as one multi-statement query: an implicit transaction
             implicit = sum(1 for o in ops if o.kind != K.OTHER) > 1
-    in_tx = implicit and ctx.config.dialect != "mysql"
+    in_tx = implicit and dialect != "mysql"
     why = f"{tool} runs the file in one transaction" if in_tx else ""
     # golang-migrate sends the file as one query string: PostgreSQL groups its statements in an implicit
     # transaction block again after every COMMIT among them
-    grouped = tool == "golang-migrate" and in_tx and ctx.config.dialect == "postgresql"
+    grouped = tool == "golang-migrate" and in_tx and dialect == "postgresql"
     for o in ops:
         if o.kind == K.BEGIN:
             in_tx, why = True, f"the BEGIN on line {o.line} opens a transaction"
@@ -67,14 +69,14 @@ def read_sql_migration(ctx, file) -> Migration | None:
             in_tx, why = False, ""
         o.in_transaction = in_tx
         o.tx = why
-    if tool == "flyway" and ctx.config.dialect == "postgresql" and any(o.concurrently for o in ops) and \
+    if tool == "flyway" and dialect == "postgresql" and any(o.concurrently for o in ops) and \
             any(not o.concurrently and o.kind not in (K.OTHER, K.BEGIN, K.COMMIT) for o in ops):
         for o in ops:  # Flyway refuses a script that mixes both kinds (unless flyway.mixed=true)
             if o.concurrently and not o.in_transaction:
                 o.in_transaction = True
                 o.tx = ("Flyway refuses a script that mixes it with transactional statements (unless "
                         "flyway.mixed=true)")
-    return Migration(file.path, "sql", tool, ops=ops, order=sql_order(file.path))
+    return Migration(file.path, "sql", tool, ops=ops, order=sql_order(file.path), dialect=dialect)
 
 
 def project_of(ctx, side: str = "head"):
@@ -96,7 +98,7 @@ def read_alembic(ctx, file) -> Migration | None:
     tree = ctx.python_ast(file)
     if tree is None:
         return None
-    mig = read_revision(tree, file.path, ctx.config.dialect, project_of(ctx))
+    mig = read_revision(tree, file.path, dialect_of(ctx, file.path), project_of(ctx))
     if mig is not None:
         mig.branch_labels = any(
             isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "branch_labels" for t in n.targets)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from canary_lint.migrations import models
 from canary_lint.pyast import call_name
 
 SQL_WORDS = re.compile(r"\b(select|insert\s+into|update|delete\s+from)\b", re.I)
@@ -34,6 +35,16 @@ class UsageIndex:
     columns: dict = field(default_factory=dict)  # (table, column) -> [Use]
     sql: list = field(default_factory=list)  # (path, line, text without comments/strings)
     files: int = 0
+    unresolved: list = field(default_factory=list)  # [Use] model classes whose table could not be read
+    naming: dict = field(default_factory=dict)  # class name -> its `__tablename__` (expression or declared_attr)
+    pending: list = field(default_factory=list)  # model-looking classes without a literal table, for finish()
+    bases: dict = field(default_factory=dict)  # class name -> base class names
+
+    def blockers(self, table: str, column: str | None) -> list:
+        """v1's model classes that could map `table` (or `column` of it) but whose table could not be read."""
+        if column is None:
+            return [u for u in self.unresolved if u.mapped]
+        return [u for u in self.unresolved if column.lower() in u.columns]
 
     def add_table(self, table: str, use: Use) -> None:
         self.tables.setdefault(table.lower(), []).append(use)
@@ -98,29 +109,9 @@ def index_python(index: UsageIndex, path: str, tree: ast.Module) -> None:
     index.files += 1
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
-            table = None
-            for stmt in node.body:
-                if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in stmt.targets):
-                    table = _str(stmt.value)
-            if not table:
-                continue
-            index.add_table(table, Use(path, node.lineno, "maps"))
-            for stmt in node.body:
-                target, value, annotation = None, None, None
-                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                    target, value = stmt.targets[0].id, stmt.value
-                elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                    target, value, annotation = stmt.target.id, stmt.value, stmt.annotation
-                if target is None or target.startswith("__"):
-                    continue
-                fname = call_name(value) if value is not None else ""
-                mapped = annotation is not None and "Mapped" in ast.unparse(annotation) and \
-                    (value is None or fname in ("mapped_column", "Column"))
-                if fname in ("Column", "mapped_column") or mapped:
-                    col = target
-                    if isinstance(value, ast.Call) and value.args and _str(value.args[0]):
-                        col = _str(value.args[0])
-                    index.add_column(table, col, Use(path, stmt.lineno, "maps"))
+            table = models.table_of(index, path, node)
+            if table:
+                index_columns(index, path, node, table)
         elif isinstance(node, ast.Call) and call_name(node) == "Table" and node.args and _str(node.args[0]):
             table = _str(node.args[0])
             index.add_table(table, Use(path, node.lineno, "maps"))
@@ -128,14 +119,64 @@ def index_python(index: UsageIndex, path: str, tree: ast.Module) -> None:
                 if isinstance(a, ast.Call) and call_name(a) == "Column" and a.args and _str(a.args[0]):
                     index.add_column(table, _str(a.args[0]), Use(path, a.lineno, "maps"))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_WORDS.search(node.value):
-            index.sql.append((path, node.lineno, _SQL_STRIP.sub(lambda m: " " * len(m.group(0)) if "\n" not in m.group(0)
-                                                                 else "\n" * m.group(0).count("\n"), node.value)))
+            index.sql.append((path, node.lineno, queries_only(_SQL_STRIP.sub(
+                lambda m: " " * len(m.group(0)) if "\n" not in m.group(0) else "\n" * m.group(0).count("\n"),
+                node.value))))
+
+
+def index_columns(index: UsageIndex, path: str, node: ast.ClassDef, table: str) -> None:
+    """The mapped columns of a model class of `table` (`Column`, `mapped_column`, `Mapped[...]`, SQLModel
+    `Field`s of a `table=True` class)."""
+    index.add_table(table, Use(path, node.lineno, "maps"))
+    sqlmodel = any(k.arg == "table" for k in node.keywords)
+    for stmt in node.body:
+        target, value, annotation = None, None, None
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            target, value = stmt.targets[0].id, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            target, value, annotation = stmt.target.id, stmt.value, stmt.annotation
+        if target is None or target.startswith("__"):
+            continue
+        fname = call_name(value) if value is not None else ""
+        mapped = annotation is not None and "Mapped" in ast.unparse(annotation) and \
+            (value is None or fname in ("mapped_column", "Column"))
+        field_ = sqlmodel and annotation is not None and fname in ("", "Field") and \
+            "Relationship" not in ast.unparse(annotation)
+        if fname in ("Column", "mapped_column") or mapped or field_:
+            col = target
+            if isinstance(value, ast.Call) and value.args and _str(value.args[0]):
+                col = _str(value.args[0])
+            index.add_column(table, col, Use(path, stmt.lineno, "maps"))
+
+
+_STATEMENT_HEAD = re.compile(r"\s*\(?\s*(\w+)")
+QUERY_WORDS = frozenset({"select", "insert", "update", "delete", "with", "replace", "merge", "upsert", "values",
+                         "copy", "call", "exec", "execute", "from"})
+
+
+def finish(index: UsageIndex) -> UsageIndex:
+    """After the last file: tables derived by base classes resolved, the classes left kept as unresolved."""
+    models.finish(index, index_columns)
+    index.pending = []
+    return index
+
+
+def queries_only(text: str) -> str:
+    """`text` with every statement that is not a query blanked (lines kept): a `DROP TABLE IF EXISTS x` or a
+    `CREATE TABLE x` in a script is no evidence that v1 reads x."""
+    out = []
+    for part in text.split(";"):
+        m = _STATEMENT_HEAD.match(part)
+        if m and m.group(1).lower() not in QUERY_WORDS:
+            part = re.sub(r"[^\n]", " ", part)
+        out.append(part)
+    return ";".join(out)
 
 
 def index_sql(index: UsageIndex, path: str, text: str) -> None:
     index.files += 1
     clean = _SQL_STRIP.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
-    index.sql.append((path, 1, clean))
+    index.sql.append((path, 1, queries_only(clean)))
 
 
 def describe(uses: list[Use], limit: int = 3) -> str:
