@@ -45,6 +45,7 @@ class ReleaseContext:
     base_ref: str | None = None
     cwd: Path = field(default_factory=Path.cwd)
     tree: object = None  # the checked tree when it is not the work tree on disk: v1's, read from git (`existing`)
+    shared: "ReleaseContext | None" = None  # the head run's context: its parses serve files of identical text
     _base: object = None
     _text: dict = field(default_factory=dict)
     _ast: dict = field(default_factory=dict)
@@ -106,7 +107,12 @@ class ReleaseContext:
         """The head file's stdlib `ast`, parsed once per run; None (and a CL001) on a syntax error."""
         if file.path not in self._ast:
             source = self.text(file)
-            self._ast[file.path] = None if source is None else self._parse_python(source, file.path)
+            other = self.shared
+            if source is not None and other is not None and other._ast.get(file.path) is not None \
+                    and other._text.get(file.path) == source:
+                self._ast[file.path] = other._ast[file.path]  # v1's file is v2's: parsed once
+            else:
+                self._ast[file.path] = None if source is None else self._parse_python(source, file.path)
         return self._ast[file.path]
 
     def _parse_python(self, source: str, path: str, *, report: bool = True) -> ast.Module | None:

@@ -160,7 +160,7 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
     if base is not None:
         from canary_lint import existing
 
-        findings = existing.mark(findings, existing.v1_counts(paths, config, ctx.base, cwd))
+        findings = existing.mark(findings, existing.v1_counts(paths, config, ctx.base, cwd, shared=ctx))
     ctx.close()
     migrations = len(ctx.files_of("alembic", "django", "sql_migration"))
     return Report(

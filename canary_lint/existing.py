@@ -29,6 +29,7 @@ from pathlib import Path
 from canary_lint import baseline
 from canary_lint.config import Config
 from canary_lint.context import MAX_BYTES
+from canary_lint.gitio import GitError
 from canary_lint.model import Finding
 
 CACHE_NAME = "existing"
@@ -44,8 +45,9 @@ def mark(findings: list[Finding], v1: dict[str, int]) -> list[Finding]:
     return [replace(f, new=False) if id(f) in old else f for f in findings]
 
 
-def v1_counts(paths: list[str], config: Config, base, cwd: Path) -> dict[str, int]:
-    """How many findings v1's tree has per fingerprint, from the cache or from a run on v1's tree."""
+def v1_counts(paths: list[str], config: Config, base, cwd: Path, shared=None) -> dict[str, int]:
+    """How many findings v1's tree has per fingerprint, from the cache or from a run on v1's tree (which
+    reuses the parses of `shared`, the head run's context, for files whose text did not change)."""
     tree = V1Tree(base)
     candidates = _candidates(paths, config, cwd, tree)
     key = _key(paths, config, cwd, base, {p: tree.blobs[p] for p in candidates if p in tree.blobs})
@@ -54,7 +56,7 @@ def v1_counts(paths: list[str], config: Config, base, cwd: Path) -> dict[str, in
     cached = _load(entry, key, tree) if entry is not None else None
     if cached is not None:
         return cached
-    entries, crashed = _run_on_v1(paths, config, cwd, tree, candidates)
+    entries, crashed = _run_on_v1(paths, config, cwd, tree, candidates, shared)
     if entry is not None and not crashed:
         extra = {p: oid for p, oid in tree.reads.items() if p not in candidates}
         _store(entry, key, extra, entries)
@@ -98,8 +100,13 @@ class V1Tree:
             return None
         if oid not in self._sizes:
             self.sizes([path])
-        if self._sizes.get(oid, READ_CAP + 1) <= READ_CAP:
-            data = self.base.read_bytes(path)
+        if oid not in self._sizes:
+            return None  # an object this clone lacks (partial or damaged): unread, so nothing is called old
+        if self._sizes[oid] <= READ_CAP:
+            try:
+                data = self.base.read_bytes(path)
+            except GitError:
+                return None
             return None if data is None else data[:limit]
         # over the size limit of every read: stream the first `limit` bytes, never the whole blob
         with subprocess.Popen(["git", "cat-file", "blob", oid], cwd=self.base.cwd, stdout=subprocess.PIPE,
@@ -117,7 +124,7 @@ def _candidates(paths, config: Config, cwd: Path, tree: V1Tree) -> list[str]:
     return [f.path for f in discover_listing(paths, config, cwd, tree.blobs, lambda path, limit: None).files]
 
 
-def _run_on_v1(paths, config: Config, cwd: Path, tree: V1Tree, candidates: list[str]):
+def _run_on_v1(paths, config: Config, cwd: Path, tree: V1Tree, candidates: list[str], shared):
     """v1's findings as baseline entries, and whether an analyzer crashed (then nothing is cached)."""
     from canary_lint.context import ReleaseContext
     from canary_lint.discovery import discover_listing
@@ -126,7 +133,7 @@ def _run_on_v1(paths, config: Config, cwd: Path, tree: V1Tree, candidates: list[
 
     tree.sizes(candidates)
     files = discover_listing(paths, config, cwd, candidates, tree.read).files
-    ctx = ReleaseContext(config, files, registry(), cwd=cwd, tree=tree)
+    ctx = ReleaseContext(config, files, registry(), cwd=cwd, tree=tree, shared=shared)
     findings, _ = analyze(ctx, single_tree=True)
     return baseline.entries_of(findings), ctx.crashed
 

@@ -214,3 +214,27 @@ def test_counts_like_a_baseline_one_v1_finding_covers_one_v2_finding():
     assert [(x.line, x.new) for x in marked] == [(1, False), (9, True)]
     crash = Finding("CL005", "analyzer-crashed", "meta", Severity.ERROR, ".", 1, 1, 1, 1, "boom", subject="s")
     assert existing.mark([crash], {crash.fingerprint: 1})[0].new  # a crash is never old news
+
+
+def test_v1_files_that_did_not_change_are_parsed_once(shop, monkeypatch):
+    """The v1 run reuses the head run's parse of a file whose text is the same, and gives the same answer."""
+    monkeypatch.setenv("CANARY_LINT_CACHE_DIR", "")  # every v1 run computed
+    from canary_lint.context import ReleaseContext
+    from canary_lint.discovery import discover, discover_listing
+    from canary_lint.engine import analyze
+    from canary_lint.registry import registry
+
+    (shop / "app/log.py").write_text(LOG)  # as in v1; app/main.py differs
+    config = Config(root=shop)
+    head = ReleaseContext(config, discover(["."], config, shop).files, registry(), base_ref="v1", cwd=shop)
+    analyze(head)
+    tree = existing.V1Tree(head.base)
+    files = discover_listing(["."], config, shop, list(tree.blobs), tree.read).files
+    v1 = ReleaseContext(config, files, registry(), cwd=shop, tree=tree, shared=head)
+    by_path = {f.path: f for f in files}
+    head_files = {f.path: f for f in head.files}
+    assert v1.python_ast(by_path["app/log.py"]) is head.python_ast(head_files["app/log.py"])
+    assert v1.python_ast(by_path["app/main.py"]) is not head.python_ast(head_files["app/main.py"])
+    alone = existing.v1_counts(["."], config, head.base, shop)
+    assert existing.v1_counts(["."], config, head.base, shop, shared=head) == alone != {}
+    head.close()
