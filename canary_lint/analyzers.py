@@ -21,11 +21,14 @@ class AnalyzerSpec:
     also_on_base: bool = False  # with --base, runs even when head has none of its kinds (a deleted spec)
     not_for: frozenset = frozenset()  # files of these kinds alone never make it run (migrations are no app code)
     families: frozenset = frozenset()  # the rule families it reports: it is skipped when none is selected
+    # judges one tree alone, so v1's tree has findings of its own to tell existing ones from new (`existing`);
+    # False: it compares v1 with v2 and judges only what the release adds, so all it reports is new
+    single_tree: bool = True
 
 
 ANALYZERS: tuple[AnalyzerSpec, ...] = (
     AnalyzerSpec("migrations", "canary_lint.migrations.analyzer", frozenset({"alembic", "sql_migration", "django"}),
-                 families=frozenset({"migration", "release"})),
+                 families=frozenset({"migration", "release"}), single_tree=False),
     AnalyzerSpec("openapi", "canary_lint.openapi.analyzer", frozenset({"openapi"}), also_on_base=True,
                  families=frozenset({"api"})),
     AnalyzerSpec("state", "canary_lint.state.analyzer", frozenset({"python"}), not_for=frozenset({"alembic", "django"}),

@@ -80,13 +80,17 @@ def load(path: str | Path) -> list[Entry]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"baseline file {where} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse(data, where, text.splitlines())
+
+
+def parse(data, where: str, lines: list[str] = ()) -> list[Entry]:
+    """The entries of a baseline document (already read as JSON); `lines` of its text place each entry."""
     if not isinstance(data, dict) or data.get("tool") != "canary-lint" or not isinstance(data.get("findings"), list):
         raise BaselineError(f"{where} is not a canary-lint baseline (expected {{\"tool\": \"canary-lint\", "
                             "\"findings\": [...]}})")
     if data.get("schema") != SCHEMA:
         raise BaselineError(f"baseline file {where} has schema {data.get('schema')!r}; this canary-lint reads "
                             f"schema {SCHEMA} (re-create it with `canary-lint baseline create --force`)")
-    lines = text.splitlines()
     entries = []
     for i, raw in enumerate(data["findings"]):
         try:
@@ -98,6 +102,31 @@ def load(path: str | Path) -> list[Entry]:
         line = next((n for n, text_line in enumerate(lines, 1) if fp in text_line), 1)
         entries.append(replace(entry, line=line))
     return entries
+
+
+def counts(entries: list[Entry]) -> dict[str, int]:
+    """How many findings each fingerprint covers (a fingerprint listed twice: only its first entry counts)."""
+    out: dict[str, int] = {}
+    for e in entries:
+        out.setdefault(e.fingerprint, e.count)
+    return out
+
+
+def split(findings, budget: dict[str, int]) -> tuple[list[Finding], list[Finding], dict[str, int]]:
+    """(covered, rest, left): in order, each fingerprint covers up to `budget[fp]` findings; CL005 and CL010
+    never. `left` is what each fingerprint had over. A baseline file hides what it covers; v1's own
+    findings mark it existing (`existing.py`)."""
+    left = dict(budget)
+    covered: list[Finding] = []
+    rest: list[Finding] = []
+    for f in findings:
+        n = left.get(f.fingerprint, 0)
+        if n > 0 and f.rule not in NEVER_BASELINED:
+            left[f.fingerprint] = n - 1
+            covered.append(f)
+        else:
+            rest.append(f)
+    return covered, rest, left
 
 
 def _display(path: str | Path) -> str:
@@ -155,16 +184,7 @@ def apply(report: Report, path: str | Path, *, paths: list[str] | None = None, c
     """
     entries = load(path)
     roots = [Path(p).resolve() for p in (paths or ["."])]
-    budget = {e.fingerprint: e.count for e in entries}
-    kept: list[Finding] = []
-    hidden = 0
-    for f in report.findings:
-        left = budget.get(f.fingerprint, 0)
-        if left > 0 and f.rule not in NEVER_BASELINED:
-            budget[f.fingerprint] = left - 1
-            hidden += 1
-        else:
-            kept.append(f)
+    hidden, kept, budget = split(report.findings, counts(entries))
     shown_path = _display(path)
     stale = [stale_finding(e, shown_path, budget[e.fingerprint]) for e in entries
              if budget.get(e.fingerprint, 0) > 0 and _in_scope(e.path, roots) and _selected(e.rule, config)
@@ -172,28 +192,26 @@ def apply(report: Report, path: str | Path, *, paths: list[str] | None = None, c
     override = (config.severity.get(STALE_RULE) if config is not None else None)
     if override is not None:  # the user's `severity` table wins, as for every other rule
         stale = [f.with_severity(override) for f in stale]
-    for e in entries:  # a fingerprint listed twice: only its first entry is used
-        budget[e.fingerprint] = 0
     findings = tuple(sorted([*kept, *stale], key=lambda f: f.sort_key))
-    extra = {**report.extra, "baselined": hidden, "stale_baseline_entries": len(stale)}
-    return replace(report, findings=findings, suppressed=report.suppressed + hidden, extra=extra)
+    extra = {**report.extra, "baselined": len(hidden), "stale_baseline_entries": len(stale)}
+    return replace(report, findings=findings, suppressed=report.suppressed + len(hidden), extra=extra)
 
 
 # ---------------------------------------------------------------------------------------------------- CLI
+# Errors are click's: `cli.main` prints them on one line and exits 2 (importing `cli` here would be a cycle).
 
 
 def _run(paths: tuple[str, ...], base: str | None, config_path: str | None) -> Report:
     from canary_lint import config as config_mod
-    from canary_lint.cli import UsageFailure
     from canary_lint.engine import run_check
 
     for p in paths:
         if not os.path.lexists(p):
-            raise UsageFailure(f"path does not exist: {p}")
+            raise click.ClickException(f"path does not exist: {p}")
     cfg = config_mod.load(config_path, paths[0] if paths else None).merged(base=base)
     report = run_check(list(paths) or ["."], cfg, base=cfg.base)
     if report.internal_error:
-        raise UsageFailure("an analyzer crashed (CL005); fix or report that before writing a baseline")
+        raise click.ClickException("an analyzer crashed (CL005); fix or report that before writing a baseline")
     return report
 
 
@@ -215,14 +233,12 @@ def baseline_cli():
 @click.option("--force", is_flag=True, help="Overwrite an existing baseline file.")
 def create(paths, baseline_file, base, config_path, force):
     """Record every current finding in the baseline file (then `check --baseline FILE` hides them)."""
-    from canary_lint.cli import UsageFailure
-
     target = Path(baseline_file)
     if target.exists() and not force:
-        raise UsageFailure(f"{baseline_file} exists: `canary-lint baseline update` drops fixed entries, "
+        raise click.ClickException(f"{baseline_file} exists: `canary-lint baseline update` drops fixed entries, "
                            "`create --force` records everything again")
     if not target.absolute().parent.is_dir():
-        raise UsageFailure(f"cannot write {baseline_file}: directory {target.parent} does not exist")
+        raise click.ClickException(f"cannot write {baseline_file}: directory {target.parent} does not exist")
     entries = entries_of(_run(paths, base, config_path).findings)
     target.write_text(dumps(entries), encoding="utf-8")
     total = sum(e.count for e in entries)
@@ -235,12 +251,10 @@ def create(paths, baseline_file, base, config_path, force):
 @_common
 def update(paths, baseline_file, base, config_path):
     """Drop entries whose findings are fixed; new findings are never added (fix or suppress those)."""
-    from canary_lint.cli import UsageFailure
-
     try:
         old = load(baseline_file)
     except BaselineError as exc:
-        raise UsageFailure(str(exc)) from None
+        raise click.ClickException(str(exc)) from None
     current = Counter(f.fingerprint for f in _run(paths, base, config_path).findings
                       if f.rule not in NEVER_BASELINED)
     roots = [Path(p).resolve() for p in (paths or ["."])]

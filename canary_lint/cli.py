@@ -111,12 +111,14 @@ def write_reports(report, formats: tuple[str, ...], output: str | None, color_ch
             sys.stdout.flush()
 
 
-def exit_code(report, fail_on) -> int:
+def exit_code(report, fail_on, fail_on_existing: bool = False) -> int:
     if report.internal_error:
         return EXIT_ERROR
-    if any(f.severity.rank >= fail_on.rank for f in report.findings):
-        return EXIT_FINDINGS
-    return EXIT_OK
+    return EXIT_FINDINGS if report.blocking(fail_on, fail_on_existing) else EXIT_OK
+
+
+NO_BASE_HINT = ("canary-lint: no --base: every migration is judged as new; pass --base REF, the release still "
+                "serving (e.g. --base origin/main or --base v1.2.0), to judge only what this release adds")
 
 
 def _csv(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -127,7 +129,8 @@ def _csv(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--base", "base", metavar="REF", help="git ref of the version still serving (v1).")
 @click.option("--format", "formats", multiple=True, metavar="FMT[:PATH]",
-              help="text, json, sarif, github, gitlab, junit, markdown; repeat with FMT:PATH for several reports.")
+              help="text, concise, json, sarif, github, gitlab, junit, markdown; repeat with FMT:PATH for several "
+                   "reports.")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option("--select", multiple=True, metavar="RULES", help="Only these rules (codes, names, prefixes; comma-separated).")
 @click.option("--ignore", multiple=True, metavar="RULES", help="Never these rules.")
@@ -135,11 +138,13 @@ def _csv(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--baseline", "baseline_path", metavar="FILE", help="Hide findings listed in this baseline file.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), help="Lowest severity that fails (default error).")
+@click.option("--fail-on-existing", is_flag=True, default=None,
+              help="Fail on findings v1's tree (--base) already has too; by default only new ones fail.")
 @click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
 @click.option("--example", is_flag=True, help="Check the bundled example release (v1 -> v2 of a shop service).")
 @click.option("--verbose", "-v", is_flag=True, help="Say on stderr what was taken as the serving code, and why.")
-def check(paths, base, formats, output, select, ignore, config_path, baseline_path, exit_zero, fail_on, color, example,
-          verbose):
+def check(paths, base, formats, output, select, ignore, config_path, baseline_path, exit_zero, fail_on,
+          fail_on_existing, color, example, verbose):
     """Check a release: migrations, API contract, session state and telemetry."""
     from canary_lint import config as config_mod
     from canary_lint.engine import run_check
@@ -161,6 +166,7 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
         select=_csv(select) or None,
         ignore=(cfg.ignore + _csv(ignore)) if ignore else None,
         fail_on=Severity(fail_on) if fail_on else None,
+        fail_on_existing=fail_on_existing,
         base=base,
     )
     # only the machine reports name the commit they describe
@@ -172,27 +178,30 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
             click.echo(f"canary-lint: example release: v1 (serving) -> v2 (canary), in {root}", err=True)
             report = run_check(["."], cfg.merged(root=root, base=base_ref), base=base_ref, cwd=root,
                                record_commit=record_commit)
-            report.extra["fail_on"] = cfg.fail_on.value
+            report.extra.update(fail_on=cfg.fail_on.value, fail_on_existing=cfg.fail_on_existing)
             write_reports(report, formats, output, color, read_source=lambda path: _read_source(path, root))
         click.echo(summary_line(report), err=True)
-        return 0 if exit_zero and not report.internal_error else exit_code(report, cfg.fail_on)
+        return 0 if exit_zero and not report.internal_error else exit_code(report, cfg.fail_on, cfg.fail_on_existing)
 
     report = run_check(list(paths) or ["."], cfg, base=cfg.base, record_commit=record_commit)
     if baseline_path:
         from canary_lint import baseline as baseline_mod
 
         report = baseline_mod.apply(report, baseline_path, paths=list(paths) or ["."], config=cfg)
-    report.extra["fail_on"] = cfg.fail_on.value  # the markdown verdict matches the exit code
+    # the verdicts of the text and markdown reports match the exit code
+    report.extra.update(fail_on=cfg.fail_on.value, fail_on_existing=cfg.fail_on_existing)
     if verbose:
         for line in report.extra.get("serving", ["serving code: no app rule ran (no Python files judged)"]):
             click.echo(f"canary-lint: {line}", err=True)
     write_reports(report, formats, output, color)
+    if cfg.base is None and report.extra.get("migration_files"):
+        click.echo(NO_BASE_HINT, err=True)
     if report.files == 0:
         click.echo(f"canary-lint: nothing to check in {', '.join(paths) or '.'} "
                    "(no migrations, OpenAPI specs, Python or deployment files found)", err=True)
     else:
         click.echo(summary_line(report), err=True)
-    return 0 if exit_zero and not report.internal_error else exit_code(report, cfg.fail_on)
+    return 0 if exit_zero and not report.internal_error else exit_code(report, cfg.fail_on, cfg.fail_on_existing)
 
 
 @cli.command("rules")

@@ -34,6 +34,7 @@ class Config:
     extend_exclude: tuple[str, ...] = ()
     base: str | None = None
     fail_on: Severity = Severity.ERROR
+    fail_on_existing: bool = False  # findings v1's tree already has fail the gate too
     dialect: str = "postgresql"
     postgres_version: int | None = None
     migrations: tuple[str, ...] = ()  # extra migration locations (dirs or globs)
@@ -121,6 +122,10 @@ def _parse(table: dict, where: str, source: str | None, root: Path) -> Config:
             if value not in ("error", "warning"):
                 raise ConfigError(f"{where}: `fail-on` must be \"error\" or \"warning\", got {value!r}")
             kw["fail_on"] = Severity(value)
+        elif key == "fail_on_existing":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: `fail-on-existing` must be true or false, got {value!r}")
+            kw["fail_on_existing"] = value
         elif key == "dialect":
             if value not in DIALECTS:
                 raise ConfigError(f"{where}: `dialect` must be one of {', '.join(DIALECTS)}, got {value!r}")
@@ -136,8 +141,8 @@ def _parse(table: dict, where: str, source: str | None, root: Path) -> Config:
             kw[key] = dict(value)
         else:
             allowed = (
-                "select, ignore, severity, exclude, extend-exclude, base, fail-on, dialect, postgres-version, "
-                "migrations, openapi, and the tables migration, api, state, telemetry"
+                "select, ignore, severity, exclude, extend-exclude, base, fail-on, fail-on-existing, dialect, "
+                "postgres-version, migrations, openapi, and the tables migration, api, state, telemetry"
             )
             raise ConfigError(f"{where}: unknown key `{raw_key}` (allowed: {allowed})")
     return Config(**kw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import gc
+import posixpath
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ class ReleaseContext:
     registry: Registry
     base_ref: str | None = None
     cwd: Path = field(default_factory=Path.cwd)
+    tree: object = None  # the checked tree when it is not the work tree on disk: v1's, read from git (`existing`)
+    shared: "ReleaseContext | None" = None  # the head run's context: its parses serve files of identical text
     _base: object = None
     _text: dict = field(default_factory=dict)
     _ast: dict = field(default_factory=dict)
@@ -60,25 +63,56 @@ class ReleaseContext:
     def text(self, file: SourceFile) -> str | None:
         """The file's text, or None after recording why it could not be read (CL001)."""
         if file.path not in self._text:
+            if self.tree is not None:
+                data = self.tree.read(file.path, MAX_BYTES + 1)
+            else:
+                from canary_lint.discovery import read_regular
+
+                data = read_regular(file.abspath, MAX_BYTES + 1)
+            self._text[file.path] = self._decoded(file.path, data)
+        return self._text[file.path]
+
+    def _decoded(self, path: str, data: bytes | None) -> str | None:
+        try:
+            if data is None:
+                raise Unreadable("cannot read: not a regular file, or no permission; not checked")
+            if len(data) > MAX_BYTES:
+                raise Unreadable(f"file is over the {MAX_BYTES // (1024 * 1024)} MB limit; not checked")
+            return decode(data)
+        except Unreadable as exc:
+            self.file_error(path, str(exc))
+            return None
+
+    def read_text(self, path: str) -> str | None:
+        """Another file of the checked tree (a `$ref`'d schema, a logging INI), by POSIX path relative to the
+        current directory: None when it is missing, leaves the tree, is no regular file, is over the size limit
+        or is not UTF-8. Never a CL001: the file that names it reports what it misses."""
+        norm = posixpath.normpath(path)
+        if norm.startswith(("../", "/")) or norm in ("..", "."):
+            return None
+        if self.tree is not None:
+            data = self.tree.read(norm, MAX_BYTES + 1)
+        else:
             from canary_lint.discovery import read_regular
 
-            try:
-                data = read_regular(file.abspath, MAX_BYTES + 1)
-                if data is None:
-                    raise Unreadable("cannot read: not a regular file, or no permission; not checked")
-                if len(data) > MAX_BYTES:
-                    raise Unreadable(f"file is over the {MAX_BYTES // (1024 * 1024)} MB limit; not checked")
-                self._text[file.path] = decode(data)
-            except Unreadable as exc:
-                self.file_error(file.path, str(exc))
-                self._text[file.path] = None
-        return self._text[file.path]
+            data = read_regular(self.cwd / norm, MAX_BYTES + 1, self.cwd.resolve())  # symlinks must stay inside
+        if data is None or len(data) > MAX_BYTES:
+            return None
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
 
     def python_ast(self, file: SourceFile) -> ast.Module | None:
         """The head file's stdlib `ast`, parsed once per run; None (and a CL001) on a syntax error."""
         if file.path not in self._ast:
             source = self.text(file)
-            self._ast[file.path] = None if source is None else self._parse_python(source, file.path)
+            other = self.shared
+            if source is not None and other is not None and other._ast.get(file.path) is not None \
+                    and other._text.get(file.path) == source:
+                self._ast[file.path] = other._ast[file.path]  # v1's file is v2's: parsed once
+            else:
+                self._ast[file.path] = None if source is None else self._parse_python(source, file.path)
         return self._ast[file.path]
 
     def _parse_python(self, source: str, path: str, *, report: bool = True) -> ast.Module | None:

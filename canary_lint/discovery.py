@@ -123,28 +123,37 @@ def _sniff(path: Path) -> bytes:
 OUTSIDE = "symlink points outside the checked tree; not read"
 
 
-def _alembic_dirs(roots: list[Path], config: Config) -> set[Path]:
-    """`script_location`/versions of every alembic.ini under the roots, plus configured locations."""
+def _ini_text(ini: Path) -> str | None:
+    data = read_regular(ini, SNIFF)
+    return None if data is None else data.decode("utf-8", "replace")
+
+
+def _alembic_dirs(roots: list[Path], config: Config, read_ini=_ini_text) -> set[Path]:
+    """`script_location`/versions of every alembic.ini under the roots, plus configured locations.
+    `read_ini(path) -> str | None` reads an alembic.ini of the checked tree (the work tree by default)."""
     dirs: set[Path] = set()
     for loc in config.migrations:
         p = (config.root / loc).resolve()
         dirs.add(p)
     for root in roots:
-        for ini in [root / "alembic.ini"] if root.is_dir() else []:
-            if ini.is_file():
-                parser = configparser.ConfigParser(interpolation=None)
-                try:
-                    parser.read(ini, encoding="utf-8")
-                    loc = parser.get("alembic", "script_location", fallback=None)
-                except (configparser.Error, UnicodeDecodeError):
-                    loc = None
-                if loc:
-                    loc = loc.replace("%(here)s", str(ini.parent))
-                    dirs.add((ini.parent / loc / "versions").resolve())
+        ini = root / "alembic.ini"
+        text = read_ini(ini)
+        if text is None:
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(text)
+            loc = parser.get("alembic", "script_location", fallback=None)
+        except configparser.Error:
+            loc = None
+        if loc:
+            loc = loc.replace("%(here)s", str(ini.parent))
+            dirs.add((ini.parent / loc / "versions").resolve())
     return dirs
 
 
-def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path]) -> set[str]:
+def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path], sniff=_sniff) -> set[str]:
+    """The kinds of one file; `sniff(path) -> bytes` gives its first bytes (from the work tree by default)."""
     name = path.name
     lower = name.lower()
     kinds: set[str] = set()
@@ -154,12 +163,12 @@ def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path]) -> s
         parent = path.parent.resolve() if alembic_dirs else None
         if "versions" in parts[:-1] or (parent is not None and any(parent == d or d in parent.parents for d in alembic_dirs)):
             kinds.add("alembic")
-        elif len(parts) >= 2 and parts[-2] == "migrations" and DJANGO_NAME.match(name) and DJANGO.search(_sniff(path)):
+        elif len(parts) >= 2 and parts[-2] == "migrations" and DJANGO_NAME.match(name) and DJANGO.search(sniff(path)):
             kinds.add("django")
     elif lower.endswith(".sql"):
         if lower.endswith(".down.sql"):
             return kinds if not explicit else {"sql"}
-        head = _sniff(path)
+        head = sniff(path)
         if (
             explicit
             or FLYWAY.match(name)
@@ -173,7 +182,7 @@ def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path]) -> s
         else:
             kinds.add("sql")
     elif lower.endswith((".yaml", ".yml", ".json")):
-        head = _sniff(path)
+        head = sniff(path)
         is_json = lower.endswith(".json")
         if (OPENAPI_JSON if is_json else OPENAPI_YAML).search(head):
             kinds.add("openapi")
@@ -260,3 +269,44 @@ def discover(paths: list[str], config: Config, cwd: Path | None = None) -> Disco
                 add(p, False)
     files.sort(key=lambda f: f.path)
     return Discovered(files, problems)
+
+
+def discover_listing(paths: list[str], config: Config, cwd: Path, listing, read) -> Discovered:
+    """`discover` over a tree that is not on disk (v1's, read from git): the same scope, excludes and kinds.
+
+    `listing` holds the tree's regular files as paths relative to `cwd`; `read(path, limit) -> bytes | None`
+    reads one of them. Symlinks and submodules are not in a listing, so they are never followed."""
+    excludes = config.all_excludes
+    roots: list[tuple[str, bool]] = []  # (path relative to cwd, "" for cwd; named as a file?)
+    names = set(listing)
+    for p in paths or ["."]:
+        rel = display_path(cwd / p, cwd)
+        if rel.startswith("/"):
+            continue  # outside the tree that is read
+        rel = "" if rel == "." else rel
+        roots.append((rel, rel in names))
+
+    def sniff(path: Path) -> bytes:
+        return read(display_path(path, cwd), SNIFF) or b""
+
+    def ini_text(ini: Path) -> str | None:
+        data = read(display_path(ini, cwd), SNIFF)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    dirs = [cwd / rel for rel, is_file in roots if not is_file]
+    alembic_dirs = _alembic_dirs(dirs, config, ini_text)
+    files: dict[str, SourceFile] = {}
+    for root, is_file in roots:
+        if is_file:
+            files.setdefault(root, SourceFile(root, cwd / root, classify(cwd / root, root, True, alembic_dirs, sniff),
+                                              True))
+            continue
+        prefix = root + "/" if root else ""
+        for rel in sorted(n for n in names if n.startswith(prefix)):
+            parts = rel[len(prefix):].split("/")
+            if any(excluded(prefix + "/".join(parts[: i + 1]), parts[i], excludes) for i in range(len(parts))):
+                continue
+            kinds = classify(cwd / rel, rel, False, alembic_dirs, sniff)
+            if kinds and rel not in files:
+                files[rel] = SourceFile(rel, cwd / rel, kinds)
+    return Discovered(sorted(files.values(), key=lambda f: f.path), [])

@@ -106,23 +106,14 @@ def _head_commit(cwd: Path) -> str | None:
     return None if dirty.returncode != 0 or dirty.stdout.strip() else head.stdout.decode().strip()
 
 
-def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd: Path | None = None,
-              record_commit: bool = True) -> Report:
-    """Check a release. Raises `gitio.GitError` when `base` cannot be read (the CLI exits 2).
+def analyze(ctx: ReleaseContext, *, single_tree: bool = False) -> tuple[list[Finding], int]:
+    """Run the analyzers on `ctx`, then select/ignore and suppressions: (findings sorted, suppressed count).
 
-    `record_commit=False` skips asking git for the head commit (a text report on a pre-commit run has no use
-    for it, and `git status` costs time on a large work tree)."""
-    reg = registry()
-    cwd = (cwd or Path.cwd()).resolve()
-    discovered = discover(paths, config, cwd)
-    ctx = ReleaseContext(config, discovered.files, reg, base_ref=base, cwd=cwd)
-    if base is not None:
-        ctx.base  # noqa: B018 - open now: a missing ref is a usage error before any work
-    for path, message in discovered.problems:
-        ctx.file_error(path, message)
+    `single_tree` runs only the analyzers that judge one tree alone (what v1's own findings are made of)."""
+    reg, config, base = ctx.registry, ctx.config, ctx.base_ref
     findings: list[Finding] = []
     for spec in ANALYZERS:
-        if spec.needs_base and base is None:
+        if (spec.needs_base and base is None) or (single_tree and not spec.single_tree):
             continue
         if spec.families and not any(r.family in spec.families and _selected(reg, config, r.code) for r in reg.rules):
             continue  # none of its rules is selected (`--select CLM` never runs the app analyzers)
@@ -147,10 +138,36 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
     findings, suppressed = _apply_suppressions(ctx, findings, reg)
     findings = [f for f in findings if _selected(reg, config, f.rule)]
     unique = {(f.rule, f.path, f.line, f.column, f.message): f for f in findings}
+    return sorted(unique.values(), key=lambda f: f.sort_key), suppressed
+
+
+def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd: Path | None = None,
+              record_commit: bool = True) -> Report:
+    """Check a release. Raises `gitio.GitError` when `base` cannot be read (the CLI exits 2).
+
+    With `base`, a finding whose fingerprint v1's tree already has is marked existing (`Finding.new` False):
+    see `existing.py`. `record_commit=False` skips asking git for the head commit (a text report on a
+    pre-commit run has no use for it, and `git status` costs time on a large work tree)."""
+    reg = registry()
+    cwd = (cwd or Path.cwd()).resolve()
+    discovered = discover(paths, config, cwd)
+    ctx = ReleaseContext(config, discovered.files, reg, base_ref=base, cwd=cwd)
+    if base is not None:
+        ctx.base  # noqa: B018 - open now: a missing ref is a usage error before any work
+    for path, message in discovered.problems:
+        ctx.file_error(path, message)
+    findings, suppressed = analyze(ctx)
+    if base is not None:
+        from canary_lint import existing
+
+        findings = existing.mark(findings, existing.v1_counts(paths, config, ctx.base, cwd, shared=ctx))
     ctx.close()
-    extra = {"serving": ctx._cache[("serving",)].describe()} if ("serving",) in ctx._cache else {}
+    migrations = len(ctx.files_of("alembic", "django", "sql_migration"))
+    extra = {"migration_files": migrations}
+    if ("serving",) in ctx._cache:
+        extra["serving"] = ctx._cache[("serving",)].describe()
     return Report(
-        findings=tuple(sorted(unique.values(), key=lambda f: f.sort_key)),
+        findings=tuple(findings),
         errors=tuple(sorted(ctx.errors, key=lambda e: e.path)),
         files=len(discovered.files),
         base=base,

@@ -54,6 +54,7 @@ class Finding:
     pointer: str | None = None  # API findings: JSON pointer into the spec
     subject: str = ""  # what the finding is about (e.g. "users.nickname"); feeds the fingerprint
     line_in_base: bool = False  # `line` is in v1's version of the file (a removal): no head excerpt
+    new: bool = True  # False: v1's tree (the --base ref) already has a finding with this fingerprint
 
     @property
     def fingerprint(self) -> str:
@@ -85,6 +86,7 @@ class Finding:
             "operation": self.operation,
             "pointer": self.pointer,
             "fingerprint": self.fingerprint,
+            "new": self.new,
         }
 
 
@@ -114,11 +116,28 @@ class Report:
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
 
+    @property
+    def new(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.new)
+
+    @property
+    def existing(self) -> tuple[Finding, ...]:
+        """Findings v1's tree already has (only with --base): shown, counted apart, not failing by default."""
+        return tuple(f for f in self.findings if not f.new)
+
+    def blocking(self, fail_on: Severity, fail_on_existing: bool = False) -> tuple[Finding, ...]:
+        """The findings that fail the gate: at or above `fail_on`, and new unless `fail_on_existing`.
+        The exit code, the verdicts of the text and markdown reports and the rollout gate all ask here."""
+        return tuple(f for f in self.findings if f.severity.rank >= fail_on.rank and (f.new or fail_on_existing))
+
     def summary(self) -> dict:
+        existing = len(self.existing)
         return {
             "files": self.files,
             "errors": self.count(Severity.ERROR),
             "warnings": self.count(Severity.WARNING),
             "infos": self.count(Severity.INFO),
             "suppressed": self.suppressed,
+            "new": len(self.findings) - existing,
+            "existing": existing,
         }

@@ -131,10 +131,11 @@ def test_json_report_has_exactly_the_contract_fields(tmp_path):
     assert set(report) == {"schema", "tool", "base", "commit", "summary", "findings", "errors"}
     assert report["schema"] == 1
     assert report["tool"] == {"name": "canary-lint", "version": "0.1.0"}
-    assert set(report["summary"]) == {"files", "errors", "warnings", "infos", "suppressed"}
+    assert set(report["summary"]) == {"files", "errors", "warnings", "infos", "suppressed", "new", "existing"}
     assert set(report["findings"][0]) == {
         "rule", "name", "family", "severity", "path", "line", "column", "end_line", "end_column", "message",
-        "fix", "operation", "pointer", "fingerprint"}
+        "fix", "operation", "pointer", "fingerprint", "new"}
+    assert report["findings"][0]["new"] is True and report["summary"]["existing"] == 0  # no --base: all new
     f = report["findings"][0]
     assert (f["rule"], f["name"], f["family"], f["severity"]) == ("CL001", "file-not-checked", "meta", "error")
 

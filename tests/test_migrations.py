@@ -417,6 +417,22 @@ def test_backfill_before_the_ddl_is_not_a_held_lock():
     assert found == [("CLM207", 11)]
 
 
+def test_a_backfill_beside_an_object_names_the_object_not_a_table():
+    def held(ddl: str) -> list[str]:
+        head = {V + "0002_x.py": rev(f'''
+        op.execute("{ddl}")
+        op.execute("UPDATE accounts SET tier = 1")
+    ''')}
+        return [f.message for f in check(head) if f.rule == "CLM207"]
+    assert held("CREATE EXTENSION IF NOT EXISTS pg_trgm") == []  # locks none of v1's tables
+    assert held("CREATE SEQUENCE invoice_no") == []
+    [message] = held("DROP VIEW report_totals")
+    assert "as DROP VIEW report_totals (line 9)" in message
+    assert message.endswith("and v1's queries that use view report_totals wait")
+    [message] = held("CREATE TRIGGER audit AFTER INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION log()")
+    assert "as CREATE TRIGGER audit" in message and "v1's writes to the table it is defined on wait" in message
+
+
 def test_unique_or_fk_on_a_column_v1_leaves_null_rejects_nothing():
     head = {V + "0002_uuid.py": rev('''
         with op.batch_alter_table("slices") as batch_op:

@@ -10,6 +10,7 @@ import importlib
 
 FORMATS = {
     "text": "canary_lint.formatters.text",
+    "concise": "canary_lint.formatters.concise",
     "json": "canary_lint.formatters.json",
     "sarif": "canary_lint.formatters.sarif",
     "github": "canary_lint.formatters.github",

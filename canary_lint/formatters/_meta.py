@@ -13,6 +13,15 @@ def rule_url(code: str) -> str:
     return f"{DOCS_BASE_URL}{code}.md"
 
 
+def body(finding) -> str:
+    """The message for a report that shows the operation beside it: without the leading "GET /x: " the API
+    analyzer writes for the formats that have no place for it, so a reader does not read it twice."""
+    op = finding.operation
+    if op and finding.message.startswith(f"{op}: "):
+        return finding.message[len(op) + 2:]
+    return finding.message
+
+
 @dataclass(frozen=True)
 class RuleInfo:
     code: str

@@ -2,7 +2,9 @@
 
 Each issue has `description`, `check_name`, `fingerprint` (unique within the report, and like ours independent
 of line numbers so GitLab's MR widget does not show a moved finding as fixed and new), `severity`, and
-`location.path` + `location.lines.begin`. Written as UTF-8 JSON without a BOM.
+`location.path` + `location.lines.begin`. Code Quality has no field for "v1 already has it": a finding the base
+tree already has says so at the end of its description (GitLab itself marks what the target branch's report
+also had). Written as UTF-8 JSON without a BOM.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def as_list(report: Report) -> list[dict]:
         seen[base] = n + 1
         # Two findings with the same rule, path and subject: number the repeats so every fingerprint is unique.
         fingerprint = base if n == 0 else hashlib.sha256(f"{base}\0{n}".encode()).hexdigest()[:32]
-        description = f"{f.rule} {f.name}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "")
+        description = (f"{f.rule} {f.name}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "")
+                       + ("" if f.new else " (Already in v1: not failing this gate.)"))
         begin = max(f.line, 1)
         end = f.end_line if f.end_line and f.end_line >= begin else begin
         issues.append({

@@ -1,7 +1,8 @@
 """JUnit XML: one `<testsuite>` per rule family, a failing `<testcase>` per finding and a passing one per rule of
 the catalogue that reported nothing, so CI test views show what was checked as well as what failed.
 
-Every finding is a `<failure>` (its `type` is the severity); files that could not be checked are `<error>`s of
+Every finding is a `<failure>` (its `type` is the severity), except one v1's tree already has (with `--base`),
+which is `<skipped>` unless existing findings fail the gate; files that could not be checked are `<error>`s of
 their own testcase. Characters XML 1.0 cannot carry are dropped.
 """
 
@@ -39,19 +40,24 @@ def render(report: Report, **_options) -> str:
     families += sorted(set(by_family) - set(families))
 
     root = ET.Element("testsuites", name="canary-lint")
-    total_tests = total_failures = total_errors = 0
+    total_tests = total_failures = total_errors = total_skipped = 0
+    everything = bool(report.extra.get("fail_on_existing"))
     for family in families:
         findings = by_family.get(family, [])
         passing = clean.get(family, [])
         file_errors = errors_by_family.get(family, [])
         tests = len(findings) + len(passing) + len(file_errors)
+        skipped = [f for f in findings if not f.new and not everything]
         suite = ET.SubElement(root, "testsuite", name=_suite_name(family), tests=str(tests),
-                              failures=str(len(findings)), errors=str(len(file_errors)), skipped="0", time="0")
+                              failures=str(len(findings) - len(skipped)), errors=str(len(file_errors)),
+                              skipped=str(len(skipped)), time="0")
         for f in findings:
             case = ET.SubElement(suite, "testcase", classname=_suite_name(family),
                                  name=_clean(f"{f.rule} {f.name} {f.path}:{f.line}"), file=_clean(f.path),
                                  line=str(f.line), time="0")
-            failure = ET.SubElement(case, "failure", type=f.severity.value, message=_clean(f.message))
+            quiet = not f.new and not everything
+            failure = ET.SubElement(case, "skipped" if quiet else "failure", type=f.severity.value,
+                                    message=_clean(f"already in v1, not failing: {f.message}" if quiet else f.message))
             detail = [f"{f.path}:{f.line}:{f.column}: {f.rule} {f.name} [{f.severity.value}]", f.message]
             if f.operation:
                 detail.append(f"operation: {f.operation}")
@@ -67,11 +73,13 @@ def render(report: Report, **_options) -> str:
         for rule in passing:
             ET.SubElement(suite, "testcase", classname=_suite_name(family), name=f"{rule.code} {rule.name}", time="0")
         total_tests += tests
-        total_failures += len(findings)
+        total_failures += len(findings) - len(skipped)
+        total_skipped += len(skipped)
         total_errors += len(file_errors)
     root.set("tests", str(total_tests))
     root.set("failures", str(total_failures))
     root.set("errors", str(total_errors))
+    root.set("skipped", str(total_skipped))
     root.set("time", "0")
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

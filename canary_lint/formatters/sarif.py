@@ -2,7 +2,8 @@
 
 One run; the driver lists every rule a result refers to, with the rule page as `help.markdown`. Results carry a
 relative POSIX `uri`, a 1-based region (`endColumn` is exclusive, as in SARIF) and our line-independent
-fingerprint as `partialFingerprints["canaryLint/v1"]`, so code scanning follows an alert across edits. Files that
+fingerprint as `partialFingerprints["canaryLint/v1"]`, so code scanning follows an alert across edits; with `--base`,
+`baselineState` is "new" or "unchanged" (v1's tree already has the finding). Files that
 could not be checked become `toolExecutionNotifications`; a crashed analyzer sets `executionSuccessful: false`.
 """
 
@@ -81,6 +82,8 @@ def as_dict(report: Report, *, repo_url: str | None = None) -> dict:
             "locations": [{"physicalLocation": {"artifactLocation": _artifact(f.path), "region": _region(f)}}],
             "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
         }
+        if report.base is not None:  # compared with v1's tree: "unchanged" when v1 already has it
+            result["baselineState"] = "new" if f.new else "unchanged"
         props = {k: v for k, v in (("operation", f.operation), ("pointer", f.pointer), ("family", f.family)) if v}
         result["properties"] = props
         results.append(result)

@@ -29,6 +29,21 @@ DJANGO_FK_FIX = ("add the field with db_constraint=False, then add the constrain
                  "VALIDATE CONSTRAINT it in a later migration")
 
 
+TABLE_BOUND = ("trigger", "rule", "policy")  # objects created ON a table: creating one locks the table
+
+
+def _locked(op: Op) -> tuple[str, str]:
+    """How a DDL op is named in a message, and whose queries wait while its lock is held: a table's, or the
+    object's own (an extension, a view, a sequence is no table)."""
+    if not op.object_kind:
+        return f"{op.detail} on {op.table}", f"v1's queries on {op.table}"
+    verb = (op.detail or "ALTER").split(" ", 1)[0]
+    what = f"{verb} {op.object_kind.upper()} {op.name}"
+    if op.object_kind in TABLE_BOUND:
+        return what, "v1's writes to the table it is defined on"
+    return what, f"v1's queries that use {op.object_kind} {op.name}"
+
+
 @dataclass
 class Contract:
     """A drop or rename that v1's code may still depend on; resolved against the base tree later."""
@@ -76,7 +91,8 @@ class Judge:
         swap_skip = self._table_swaps(mig, schema, new_tables)
         expand_contract = self._expand_contract(mig, schema, new_tables)
         ddl_existing = [o for o in ops if o.kind in K.DDL_KINDS and o.kind != K.CREATE_TABLE
-                        and o.table and o.table not in new_tables]
+                        and o.table and o.table not in new_tables
+                        and not (o.kind == K.CREATE_OBJECT and o.object_kind not in TABLE_BOUND)]
         position = {id(o): n for n, o in enumerate(ops)}
         # columns this migration adds, nullable and without a default: v1 leaves them NULL, which no UNIQUE or
         # FOREIGN KEY on them rejects
@@ -171,11 +187,12 @@ class Judge:
                 if other is not None:
                     backfill_reported = True
                     what = f"{op.detail} on {t}" if t else op.detail
+                    ddl, waits_on = _locked(other)
                     self.emit("backfill-holds-ddl-lock", mig, op,
-                              f"{what} runs in the same transaction as {other.detail} on {other.table} (line "
-                              f"{other.line}): the DDL lock is held for the whole backfill and v1's queries on "
-                              f"{other.table} wait", "move the backfill to its own migration (batched, outside the "
-                              "DDL transaction), run after the schema change is deployed", f"backfill:{t}")
+                              f"{what} runs in the same transaction as {ddl} (line {other.line}): the DDL lock is "
+                              f"held for the whole backfill and {waits_on} wait",
+                              "move the backfill to its own migration (batched, outside the DDL transaction), run "
+                              "after the schema change is deployed", f"backfill:{t}")
             # replay
             if k == K.CREATE_TABLE and t:
                 new_tables.add(t)

@@ -153,8 +153,9 @@ def analyze(ctx):
 
     opts = options(ctx.config.api or {})
     cwd = Path(ctx.cwd)
-    head_allowed = _inside(cwd)
-    head_read = _disk_reader(cwd, head_allowed)
+    # the checked tree: the work tree, or v1's read from git when its own findings are computed (`existing`)
+    head_allowed = _inside(cwd) if ctx.tree is None else (lambda path: True)
+    head_read = ctx.read_text
     cache_dir = cache_dir_for(ctx.cwd)
     findings = []
     files = ctx.files_of("openapi")

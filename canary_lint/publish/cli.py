@@ -33,9 +33,11 @@ def _pr_from_env(environ) -> int | None:
 @click.option("--api-url", metavar="URL", help="GitHub API URL (default: $GITHUB_API_URL or https://api.github.com).")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
               help="The --fail-on the check ran with: the comment's verdict says blocked at that severity.")
+@click.option("--fail-on-existing", is_flag=True,
+              help="The check ran with --fail-on-existing: findings v1 already has count in the verdict too.")
 @click.option("--author", metavar="LOGIN",
               help="Login the token comments as, when `GET /user` cannot tell (default: asked from GitHub).")
-def comment(report_path, repo, pr, tag, api_url, fail_on, author):
+def comment(report_path, repo, pr, tag, api_url, fail_on, fail_on_existing, author):
     """Create or update ONE pull-request comment with the Markdown report (token in $GITHUB_TOKEN)."""
     from canary_lint.cli import UsageFailure
     from canary_lint.formatters import markdown
@@ -63,7 +65,8 @@ def comment(report_path, repo, pr, tag, api_url, fail_on, author):
     mark = marker(tag)
     links = link_options(env, report.commit)
     body = mark + "\n" + markdown.render(report, source_url=links.get("source_url"), max_chars=MAX_BODY - len(mark) - 1,
-                                         full_report_hint="the workflow run's report artifact", fail_on=fail_on)
+                                         full_report_hint="the workflow run's report artifact", fail_on=fail_on,
+                                         fail_on_existing=fail_on_existing)
     gh = GitHub(token, api_url or env.get("GITHUB_API_URL") or DEFAULT_API,
                 log=lambda msg: click.echo(f"canary-lint: {msg}", err=True))
     try:

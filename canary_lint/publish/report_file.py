@@ -35,7 +35,7 @@ def _finding(raw: dict, where: str) -> Finding:
             line=int(raw["line"]), column=int(raw["column"]),
             end_line=int(raw.get("end_line") or raw["line"]), end_column=int(raw.get("end_column") or raw["column"]),
             message=str(raw["message"]), fix=raw.get("fix"), operation=raw.get("operation"),
-            pointer=raw.get("pointer"), subject=str(raw.get("fingerprint") or ""),
+            pointer=raw.get("pointer"), subject=str(raw.get("fingerprint") or ""), new=raw.get("new") is not False,
             stored_fingerprint=str(raw.get("fingerprint") or ""),
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -35,10 +35,13 @@ class GateResult:
         return "\n".join(lines)
 
 
-def _red(findings: list[dict], fail_on: str) -> list[dict]:
+def _red(findings: list[dict], fail_on: str, fail_on_existing: bool) -> list[dict]:
+    """What fails the gate in a JSON report, as `Report.blocking` decides for a check: at or above `fail_on`,
+    and new (`"new": false` is a finding v1's tree already has) unless `fail_on_existing`."""
     ranks = {"info": 0, "warning": 1, "error": 2}
     floor = ranks[fail_on]
-    return [f for f in findings if ranks.get(f.get("severity"), 2) >= floor]
+    return [f for f in findings if ranks.get(f.get("severity"), 2) >= floor
+            and (fail_on_existing or f.get("new") is not False)]
 
 
 def head_commit(root: Path) -> str | None:
@@ -83,7 +86,7 @@ def _from_report(plan: Plan, gate: dict) -> GateResult:
             f"gate report {path} is for commit {data.get('commit') or 'unknown'}, not the release "
             f"being rolled out ({commit}); run `canary-lint check --format json` on this commit"
         )
-    findings = _red(list(data.get("findings", [])), gate.get("fail_on", "error"))
+    findings = _red(list(data.get("findings", [])), gate.get("fail_on", "error"), gate.get("fail_on_existing", False))
     errors = list(data.get("errors", []))
     summary = data.get("summary", {})
     text = f"{summary.get('errors', 0)} errors, {summary.get('warnings', 0)} warnings, {len(errors)} unreadable files"
@@ -103,9 +106,10 @@ def _from_check(plan: Plan, check: dict) -> GateResult:
     cfg = config_mod.load(cfg_path, str(root / paths[0]))
     if "fail_on" in check:
         cfg = cfg.merged(fail_on=Severity(check["fail_on"]))
+    cfg = cfg.merged(fail_on_existing=check.get("fail_on_existing"))
     base = check.get("base", cfg.base)
     report = run_check(paths, cfg, base=base, cwd=root)
-    red = [f.to_dict() for f in report.findings if f.severity.rank >= cfg.fail_on.rank]
+    red = [f.to_dict() for f in report.blocking(cfg.fail_on, cfg.fail_on_existing)]
     errors = list(report.errors)
     s = report.summary()
     text = f"{s['errors']} errors, {s['warnings']} warnings, {len(errors)} unreadable files"

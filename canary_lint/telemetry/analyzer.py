@@ -54,7 +54,7 @@ def _python_facts(ctx, extra: tuple, need: str = "setup") -> list:
         with ctx.guard(f.path, "telemetry"):
             tree = ctx.python_ast(f)
             if tree is not None:
-                out.append(scanner.scan(f.path, tree, str(f.abspath.parent), text))
+                out.append(scanner.scan(f.path, tree, ctx.read_text, text))
     return out
 
 

@@ -271,7 +271,9 @@ class Scanner:
                 for h in getattr(stmt, "handlers", ()) or getattr(stmt, "cases", ()):
                     stack.append((h.body, inner))
 
-    def scan(self, path: str, tree: ast.Module, base_dir: str | None = None, text: str | None = None) -> FileFacts:
+    def scan(self, path: str, tree: ast.Module, read=None, text: str | None = None) -> FileFacts:
+        """Facts of one file; `read(path) -> str | None` reads another file of the checked tree (a fileConfig
+        INI), by path relative to the current directory."""
         facts = FileFacts(path)
         mod = self._mod = _Module()
         self._enclosing: dict[int, ast.AST | None] = {}  # id(call) -> the function whose body holds it
@@ -309,7 +311,7 @@ class Scanner:
             elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
                 self._assignment(node, facts)
         for call in calls:
-            self._call(call, mod, facts, merged, base_dir)
+            self._call(call, mod, facts, merged, read)
         if script:  # a script's console set-up (basicConfig without a format) is not the service's log format
             facts.items = [i for i in facts.items if not (i.kind == "log-text" and i.detail == DEFAULT_BASIC_FORMAT)]
         logging_dict = mod.consts.get("LOGGING")
@@ -339,7 +341,7 @@ class Scanner:
                     facts.log_version_attached.append((node.lineno, f"{dotted(t.value)}[{key!r}] = ..."))
 
     # ---- calls ---------------------------------------------------------------------------------
-    def _call(self, call: ast.Call, mod: _Module, facts: FileFacts, merged: set, base_dir: str | None) -> None:
+    def _call(self, call: ast.Call, mod: _Module, facts: FileFacts, merged: set, read) -> None:
         func = call.func
         attr = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         # env vars the code sets for itself
@@ -396,7 +398,7 @@ class Scanner:
                 merged.add(id(config))
                 self._dict_config(config, call, mod, facts, "dictConfig")
         elif q == "logging.config.fileConfig" and call.args:
-            self._file_config(call, mod, facts, base_dir)
+            self._file_config(call, mod, facts, read)
         elif q.startswith("pythonjsonlogger.") and q.endswith("JsonFormatter"):
             self._json_formatter(call, mod, facts)
         elif q == "structlog.configure":
@@ -567,21 +569,25 @@ class Scanner:
         if verdict is False:
             facts.items.append(Item("log-json", call, "JsonFormatter", False))
 
-    def _file_config(self, call: ast.Call, mod: _Module, facts: FileFacts, base_dir: str | None) -> None:
+    def _file_config(self, call: ast.Call, mod: _Module, facts: FileFacts, read) -> None:
         import configparser
-        from pathlib import Path
+        import posixpath
 
         rel = _str(mod.resolve(call.args[0]))
-        if rel is None or base_dir is None:
+        if rel is None or read is None:
             return
-        candidates = [Path(base_dir) / rel, Path(rel)]
-        ini = next((p for p in candidates if p.is_file()), None)
-        if ini is None:
+        ini_text = None
+        # beside the module, else from the directory the check runs in (where the app usually starts)
+        for ini_path in (posixpath.join(posixpath.dirname(facts.path), rel), rel):
+            ini_text = read(ini_path)
+            if ini_text is not None:
+                break
+        if ini_text is None:
             return
         parser = configparser.ConfigParser(interpolation=None)
         try:
-            parser.read(ini, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError, OSError):
+            parser.read_string(ini_text)
+        except configparser.Error:
             return
         names = [n.strip() for n in parser.get("formatters", "keys", fallback="").split(",") if n.strip()]
         if not names:
@@ -594,7 +600,8 @@ class Scanner:
                 return  # default or custom formatter class: cannot tell
             if format_verdict(ast.Constant(fmt), mod, self.extra) is not False:
                 return
-        facts.items.append(Item("log-text", call, f"fileConfig {ini.name} formatters ({', '.join(names)})", False))
+        what = f"fileConfig {posixpath.basename(ini_path)} formatters ({', '.join(names)})"
+        facts.items.append(Item("log-text", call, what, False))
 
     def _loguru_handler(self, node: ast.AST, keywords: list, mod: _Module, facts: FileFacts, what: str) -> None:
         """A loguru sink: its `format` (default: no extra fields) or, with `serialize=True`, JSON that
