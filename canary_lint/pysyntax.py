@@ -1,0 +1,81 @@
+"""What the readers of newer Python share: the `ast` nodes our Python lacks, a quiet `ast.parse`, literal
+parts merged as `ast` merges them, and offsets turned into `ast` positions (1-based lines, byte columns)."""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+import warnings
+
+NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _node(name: str, fields: tuple, base):
+    real = getattr(ast, name, None)
+    if real is not None:
+        return real
+    return type(name, (base,), {"_fields": fields, "__doc__": f"`ast.{name}` of newer Pythons."})
+
+
+TypeAlias = _node("TypeAlias", ("name", "type_params", "value"), ast.stmt)
+TemplateStr = _node("TemplateStr", ("values",), ast.expr)
+Interpolation = _node("Interpolation", ("value", "str", "conversion", "format_spec"), ast.expr)
+
+
+def ast_parse(source: str, path: str, mode: str = "exec"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source, filename=path, mode=mode)
+
+
+def merge(values: list) -> list:
+    """Adjacent literal parts joined and empty ones dropped, as `ast` does."""
+    out = []
+    for v in values:
+        if isinstance(v, ast.Constant):
+            if v.value == "":
+                continue
+            if out and isinstance(out[-1], ast.Constant):
+                out[-1].value += v.value
+                out[-1].end_lineno, out[-1].end_col_offset = v.end_lineno, v.end_col_offset
+                continue
+        out.append(v)
+    return out
+
+
+class Lines:
+    """Offsets in `source` as `ast` positions. On a line that is not ASCII the byte column is counted
+    on from the last one asked for on that line, so asking along a long line stays linear."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.starts = [0] + [m.end() for m in NEWLINE.finditer(source)]
+        self._last: dict = {}
+        self._ascii = source.isascii()
+
+    def line(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, offset)
+        start = self.starts[line - 1]
+        if self._ascii:
+            return line, offset - start
+        last = self._last.get(line)
+        if last is None:
+            end = self.starts[line] if line < len(self.starts) else len(self.source)
+            last = self._last[line] = (start, 0, self.source[start:end].isascii())
+        at, col, ascii_ = last
+        if ascii_:
+            return line, offset - start
+        if offset < at:
+            at, col = start, 0
+        col += len(self.source[at:offset].encode("utf-8"))
+        self._last[line] = (offset, col, False)
+        return line, col
+
+    def locate(self, node, start: int, end: int):
+        node.lineno, node.col_offset = self.position(start)
+        node.end_lineno, node.end_col_offset = self.position(end)
+        return node
