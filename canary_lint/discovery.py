@@ -33,6 +33,8 @@ DBMATE = re.compile(rb"^--\s*migrate:up", re.M)
 FLYWAY = re.compile(r"^[VR]\d+(?:[._]\d+)*__.+\.sql$", re.I)
 DJANGO_NAME = re.compile(r"^\d{4}_\w+\.py$")
 DJANGO = re.compile(rb"class Migration\(")
+ALEMBIC = re.compile(rb"^down_revision\s*(?::[^=\n]*)?=", re.M)
+TEST_DATA = frozenset({"tests", "test", "testdata", "test_data", "fixtures"})
 SNIFF = 65536
 
 
@@ -152,24 +154,35 @@ def _alembic_dirs(roots: list[Path], config: Config, read_ini=_ini_text) -> set[
     return dirs
 
 
+def _test_data(parts: tuple) -> bool:
+    return any(p.lower() in TEST_DATA for p in parts[:-1])
+
+
 def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path], sniff=_sniff) -> set[str]:
     """The kinds of one file; `sniff(path) -> bytes` gives its first bytes (from the work tree by default)."""
     name = path.name
     lower = name.lower()
     kinds: set[str] = set()
     parts = PurePosixPath(rel).parts
+    fixture = not explicit and _test_data(parts)  # a migration under tests/ or in a fixture is not the history
     if lower.endswith(".py"):
         kinds.add("python")
         parent = path.parent.resolve() if alembic_dirs else None
-        if "versions" in parts[:-1] or (parent is not None and any(parent == d or d in parent.parents for d in alembic_dirs)):
+        if fixture:
+            pass
+        elif "versions" in parts[:-1] or (parent is not None and any(parent == d or d in parent.parents for d in alembic_dirs)):
             kinds.add("alembic")
         elif len(parts) >= 2 and parts[-2] == "migrations" and DJANGO_NAME.match(name) and DJANGO.search(sniff(path)):
             kinds.add("django")
+        elif "migrations" in parts[:-1] and ALEMBIC.search(sniff(path)):
+            kinds.add("alembic")  # an Alembic script directory without versions/ (plugin migrations)
     elif lower.endswith(".sql"):
         if lower.endswith(".down.sql"):
             return kinds if not explicit else {"sql"}
         head = sniff(path)
-        if (
+        if fixture:
+            kinds.add("sql")
+        elif (
             explicit
             or FLYWAY.match(name)
             or lower.endswith(".up.sql")

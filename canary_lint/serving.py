@@ -108,6 +108,10 @@ def _find(ctx) -> Serving:
             roots[path] = f"defines the {name[:-3].upper()} application"
         elif any(m in text for m in APP_MODULES) and _creates_app(ctx.python_ast(f)):
             roots[path] = "creates the web or worker application"
+    for module, why in _plugin_entry_points(ctx):  # plugins the service loads by name at run time
+        path = _module_path(project, module)
+        if path and path not in roots:
+            roots[path] = why
     if not roots:
         for module, why in _project_scripts(ctx):
             path = _module_path(project, module)
@@ -169,6 +173,46 @@ def _project_scripts(ctx) -> list[tuple[str, str]]:
             if isinstance(v, str)][:50] if isinstance(scripts, dict) else []
 
 
+def _plugin_entry_points(ctx) -> list[tuple[str, str]]:
+    """`module:attr` strings of setup.py `entry_points` and pyproject `[project.entry-points.*]` (not
+    `console_scripts`): plugins a serving process loads by name."""
+    from canary_lint.discovery import read_regular
+
+    out: list[tuple[str, str]] = []
+    data = read_regular(ctx.cwd / "setup.py", 1_000_000, ctx.cwd)
+    if data and b"entry_points" in data:
+        try:
+            tree = ast.parse(data.decode("utf-8", "replace"))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values):
+                    group = key.value if isinstance(key, ast.Constant) else None
+                    if not isinstance(group, str) or group in ("console_scripts", "gui_scripts"):
+                        continue
+                    for item in ast.walk(value):
+                        if isinstance(item, ast.Constant) and isinstance(item.value, str) and "=" in item.value:
+                            target = item.value.split("=", 1)[1].strip()
+                            if DOTTED.fullmatch(target):
+                                out.append((target.split(":")[0], f"plugin entry point ({group}) in setup.py"))
+    data = read_regular(ctx.cwd / "pyproject.toml", 1_000_000, ctx.cwd)
+    if data and b"entry-points" in data:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        try:
+            groups = tomllib.loads(data.decode("utf-8", "replace")).get("project", {}).get("entry-points", {})
+        except (ValueError, AttributeError):
+            groups = {}
+        for group, entries in (groups.items() if isinstance(groups, dict) else ()):
+            for target in (entries.values() if isinstance(entries, dict) else ()):
+                if isinstance(target, str) and DOTTED.fullmatch(target.strip()):
+                    out.append((target.strip().split(":")[0], f"plugin entry point ({group}) in pyproject.toml"))
+    return out[:500]
+
+
 def _closure(project, roots: list[str], by_path: dict, ctx) -> set[str]:
     """Files reachable from `roots` by imports (anywhere in a module) and dotted module strings."""
     seen: set[str] = set()
@@ -184,7 +228,7 @@ def _closure(project, roots: list[str], by_path: dict, ctx) -> set[str]:
         tree = ctx.python_ast(by_path[path])
         if tree is None:
             continue
-        for module in _referenced(tree, module_name(path)):
+        for module in _referenced(tree, module_name(path), path.endswith("__init__.py")):
             target = _module_path(project, module)
             if target and target not in seen and not is_test_path(target):
                 todo.append(target)
@@ -196,13 +240,13 @@ def _packages(path: str) -> list[str]:
     return ["/".join(parts[:i] + ["__init__.py"]) for i in range(1, len(parts) + 1)]
 
 
-def _referenced(tree: ast.Module, name: str) -> list[str]:
+def _referenced(tree: ast.Module, name: str, package: bool = False) -> list[str]:
     out: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = absolute(name, node.module or "", node.level)
+            base = absolute(name, node.module or "", node.level, package)
             out.append(base)
             out += [f"{base}.{a.name}" if base else a.name for a in node.names if a.name != "*"]
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and 3 < len(node.value) < 200 \

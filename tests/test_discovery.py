@@ -121,3 +121,19 @@ def test_a_symlink_out_of_the_tree_is_never_read(tmp_path):
     assert errors["app/leak.py"] == "symlink points outside the checked tree; not read"
     assert errors["deploy.env"] == errors["app/leak.py"] == errors["spec.yaml"]
     assert "app/inside.py" not in errors  # a link that stays inside is read like any file
+
+
+def test_plugin_alembic_migrations_without_versions_and_test_data_migrations(tmp_path):
+    plugin = tmp_path / "app" / "plugins" / "dynamic" / "migrations"
+    plugin.mkdir(parents=True)
+    (plugin / "93284ed9c099_prefix.py").write_text(
+        'revision = "93284ed9c099"\ndown_revision = None\n\n\ndef upgrade(op=None):\n    op.drop_column("dynamic_challenge", "initial")\n')
+    seed = tmp_path / "tests" / "testdata" / "migrations"
+    seed.mkdir(parents=True)
+    (seed / "seed_v3.9.sql").write_text("DROP TABLE tokens;\n")
+    (tmp_path / "tests" / "migrations" / "versions").mkdir(parents=True)
+    (tmp_path / "tests" / "migrations" / "versions" / "0001_x.py").write_text(
+        'revision = "1"\ndown_revision = None\nfrom alembic import op\ndef upgrade():\n    op.drop_table("t")\n')
+    report = json.loads(run_cli("check", "--select", "CLM", "--format", "json", cwd=tmp_path).stdout)
+    assert [(f["rule"], f["path"]) for f in report["findings"]] == [
+        ("CLM101", "app/plugins/dynamic/migrations/93284ed9c099_prefix.py")]

@@ -1066,3 +1066,47 @@ def test_a_drop_stays_an_error_unless_v1s_models_prove_it_unused(tmp_path, shape
     else:
         assert by_rule["CLM102"]["severity"] == "warning"
         assert "v1 no longer reads legacy_jobs" in by_rule["CLM102"]["message"]
+
+
+def test_a_unique_key_mixing_a_v1_column_with_a_constant_default_is_an_error(tmp_path):
+    from conftest import run_cli
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0001_init.py").write_text(rev('''
+        op.create_table("bindings", sa.Column("id", sa.Integer, primary_key=True), sa.Column("router_id", sa.String(36)))
+    ''', revision="0001", down=None, header="import sqlalchemy as sa\n"))
+    (versions / "0002_index.py").write_text(rev('''
+        op.add_column("bindings", sa.Column("binding_index", sa.Integer, nullable=False, server_default="1"))
+        op.create_unique_constraint("uq_router_binding", "bindings", ["router_id", "binding_index"])
+        op.create_unique_constraint("uq_id_binding", "bindings", ["id", "binding_index"])
+    ''', revision="0002", down="0001", header="import sqlalchemy as sa\n"))
+    report = json.loads(run_cli("check", "--select", "CLM111", "--format", "json", cwd=tmp_path).stdout)
+    got = {f["message"].split(":")[0]: f for f in report["findings"]}
+    mixed = got["adds UNIQUE constraint uq_router_binding on bindings"]
+    assert mixed["severity"] == "error" and "two rows v1 writes with the same router_id violate it" in mixed["message"]
+    assert got["adds UNIQUE constraint uq_id_binding on bindings"]["severity"] == "warning"  # id is v1's key
+
+
+def test_a_table_name_derived_through_declarative_base_cls_is_mapped(tmp_path):
+    """neutron's models: `BASEV2 = declarative_base(cls=NeutronBaseV2)`, whose `__tablename__` is
+    `cls.__name__.lower() + 's'`; v1 maps networks.mtu, so dropping it is an error naming the model."""
+    from conftest import git, run_cli
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "model_base.py").write_text(
+        "from sqlalchemy.ext import declarative\nfrom sqlalchemy.orm import declared_attr\n\n\n"
+        "class NeutronBaseV2:\n    @declared_attr\n    def __tablename__(cls):\n        return cls.__name__.lower() + 's'\n\n\n"
+        "BASEV2 = declarative.declarative_base(cls=NeutronBaseV2)\n")
+    (tmp_path / "app" / "models.py").write_text(
+        "import sqlalchemy as sa\nfrom app import model_base\n\n\nclass Network(model_base.BASEV2):\n"
+        "    id = sa.Column(sa.String(36), primary_key=True)\n    mtu = sa.Column(sa.Integer)\n")
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "v1")
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0002_mtu.py").write_text(rev('op.drop_column("networks", "mtu")', revision="0002", down=None))
+    report = json.loads(run_cli("check", "--base", "main", "--select", "CLM101", "--format", "json", cwd=tmp_path).stdout)
+    (finding,) = report["findings"]
+    assert finding["severity"] == "error" and "maps it in app/models.py:7" in finding["message"]

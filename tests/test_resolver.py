@@ -193,3 +193,8 @@ def test_a_hostile_revision_stops_at_a_named_bound():
     '''))
     assert [o.kind for o in mig.ops] == [K.DYNAMIC]
     assert "string over" in mig.ops[0].detail
+
+
+def test_relative_imports_of_a_package_init_are_the_package_itself():
+    files = {"pkg/__init__.py": "from .conf import NAME\nfrom . import conf\nALSO = conf.NAME\n", "pkg/conf.py": "NAME = 'orders'\n"}
+    assert value_of(files, "pkg", "NAME") == "orders" and value_of(files, "pkg", "ALSO") == "orders"

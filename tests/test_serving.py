@@ -82,3 +82,17 @@ def test_deployment_fixtures_of_tests_and_examples_are_not_the_deployment(tmp_pa
     assert run_check(["."], Config(root=tmp_path), cwd=tmp_path).findings == ()
     write(tmp_path, {"deploy/shop.yaml": pod})
     assert {f.path for f in run_check(["."], Config(root=tmp_path), cwd=tmp_path).findings} == {"deploy/shop.yaml"}
+
+
+def test_star_imports_of_a_package_and_plugin_entry_points_are_followed(tmp_path):
+    write(tmp_path, {
+        "Dockerfile": 'CMD ["uvicorn", "shop.main:app"]\n',
+        "shop/__init__.py": "", "shop/main.py": "from fastapi import FastAPI\nfrom shop.core import settings\napp = FastAPI()\n",
+        "shop/core/__init__.py": "", "shop/core/settings/__init__.py": "from .settings import *\n",
+        "shop/core/settings/settings.py": BARE_LOG,
+        "plugins/slack.py": BARE_LOG,
+        "setup.py": "from setuptools import setup\nsetup(entry_points={'shop.plugins': ['slack = plugins.slack:SlackPlugin'],"
+                    " 'console_scripts': ['shop = tools.cli:main']})\n",
+        "tools/cli.py": BARE_LOG,
+    })
+    assert reported(tmp_path) == {"shop/core/settings/settings.py:CLT401", "plugins/slack.py:CLT401"}

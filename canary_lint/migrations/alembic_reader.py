@@ -95,7 +95,9 @@ class Reader(OpCalls, Evaluator):
             down_t = (str(down),)
         upgrade = self.funcs["upgrade"]
         try:
-            self.call_function((self.scope, upgrade), [], {}, {})
+            params = {a.arg for a in upgrade.args.posonlyargs + upgrade.args.args + upgrade.args.kwonlyargs}
+            # plugin migrations take the operations object as an argument: `def upgrade(op=None)`
+            self.call_function((self.scope, upgrade), [], {"op": OP} if "op" in params else {}, {})
         except RecursionError:
             self.ops.append(Op(K.DYNAMIC, line=upgrade.lineno, end_line=upgrade.lineno,
                                detail="upgrade() nests too deeply to be read statically"))

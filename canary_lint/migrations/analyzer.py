@@ -187,6 +187,8 @@ def _base_index(ctx, words: set):
     excludes = ctx.config.all_excludes
     # a Django table `shop_order` is mapped by `class Order` in shop/models.py: look for the model name too
     words = words | {w.split("_", 1)[1] for w in words if "_" in w}
+    # ... and the class name of a table named by a convention (`networks` -> class Network)
+    words = words | {w[:-3] + "y" if w.endswith("ies") else w[:-1] for w in words if w.endswith("s") and len(w) > 3}
     # ... and every file that names a table indirectly: a model whose table no one can read blocks "v1 no
     # longer uses it" (SQLModel table=True, a __tablename__ derived by a base class, mixins)
     pattern = re.compile("|".join([re.escape(w) for w in sorted(words, key=len, reverse=True)]

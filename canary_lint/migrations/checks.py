@@ -360,14 +360,21 @@ class Judge:
         t = op.table
         if kind in ("unique", "primary_key") and op.columns:
             own = [c for c in op.columns if ("column", (t, c)) in self._new_objects]
-            if not own or len(own) != len(op.columns):
-                return None  # another column may tell v1's rows apart
+            if not own:
+                return None
             specs = [self._schema.column(t, c) if self._schema else None for c in own]
             if all(s is not None and s.default and not volatile_default(s.default) and "nextval" not in s.default
                    for s in specs):
                 defaults = ", ".join(f"{c} = {s.default}" for c, s in zip(own, specs))
+                theirs = [c for c in op.columns if c not in own]
+                if not theirs:
+                    return (f"v1 does not know {', '.join(own)}, so every row it inserts gets the server default "
+                            f"({defaults}) and v1's second INSERT into {t} violates it")
+                known = [self._schema.column(t, c) if self._schema else None for c in theirs]
+                if any(k is None or k.primary_key or k.unique for k in known):
+                    return None  # v1's own columns may already tell its rows apart
                 return (f"v1 does not know {', '.join(own)}, so every row it inserts gets the server default "
-                        f"({defaults}) and v1's second INSERT into {t} violates it")
+                        f"({defaults}): two rows v1 writes with the same {', '.join(theirs)} violate it")
         if kind == "check" and op.proves_not_null and (t, op.proves_not_null) in self._fresh:
             return (f"v1 does not know {op.proves_not_null}, so every row it inserts leaves it NULL, which the "
                     f"check refuses")
@@ -405,7 +412,8 @@ class Judge:
             self._concurrent_in_tx(mig, op, "DROP INDEX CONCURRENTLY")
         else:
             self.emit("index-build-blocks-v1-writes", mig, op,
-                      f"drops index {op.name} on {table} without CONCURRENTLY: the ACCESS EXCLUSIVE lock blocks "
+                      f"drops index {op.name or '(named at run time)'} on {table} without CONCURRENTLY: the ACCESS "
+                      "EXCLUSIVE lock blocks "
                       f"v1's reads and writes on {table} (and queues behind any long query)",
                       "RemoveIndexConcurrently (django.contrib.postgres.operations) in a migration with atomic = "
                       "False" if mig.source == "django" else

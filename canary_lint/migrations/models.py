@@ -78,6 +78,20 @@ def table_of(index, path: str, node: ast.ClassDef) -> str | None:
     return None
 
 
+BASE_FACTORIES = frozenset({"declarative_base", "generate_base", "as_declarative_base"})
+
+
+def declarative_base(index, node: ast.Assign) -> None:
+    """`Base = declarative_base(cls=NamingBase)`: classes deriving from `Base` take `NamingBase`'s naming."""
+    if call_name(node.value) not in BASE_FACTORIES:
+        return
+    cls = next((k.value for k in node.value.keywords if k.arg == "cls"), None)
+    names = [call_name(cls)] if cls is not None and call_name(cls) else []
+    for target in node.targets:
+        if isinstance(target, ast.Name):
+            index.bases[target.id] = names
+
+
 def finish(index, index_columns) -> None:
     """Resolve the classes `table_of` kept, now that every indexed file is known (`index_columns(index, path,
     node, table)` records a resolved one); the rest are unresolved."""

@@ -112,6 +112,8 @@ def index_python(index: UsageIndex, path: str, tree: ast.Module) -> None:
             table = models.table_of(index, path, node)
             if table:
                 index_columns(index, path, node, table)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            models.declarative_base(index, node)  # `BASEV2 = declarative_base(cls=NeutronBaseV2)`
         elif isinstance(node, ast.Call) and call_name(node) == "Table" and node.args and _str(node.args[0]):
             table = _str(node.args[0])
             index.add_table(table, Use(path, node.lineno, "maps"))

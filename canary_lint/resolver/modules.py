@@ -16,12 +16,14 @@ def module_name(path: str) -> str:
     return ".".join(parts)
 
 
-def absolute(name: str, module: str, level: int) -> str:
-    """The module a `from {'.' * level}{module} import ...` in module `name` means."""
+def absolute(name: str, module: str, level: int, package: bool = False) -> str:
+    """The module a `from {'.' * level}{module} import ...` in module `name` means (`package`: `name` is a
+    package's `__init__.py`, whose `.` is the package itself)."""
     if not level:
         return module
     parts = name.split(".") if name else []
-    package = parts[:-level] if len(parts) >= level else []
+    drop = level - 1 if package else level
+    package = parts[:len(parts) - drop] if len(parts) >= drop else []
     return ".".join([*package, module] if module else package)
 
 
@@ -29,9 +31,10 @@ class ModuleScope:
     """The top level of one module: constants, other assignments (evaluated on first use), functions,
     classes and imports."""
 
-    def __init__(self, tree: ast.Module, name: str = "", project: "Project | None" = None):
+    def __init__(self, tree: ast.Module, name: str = "", project: "Project | None" = None, package: bool = False):
         self.tree = tree
         self.name = name
+        self.package = package
         self.project = project
         self.consts: dict = {}
         self.nodes: dict = {}
@@ -75,7 +78,7 @@ class ModuleScope:
                         self._top(inner)
 
     def _absolute(self, module: str, level: int) -> str:
-        return absolute(self.name, module, level)
+        return absolute(self.name, module, level, self.package)
 
 
 class Project:
@@ -103,10 +106,11 @@ class Project:
         if module not in self._scopes:
             path = self.path_of(module)
             tree = self._load(path) if path else None
-            self._scopes[module] = ModuleScope(tree, module, self) if tree is not None else None
+            self._scopes[module] = (ModuleScope(tree, module, self, path.endswith("__init__.py"))
+                                    if tree is not None else None)
         return self._scopes[module]
 
     def scope_of_path(self, path: str, tree: ast.Module) -> ModuleScope:
-        return ModuleScope(tree, module_name(path), self)
+        return ModuleScope(tree, module_name(path), self, path.endswith("__init__.py"))
 
 
