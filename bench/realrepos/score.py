@@ -1,0 +1,320 @@
+"""Score canary-lint runs against the hand labels; write the tables into README.md.
+
+    python bench/realrepos/score.py before=OUT1 after=OUT2 [--write] [--unlabelled]
+
+Each NAME=OUT is a directory written by run.py. Labels (labels.csv) are keyed by
+(repo, head, path, rule, subject), subject being the finding's fingerprint, so they carry over between runs
+whose line numbers differ; a finding whose fingerprint changed is matched on (repo, head, path, rule, line).
+
+- A finding is labelled `true`, `low-value` or `false-alarm`. precision = (true + low-value) / findings.
+- A `miss` row is a problem a run did not report. Its `line` may be a range `a-b` and its `rule` a list of
+  alternatives `CLM101|CLM102` (prefixes allowed), `path` and `line` likewise (`a.py|b.py`, `3-9|12`): a
+  later run finds it when it reports, at warning or error, a matching rule at one of those places.
+  recall = found / (found + missed), found counting the distinct problems (path, line) of the true findings
+  plus the misses a run finds.
+- The gate counts what fails a release: findings whose report marks them as new (`"new": false` is an
+  existing finding, kept out of the gate); a report without that field puts every finding in the gate.
+- migrations_ops.csv lists every operation of the migrations corpus's new revisions, v1-breaking or not;
+  recall there is breaking operations reported at warning or error over breaking operations.
+
+--unlabelled lists the findings no label covers (with their message), to label them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import corpus  # noqa: E402
+
+GOOD = {"true", "low-value"}
+VERDICTS = GOOD | {"false-alarm", "miss"}
+MARK_START, MARK_END = "<!-- score:start -->", "<!-- score:end -->"
+
+
+@dataclass
+class Label:
+    row: dict
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self.row[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    def places(self) -> list[tuple[str, int, int]]:
+        """(path, first line, last line) alternatives: `path` and `line` may list several, `|`-separated."""
+        spans = []
+        for path, span in zip(self.row["path"].split("|"), self.row["line"].split("|")):
+            a, _, b = span.partition("-")
+            spans.append((path, int(a), int(b or a)))
+        return spans
+
+    def rule_matches(self, rule: str) -> bool:
+        return any(rule.startswith(alt) for alt in self.row["rule"].split("|") if alt)
+
+    def covers(self, f: dict) -> bool:
+        return f["severity"] in ("warning", "error") and self.rule_matches(f["rule"]) and any(
+            f["path"] == path and lo <= f["line"] <= hi for path, lo, hi in self.places())
+
+
+def read_csv(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        return [r for r in csv.DictReader(fh) if r.get("repo") and not r["repo"].startswith("#")]
+
+
+def load_labels() -> tuple[dict, dict, dict]:
+    by_fp, by_line, misses = {}, {}, defaultdict(list)
+    for row in read_csv(HERE / "labels.csv"):
+        if row["verdict"] not in VERDICTS:
+            raise SystemExit(f"labels.csv: unknown verdict {row['verdict']!r} in {row}")
+        lab = Label(row)
+        if row["verdict"] == "miss":
+            misses[(row["repo"], row["head"])].append(lab)
+            continue
+        by_fp[(row["repo"], row["head"], row["path"], row["rule"], row["subject"])] = lab
+        by_line[(row["repo"], row["head"], row["path"], row["rule"], row["line"])] = lab
+    return by_fp, by_line, misses
+
+
+@dataclass
+class Tally:
+    findings: int = 0
+    good: int = 0
+    gate: int = 0
+    gate_good: int = 0
+    existing: int = 0
+    unlabelled: int = 0
+    found: int = 0
+    missed: int = 0
+    verdicts: Counter = field(default_factory=Counter)
+    wall: float = 0.0
+    pairs: int = 0
+
+    def add(self, other: "Tally") -> None:
+        for name in ("findings", "good", "gate", "gate_good", "existing", "unlabelled", "found", "missed", "wall",
+                     "pairs"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.verdicts.update(other.verdicts)
+
+    @staticmethod
+    def ratio(a: int, b: int) -> str:
+        return f"{a / b:.2f}" if b else "–"
+
+    def precision(self) -> str:
+        return self.ratio(self.good, self.findings - self.unlabelled)
+
+    def gate_precision(self) -> str:
+        return self.ratio(self.gate_good, self.gate)
+
+    def recall(self) -> str:
+        return self.ratio(self.found, self.found + self.missed)
+
+
+def report_of(out: Path, pair: corpus.Pair) -> dict | None:
+    path = out / pair.repo / f"{pair.key}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def score_pair(out: Path, pair: corpus.Pair, labels, unlabelled: list) -> Tally:
+    by_fp, by_line, misses = labels
+    t = Tally(pairs=1)
+    report = report_of(out, pair)
+    if report is None:
+        unlabelled.append((pair, {"path": "-", "line": 0, "rule": "RUN", "message": "no report"}))
+        return t
+    problems = set()
+    pair_misses = misses.get((pair.repo, pair.head), [])
+    for f in report["findings"]:
+        key = (pair.repo, pair.head, f["path"], f["rule"])
+        lab = by_fp.get((*key, f["fingerprint"])) or by_line.get((*key, str(f["line"])))
+        verdict = lab.verdict if lab else None
+        if verdict is None and any(m.covers(f) for m in pair_misses):
+            verdict = "true"  # a labelled miss this run now reports
+        t.findings += 1
+        new = f.get("new", True) is not False
+        t.existing += not new
+        if verdict is None:
+            t.unlabelled += 1
+            unlabelled.append((pair, f))
+            continue
+        t.verdicts[verdict] += 1
+        good = verdict in GOOD
+        t.good += good
+        if new:
+            t.gate += 1
+            t.gate_good += good
+        if verdict == "true" and not any(m.covers(f) for m in pair_misses):
+            problems.add((f["path"], f["line"]))
+    found_misses = [m for m in pair_misses if any(m.covers(f) for f in report["findings"])]
+    t.found = len(problems) + len(found_misses)
+    t.missed = len(pair_misses) - len(found_misses)
+    t.verdicts["miss"] += t.missed
+    return t
+
+
+def op_recall(out: Path) -> dict[str, tuple[int, int]]:
+    """Per repository: (breaking operations reported at warning or error, breaking operations)."""
+    result: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    reports: dict[tuple[str, str], dict | None] = {}
+    for row in read_csv(HERE / "migrations_ops.csv"):
+        if row["breaking"] != "yes":
+            continue
+        pair = next((p for p in corpus.PAIRS if p.repo == row["repo"] and p.head == row["head"]), None)
+        if pair is None:
+            continue
+        if (pair.repo, pair.head) not in reports:
+            reports[(pair.repo, pair.head)] = report_of(out, pair)
+        report = reports[(pair.repo, pair.head)]
+        lab = Label(row)
+        hit = bool(report) and any(lab.covers(f) for f in report["findings"])
+        result[row["repo"]][0] += hit
+        result[row["repo"]][1] += 1
+    return {k: (v[0], v[1]) for k, v in result.items()}
+
+
+def table(runs: dict[str, Path], labels, corpus_name: str, unlabelled: list) -> tuple[str, dict]:
+    lines = [f"| repo | pairs | run | findings | existing | true | low-value | false alarms | unlabelled | "
+             f"precision | gate precision | found | missed | recall | wall |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    totals = {}
+    repos = sorted({p.repo for p in corpus.pairs(corpus_name)}, key=str.lower)
+    for name, out in runs.items():
+        timings = {(r["repo"], r["head"]): float(r["wall_s"]) for r in read_csv(out / "timings.csv")}
+        total = Tally()
+        per_repo = {}
+        for repo in repos:
+            t = Tally()
+            for pair in corpus.pairs(corpus_name, [repo]):
+                pt = score_pair(out, pair, labels, unlabelled if name == list(runs)[-1] else [])
+                pt.wall = timings.get((pair.repo, pair.head), 0.0)
+                t.add(pt)
+            per_repo[repo] = t
+            total.add(t)
+        per_repo["**total**"] = total
+        totals[name] = per_repo
+    for repo in [*repos, "**total**"]:
+        for name in runs:
+            t = totals[name][repo]
+            v = t.verdicts
+            lines.append(f"| {repo} | {t.pairs} | {name} | {t.findings} | {t.existing} | {v['true']} | "
+                         f"{v['low-value']} | {v['false-alarm']} | {t.unlabelled} | {t.precision()} | "
+                         f"{t.gate_precision()} | {t.found} | {t.missed} | {t.recall()} | {t.wall:.1f} s |")
+    return "\n".join(lines), totals
+
+
+def classes(corpus_name: str) -> str:
+    """Counts of false-alarm and miss classes (from the labels, i.e. the state of the first run)."""
+    heads = {(p.repo, p.head) for p in corpus.pairs(corpus_name)}
+    counts: Counter = Counter()
+    examples: dict = defaultdict(list)
+    for row in read_csv(HERE / "labels.csv"):
+        if (row["repo"], row["head"]) not in heads or row["verdict"] not in ("false-alarm", "miss", "low-value"):
+            continue
+        key = (row["verdict"], row.get("class") or "-")
+        counts[key] += 1
+        if len(examples[key]) < 3:
+            examples[key].append(f"{row['repo']} {row['head']} {row['path']}:{row['line']}")
+    lines = ["| verdict | class | count | examples |", "| --- | --- | --- | --- |"]
+    for (verdict, cls), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1])):
+        lines.append(f"| {verdict} | {cls} | {n} | {'; '.join(examples[(verdict, cls)])} |")
+    return "\n".join(lines)
+
+
+def ops_table(runs: dict[str, Path]) -> str:
+    rows = read_csv(HERE / "migrations_ops.csv")
+    if not rows:
+        return "(no operations labelled yet)"
+    lines = ["| repo | operations | v1-breaking | " + " | ".join(f"{n}: reported" for n in runs) + " | "
+             + " | ".join(f"{n}: recall" for n in runs) + " |",
+             "| --- | --- | --- | " + " | ".join("---" for _ in runs) + " | " + " | ".join("---" for _ in runs) + " |"]
+    recalls = {name: op_recall(out) for name, out in runs.items()}
+    repos = sorted({r["repo"] for r in rows})
+    for repo in [*repos, "**total**"]:
+        sel = [r for r in rows if repo in (r["repo"], "**total**")]
+        breaking = sum(r["breaking"] == "yes" for r in sel)
+        hits = []
+        for name in runs:
+            rec = recalls[name]
+            h = sum(v[0] for k, v in rec.items() if repo in (k, "**total**"))
+            hits.append(h)
+        lines.append(f"| {repo} | {len(sel)} | {breaking} | " + " | ".join(str(h) for h in hits) + " | "
+                     + " | ".join(Tally.ratio(h, breaking) for h in hits) + " |")
+    by_class: Counter = Counter()
+    missed_by_class: dict[str, Counter] = {name: Counter() for name in runs}
+    for r in rows:
+        if r["breaking"] != "yes":
+            continue
+        by_class[r["class"]] += 1
+    for name, out in runs.items():
+        cache: dict = {}
+        for r in rows:
+            if r["breaking"] != "yes":
+                continue
+            pair = next((p for p in corpus.PAIRS if p.repo == r["repo"] and p.head == r["head"]), None)
+            if pair is None:
+                continue
+            rep = cache.setdefault((pair.repo, pair.head), report_of(out, pair))
+            if not (rep and any(Label(r).covers(f) for f in rep["findings"])):
+                missed_by_class[name][r["class"]] += 1
+    lines += ["", "| how the operation is reached | v1-breaking | " + " | ".join(f"{n}: missed" for n in runs) + " |",
+              "| --- | --- | " + " | ".join("---" for _ in runs) + " |"]
+    for cls, n in by_class.most_common():
+        lines.append(f"| {cls} | {n} | " + " | ".join(str(missed_by_class[name][cls]) for name in runs) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="NAME=OUT directories written by run.py")
+    parser.add_argument("--write", action="store_true", help="write the tables into README.md")
+    parser.add_argument("--unlabelled", action="store_true", help="list findings no label covers")
+    args = parser.parse_args(argv)
+    runs = {}
+    for spec in args.runs:
+        name, sep, out = spec.partition("=")
+        if not sep:
+            parser.error(f"expected NAME=OUT, got {spec!r}")
+        runs[name] = Path(out)
+    labels = load_labels()
+    unlabelled: list = []
+    parts = []
+    for corpus_name, title in (("release", "Release pairs (issue 11)"), ("migrations", "Migrations corpus (issue 12)")):
+        text, _ = table(runs, labels, corpus_name, unlabelled)
+        parts += [f"### {title}", "", text, ""]
+        if corpus_name == "migrations":
+            parts += ["Operation by operation:", "", ops_table(runs), ""]
+        parts += ["Classes (from the labels of the first run):", "", classes(corpus_name), ""]
+    body = "\n".join(parts)
+    print(body)
+    if args.unlabelled:
+        for pair, f in unlabelled:
+            print(f"UNLABELLED {pair.repo},{pair.base},{pair.head},{f['path']},{f['line']},{f['rule']},"
+                  f"{f.get('fingerprint', '')}  [{f.get('severity', '')}] {f.get('message', '')[:300]}")
+    if args.write:
+        readme = HERE / "README.md"
+        text = readme.read_text() if readme.is_file() else ""
+        block = f"{MARK_START}\n{body}\n{MARK_END}"
+        if MARK_START in text:
+            text = re.sub(re.escape(MARK_START) + ".*?" + re.escape(MARK_END), lambda _: block, text, flags=re.S)
+        else:
+            text = text.rstrip() + "\n\n" + block + "\n"
+        readme.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
