@@ -246,6 +246,50 @@ def table(runs: dict[str, Path], labels, corpus_name: str, unlabelled: list) -> 
     return "\n".join(lines), totals
 
 
+APP_FAMILIES = ("CLS", "CLT")
+
+
+def app_table(runs: dict[str, Path], labels) -> str:
+    """Issue 12's application corpus: state and telemetry problems of each application at its newest release."""
+    by_fp, by_line, misses = labels
+    lines = ["| application | head | run | findings | true | low-value | false alarms | unlabelled | found | missed | "
+             "precision | recall |", "|" + " --- |" * 12]
+    totals = {name: Counter() for name in runs}
+    for repo in sorted({p.repo for p in corpus.pairs("release")}, key=str.lower):
+        pair = corpus.pairs("release", [repo])[-1]
+        app_misses = [m for m in misses.get((repo, pair.head), [])
+                      if all(alt.startswith(APP_FAMILIES) for alt in m.row["rule"].split("|"))]
+        for name, out in runs.items():
+            report = report_of(out, pair) or {"findings": []}
+            c = Counter()
+            problems = set()
+            found = [m for m in app_misses if any(m.covers(f) for f in report["findings"])]
+            for f in report["findings"]:
+                if not f["rule"].startswith(APP_FAMILIES):
+                    continue
+                key = (repo, pair.head, f["path"], f["rule"])
+                lab = by_fp.get((*key, f["fingerprint"])) or by_line.get((*key, str(f["line"])))
+                verdict = lab.verdict if lab else ("true" if any(m.covers(f) for m in app_misses) else "unlabelled")
+                c["findings"] += 1
+                c[verdict] += 1
+                if verdict == "true" and not any(m.covers(f) for m in app_misses):
+                    problems.add((f["path"], f["line"]))
+            c["found"] = len(problems) + len(found)
+            c["missed"] = len(app_misses) - len(found)
+            totals[name].update(c)
+            lines.append(_app_row(repo, pair.head, name, c))
+    for name in runs:
+        lines.append(_app_row("**total**", "", name, totals[name]))
+    return "\n".join(lines)
+
+
+def _app_row(repo: str, head: str, name: str, c: Counter) -> str:
+    labelled = c["findings"] - c["unlabelled"]
+    return (f"| {repo} | {head} | {name} | {c['findings']} | {c['true']} | {c['low-value']} | {c['false-alarm']} | "
+            f"{c['unlabelled']} | {c['found']} | {c['missed']} | {Tally.ratio(c['true'] + c['low-value'], labelled)} | "
+            f"{Tally.ratio(c['found'], c['found'] + c['missed'])} |")
+
+
 def classes(totals: dict) -> str:
     """Counts of the false-alarm, low-value, miss (and flagged true) classes in each run, with examples."""
     runs = list(totals)
@@ -329,6 +373,9 @@ def main(argv: list[str]) -> int:
         parts += [f"### {title}", "", text, ""]
         if corpus_name == "migrations":
             parts += ["Operation by operation:", "", ops_table(runs), ""]
+        else:
+            parts += ["State and telemetry problems of each application at its newest release (issue 12's application",
+                      "corpus; every problem counted once, not once per pair):", "", app_table(runs, labels), ""]
         parts += ["Classes of the findings that were not plainly right, and of the misses (a flagged `true` is",
                   "right but reported below its severity or for a wrong reason):", "", classes(totals), ""]
     body = "\n".join(parts)
