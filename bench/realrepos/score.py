@@ -191,26 +191,6 @@ def score_pair(out: Path, pair: corpus.Pair, labels, unlabelled: list) -> Tally:
     return t
 
 
-def op_recall(out: Path) -> dict[str, tuple[int, int]]:
-    """Per repository: (breaking operations reported at warning or error, breaking operations)."""
-    result: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    reports: dict[tuple[str, str], dict | None] = {}
-    for row in read_csv(HERE / "migrations_ops.csv"):
-        if row["breaking"] != "yes":
-            continue
-        pair = next((p for p in corpus.PAIRS if p.repo == row["repo"] and p.head == row["head"]), None)
-        if pair is None:
-            continue
-        if (pair.repo, pair.head) not in reports:
-            reports[(pair.repo, pair.head)] = report_of(out, pair)
-        report = reports[(pair.repo, pair.head)]
-        lab = Label(row)
-        hit = bool(report) and any(lab.covers(f) for f in report["findings"])
-        result[row["repo"]][0] += hit
-        result[row["repo"]][1] += 1
-    return {k: (v[0], v[1]) for k, v in result.items()}
-
-
 def table(runs: dict[str, Path], labels, corpus_name: str, unlabelled: list) -> tuple[str, dict]:
     with_recall = corpus_name == "release"
     head = ["repo", "pairs", "run", "findings", "already in v1", "marked existing", "true", "low-value",
@@ -305,51 +285,42 @@ def classes(totals: dict) -> str:
 
 
 def ops_table(runs: dict[str, Path]) -> str:
-    rows = read_csv(HERE / "migrations_ops.csv")
+    """Recall over the labelled operations: per repository, and per way the operation is reached."""
+    rows = [r for r in read_csv(HERE / "migrations_ops.csv")]
     if not rows:
         return "(no operations labelled yet)"
-    lines = ["| repo | operations | v1-breaking | " + " | ".join(f"{n}: reported" for n in runs) + " | "
-             + " | ".join(f"{n}: recall" for n in runs) + " |",
-             "| --- | --- | --- | " + " | ".join("---" for _ in runs) + " | " + " | ".join("---" for _ in runs) + " |"]
-    recalls = {name: op_recall(out) for name, out in runs.items()}
-    repos = sorted({r["repo"] for r in rows})
-    for repo in [*repos, "**total**"]:
+    pairs = {(p.repo, p.head): p for p in corpus.PAIRS}
+    hits = {name: Counter() for name in runs}  # (repo) -> breaking operations reported
+    missed = {name: Counter() for name in runs}  # (class) -> missed, and (class, "warning") -> only a warning
+    for name, out in runs.items():
+        reports = {key: report_of(out, pair) for key, pair in pairs.items()}
+        for r in rows:
+            report = reports.get((r["repo"], r["head"]))
+            if r["breaking"] != "yes" or report is None:
+                continue
+            if any(Label(r).covers(f) for f in report["findings"]):
+                hits[name][r["repo"]] += 1
+                continue
+            missed[name][r["class"]] += 1
+            weaker = Label({**r, "severity": ""})
+            missed[name][(r["class"], "warning")] += any(weaker.covers(f) for f in report["findings"])
+    lines = ["| repo | operations | v1-breaking | " + " | ".join(f"{n}: reported | {n}: recall" for n in runs) + " |",
+             "|" + " --- |" * (3 + 2 * len(runs))]
+    for repo in [*sorted({r["repo"] for r in rows}), "**total**"]:
         sel = [r for r in rows if repo in (r["repo"], "**total**")]
         breaking = sum(r["breaking"] == "yes" for r in sel)
-        hits = []
+        cells = []
         for name in runs:
-            rec = recalls[name]
-            h = sum(v[0] for k, v in rec.items() if repo in (k, "**total**"))
-            hits.append(h)
-        lines.append(f"| {repo} | {len(sel)} | {breaking} | " + " | ".join(str(h) for h in hits) + " | "
-                     + " | ".join(Tally.ratio(h, breaking) for h in hits) + " |")
-    by_class: Counter = Counter()
-    missed_by_class: dict[str, Counter] = {name: Counter() for name in runs}
-    downgraded: dict[str, Counter] = {name: Counter() for name in runs}
-    for r in rows:
-        if r["breaking"] != "yes":
-            continue
-        by_class[r["class"]] += 1
-    for name, out in runs.items():
-        cache: dict = {}
-        for r in rows:
-            if r["breaking"] != "yes":
-                continue
-            pair = next((p for p in corpus.PAIRS if p.repo == r["repo"] and p.head == r["head"]), None)
-            if pair is None:
-                continue
-            rep = cache.setdefault((pair.repo, pair.head), report_of(out, pair))
-            if not (rep and any(Label(r).covers(f) for f in rep["findings"])):
-                missed_by_class[name][r["class"]] += 1
-                weaker = Label({**r, "severity": ""})
-                if rep and any(weaker.covers(f) for f in rep["findings"]):
-                    downgraded[name][r["class"]] += 1
+            h = sum(hits[name].values()) if repo == "**total**" else hits[name][repo]
+            cells += [str(h), Tally.ratio(h, breaking)]
+        lines.append(f"| {repo} | {len(sel)} | {breaking} | " + " | ".join(cells) + " |")
+    by_class = Counter(r["class"] for r in rows if r["breaking"] == "yes")
     lines += ["", "| how the operation is reached | v1-breaking | "
               + " | ".join(f"{n}: missed (of which only a warning)" for n in runs) + " |",
-              "| --- | --- | " + " | ".join("---" for _ in runs) + " |"]
+              "|" + " --- |" * (2 + len(runs))]
     for cls, n in by_class.most_common():
         lines.append(f"| {cls} | {n} | " + " | ".join(
-            f"{missed_by_class[name][cls]} ({downgraded[name][cls]})" for name in runs) + " |")
+            f"{missed[name][cls]} ({missed[name][(cls, 'warning')]})" for name in runs) + " |")
     return "\n".join(lines)
 
 
