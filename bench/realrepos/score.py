@@ -171,7 +171,8 @@ def score_pair(out: Path, pair: corpus.Pair, labels, unlabelled: list) -> Tally:
             unlabelled.append((pair, f))
             continue
         t.verdicts[verdict] += 1
-        if verdict != "true" or (lab and lab.row.get("class")):
+        severity_note = lab and lab.row.get("class", "").startswith(("downgraded", "severity"))
+        if verdict != "true" or (lab and lab.row.get("class") and not (severity_note and f["severity"] == "error")):
             t.note(verdict, lab.row.get("class") if lab else "", pair, f["path"], f["line"])
         t.in_v1 += bool(lab and lab.row.get("v1") == "existing")
         good = verdict in GOOD
@@ -278,7 +279,8 @@ def classes(totals: dict) -> str:
     lines = ["| verdict | class | " + " | ".join(runs) + " | examples |", "|" + " --- |" * (len(runs) + 3)]
     for key in keys:
         counts = [totals[name]["**total**"].classes[key] for name in runs]
-        places = next((totals[name]["**total**"].examples[key] for name in runs if totals[name]["**total**"].examples[key]), [])
+        places = next((totals[name]["**total**"].examples[key] for name in reversed(runs)
+                       if totals[name]["**total**"].examples[key]), [])
         distinct = list(dict.fromkeys(places))[:3]
         lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(str(c) for c in counts) + f" | {'; '.join(distinct)} |")
     return "\n".join(lines)
