@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import ast
 
-from canary_lint.pyscan import blank
-from canary_lint.pysyntax import Interpolation, Lines, TemplateStr, TypeAlias, ast_parse, merge
+from canary_lint.pysyntax import (
+    Interpolation,
+    Lines,
+    TemplateStr,
+    TypeAlias,
+    ast_parse,
+    blank,
+    merge,
+)
 
 
 def cst_module(source: str, path: str) -> ast.Module:

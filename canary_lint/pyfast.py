@@ -16,8 +16,21 @@ import ast
 import re
 import warnings
 
-from canary_lint.pyscan import Field, FString, Plain, Unit, blank, scan
-from canary_lint.pysyntax import NEWLINE, Interpolation, Lines, TemplateStr, TypeAlias, ast_parse, merge
+from canary_lint.pyscan import scan
+from canary_lint.pysyntax import (
+    NEWLINE,
+    Field,
+    FString,
+    Interpolation,
+    Lines,
+    Plain,
+    TemplateStr,
+    TypeAlias,
+    Unit,
+    ast_parse,
+    blank,
+    merge,
+)
 
 MAX_RETRIES = 8
 _ESCAPE_OR_QUOTE = re.compile(r'\\[\s\S]|"')

@@ -20,11 +20,13 @@ from __future__ import annotations
 import keyword
 import re
 
+from canary_lint.pysyntax import NEWLINE as _NEWLINE
+from canary_lint.pysyntax import Field, FString, Plain, Unit, blank
+
 MAX_NESTING = 32
 PREFIXES = frozenset({"", "r", "u", "b", "br", "rb", "f", "fr", "rf", "t", "tr", "rt"})
 _RUN = re.compile(r"[^'\"#\\]+")
 _COMMENT = re.compile(r"#[^\r\n]*")
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 _BODY = {
     "'": re.compile(r"[^'\\\r\n]*(?:\\(?:\r\n|[\s\S])[^'\\\r\n]*)*'"),
     '"': re.compile(r'[^"\\\r\n]*(?:\\(?:\r\n|[\s\S])[^"\\\r\n]*)*"'),
@@ -41,6 +43,7 @@ _TYPE = re.compile(r"type[ \t]+(\w+)[ \t]*(\[|=(?!=))")
 _DEF = re.compile(r"(?:def|class)[ \t]+\w+[ \t]*\[")
 _EXCEPT = re.compile(r"except(?:[ \t]*\*)?")
 _BLANK = re.compile(r"[ \t\f]*")
+_LINE_ENDS = re.compile(r"[ \t\f]*(?:#|\r|\n|\Z)")
 _WORD = re.compile(r"\w+")
 _OPEN, _CLOSE = "([{", ")]}"
 
@@ -49,50 +52,8 @@ class Unreadable(Exception):
     """Source the scan cannot follow (the parse that comes next would fail too)."""
 
 
-class Plain:
-    __slots__ = ("start", "end")
-
-    def __init__(self, start: int, end: int):
-        self.start, self.end = start, end
-
-
-class FString:
-    """An f-string (or 3.14 t-string): `parts` are `(start, end)` literal spans and `Field`s."""
-
-    __slots__ = ("start", "end", "quote", "raw", "template", "parts", "new")
-
-    def __init__(self, start, quote, raw, template):
-        self.start, self.end, self.quote, self.raw, self.template = start, start, quote, raw, template
-        self.parts: list = []
-        self.new = template
-
-
-class Field:
-    """`{expr=!c:spec}`: `start`/`end` include the braces; `spec` is a list of parts or None."""
-
-    __slots__ = ("start", "end", "expr_start", "expr_end", "debug_end", "debug", "conversion", "spec",
-                 "spec_start", "units")
-
-    def __init__(self, start):
-        self.start = start
-        self.end = self.expr_start = self.expr_end = start + 1
-        self.debug_end = self.debug = self.conversion = self.spec = self.spec_start = None
-        self.units: list = []
-
-
-class Unit:
-    """One string expression: adjacent literals, plain and formatted."""
-
-    __slots__ = ("start", "end", "pieces", "new")
-
-    def __init__(self, pieces: list):
-        self.pieces = pieces
-        self.start, self.end = pieces[0].start, pieces[-1].end
-        self.new = any(getattr(p, "new", False) for p in pieces)
-
-
 class Scan:
-    __slots__ = ("edits", "aliases", "excepts", "shifts", "units", "blanked")
+    __slots__ = ("aliases", "blanked", "edits", "excepts", "shifts", "units")
 
     def __init__(self):
         self.edits, self.aliases, self.excepts, self.shifts, self.units, self.blanked = [], [], [], [], [], []
@@ -103,25 +64,6 @@ def scan(source: str) -> Scan | None:
         return _Scanner(source).run()
     except (Unreadable, RecursionError):
         return None
-
-
-def _line_end(src: str, i: int) -> int:
-    m = _NEWLINE.search(src, i)
-    return m.start() if m else len(src)
-
-
-def blank(text: str, continued: bool) -> str:
-    """`text` blanked: same lines, same UTF-8 length per line; with `continued`, a backslash ends every
-    line but the last (the span sits outside brackets)."""
-    lines = _NEWLINE.split(text)
-    ends = _NEWLINE.findall(text)
-    out = []
-    for i, line in enumerate(lines):
-        spaces = " " * len(line.encode("utf-8"))
-        if continued and i < len(ends):
-            spaces = spaces[:-1] + "\\" if spaces else "\\"
-        out.append(spaces + (ends[i] if i < len(ends) else ""))
-    return "".join(out)
 
 
 class _Scanner:
@@ -264,8 +206,7 @@ class _Scanner:
             edits.append((last, colon + 2, "):"))  # `B: pass` → `B):pass`: `pass` keeps its column
         else:
             edits.append((last, last, ")"))
-            rest = _COMMENT.sub("", src[colon + 1:_line_end(src, colon)]).strip()
-            if rest:
+            if not _LINE_ENDS.match(src, colon + 1):  # code follows on this line: it moved
                 self.out.shifts.append((last, 1))
         return colon + 1
 

@@ -1,5 +1,6 @@
 """What the readers of newer Python share: the `ast` nodes our Python lacks, a quiet `ast.parse`, literal
-parts merged as `ast` merges them, and offsets turned into `ast` positions (1-based lines, byte columns)."""
+parts merged as `ast` merges them, offsets turned into `ast` positions (1-based lines, byte columns),
+spans blanked in place, and what `pyscan` finds in a string expression."""
 
 from __future__ import annotations
 
@@ -79,3 +80,69 @@ class Lines:
         node.lineno, node.col_offset = self.position(start)
         node.end_lineno, node.end_col_offset = self.position(end)
         return node
+
+
+def blank(text: str, continued: bool) -> str:
+    """`text` blanked: same lines, same UTF-8 length per line; with `continued`, a backslash ends every
+    line but the last (the span sits outside brackets)."""
+    lines = NEWLINE.split(text)
+    ends = NEWLINE.findall(text)
+    out = []
+    for i, line in enumerate(lines):
+        spaces = " " * len(line.encode("utf-8"))
+        if continued and i < len(ends):
+            spaces = spaces[:-1] + "\\" if spaces else "\\"
+        out.append(spaces + (ends[i] if i < len(ends) else ""))
+    return "".join(out)
+
+
+class Plain:
+    __slots__ = ("end", "start")
+
+    def __init__(self, start: int, end: int):
+        self.start, self.end = start, end
+
+
+class FString:
+    """An f-string (or 3.14 t-string): `parts` are `(start, end)` literal spans and `Field`s."""
+
+    __slots__ = ("end", "new", "parts", "quote", "raw", "start", "template")
+
+    def __init__(self, start, quote, raw, template):
+        self.start, self.end, self.quote, self.raw, self.template = start, start, quote, raw, template
+        self.parts: list = []
+        self.new = template
+
+
+class Field:
+    """`{expr=!c:spec}`: `start`/`end` include the braces; `spec` is a list of parts or None."""
+
+    __slots__ = (
+        "conversion",
+        "debug",
+        "debug_end",
+        "end",
+        "expr_end",
+        "expr_start",
+        "spec",
+        "spec_start",
+        "start",
+        "units",
+    )
+
+    def __init__(self, start):
+        self.start = start
+        self.end = self.expr_start = self.expr_end = start + 1
+        self.debug_end = self.debug = self.conversion = self.spec = self.spec_start = None
+        self.units: list = []
+
+
+class Unit:
+    """One string expression: adjacent literals, plain and formatted."""
+
+    __slots__ = ("end", "new", "pieces", "start")
+
+    def __init__(self, pieces: list):
+        self.pieces = pieces
+        self.start, self.end = pieces[0].start, pieces[-1].end
+        self.new = any(getattr(p, "new", False) for p in pieces)
