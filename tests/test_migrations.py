@@ -1110,3 +1110,25 @@ def test_a_table_name_derived_through_declarative_base_cls_is_mapped(tmp_path):
     report = json.loads(run_cli("check", "--base", "main", "--select", "CLM101", "--format", "json", cwd=tmp_path).stdout)
     (finding,) = report["findings"]
     assert finding["severity"] == "error" and "maps it in app/models.py:7" in finding["message"]
+
+
+def test_depends_on_orders_the_contract_branch_after_the_expand_it_needs(tmp_path):
+    """neutron's expand/contract branches: the contract revision depends_on the expand one, in another
+    directory; the column the expand adds is of this release when the contract constrains it."""
+    from conftest import git, run_cli
+
+    root = tmp_path / "alembic_migrations" / "versions"
+    for d in ("expand", "contract", "base"):
+        (root / d).mkdir(parents=True)
+    (root / "base" / "0001_init.py").write_text(rev('op.create_table("ports", sa.Column("id", sa.Integer, primary_key=True))',
+                                                    revision="0001", down=None, header="import sqlalchemy as sa\n"))
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "v1")
+    (root / "expand" / "zz_expand.py").write_text(rev('op.add_column("ports", sa.Column("sa_id", sa.Integer, nullable=True))',
+                                                      revision="e1", down="0001", header="import sqlalchemy as sa\n"))
+    (root / "contract" / "aa_contract.py").write_text(
+        rev('op.create_unique_constraint("uq_sa", "ports", ["sa_id"])', revision="c1", down="0001",
+            header="import sqlalchemy as sa\ndepends_on = ('e1',)\nbranch_labels = ('contract',)\n"))
+    report = json.loads(run_cli("check", "--base", "main", "--select", "CLM111,CLM302", "--format", "json", cwd=tmp_path).stdout)
+    assert [f["rule"] for f in report["findings"]] == []

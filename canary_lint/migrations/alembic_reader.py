@@ -93,6 +93,8 @@ class Reader(OpCalls, Evaluator):
             down_t = ()
         else:
             down_t = (str(down),)
+        deps = self.consts.get("depends_on", None)
+        deps = (deps,) if isinstance(deps, str) else tuple(str(d) for d in deps if d) if isinstance(deps, (list, tuple)) else ()
         upgrade = self.funcs["upgrade"]
         try:
             params = {a.arg for a in upgrade.args.posonlyargs + upgrade.args.args + upgrade.args.kwonlyargs}
@@ -106,7 +108,7 @@ class Reader(OpCalls, Evaluator):
             self.ops.append(Op(K.DYNAMIC, line=last, end_line=last,
                                detail=f"upgrade() was read only up to line {last}: the reader stopped at {bound}"))
         return Migration(self.path, "alembic", "alembic", str(rev) if rev is not UNKNOWN else None, down_t, self.ops,
-                         dialect=self.dialect,
+                         dialect=self.dialect, depends=deps,
                          revision_line=self.rev_line)
 
     def call_function(self, target, args: list, kwargs: dict, outer: dict):

@@ -44,7 +44,7 @@ def _histories(migs: list[Migration]) -> dict[str, list[Migration]]:
     for d, members in by_dir.items():
         own = {m.revision for m in members}
         for m in members:
-            for rev in m.down:
+            for rev in (*m.down, *m.depends):
                 if rev not in own:
                     for other in defined.get(rev, ()):
                         parent[find(other)] = find(d)
@@ -91,6 +91,10 @@ def order_alembic(migs: list[Migration], defined_elsewhere=None) -> tuple[list[M
                     continue
                 children[d].append(r)
                 indeg[r] += 1
+            for d in m.depends:  # another branch's revision that must run first (a label is not ordered)
+                if d in by_rev and d not in m.down:
+                    children[d].append(r)
+                    indeg[r] += 1
         ready = sorted((r for r, n in indeg.items() if n == 0), key=lambda r: by_rev[r].path)
         done: list[str] = []
         while ready:
@@ -108,7 +112,7 @@ def order_alembic(migs: list[Migration], defined_elsewhere=None) -> tuple[list[M
                                   "Alembic cannot order them",
                 "break the cycle: each revision must revise an older one", f"cycle:{','.join(stuck)}"))
             done.extend(stuck)
-        heads = [r for r in done if not children.get(r)]
+        heads = [r for r in done if not any(r in by_rev[c].down for c in children.get(r, ()))]
         labelled = any(m.branch_labels for m in by_rev.values())
         if len(heads) > 1 and not labelled and not partial:
             hs = sorted(heads, key=lambda r: by_rev[r].path)

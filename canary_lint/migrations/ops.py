@@ -110,3 +110,4 @@ class Migration:
     branch_labels: bool = False  # Alembic branch labels: several heads are intended
     context: bool = False  # a sibling of a file named on the command line: replayed for history, not judged
     dialect: str = ""  # the database its history runs on, when it is not the configured one
+    depends: tuple = ()  # Alembic depends_on: revisions (of other branches) that run before this one
