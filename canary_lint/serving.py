@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from canary_lint.discovery import is_test_path
-from canary_lint.resolver.modules import absolute, module_name
+from canary_lint.resolver.modules import absolute, module_name, tree_project
 
 NON_SERVING_DIRS = frozenset({
     "tests", "test", "testing", "fixtures", "testdata", "test_data", "scripts", "script", "docs", "doc",
@@ -85,10 +86,8 @@ def serving(ctx) -> Serving:
 
 
 def _find(ctx) -> Serving:
-    from canary_lint.resolver import Project
-
     by_path = {f.path: f for f in ctx.files_of("python")}
-    project = Project(list(by_path), lambda p: ctx.python_ast(by_path[p]) if p in by_path else None)
+    project = tree_project(ctx)
     roots: dict[str, str] = {}
     for f in ctx.files:
         if "entry" in f.kinds or "deploy" in f.kinds:
@@ -104,7 +103,7 @@ def _find(ctx) -> Serving:
             continue
         name = path.rsplit("/", 1)[-1]
         text = ctx.text(f) or ""
-        if name in ("wsgi.py", "asgi.py") and ("application" in text or "app" in text):
+        if name in ("wsgi.py", "asgi.py"):
             roots[path] = f"defines the {name[:-3].upper()} application"
         elif any(m in text for m in APP_MODULES) and _creates_app(ctx.python_ast(f)):
             roots[path] = "creates the web or worker application"
@@ -155,61 +154,48 @@ def _creates_app(tree: ast.Module | None) -> bool:
     return False
 
 
-def _project_scripts(ctx) -> list[tuple[str, str]]:
-    from canary_lint.discovery import read_regular
+def _project_table(ctx) -> dict:
+    """The `[project]` table of the checked tree's pyproject.toml (read once, bounded; {} when none)."""
+    def read() -> dict:
+        from canary_lint.discovery import read_regular
 
-    data = read_regular(ctx.cwd / "pyproject.toml", 1_000_000, ctx.cwd)
-    if not data:
-        return []
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        scripts = tomllib.loads(data.decode("utf-8", "replace")).get("project", {}).get("scripts", {})
-    except (ValueError, AttributeError):
-        return []
-    return [(str(v).split(":")[0], f"[project.scripts] {k}") for k, v in scripts.items()
+        data = read_regular(ctx.cwd / "pyproject.toml", 1_000_000, ctx.cwd)
+        try:
+            table = tomllib.loads(data.decode("utf-8", "replace")).get("project", {}) if data else {}
+        except (tomllib.TOMLDecodeError, AttributeError):
+            return {}
+        return table if isinstance(table, dict) else {}
+    return ctx.cached(("serving", "pyproject"), read)
+
+
+def _project_scripts(ctx) -> list[tuple[str, str]]:
+    scripts = _project_table(ctx).get("scripts", {})
+    return [(v.split(":")[0], f"[project.scripts] {k}") for k, v in scripts.items()
             if isinstance(v, str)][:50] if isinstance(scripts, dict) else []
 
 
 def _plugin_entry_points(ctx) -> list[tuple[str, str]]:
     """`module:attr` strings of setup.py `entry_points` and pyproject `[project.entry-points.*]` (not
     `console_scripts`): plugins a serving process loads by name."""
-    from canary_lint.discovery import read_regular
-
     out: list[tuple[str, str]] = []
-    data = read_regular(ctx.cwd / "setup.py", 1_000_000, ctx.cwd)
-    if data and b"entry_points" in data:
-        try:
-            tree = ast.parse(data.decode("utf-8", "replace"))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            tree = None
-        for node in ast.walk(tree) if tree is not None else ():
-            if isinstance(node, ast.Dict):
-                for key, value in zip(node.keys, node.values):
-                    group = key.value if isinstance(key, ast.Constant) else None
-                    if not isinstance(group, str) or group in ("console_scripts", "gui_scripts"):
-                        continue
-                    for item in ast.walk(value):
-                        if isinstance(item, ast.Constant) and isinstance(item.value, str) and "=" in item.value:
-                            target = item.value.split("=", 1)[1].strip()
-                            if DOTTED.fullmatch(target):
-                                out.append((target.split(":")[0], f"plugin entry point ({group}) in setup.py"))
-    data = read_regular(ctx.cwd / "pyproject.toml", 1_000_000, ctx.cwd)
-    if data and b"entry-points" in data:
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
-        try:
-            groups = tomllib.loads(data.decode("utf-8", "replace")).get("project", {}).get("entry-points", {})
-        except (ValueError, AttributeError):
-            groups = {}
-        for group, entries in (groups.items() if isinstance(groups, dict) else ()):
-            for target in (entries.values() if isinstance(entries, dict) else ()):
-                if isinstance(target, str) and DOTTED.fullmatch(target.strip()):
-                    out.append((target.strip().split(":")[0], f"plugin entry point ({group}) in pyproject.toml"))
+    setup = next((f for f in ctx.files_of("python") if f.path == "setup.py"), None)
+    tree = ctx.python_ast(setup) if setup is not None and "entry_points" in (ctx.text(setup) or "") else None
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                group = key.value if isinstance(key, ast.Constant) else None
+                if not isinstance(group, str) or group in ("console_scripts", "gui_scripts"):
+                    continue
+                for item in ast.walk(value):
+                    if isinstance(item, ast.Constant) and isinstance(item.value, str) and "=" in item.value:
+                        target = item.value.split("=", 1)[1].strip()
+                        if DOTTED.fullmatch(target):
+                            out.append((target.split(":")[0], f"plugin entry point ({group}) in setup.py"))
+    groups = _project_table(ctx).get("entry-points", {})
+    for group, entries in (groups.items() if isinstance(groups, dict) else ()):
+        for target in (entries.values() if isinstance(entries, dict) else ()):
+            if isinstance(target, str) and DOTTED.fullmatch(target.strip()):
+                out.append((target.strip().split(":")[0], f"plugin entry point ({group}) in pyproject.toml"))
     return out[:500]
 
 

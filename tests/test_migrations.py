@@ -1132,3 +1132,21 @@ def test_depends_on_orders_the_contract_branch_after_the_expand_it_needs(tmp_pat
             header="import sqlalchemy as sa\ndepends_on = ('e1',)\nbranch_labels = ('contract',)\n"))
     report = json.loads(run_cli("check", "--base", "main", "--select", "CLM111,CLM302", "--format", "json", cwd=tmp_path).stdout)
     assert [f["rule"] for f in report["findings"]] == []
+
+
+@pytest.mark.parametrize("filler", ["$a$ " * 50_000, "' " * 50_000, "/* " * 50_000, "\\' " * 50_000])
+def test_a_hostile_compound_body_is_read_in_one_pass(filler):
+    """Unclosed quotes, comments and dollar tags inside a trigger body: every character is read once (the
+    statements after it stay visible, the run ends)."""
+    text = f"CREATE TRIGGER t BEFORE INSERT ON o FOR EACH ROW BEGIN {filler}\nEND;\nALTER TABLE o DROP COLUMN b;\n"
+    from canary_lint.migrations.sql_lex import _depth
+
+    assert isinstance(_depth(text, 0, len(text)), int)
+
+
+def test_blank_runs_in_query_strings_are_read_linearly():
+    from canary_lint.migrations.usage import queries_only
+
+    text = "select 1;" + " " * 200_000 + ";DROP TABLE IF EXISTS x"
+    out = queries_only(text)
+    assert out.startswith("select 1;") and "DROP" not in out and len(out) == len(text)

@@ -26,33 +26,6 @@ DATA_SESSION_METHODS = {"add", "add_all", "merge", "bulk_save_objects", "bulk_in
                         "bulk_update_mappings", "commit"}
 
 
-def module_info(tree: ast.Module) -> tuple[dict, dict, int]:
-    """(constants, functions, revision line) of a module."""
-    consts: dict = {}
-    funcs: dict = {}
-    rev_line = 1
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            value = _lit(node.value)
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    consts[t.id] = value
-                    if t.id == "revision":
-                        rev_line = node.lineno
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            consts[node.target.id] = _lit(node.value)
-            if node.target.id == "revision":
-                rev_line = node.lineno
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            funcs[node.name] = node
-    return consts, funcs, rev_line
-
-
-def is_revision(tree: ast.Module) -> bool:
-    consts, funcs, _ = module_info(tree)
-    return "revision" in consts and "upgrade" in funcs
-
-
 class Reader(OpCalls, Evaluator):
     def __init__(self, tree: ast.Module, path: str, dialect: str, project: Project | None = None):
         scope = project.scope_of_path(path, tree) if project is not None else ModuleScope(tree, "")
@@ -60,7 +33,7 @@ class Reader(OpCalls, Evaluator):
         self.tree = tree
         self.path = path
         self.dialect = dialect
-        _, _, self.rev_line = module_info(tree)
+        self.rev_line = scope.lines.get("revision", 1)
         self.consts, self.funcs = scope.consts, scope.funcs
         self.ops: list[Op] = []
         self.autocommit = 0

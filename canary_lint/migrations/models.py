@@ -12,6 +12,7 @@ import ast
 from dataclasses import dataclass
 
 from canary_lint.pyast import call_name
+from canary_lint.resolver import SCOPE, Evaluator, Marker, ModuleScope
 
 COLUMN_CALLS = frozenset({"Column", "mapped_column", "relationship", "Field", "column_property", "synonym"})
 MAX_BASES = 8
@@ -126,21 +127,22 @@ def _naming_of(index, name: str, depth: int = 0):
     return None
 
 
+class _ClassName(Evaluator):
+    """An Evaluator where `cls.__name__` is the name of the class being mapped."""
+
+    def attribute(self, attr, base, env):
+        if isinstance(base, Marker) and base.kind == "cls" and attr.attr == "__name__":
+            return base.value
+        return Evaluator.attribute(self, attr, base, env)
+
+
 def _derived(index, node: ast.ClassDef) -> str | None:
     """A `__tablename__` computed from the class name (`cls.__name__.lower()`, f-strings of it)."""
     naming = _naming_of(index, node.name)
     if naming is None:
         return None
-    from canary_lint.resolver import SCOPE, Evaluator, Marker, ModuleScope
-
-    class ClassName(Evaluator):
-        def attribute(self, attr, base, env):
-            if isinstance(base, Marker) and base.kind == "cls" and attr.attr == "__name__":
-                return base.value
-            return Evaluator.attribute(self, attr, base, env)
-
     scope = ModuleScope(ast.Module(body=[], type_ignores=[]))
-    evaluator = ClassName(scope)
+    evaluator = _ClassName(scope)
     env = {SCOPE: scope, "cls": Marker("cls", node.name), "self": Marker("cls", node.name)}
     try:
         if isinstance(naming, (ast.FunctionDef, ast.AsyncFunctionDef)):

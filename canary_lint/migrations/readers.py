@@ -80,16 +80,11 @@ def read_sql_migration(ctx, file) -> Migration | None:
 
 
 def project_of(ctx, side: str = "head"):
-    """The Python modules of one version's tree for the resolver (helpers and constants imported by
-    revisions): the checked tree, or v1's (so both versions of a revision are read with their own helpers)."""
-    def build():
-        from canary_lint.resolver import Project
+    """One version's modules for the resolver (helpers and constants imported by revisions), so both versions
+    of a revision are read with their own helpers."""
+    from canary_lint.resolver.modules import tree_project
 
-        if side == "base":
-            return Project([p for p in ctx.base.paths() if p.endswith(".py")], ctx.base_python_ast)
-        by_path = {f.path: f for f in ctx.files_of("python")}
-        return Project(list(by_path), lambda path: ctx.python_ast(by_path[path]))
-    return ctx.cached(("resolver", "project", side), build)
+    return tree_project(ctx, side)
 
 
 def read_alembic(ctx, file) -> Migration | None:

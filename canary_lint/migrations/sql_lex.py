@@ -32,12 +32,12 @@ _BODY_MYSQL = re.compile(
     re.S,
 )
 _DELIMITER = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S{1,10})[ \t]*\r?$", re.I | re.M)
-# words of a compound statement (trigger, routine, event bodies) outside strings, identifiers and comments
-_WORDS = re.compile(
-    r"'(?:[^'\\]|\\.|'')*+'|\"(?:[^\"\\]|\\.|\"\")*+\"|`(?:[^`]|``)*+`|--[^\n]*+|#[^\n]*+|/\*.*?\*/"
-    r"|\$(?P<tag>[A-Za-z_]\w{0,30}|)\$.*?\$(?P=tag)\$|(?P<word>[A-Za-z_]\w*+)",
-    re.S,
-)
+# words of a compound statement (trigger, routine, event bodies) outside strings, identifiers and comments:
+# an opener is found by search, its end by an anchored match after it, and the scan goes on after that end,
+# so every character is read once (an opener never closed ends the scan)
+_OPENER = re.compile(r"[A-Za-z_]\w*+|'|\"|`|--|#|/\*|\$(?:[A-Za-z_]\w{0,30})?\$")
+_CLOSER = {"'": re.compile(r"(?:[^'\\]|\\.)*+'", re.S), '"': re.compile(r'(?:[^"\\]|\\.)*+"', re.S),
+           "`": re.compile(r"[^`]*+`"), "--": re.compile(r"[^\n]*+"), "#": re.compile(r"[^\n]*+")}
 _COMPOUND_HEAD = re.compile(
     r"(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:AGGREGATE\s+)?"
     r"(?:TRIGGER|PROCEDURE|FUNCTION|EVENT)\b|BEGIN\s+NOT\s+ATOMIC\b)",
@@ -99,12 +99,31 @@ def _compound(text: str, stmts: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def _words(text: str, s: int, e: int) -> list[tuple[str, int]]:
+    """(upper-cased word, its end) of text[s:e] outside strings, quoted identifiers and comments."""
+    out, pos = [], s
+    while pos < e:
+        m = _OPENER.search(text, pos, e)
+        if m is None:
+            break
+        token = m.group(0)
+        if token[0].isalpha() or token[0] == "_":
+            out.append((token.upper(), m.end()))
+            pos = m.end()
+            continue
+        if token in _CLOSER:
+            close = _CLOSER[token].match(text, m.end(), e)
+            pos = close.end() if close else e
+        else:  # `/*` or a dollar quote: closed by `*/` or the same tag
+            end = text.find("*/" if token == "/*" else token, m.end(), e)
+            pos = e if end < 0 else end + (2 if token == "/*" else len(token))
+    return out
+
+
 def _depth(text: str, s: int, e: int) -> int:
     """Blocks opened minus blocks closed in text[s:e] (BEGIN/CASE/IF/LOOP/WHILE/REPEAT … END [IF|…])."""
-    depth, prev, words = 0, "", []
-    for m in _WORDS.finditer(text, s, e):
-        if m.group("word"):
-            words.append((m.group("word").upper(), m.end()))
+    depth, prev = 0, ""
+    words = _words(text, s, e)
     for i, (word, end) in enumerate(words):
         after = words[i + 1][0] if i + 1 < len(words) else ""
         if word == "END":

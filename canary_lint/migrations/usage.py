@@ -151,7 +151,7 @@ def index_columns(index: UsageIndex, path: str, node: ast.ClassDef, table: str) 
             index.add_column(table, col, Use(path, stmt.lineno, "maps"))
 
 
-_STATEMENT_HEAD = re.compile(r"\s*\(?\s*(\w+)")
+_STATEMENT_HEAD = re.compile(r"[\s(]*+(\w+)")  # one possessive run: linear on any blank run
 QUERY_WORDS = frozenset({"select", "insert", "update", "delete", "with", "replace", "merge", "upsert", "values",
                          "copy", "call", "exec", "execute", "from"})
 

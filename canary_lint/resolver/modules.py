@@ -41,6 +41,7 @@ class ModuleScope:
         self.funcs: dict = {}
         self.classes: dict = {}
         self.imports: dict = {}  # local name -> (module, attribute or None)
+        self.lines: dict = {}  # top-level name -> line of its (last) assignment
         for node in tree.body:
             self._top(node)
 
@@ -50,10 +51,12 @@ class ModuleScope:
             for t in node.targets:
                 if isinstance(t, ast.Name):
                     self.consts[t.id] = value
+                    self.lines[t.id] = node.lineno
                     if value is UNKNOWN and len(node.targets) == 1:
                         self.nodes[t.id] = node.value
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
             self.consts[node.target.id] = value = literal(node.value)
+            self.lines[node.target.id] = node.lineno
             if value is UNKNOWN:
                 self.nodes[node.target.id] = node.value
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -114,3 +117,14 @@ class Project:
         return ModuleScope(tree, module_name(path), self, path.endswith("__init__.py"))
 
 
+
+
+def tree_project(ctx, side: str = "head") -> Project:
+    """The Python modules of one version's tree, parsed through the run's context (each file once, shared by
+    every reader): the checked tree, or v1's (`side="base"`)."""
+    def build() -> Project:
+        if side == "base":
+            return Project([p for p in ctx.base.paths() if p.endswith(".py")], ctx.base_python_ast)
+        by_path = {f.path: f for f in ctx.files_of("python")}
+        return Project(list(by_path), lambda path: ctx.python_ast(by_path[path]) if path in by_path else None)
+    return ctx.cached(("resolver", "project", side), build)
