@@ -98,6 +98,8 @@ def write_reports(report, formats: tuple[str, ...], output: str | None, color_ch
     for _name, _render, path in targets:
         if path and not Path(path).absolute().parent.is_dir():
             raise UsageFailure(f"cannot write report to {path}: directory {Path(path).parent} does not exist")
+        if path and Path(path).is_dir():
+            raise UsageFailure(f"cannot write report to {path}: it is a directory; name a file")
     from canary_lint.publish.ci import link_options
 
     links = link_options(os.environ, report.commit)  # repo/commit links for markdown and SARIF, from CI env
@@ -105,7 +107,12 @@ def write_reports(report, formats: tuple[str, ...], output: str | None, color_ch
         color = name == "text" and not path and _use_color(color_choice, sys.stdout)
         text = render(report, color=color, read_source=read_source or _read_source, **links)
         if path:
-            Path(path).write_text(text, encoding="utf-8")
+            try:
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                    fh.flush()
+            except OSError as exc:
+                raise UsageFailure(f"cannot write report to {path}: {exc.strerror or exc}") from None
         else:
             sys.stdout.write(text)
             sys.stdout.flush()

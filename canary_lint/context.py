@@ -18,7 +18,7 @@ from typing import Iterator
 
 from canary_lint.config import Config
 from canary_lint.discovery import SourceFile
-from canary_lint.model import FileError, Finding, Severity
+from canary_lint.model import FileError, Finding, Severity, printable
 from canary_lint.registry import Registry
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -32,9 +32,12 @@ def decode(data: bytes) -> str:
     if b"\0" in data[:8192]:
         raise Unreadable("binary file (contains NUL bytes); not checked")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Unreadable(f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); not checked") from None
+    if "\r" in text:  # CRLF and old-Mac CR-only files: one line ending for every reader (lines stay the same)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 @dataclass
@@ -196,16 +199,16 @@ class ReleaseContext:
         if end_line == line and end_column < column:
             end_column = column
         return Finding(
-            rule=meta.code, name=meta.name, family=meta.family, severity=sev, path=path, line=line,
-            column=column, end_line=end_line, end_column=end_column, message=message, fix=fix,
-            operation=operation, pointer=pointer, subject=subject, line_in_base=line_in_base,
+            rule=meta.code, name=meta.name, family=meta.family, severity=sev, path=printable(path), line=line,
+            column=column, end_line=end_line, end_column=end_column, message=printable(message), fix=fix,
+            operation=operation, pointer=pointer, subject=printable(subject), line_in_base=line_in_base,
         )
 
     def file_error(self, path: str, message: str, line: int = 1, column: int = 1) -> None:
         """Record that `path` could not be read/decoded/parsed: a CL001 finding and a JSON `errors` entry."""
-        if any(e.path == path for e in self.errors):
+        if any(e.path == printable(path) for e in self.errors):
             return
-        self.errors.append(FileError(path, message if line <= 1 else f"line {line}: {message}"))
+        self.errors.append(FileError(printable(path), printable(message if line <= 1 else f"line {line}: {message}")))
         self.meta_findings.append(
             self.finding("CL001", path, line, column, message=f"{message}", subject=path,
                          fix="fix the file so it can be read; the rest of the release was still checked")

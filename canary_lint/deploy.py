@@ -13,20 +13,23 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from canary_lint import yamlio
+
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout", "DeploymentConfig",
              "Pod"}
 VERSION_LABELS = ("version", "app.kubernetes.io/version")
 ONE_OFF = {"Job", "CronJob"}  # run to completion: never routed to or compared side by side
 DD_VERSION_LABEL = "tags.datadoghq.com/version"
-TEMPLATE = re.compile(r"\{\{-?.*?-?\}\}")
-TEMPLATE_LINE = re.compile(r"^(\s*)(?:-\s*)?\{\{-?.*?-?\}\}\s*$", re.M)
 TPL = "__tpl__"
 # relabelling that copies a pod's version label onto every scraped series
 SCRAPE_VERSION = re.compile(
     r"__meta_kubernetes_pod_label_(?:app_kubernetes_io_)?version\b|"
-    r"labelmap[\s\S]{0,200}?__meta_kubernetes_pod_label_\(\.\+\)|"
-    r"(?:podTargetLabels|targetLabels)\s*:\s*(?:\[[^\]]*\bversion\b|(?:\s*-\s*\S+)*\s*-\s*(?:app\.kubernetes\.io/)?version\b)"
+    r"labelmap[\s\S]{0,200}?__meta_kubernetes_pod_label_\(\.\+\)"
 )
+# ServiceMonitor/PodMonitor `podTargetLabels:`/`targetLabels:` naming the version label, flow or block list
+TARGET_LABELS = re.compile(r"\b(?:podTargetLabels|targetLabels)[ \t]*:")
+TARGET_LABEL_ITEM = re.compile(r"[ \t]*-[ \t]*['\"]?([^\s'\"#]+)")
+VERSION_LABEL_NAMES = ("version", "app.kubernetes.io/version")
 
 
 @dataclass
@@ -57,6 +60,7 @@ class DeployFacts:
     otel_launchers: list = field(default_factory=list)  # (path, line): opentelemetry-instrument
     otel_operator: list = field(default_factory=list)  # (path, line): OTel operator injection annotation
     kustomize_version_label: list = field(default_factory=list)  # (path, line): commonLabels/labels with version
+    unread: list = field(default_factory=list)  # (path, line, why): refused by the YAML limits (alias bomb, depth)
 
     def add_env(self, name: str, value, path: str, line: int) -> None:
         if not isinstance(name, str) or not name:
@@ -134,7 +138,7 @@ def _convert(node, active: set | None = None):
     import yaml
 
     active = set() if active is None else active
-    if id(node) in active:  # a recursive alias
+    if id(node) in active:  # a recursive alias (yamlio refuses them; kept for nodes built elsewhere)
         return None
     if isinstance(node, yaml.MappingNode):
         active.add(id(node))
@@ -160,19 +164,83 @@ def _convert(node, active: set | None = None):
 
 def _detemplate(text: str) -> str:
     """Helm: a line that is only an action (`{{- include ... | nindent 8 }}`) becomes a placeholder key, any
-    other action a placeholder value; a mapping holding a placeholder key is "cannot tell"."""
-    count = iter(range(1, 1 << 30))
-    text = TEMPLATE_LINE.sub(lambda m: f"{m.group(1)}{TPL}{next(count)}: x", text)
-    return TEMPLATE.sub(TPL, text)
+    other action a placeholder value; a mapping holding a placeholder key is "cannot tell". One pass over
+    each line with str.find (linear: an action that never closes ends the line's scan)."""
+    out = []
+    count = 0
+    for line in text.split("\n"):
+        if "{{" not in line:
+            out.append(line)
+            continue
+        stripped = line.lstrip(" \t")
+        indent = line[: len(line) - len(stripped)]
+        body = stripped[1:].lstrip(" \t") if stripped.startswith("-") else stripped
+        if body.startswith("{{"):
+            close = body.find("}}", 2)
+            if close >= 0 and not body[close + 2:].strip(" \t\r"):
+                count += 1
+                out.append(f"{indent}{TPL}{count}: x")
+                continue
+        out.append(_actions_to_placeholder(line))
+    return "\n".join(out)
 
 
-def load_yaml_docs(text: str) -> list:
-    import yaml
+def _actions_to_placeholder(line: str) -> str:
+    parts = []
+    at = 0
+    while True:
+        start = line.find("{{", at)
+        if start < 0:
+            break
+        close = line.find("}}", start + 2)
+        if close < 0:
+            break
+        parts.append(line[at:start])
+        parts.append(TPL)
+        at = close + 2
+    parts.append(line[at:])
+    return "".join(parts)
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _target_labels_name_version(text: str) -> int:
+    """Offset of a `podTargetLabels`/`targetLabels` list that names the version label (-1: none)."""
+    for m in TARGET_LABELS.finditer(text):
+        rest_end = text.find("\n", m.end())
+        rest = text[m.end(): rest_end if rest_end >= 0 else len(text)].strip()
+        if rest.startswith("["):
+            close = rest.find("]")
+            items = rest[1: close if close >= 0 else len(rest)].split(",")
+            if any(i.strip().strip("'\"") in VERSION_LABEL_NAMES for i in items):
+                return m.start()
+            continue
+        if rest and not rest.startswith("#"):
+            continue
+        at = rest_end
+        while at >= 0:
+            nxt = text.find("\n", at + 1)
+            line = text[at + 1: nxt if nxt >= 0 else len(text)]
+            if not line.strip():
+                at = nxt
+                continue
+            item = TARGET_LABEL_ITEM.match(line)
+            if not item:
+                break
+            if item.group(1) in VERSION_LABEL_NAMES:
+                return m.start()
+            at = nxt
+    return -1
+
+
+# deploy files are small: a file whose aliases expand past this is refused, not walked
+DEPLOY_LIMITS = yamlio.Limits(max_bytes=8 * 1024 * 1024, max_nodes=500_000, max_depth=200)
+
+
+def load_yaml_docs(text: str, path: str = "", facts: DeployFacts | None = None) -> list:
     try:
-        return [_convert(n) for n in yaml.compose_all(text, Loader=loader) if n is not None]
-    except (yaml.YAMLError, RecursionError):
+        return [_convert(n) for n in yamlio.compose_all(text, DEPLOY_LIMITS)]
+    except yamlio.YamlError as exc:
+        if facts is not None and exc.message.startswith("YAML") and path:
+            facts.unread.append((path, exc.line or 1, exc.message))
         return []  # not YAML we can read (a Helm template with control flow, say): nothing to learn here
 
 
@@ -181,13 +249,14 @@ def read_yaml(text: str, path: str, facts: DeployFacts) -> None:
     if templated:
         text = _detemplate(text)
     m = SCRAPE_VERSION.search(text)
-    if m:
-        facts.scrape_adds_version.append((path, text.count("\n", 0, m.start()) + 1))
+    at = m.start() if m else _target_labels_name_version(text)
+    if at >= 0:
+        facts.scrape_adds_version.append((path, text.count("\n", 0, at) + 1))
     for needle, where in (("ddtrace-run", facts.ddtrace_run), ("opentelemetry-instrument", facts.otel_launchers),
                           ("instrumentation.opentelemetry.io/inject-", facts.otel_operator)):
         if needle in text:
             where.append((path, text.count("\n", 0, text.index(needle)) + 1))
-    for doc in load_yaml_docs(text):
+    for doc in load_yaml_docs(text, path, facts):
         if not isinstance(doc, Map):
             continue
         _collect_labels(doc, path, facts)
@@ -354,6 +423,9 @@ def facts(ctx) -> DeployFacts:
             if text is not None:
                 with ctx.guard(f.path, "deployment-file"):
                     read([(f.path, text)], found)
+                for path, line, why in found.unread:
+                    ctx.file_error(path, f"{why}: this deployment file is not read", line)
+                found.unread.clear()
         for f in ctx.files_of("yaml"):
             name = f.path.rsplit("/", 1)[-1]
             if name.startswith("values") and "deploy" not in f.kinds:

@@ -9,6 +9,18 @@ from enum import Enum
 FAMILIES = ("migration", "api", "state", "telemetry", "release", "meta")
 
 
+def printable(text: str) -> str:
+    """`text` safe for every output (JSON, SARIF, a terminal): a file name's undecodable bytes, kept by
+    the OS layer as lone surrogates, become `\\xff` escapes."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class Severity(str, Enum):
     INFO = "info"
     WARNING = "warning"
@@ -60,7 +72,7 @@ class Finding:
     def fingerprint(self) -> str:
         """Stable across unrelated edits: rule + path + subject, never a line number."""
         subject = self.subject or self.pointer or self.message
-        digest = hashlib.sha256(f"{self.rule}\0{self.path}\0{subject}".encode()).hexdigest()
+        digest = hashlib.sha256(f"{self.rule}\0{self.path}\0{subject}".encode("utf-8", "surrogateescape")).hexdigest()
         return digest[:32]
 
     @property

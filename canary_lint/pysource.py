@@ -43,6 +43,12 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
         return ast_parse(source, path)
     except SyntaxError as err:
         original = err
+    except (RecursionError, MemoryError):
+        # CPython's own parser gave up on the nesting; the other parsers would recurse deeper still (libcst's
+        # native parser overflows the C stack on it): this file is not read
+        raise SyntaxError(f"expressions nest too deeply to be read ({path})") from None
+    if "too many nested" in str(original.msg):
+        raise original
     if _template_path(path):
         raise TemplateSource(path)
     from canary_lint.pyfast import rewrite
@@ -55,12 +61,34 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
         return tree
     if is_template(source, path):
         raise TemplateSource(path)
+    if _deeper_than(source, NATIVE_DEPTH):
+        raise original
     from canary_lint.pycst import cst_module
 
     try:
         return cst_module(source, path)
     except (SyntaxError, ValueError, RecursionError):
         raise original from None
+
+
+# brackets the native (libcst) parser may see: CPython refuses 200 nested parentheses; past this, the
+# native parser's recursion could overflow the stack of the process
+NATIVE_DEPTH = 150
+
+
+def _deeper_than(source: str, limit: int) -> bool:
+    """Do brackets nest past `limit` anywhere (strings counted too: a cheap, conservative scan)?"""
+    if source.count("(") + source.count("[") + source.count("{") <= limit:
+        return False
+    depth = 0
+    for ch in source:
+        if ch in "([{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in ")]}":
+            depth -= 1 if depth else 0
+    return False
 
 
 def _template_path(path: str) -> bool:

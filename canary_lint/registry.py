@@ -71,8 +71,12 @@ def _front_matter(text: str, filename: str) -> tuple[dict, str]:
 
 
 def _summary(body: str) -> str:
-    m = re.search(r"^## What it catches\s*\n+(.+?)(?:\n\n|\n##|\Z)", body, re.S | re.M)
-    return " ".join(m.group(1).split()) if m else ""
+    m = re.search(r"^## What it catches[ \t]*\n", body, re.M)
+    if not m:
+        return ""
+    rest = body[m.end():].lstrip("\n")
+    paragraph = rest.split("\n\n", 1)[0].split("\n##", 1)[0]
+    return " ".join(paragraph.split())
 
 
 def parse_page(text: str, filename: str) -> Rule:

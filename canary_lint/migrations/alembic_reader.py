@@ -78,7 +78,7 @@ class Reader(OpCalls, Evaluator):
                                detail="upgrade() nests too deeply to be read statically"))
         except Bound as bound:
             last = self.ops[-1].line if self.ops else upgrade.lineno
-            self.ops.append(Op(K.DYNAMIC, line=last, end_line=last,
+            self.ops.append(Op(K.DYNAMIC, line=last, end_line=last, stopped=True,
                                detail=f"upgrade() was read only up to line {last}: the reader stopped at {bound}"))
         return Migration(self.path, "alembic", "alembic", str(rev) if rev is not UNKNOWN else None, down_t, self.ops,
                          dialect=self.dialect, depends=deps,
@@ -277,7 +277,10 @@ class Reader(OpCalls, Evaluator):
             self.add(Op(K.DATA, value.value if isinstance(value.value, str) else None, detail="SQLAlchemy expression"), node)
             return UNKNOWN
         if not isinstance(value, str):
-            self.add(Op(K.DYNAMIC, detail=f"{_dotted(node.func)}({ast.unparse(arg)[:60]})"), node)
+            what = f"{_dotted(node.func)}({ast.unparse(arg)[:60]})"
+            if isinstance(arg, ast.Name) and value is UNKNOWN:
+                what += f" ({arg.id} is {self.describe(arg, env)})"  # what computed it, or the bound it hit
+            self.add(Op(K.DYNAMIC, detail=what), node)
             return UNKNOWN
         from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
 

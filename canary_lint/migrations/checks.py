@@ -108,10 +108,13 @@ class Judge:
             existing = bool(t) and t not in new_tables
             k = op.kind
             if k == K.DYNAMIC:
+                # a read the budget cut short may hide any break after it: that keeps the gate red
                 self.emit("dynamic-sql-not-checked", mig, op,
-                          f"{op.detail}: SQL that cannot be read statically was not checked",
+                          f"{op.detail}: SQL that cannot be read statically was not checked"
+                          + ("; the operations after it could not be judged, so this is an error" if op.stopped else ""),
                           "write the statement as a literal string (module constants and literal loops are fine), "
-                          "or review it by hand and suppress this with a reason", f"dynamic:{op.line}")
+                          "or review it by hand and suppress this with a reason", f"dynamic:{op.line}",
+                          severity=Severity.ERROR if op.stopped else None)
             elif k == K.UNKNOWN:
                 self.emit("unknown-migration-operation", mig, op,
                           f"`{op.detail}` is not an operation canary-lint understands; its effect on v1 was not checked",

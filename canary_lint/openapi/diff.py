@@ -257,7 +257,9 @@ def _alternatives(security) -> list[dict]:
     out = []
     for alt in security:
         if isinstance(alt, dict):
-            out.append({str(k): frozenset(v) if isinstance(v, list) else frozenset() for k, v in alt.items()})
+            # scopes are strings; anything else (CLA190 reports it) is compared by its text, never hashed raw
+            out.append({str(k): frozenset(str(x) for x in v if not isinstance(x, (dict, list)))
+                        if isinstance(v, list) else frozenset() for k, v in alt.items()})
     return out or [{}]
 
 

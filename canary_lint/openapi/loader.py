@@ -14,8 +14,6 @@ import json
 import re
 
 MAX_YAML_BYTES = 16 * 1024 * 1024
-MAX_EXPANDED_NODES = 5_000_000
-MAX_DEPTH = 400
 
 
 class LoadError(Exception):
@@ -263,58 +261,31 @@ def load(path: str, text: str, max_yaml_bytes: int = MAX_YAML_BYTES) -> Document
 
 
 def load_yaml(text: str, max_bytes: int = MAX_YAML_BYTES):
-    import yaml
+    from .. import yamlio
 
     if len(text) > max_bytes:
         raise LoadError(f"YAML spec is {len(text) // (1024 * 1024)} MB, over the {max_bytes // (1024 * 1024)} MB "
                         "limit for YAML (parsing it would take minutes); convert it to JSON, which loads in seconds")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        root = yaml.compose(text, Loader=loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise LoadError(f"invalid YAML: {exc.problem or exc.context}", (mark.line + 1) if mark else 1) from None
-    except yaml.YAMLError as exc:
-        raise LoadError(f"invalid YAML: {exc}") from None
+        root = yamlio.compose(text, yamlio.Limits(max_bytes=max_bytes))
+    except yamlio.YamlError as exc:
+        raise LoadError(exc.message, exc.line or 1) from None
     if root is None:
         return None
     return _Builder().build(root)
 
 
 class _Builder:
+    """Values with lines from nodes that yamlio.compose already measured (size, depth, no recursion)."""
+
     def __init__(self):
         import yaml.constructor
 
         self._scalar = yaml.constructor.SafeConstructor()
         self._done: dict[int, object] = {}
-        self._sizes: dict[int, int] = {}
 
     def build(self, root):
-        size = self._size(root, 0, set())
-        if size > MAX_EXPANDED_NODES:
-            raise LoadError(f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?); "
-                            "not loaded", root.start_mark.line + 1)
         return self._value(root, 0)
-
-    def _size(self, node, depth: int, stack: set) -> int:
-        key = id(node)
-        if key in self._sizes:
-            return self._sizes[key]
-        if depth > MAX_DEPTH:
-            raise LoadError(f"YAML nests deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
-        if key in stack:
-            raise LoadError("YAML alias refers to itself (a recursive structure); not loaded", node.start_mark.line + 1)
-        total = 1
-        if node.id in ("mapping", "sequence"):
-            stack.add(key)
-            children = [v for pair in node.value for v in pair] if node.id == "mapping" else node.value
-            for child in children:
-                total += self._size(child, depth + 1, stack)
-                if total > MAX_EXPANDED_NODES:
-                    break
-            stack.discard(key)
-        self._sizes[key] = total
-        return total
 
     def _value(self, node, depth: int):
         key = id(node)

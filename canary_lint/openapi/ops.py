@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from canary_lint.openapi.refs import Loc, Spec
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-TEMPLATE = re.compile(r"\{[^}/]*\}")
+TEMPLATE = re.compile(r"\{[^{}/]*\}")
 IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 
 

@@ -79,9 +79,13 @@ def _run(data) -> list[tuple[str, str]]:
     except ImportError:  # older openapi-spec-validator: first error only, through the stable entry point
         return _run_simple(data)
 
+    for key in ("openapi", "swagger"):
+        if key in data and not isinstance(data[key], str):
+            return [(f"/{key}", f"`{key}` must be a version string such as \"3.1.0\", not {type(data[key]).__name__} "
+                                f"{str(data[key])[:40]!r} (quote it in YAML)")]
     try:
         cls = get_validator_cls(data)
-    except (ValidatorDetectError, KeyError):
+    except (ValidatorDetectError, KeyError, TypeError):
         version = data.get("openapi") or data.get("swagger")
         return [("/openapi" if "openapi" in data else "/swagger", f"unsupported OpenAPI version {version!r}")]
     out = []

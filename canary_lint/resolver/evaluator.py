@@ -6,7 +6,7 @@ import ast
 
 from canary_lint.resolver.expressions import Expressions
 from canary_lint.resolver.modules import ModuleScope
-from canary_lint.resolver.values import ORIGIN, SCOPE, UNKNOWN, Budget, Marker, OneOf, known
+from canary_lint.resolver.values import ORIGIN, SCOPE, UNKNOWN, Budget, Marker, OneOf, TooLarge, known
 
 
 class _Return(Exception):
@@ -163,13 +163,16 @@ class Evaluator(Expressions):
         elif isinstance(stmt, ast.AugAssign):
             cur = self.ev(stmt.target, env) if isinstance(stmt.target, ast.Name) else UNKNOWN
             add = self.ev(stmt.value, env)
-            if isinstance(stmt.op, ast.Add) and isinstance(cur, str) and isinstance(add, str):
-                self.bind(stmt.target, self.budget.sized(cur + add), env)
-            elif isinstance(stmt.op, ast.Add) and isinstance(cur, list) and isinstance(add, (list, tuple)):
-                cur.extend(add)
-                self.budget.sized(cur)
-            else:
-                self.bind(stmt.target, UNKNOWN, env, stmt.value)
+            try:
+                if isinstance(stmt.op, ast.Add) and isinstance(cur, str) and isinstance(add, str):
+                    self.bind(stmt.target, self.budget.sized(cur + add), env)
+                elif isinstance(stmt.op, ast.Add) and isinstance(cur, list) and isinstance(add, (list, tuple)):
+                    cur.extend(add)
+                    self.budget.sized(cur)
+                else:
+                    self.bind(stmt.target, UNKNOWN, env, stmt.value)
+            except TooLarge as big:
+                self.bind(stmt.target, UNKNOWN, env, None, origin=f"{big} at line {stmt.lineno}")
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             for item in stmt.items:
                 value = self.ev(item.context_expr, env)
@@ -229,10 +232,21 @@ class Evaluator(Expressions):
                         break
         else:
             self.bind(stmt.target, UNKNOWN, env, None, origin=f"each item of {self.describe(stmt.iter, env)}")
+            # the body runs an unknown number of times: a name it reads and rebinds carries a value from one
+            # pass to the next (`s += s`), unknown after the first; one it rebinds is unknown after the loop
+            stored, loaded = _names(stmt.body)
+            before = {name: env[name] for name in stored if name in env}
+            why = f"a value changed on each pass of the loop at line {stmt.lineno}"
+            for name in stored & loaded:
+                if name in env:
+                    self.bind(ast.Name(id=name, ctx=ast.Store()), UNKNOWN, env, None, origin=why)
             try:
                 self.walk(stmt.body, env)
             except _Loop:
                 pass
+            for name, old in before.items():
+                if env.get(name, UNKNOWN) is not old:
+                    self.bind(ast.Name(id=name, ctx=ast.Store()), UNKNOWN, env, None, origin=why)
         self.walk(stmt.orelse, env)
 
     def bind(self, target: ast.AST, value, env: dict, source: ast.AST | None = None, origin: str | None = None) -> None:
@@ -261,3 +275,15 @@ class Evaluator(Expressions):
             text = text[:57] + "..."
         return f"{text} at line {node.lineno}"
 
+
+def _names(body: list) -> tuple[set, set]:
+    """Names a block of statements rebinds (assignment targets) and names it reads."""
+    stored: set = set()
+    loaded: set = set()
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name):
+                (stored if isinstance(node.ctx, ast.Store) else loaded).add(node.id)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                loaded.add(node.target.id)
+    return stored, loaded

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import ast
 
-from canary_lint.resolver.values import (MAX_CHOICES, UNKNOWN, Bound, Marker, OneOf, known,
-                                         wide_format)
+from canary_lint.resolver.values import MAX_CHOICES, UNKNOWN, Marker, OneOf, TooLarge, known, wide_format
 
 FUNC_KINDS = ("func", "localfunc")
 
 
 class Expressions:
     # ---- expressions --------------------------------------------------------------------------------
-    def ev(self, node: ast.AST, env: dict):  # noqa: C901 - one dispatch over expression kinds
+    def ev(self, node: ast.AST, env: dict):
+        """The possible values of `node`; a value that would outgrow the size bound is unknown."""
+        try:
+            return self._ev(node, env)
+        except TooLarge:
+            return UNKNOWN
+
+    def _ev(self, node: ast.AST, env: dict):  # noqa: C901 - one dispatch over expression kinds
         self.budget.tick()
         if isinstance(node, ast.Constant):
             return node.value
@@ -134,14 +140,14 @@ class Expressions:
         if isinstance(op, ast.Mod) and isinstance(a, str) and known(b):
             if isinstance(b, (int, float)) or (isinstance(b, (tuple, list)) and any(isinstance(x, (int, float)) for x in b)):
                 if "%" in a and wide_format(a):
-                    raise Bound("a %-format wider than the string bound")
+                    raise TooLarge("a %-format wider than the string bound")
             try:
                 return self.budget.sized(a % (tuple(b) if isinstance(b, list) else b))
             except (TypeError, ValueError, KeyError, OverflowError):
                 return UNKNOWN
         if isinstance(op, ast.Mult) and isinstance(a, (str, list)) and isinstance(b, int) and not isinstance(b, bool):
             if len(a) * max(b, 0) > self.budget.max_str:
-                raise Bound(f"a repeated value over {self.budget.max_str:,} items")
+                raise TooLarge(f"a repeated value over {self.budget.max_str:,} items")
             return a * b
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
             try:
@@ -190,7 +196,7 @@ class Expressions:
                     if all(self.ev(cond, e) is not False for cond in gen.ifs):
                         nxt.append(e)
                 if len(nxt) > self.budget.max_items:
-                    raise Bound(f"a comprehension over {self.budget.max_items:,} items")
+                    raise TooLarge(f"a comprehension over {self.budget.max_items:,} items")
             envs = nxt
         if isinstance(node, ast.DictComp):
             out = {}
@@ -235,7 +241,7 @@ class Expressions:
                 args, kwargs = self.call_args(node, env)
                 if all(known(a) for a in args) and all(known(v) for v in kwargs.values()):
                     if wide_format(recv):
-                        raise Bound("a .format() wider than the string bound")
+                        raise TooLarge("a .format() wider than the string bound")
                     try:
                         return self.budget.sized(recv.format(*args, **kwargs))
                     except (IndexError, KeyError, ValueError, AttributeError, TypeError):

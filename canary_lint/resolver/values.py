@@ -46,6 +46,11 @@ class Bound(Exception):
     """An evaluation budget ran out; the message names the bound."""
 
 
+class TooLarge(Bound):
+    """One value would outgrow the size bound (`'%1500000000d' % 1`, `s += s` in a loop): that value is
+    unknown, the rest of the code is still read."""
+
+
 @dataclass
 class Budget:
     steps: int = 300_000
@@ -72,9 +77,9 @@ class Budget:
     def sized(self, value):
         """`value` when within the size bounds, else Bound (a `'%1500000000d'` or `s += s` loop)."""
         if isinstance(value, str) and len(value) > self.max_str:
-            raise Bound(f"a string over {self.max_str:,} characters")
+            raise TooLarge(f"a string over {self.max_str:,} characters")
         if isinstance(value, (list, tuple, dict)) and len(value) > self.max_items:
-            raise Bound(f"a collection over {self.max_items:,} items")
+            raise TooLarge(f"a collection over {self.max_items:,} items")
         return value
 
 

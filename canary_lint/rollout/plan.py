@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from canary_lint import yamlio
+
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -137,18 +139,31 @@ def _short(err) -> str:
     return err.message
 
 
-def load(path: str | Path) -> Plan:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlanError(f"cannot read plan {path}: {exc.strerror or exc}") from None
-    import yaml
+# a plan is a page of YAML: anything far bigger or deeper is a mistake (or an alias bomb), refused with a line
+PLAN_LIMITS = yamlio.Limits(max_bytes=1024 * 1024, max_nodes=100_000, max_depth=32)
 
+
+def load(path: str | Path) -> Plan:
+    from canary_lint.discovery import read_regular
+
+    path = Path(path)
+    if not path.is_file():
+        why = "not a regular file" if path.exists() else "no such file"
+        raise PlanError(f"cannot read plan {path}: {why}")
+    data = read_regular(path, PLAN_LIMITS.max_bytes + 1)
+    if data is None:
+        raise PlanError(f"cannot read plan {path}: not readable as a regular file")
+    if len(data) > PLAN_LIMITS.max_bytes:
+        raise PlanError(f"{path}: a plan is at most {PLAN_LIMITS.max_bytes // 1024} KB; not read")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PlanError(f"{path}: not valid YAML: {exc}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"{path}: not UTF-8 (byte {exc.start}); not read") from None
+    try:
+        data = yamlio.load(text, PLAN_LIMITS)
+    except yamlio.YamlError as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise PlanError(f"{where}: not a plan we will read: {exc.message}") from None
     return from_dict(data, path)
 
 
@@ -212,9 +227,8 @@ def from_dict(data, path: Path) -> Plan:
     m = data["metrics"]
     j = data.get("judge", {})
     t = data.get("traffic", {})
-    journal = Path(data.get("journal", ".canary-lint/rollout.sqlite"))
-    if not journal.is_absolute():
-        journal = path.parent / journal
+    _check_metrics_url(m["url"], path)
+    journal = _journal_path(data.get("journal", ".canary-lint/rollout.sqlite"), path)
     return Plan(
         service=data["service"],
         raw=data,
@@ -236,6 +250,46 @@ def from_dict(data, path: Path) -> Plan:
         metrics_down_limit=duration(m.get("down_limit", "2m")),
         journal_path=journal,
     )
+
+
+def _check_metrics_url(url: str, path: Path) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise PlanError(f"{path}: metrics.url {url!r} is not a URL: {exc}") from None
+    if parts.username is not None or parts.password is not None:
+        raise PlanError(f"{path}: metrics.url must not carry credentials (user:password@): they would be written "
+                        "to the journal and every log line; put them in the environment of the proxy in front of "
+                        "Prometheus instead")
+    if not parts.hostname:
+        raise PlanError(f"{path}: metrics.url {url!r} names no host")
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _journal_path(value: str, plan: Path) -> Path:
+    """The journal lives in the plan's directory tree and is an SQLite database (or not there yet)."""
+    journal = Path(value)
+    if not journal.is_absolute():
+        journal = plan.parent / journal
+    home = plan.parent.resolve()
+    resolved = journal.resolve()
+    if resolved != home and home not in resolved.parents:
+        raise PlanError(f"{plan}: journal {value!r} leaves the plan's directory {home}; keep it beside the plan")
+    if resolved.exists():
+        if not resolved.is_file():
+            raise PlanError(f"{plan}: journal {value!r} is not a regular file")
+        from canary_lint.discovery import read_regular
+
+        head = read_regular(resolved, len(SQLITE_MAGIC)) or b""
+        if head and head != SQLITE_MAGIC:
+            raise PlanError(f"{plan}: journal {value!r} exists and is not a rollout journal (not an SQLite "
+                            "database); not touching it")
+    return journal
 
 
 def from_journal(text: str) -> Plan:

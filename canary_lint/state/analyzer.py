@@ -61,7 +61,7 @@ SECRET_WORDS = ("secret", "SECRET", "Secret", "signing", "SIGNING", "jwt", "JWT"
 CONFIG_TOKENS = ("SESSION_ENGINE", "SESSION_TYPE", "RATELIMIT_STORAGE", "MemoryStorage", "storage_from_string",
                  "socketio", "SocketIO")
 LIMITER = re.compile(r"(?:^|[^\w])Limiter\(")  # flask-limiter/slowapi, not anyio.CapacityLimiter
-CACHES_SET = re.compile(r"^\s*CACHES\s*(?::[^=\n]*)?=|CACHES\[[^\]]+\]\s*=|CACHES\.update\(", re.M)
+CACHES_SET = re.compile(r"^[ \t]*CACHES[ \t]*(?::[^=\n]*)?=|CACHES\[[^\]\[\n]+\][ \t]*=|CACHES\.update\(", re.M)
 CACHE_TOKENS = ("lru_cache", "functools.cache", "import cache", "@cache", "cached(", "ttl_cache", "alru_cache")
 DISK_TOKENS = ("open(", "write_text", "write_bytes", ".save(")
 

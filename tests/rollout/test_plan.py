@@ -136,3 +136,59 @@ def test_cli_report_for_another_commit_exits_2(tmp_path):
     out = _cli("--dry-run", str(path))
     assert out.returncode == 2
     assert "is for commit ffff" in out.stderr
+
+
+# ---- plans that must be refused with one line, before anything runs --------------------------------------
+@pytest.mark.parametrize("url, why", [
+    ("http://user:secret@127.0.0.1:9090", "credentials"),
+    ("http://token@127.0.0.1:9090", "credentials"),
+    ("http://127.0.0.1:notaport", "not a URL"),
+    ("http://", "names no host"),
+])
+def test_metrics_url_without_credentials(tmp_path, url, why):
+    d = plan_dict()
+    d["metrics"]["url"] = url
+    with pytest.raises(P.PlanError, match=why):
+        P.from_dict(d, tmp_path / "rollout.yaml")
+
+
+def test_journal_stays_beside_the_plan_and_is_a_journal(tmp_path):
+    d = plan_dict()
+    d["journal"] = "../elsewhere.sqlite"
+    with pytest.raises(P.PlanError, match="leaves the plan's directory"):
+        P.from_dict(d, tmp_path / "rollout.yaml")
+    d["journal"] = "/etc/passwd"
+    with pytest.raises(P.PlanError, match="leaves the plan's directory"):
+        P.from_dict(d, tmp_path / "rollout.yaml")
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    d["journal"] = "notes.txt"
+    with pytest.raises(P.PlanError, match="not a rollout journal"):
+        P.from_dict(d, tmp_path / "rollout.yaml")
+    (tmp_path / "dir.sqlite").mkdir()
+    d["journal"] = "dir.sqlite"
+    with pytest.raises(P.PlanError, match="not a regular file"):
+        P.from_dict(d, tmp_path / "rollout.yaml")
+    d["journal"] = "state/rollout.sqlite"
+    assert P.from_dict(d, tmp_path / "rollout.yaml").journal_path == tmp_path / "state" / "rollout.sqlite"
+
+
+@pytest.mark.parametrize("text, why", [
+    ("a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 9)), "alias bomb"),
+    ("service: " + "[" * 50 + "]" * 50 + "\n", "nests deeper"),
+    ("service: shop\nx: " + "".join("\n" + "  " * i + "- " for i in range(1, 60)) + "1\n", "nests deeper"),
+    ("service: \x00\n", "NUL"),
+])
+def test_hostile_plan_files_are_refused_with_a_line(tmp_path, text, why):
+    path = tmp_path / "rollout.yaml"
+    path.write_text(text)
+    with pytest.raises(P.PlanError, match=why):
+        P.load(path)
+
+
+def test_a_plan_that_is_not_a_regular_file(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "rollout.yaml")
+    with pytest.raises(P.PlanError, match="not a regular file"):
+        P.load(tmp_path / "rollout.yaml")

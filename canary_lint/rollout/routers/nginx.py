@@ -132,7 +132,7 @@ class NginxRouter(Router):
             conf = Path(self.spec["conf"]).read_text(encoding="utf-8", errors="replace")
         except OSError:
             return None
-        m = re.search(r"^\s*pid\s+([^;\s]+)\s*;", conf, re.M)
+        m = re.search(r"^[ \t]*pid[ \t]+([^;\s]+)[ \t]*;", conf, re.M)
         if not m:
             return Path("/run/nginx.pid")
         p = Path(m.group(1))

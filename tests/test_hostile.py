@@ -1,0 +1,187 @@
+"""Hostile input through the real CLI: each class of attack a pull request can make gets a finding or a
+one-line message naming the file, never a hang, a traceback or a verdict built on a wrong value."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+ALEMBIC_INI = "[alembic]\nscript_location = migrations\n"
+
+
+def write(root: Path, files: dict) -> Path:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape"))
+    return root
+
+
+def revision(body: str) -> dict:
+    return {
+        "alembic.ini": ALEMBIC_INI,
+        "migrations/env.py": "",
+        "migrations/versions/a.py": 'revision = "a"\ndown_revision = None\ndef upgrade():\n    pass\n',
+        "migrations/versions/b.py": ('revision = "b"\ndown_revision = "a"\nfrom alembic import op\n'
+                                     f"def upgrade():\n{body}\n"),
+    }
+
+
+def check_json(root: Path, *args: str) -> tuple[int, dict, str]:
+    proc = run_cli("check", "--format", "json", *args, str(root), cwd=root)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    assert not [f for f in report["findings"] if f["rule"] == "CL005"], report["findings"]
+    return proc.returncode, report, proc.stderr
+
+
+def rules(report: dict) -> list[tuple[str, str, str]]:
+    return [(f["rule"], f["path"], f["severity"]) for f in report["findings"]]
+
+
+# ---- values the Alembic reader cannot fold: the operation stays, with its severity -------------------------
+@pytest.mark.parametrize("body, computed_by", [
+    ("    op.drop_column('orders', '%1500000000d' % 1)", "'%1500000000d' % 1"),
+    ("    op.drop_column('orders', '{:>1500000000}'.format('x'))", "format"),
+    ("    s = 'ab'\n    for i in range(100):\n        s += s\n    op.drop_column('orders', s)", "each pass of the loop"),
+    ("    s = 'ab'\n    for i in ['a'] * 100:\n        s += s\n    op.drop_column('orders', s)", "over 1,000,000"),
+    ("    cols = ['c']\n    for i in range(60):\n        cols += cols\n    for c in cols:\n"
+     "        op.drop_column('orders', c)", ""),
+])
+def test_values_past_the_size_bound_are_unknown_and_the_drop_still_reported(tmp_path, body, computed_by):
+    code, report, _ = check_json(write(tmp_path, revision(body)))
+    drops = [f for f in report["findings"] if f["rule"] == "CLM101"]
+    assert code == 1 and drops, report["findings"]
+    assert all(f["severity"] == "error" for f in drops)
+    assert "orders.ab" not in json.dumps(drops)  # never a wrong, concrete column
+    assert computed_by in drops[0]["message"]
+
+
+def test_a_budget_stop_keeps_the_gate_red(tmp_path):
+    loops = "    for a in range(2000):\n        for b in range(2000):\n            x = [a, b, a, b, a, b]\n"
+    body = "    names = " + repr([f"c{i}" for i in range(400)]) + "\n" + \
+        "    for n in names:\n        for m in names:\n            for k in names:\n                x = n + m + k\n" + \
+        loops + "    op.drop_column('orders', 'total')"
+    code, report, _ = check_json(write(tmp_path, revision(body)))
+    stops = [f for f in report["findings"] if f["rule"] == "CLM301" and "stopped" in f["message"]]
+    assert code == 1 and stops and stops[0]["severity"] == "error", report["findings"]
+
+
+@pytest.mark.parametrize("source", [
+    "X = 0x" + "f" * 5000 + "\nY = str(X)\n",
+    "X = 0x" + "f" * 5000 + "\nprint(f'{X}')\n",
+])
+def test_huge_hex_literals_in_app_code(tmp_path, source):
+    check_json(write(tmp_path, {"app/main.py": source}))
+
+
+def test_huge_hex_literal_in_a_revision_is_read(tmp_path):
+    body = "    n = 0x" + "f" * 5000 + "\n    op.drop_column('orders', f'c{n}')"
+    code, report, _ = check_json(write(tmp_path, revision(body)))
+    assert ("CLM101", "migrations/versions/b.py", "error") in rules(report)
+
+
+def test_a_decimal_literal_python_refuses_is_a_file_not_checked(tmp_path):
+    code, report, _ = check_json(write(tmp_path, {"app/main.py": "X = " + "1" * 5000 + "\n"}))
+    assert rules(report) == [("CL001", "app/main.py", "error")]
+
+
+def test_cr_only_line_endings_are_read_at_the_right_lines(tmp_path):
+    source = "import logging\r\rlogging.basicConfig(format='%(message)s')\r"
+    code, report, _ = check_json(write(tmp_path, {"app/main.py": source}))
+    logs = [f for f in report["findings"] if f["rule"] == "CLT401"]
+    assert logs and logs[0]["line"] == 3
+
+
+# ---- file names and bytes that outputs cannot carry ----------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["json", "sarif", "gitlab", "text", "github", "junit", "markdown"])
+def test_non_utf8_file_names_reach_every_format(tmp_path, fmt):
+    root = write(tmp_path, {"app/m\udcff.py": "import logging\nlogging.basicConfig(format='%(message)s')\n"})
+    proc = run_cli("check", "--format", fmt, str(root), cwd=root)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    if fmt in ("json", "sarif", "gitlab"):
+        json.loads(proc.stdout)
+    assert "xff.py" in proc.stdout  # the undecodable byte shown as an escape (percent-encoded in SARIF URIs)
+
+
+# ---- OpenAPI values of the wrong type ------------------------------------------------------------------------
+SPEC = ("openapi: {version}\ninfo: {{title: t, version: '1'}}\npaths:\n  /a:\n    get:\n{security}"
+        "      responses:\n        '200':\n          description: ok\n")
+
+
+@pytest.mark.parametrize("version", ["3.1", "[3]", "{a: 1}", "null", "3"])
+def test_openapi_version_that_is_not_a_string(tmp_path, version):
+    code, report, _ = check_json(write(tmp_path, {"openapi.yaml": SPEC.format(version=version, security="")}))
+    assert any(f["rule"] == "CLA190" and "/openapi" in f["message"] for f in report["findings"]), report
+
+
+@pytest.mark.parametrize("ref", ["{a: b}", "[a, b]", "3", "'#/x\\0y'", "''"])
+def test_ref_values_of_any_shape(tmp_path, ref):
+    spec = SPEC.format(version="3.0.3", security="") + \
+        f"          content:\n            application/json:\n              schema:\n                $ref: {ref}\n"
+    check_json(write(tmp_path, {"openapi.yaml": spec}))
+
+
+@pytest.mark.parametrize("scopes", ["[{a: b}, 3]", "{a: b}", "3", "[null]"])
+def test_security_scopes_that_are_not_strings(tmp_path, scopes):
+    base = SPEC.format(version="3.0.3", security="      security:\n        - oauth: [read]\n")
+    head = SPEC.format(version="3.0.3", security=f"      security:\n        - oauth: {scopes}\n")
+    from conftest import git
+
+    write(tmp_path, {"openapi.yaml": base})
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "v1")
+    (tmp_path / "openapi.yaml").write_text(head)
+    check_json(tmp_path, "--base", "HEAD")
+
+
+# ---- deploy files --------------------------------------------------------------------------------------------
+def laughs(levels: int) -> str:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\nkind: Deployment\napiVersion: apps/v1\n"
+
+
+def test_alias_bomb_in_a_deploy_file_is_a_finding_naming_it(tmp_path):
+    root = write(tmp_path, {"deploy/shop.yaml": laughs(9), "app/main.py": "x = 1\n"})
+    code, report, _ = check_json(root)
+    assert ("CL001", "deploy/shop.yaml", "error") in rules(report)
+    assert "alias" in report["findings"][0]["message"]
+
+
+@pytest.mark.parametrize("name, text", [
+    ("deploy/templates/d.yaml", "\n" * 40_000 + "x: {{ y"),
+    ("deploy/templates/e.yaml", ("  {{" * 20_000) + "\n"),
+    ("deploy/sm.yaml", "targetLabels:" + " - a" * 5_000 + "x\n"),
+    ("deploy/sm2.yaml", "podTargetLabels:\n" + "  - a\n" * 20_000 + "x"),
+    ("app/main.py", "\n" * 65_536 + "x"),
+    ("app/views.py", "CACHES[" * 20_000),
+    ("app/deep.py", "x = 1" + " + 1" * 100_000 + "\n"),
+    ("app/deep2.py", "type X = int\n" + "x = " + "(" * 180 + ")" * 180 + "\n"),
+])
+def test_inputs_that_used_to_backtrack_finish(tmp_path, name, text):
+    check_json(write(tmp_path, {name: text, "app/__init__.py": ""}))
+
+
+# ---- the command line ----------------------------------------------------------------------------------------
+def test_output_that_cannot_be_written_is_one_line(tmp_path):
+    write(tmp_path, {"app/main.py": "import logging\nlogging.basicConfig(format='%(message)s')\n"})
+    for target in (str(tmp_path), "/dev/full"):
+        proc = run_cli("check", "--output", target, str(tmp_path), cwd=tmp_path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().count("\n") == 0 and "cannot write report" in proc.stderr
+
+
+def test_fifo_in_the_tree_and_on_the_command_line(tmp_path):
+    write(tmp_path, {"app/main.py": "x = 1\n"})
+    os.mkfifo(tmp_path / "app" / "pipe.py")
+    check_json(tmp_path)
+    proc = run_cli("check", str(tmp_path / "app" / "pipe.py"), cwd=tmp_path)
+    assert proc.returncode in (0, 1, 2) and "Traceback" not in proc.stderr
