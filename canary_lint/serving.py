@@ -155,13 +155,12 @@ def _creates_app(tree: ast.Module | None) -> bool:
 
 
 def _project_table(ctx) -> dict:
-    """The `[project]` table of the checked tree's pyproject.toml (read once, bounded; {} when none)."""
+    """The `[project]` table of the checked tree's pyproject.toml (read once, bounded; {} when none); v1's
+    own when the run judges v1's tree."""
     def read() -> dict:
-        from canary_lint.discovery import read_regular
-
-        data = read_regular(ctx.cwd / "pyproject.toml", 1_000_000, ctx.cwd)
+        text = ctx.read_text("pyproject.toml")
         try:
-            table = tomllib.loads(data.decode("utf-8", "replace")).get("project", {}) if data else {}
+            table = tomllib.loads(text).get("project", {}) if text else {}
         except (tomllib.TOMLDecodeError, AttributeError):
             return {}
         return table if isinstance(table, dict) else {}

@@ -238,3 +238,17 @@ def test_v1_files_that_did_not_change_are_parsed_once(shop, monkeypatch):
     alone = existing.v1_counts(["."], config, head.base, shop)
     assert existing.v1_counts(["."], config, head.base, shop, shared=head) == alone != {}
     head.close()
+
+
+def test_v1_is_judged_as_the_service_v1_declared(tmp_path):
+    """v1's serving code comes from v1's own pyproject: a module v1 did not serve is no proof v1 had its finding."""
+    def pyproject(module: str) -> str:
+        return f'[project]\nname = "shop"\nversion = "1"\n[project.scripts]\nshop = "app.{module}:main"\n'
+
+    modules = {"app/__init__.py": "", "app/serve_a.py": LOG + "def main(): pass\n",
+               "app/serve_b.py": LOG + "def main(): pass\n"}
+    root = release(tmp_path / "shop", {**modules, "pyproject.toml": pyproject("serve_a")},
+                   {**modules, "pyproject.toml": pyproject("serve_b")})
+    proc = cli(root, "check", "--base", "v1", "--format", "json")
+    assert findings(proc) == [("CLT401", "app/serve_b.py", True)]
+    assert proc.returncode == 1
