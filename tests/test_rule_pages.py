@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,17 @@ def _all_cases():
 CASES = _all_cases()
 
 
+DOUBLED_WORD = re.compile(r"\b([A-Za-z]+)\s+\1\b", re.I)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.ident for c in CASES])
 def test_rule_example(case):
     report = run_case(case)
     assert check_case(case, report) == []
+    # what a reader trips on: "the the", "table table"
+    glitches = [f"{f.rule}: {m.group()!r} in {text!r}" for f in report.findings for text in (f.message, f.fix or "")
+                for m in [DOUBLED_WORD.search(text)] if m]
+    assert glitches == []
 
 
 def _declared_rule_names() -> set[str]:

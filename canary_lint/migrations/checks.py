@@ -165,7 +165,8 @@ class Judge:
                               f"give {op.column} a server default first, or set NOT NULL in a release after every "
                               "serving version writes it", f"{t}.{op.column}")
             elif k in (K.DROP_OBJECT, K.RENAME_OBJECT) and op.object_kind in (
-                    "view", "materialized view", "function", "procedure", "type", "domain", "sequence", "enum value"):
+                    "view", "materialized view", "function", "procedure", "type", "domain", "sequence", "enum value",
+                    "extension", "schema"):
                 if (op.object_kind, op.name) not in new_objects:
                     self._object(mig, op)
             elif k == K.ADD_CONSTRAINT and existing:
@@ -446,7 +447,12 @@ class Judge:
 
     def _object(self, mig: Migration, op: Op) -> None:
         kind, name = op.object_kind, op.name
-        if op.kind == K.DROP_OBJECT:
+        if op.kind == K.DROP_OBJECT and kind == "extension":
+            msg = (f"drops extension {name}: v1's columns of its types and v1's queries that call its functions or "
+                   "operators fail")
+        elif op.kind == K.DROP_OBJECT and kind == "schema":
+            msg = f"drops schema {name}: v1's queries on any table, view or function in it fail"
+        elif op.kind == K.DROP_OBJECT:
             msg = f"drops {kind} {name}: v1's queries that use it fail"
         elif kind == "enum value":
             msg = f"renames value {op.column!r} of enum {name} to {op.new_name!r}: v1 still writes {op.column!r} and those INSERTs fail"

@@ -139,7 +139,8 @@ def _check_not_null(stmt: str) -> str | None:
 def _head(stmt: str) -> list[str]:
     words = []
     for m in _WORDS.finditer(stmt, 0, min(len(stmt), 400)):
-        words.append(m.group(0).upper())
+        word = m.group(0)
+        words.append(word if word[:1] in "\"`[" else word.upper())  # a quoted name keeps its case
         if len(words) >= 6:
             break
     return words
@@ -174,7 +175,8 @@ _CREATE_INDEX = re.compile(
 
 
 _DROP = re.compile(
-    rf"DROP\s+(TABLE|INDEX|VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TYPE|DOMAIN)\s+(CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?"
+    rf"DROP\s+(TABLE|INDEX|VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TYPE|DOMAIN|EXTENSION|SCHEMA)\s+(CONCURRENTLY\s+)?"
+    rf"(?:IF\s+EXISTS\s+)?"
     rf"({_NAME}(?:\s*,\s*{_NAME})*)\s*(?:CASCADE|RESTRICT)?\s*$", re.I)
 
 
