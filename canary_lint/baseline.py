@@ -143,18 +143,9 @@ def _in_scope(entry_path: str, roots: list[Path]) -> bool:
 
 
 def _selected(code: str, config) -> bool:
-    if config is None:
-        return True
-    from canary_lint.registry import UnknownRule, registry
+    from canary_lint.registry import registry
 
-    reg = registry()
-    try:
-        rule = reg.get(code)
-    except UnknownRule:
-        return True
-    if not any(reg.matches(rule, s) for s in config.select):
-        return False
-    return not any(reg.matches(rule, s) for s in config.ignore)
+    return registry().selected(code, config)
 
 
 def stale_finding(entry: Entry, baseline_path: str, gone: int) -> Finding:

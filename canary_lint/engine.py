@@ -18,15 +18,6 @@ from canary_lint import suppress
 CHECKED_KINDS = {"python", "alembic", "django", "sql_migration", "sql", "openapi", "deploy"}
 
 
-def _selected(reg: Registry, config: Config, code: str) -> bool:
-    if code == "CL005":
-        return True  # a crash is never hidden
-    rule = reg.get(code)
-    if not any(reg.matches(rule, s) for s in config.select):
-        return False
-    return not any(reg.matches(rule, s) for s in config.ignore)
-
-
 def _unused(ctx: ReleaseContext, sup: suppress.Suppression, entry: str, span: dict) -> Finding:
     return ctx.finding("CL002", sup.path, **span, subject=f"{sup.line}:{entry}",
                        message=f"unused suppression for `{entry}`: nothing here is reported by it",
@@ -76,7 +67,7 @@ def _apply_suppressions(ctx: ReleaseContext, findings: list[Finding], reg: Regis
                                              fix="use a code or name listed by `canary-lint rules`"), sup))
                 elif entry != "ALL" and reg.get(entry) is unused_rule:
                     late.append((sup, entry))
-                elif entry not in sup.used and (entry == "ALL" or _selected(reg, ctx.config, reg.get(entry).code)):
+                elif entry not in sup.used and (entry == "ALL" or reg.selected(reg.get(entry).code, ctx.config)):
                     meta.append((_unused(ctx, sup, entry, span), sup))
             if not sup.reason:
                 meta.append((ctx.finding("CL004", sup.path, **span, subject=f"{sup.line}:{','.join(sup.rules)}",
@@ -88,7 +79,7 @@ def _apply_suppressions(ctx: ReleaseContext, findings: list[Finding], reg: Regis
         else:
             kept.append(finding)
     for sup, entry in late:
-        if entry not in sup.used and _selected(reg, ctx.config, "CL002"):
+        if entry not in sup.used and reg.selected("CL002", ctx.config):
             kept.append(_unused(ctx, sup, entry, dict(line=sup.line, column=sup.column, end_column=sup.end_column)))
     return kept, suppressed
 
@@ -115,7 +106,7 @@ def analyze(ctx: ReleaseContext, *, single_tree: bool = False) -> tuple[list[Fin
     for spec in ANALYZERS:
         if (spec.needs_base and base is None) or (single_tree and not spec.single_tree):
             continue
-        if spec.families and not any(r.family in spec.families and _selected(reg, config, r.code) for r in reg.rules):
+        if spec.families and not any(r.family in spec.families and reg.selected(r.code, config) for r in reg.rules):
             continue  # none of its rules is selected (`--select CLM` never runs the app analyzers)
         wanted = [f for f in ctx.files_of(*spec.kinds) if not f.kinds & spec.not_for]
         if not wanted and not (spec.also_on_base and base is not None):
@@ -134,9 +125,9 @@ def analyze(ctx: ReleaseContext, *, single_tree: bool = False) -> tuple[list[Fin
     for file in ctx.files_of("python"):
         ctx.python_ast(file)  # every Python file is at least parsed: a syntax error is never a pass
     findings.extend(ctx.meta_findings)
-    findings = [f for f in findings if _selected(reg, config, f.rule)]
+    findings = [f for f in findings if reg.selected(f.rule, config)]
     findings, suppressed = _apply_suppressions(ctx, findings, reg)
-    findings = [f for f in findings if _selected(reg, config, f.rule)]
+    findings = [f for f in findings if reg.selected(f.rule, config)]
     unique = {(f.rule, f.path, f.line, f.column, f.message): f for f in findings}
     return sorted(unique.values(), key=lambda f: f.sort_key), suppressed
 

@@ -141,6 +141,19 @@ class Registry:
             return True
         return bool(re.fullmatch(r"CL[0MASTR]?\d{0,3}", selector)) and rule.code.startswith(selector)
 
+    def selected(self, code: str, config) -> bool:
+        """Does `config`'s select/ignore leave rule `code` on? A crash (CL005) is never hidden; an unknown code
+        (a baseline entry of an older release) is not filtered here."""
+        if code == "CL005" or config is None:
+            return True
+        try:
+            rule = self.get(code)
+        except UnknownRule:
+            return True
+        if not any(self.matches(rule, s) for s in config.select):
+            return False
+        return not any(self.matches(rule, s) for s in config.ignore)
+
     def is_selector(self, selector: str) -> bool:
         return selector == "ALL" or selector in self or any(self.matches(r, selector) for r in self.rules)
 

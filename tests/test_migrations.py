@@ -637,9 +637,9 @@ def test_named_files_are_judged_against_the_history_beside_them(tmp_path):
                        cwd=tmp_path)
     got = [(f.rule, f.path, f.line, f.severity.value) for f in report.findings]
     # bio VARCHAR(100) -> TEXT and code varchar(10) -> varchar(20) are widenings: quiet once the history is known
-    assert got == [("CLM105", "migrations/versions/0002_alter.py", 10, "error"),
-                   ("CLM206", "migrations/versions/0002_alter.py", 10, "warning")], got
+    assert got == [("CLM105", "migrations/versions/0002_alter.py", 10, "error")], got  # the rewrite is in it
     assert "VARCHAR(255) to VARCHAR(100)" in report.findings[0].message
+    assert "the change rewrites users" in report.findings[0].message
 
 
 def test_two_heads_in_a_complete_history():
@@ -1150,3 +1150,24 @@ def test_blank_runs_in_query_strings_are_read_linearly():
     text = "select 1;" + " " * 200_000 + ";DROP TABLE IF EXISTS x"
     out = queries_only(text)
     assert out.startswith("select 1;") and "DROP" not in out and len(out) == len(text)
+
+
+def test_one_change_one_finding_and_ignoring_the_first_keeps_the_other(tmp_path):
+    from canary_lint.config import Config
+    from canary_lint.engine import run_check
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "0001_init.py").write_text(INITIAL)
+    (versions / "0002_alter.py").write_text(rev('''
+        op.alter_column("users", "email", type_=sa.String(100))
+        op.drop_index("ix_users_email", "users")
+        op.create_index("ix_users_email", "users", ["email", "id"])
+    '''))
+
+    def found(**cfg):
+        report = run_check(["."], Config(root=tmp_path, **cfg), cwd=tmp_path)
+        return sorted((f.rule, f.line) for f in report.findings if f.path.endswith("0002_alter.py"))
+
+    assert found() == [("CLM105", 9), ("CLM201", 11)]  # the re-created index once, at its CREATE
+    assert found(ignore=("CLM105",)) == [("CLM201", 11), ("CLM206", 9)]

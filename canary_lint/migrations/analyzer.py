@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, Judge
+from canary_lint.migrations.merge import one_finding_per_change
 from canary_lint.migrations.ops import Migration
 from canary_lint.migrations.dialects import dialect_of
 from canary_lint.migrations.readers import _sql_tool, project_of, read_alembic, read_sql_migration
@@ -172,7 +173,7 @@ def analyze(ctx):
     if judge.contracts:
         with ctx.guard(".", "migrations"):
             _resolve_contracts(ctx, judge)
-    return judge.findings
+    return one_finding_per_change(judge.findings, lambda code: ctx.registry.selected(code, ctx.config))
 
 
 # ---- cross-version --------------------------------------------------------------------------------------

@@ -282,6 +282,15 @@ class Judge:
 
     def _add_column(self, mig: Migration, op: Op) -> None:
         s, t = op.spec, op.table
+        if s.unique and not s.primary_key and s.default and not volatile_default(s.default) \
+                and "nextval" not in s.default:
+            self.emit("new-constraint-rejects-v1-writes", mig, op,
+                      f"adds {t}.{s.name} UNIQUE with the server default {s.default}: v1 does not know {s.name}, so "
+                      f"every row it inserts gets {s.default} and v1's second INSERT into {t} violates it (on a table "
+                      "with two rows or more the migration itself fails)",
+                      f"add {s.name} without a constant default (NULLs never collide), let v2 give each row its own "
+                      "value, and add the UNIQUE constraint in a later release", f"unique:{t}.{s.name}",
+                      severity=Severity.ERROR)
         if not s.nullable and not s.default and not s.primary_key:
             tail = (f" ({op.backfilled}, so the migration itself succeeds)" if op.backfilled
                     else " (and the migration fails on a non-empty table)")
