@@ -197,3 +197,49 @@ def test_a_hostile_revision_stops_at_a_named_bound():
 def test_relative_imports_of_a_package_init_are_the_package_itself():
     files = {"pkg/__init__.py": "from .conf import NAME\nfrom . import conf\nALSO = conf.NAME\n", "pkg/conf.py": "NAME = 'orders'\n"}
     assert value_of(files, "pkg", "NAME") == "orders" and value_of(files, "pkg", "ALSO") == "orders"
+
+
+def test_dicts_built_by_item_assignment_update_and_setdefault():
+    files = {"m.py": """
+        def options(extra):
+            opts = {"dsn": "x"}
+            opts["release"] = "1.2"
+            opts.update(env="prod", debug=False)
+            opts.setdefault("sample", 0.1)
+            opts.pop("debug")
+            return opts
+        def opaque(key):
+            opts = {"dsn": "x"}
+            opts[key] = 1
+            return opts
+        def merged(other):
+            opts = {"dsn": "x"}
+            opts.update(other)
+            return opts
+        A = options(1)
+        B = opaque("k")
+        C = merged(unknown())
+    """}
+    assert value_of(files, "m", "A") == {"dsn": "x", "release": "1.2", "env": "prod", "sample": 0.1}
+    assert value_of(files, "m", "B") == {"dsn": "x", "k": 1}
+    assert value_of(files, "m", "C") is UNKNOWN  # keys that cannot be known: the dict is not known either
+
+
+def test_environment_reads_keep_their_fallback_for_app_readers():
+    from canary_lint.resolver.app import AppEvaluator, env_name
+
+    proj = project({"conf.py": """
+        import os
+        STORAGE = os.environ.get("REDIS_URL", "memory://")
+        SECRET = os.environ["SECRET_KEY"]
+        PLAIN = os.getenv("PLAIN")
+    """})
+    scope = proj.scope("conf")
+    ev = AppEvaluator(scope)
+    storage = ev.lookup("STORAGE", {SCOPE: scope})
+    assert isinstance(storage, OneOf) and "memory://" in storage.choices
+    assert [env_name(c) for c in storage.choices if c != "memory://"] == ["REDIS_URL"]
+    assert env_name(ev.lookup("SECRET", {SCOPE: scope})) == "SECRET_KEY"
+    assert env_name(ev.lookup("PLAIN", {SCOPE: scope})) == "PLAIN"
+    # the plain evaluator (migrations) knows no environment: unknown, never a guess
+    assert value_of({"conf.py": "import os\nX = os.environ.get('T', 'orders')\n"}, "conf", "X") is UNKNOWN

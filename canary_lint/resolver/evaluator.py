@@ -53,25 +53,31 @@ class Evaluator(Expressions):
             return Marker("func", (scope, scope.funcs[name]))
         if name in scope.classes:
             return Marker("class", (scope, scope.classes[name]))
-        value = scope.consts.get(name, UNKNOWN)
+        value = UNKNOWN
         key = (id(scope), name)
-        if value is UNKNOWN and name in scope.nodes and key not in self._evaluating:
+        # each kind of reader has its own markers: a value one kind computed is cached for that kind only
+        cache = scope.evaluated.setdefault(type(self), {})
+        if name in cache:
+            value = cache[name]
+        elif name in scope.nodes and key not in self._evaluating:
             self._evaluating.add(key)  # `T = sa.table("t", ...)` / `TABLES = base + ["x"]`: once, on first use
             try:
                 value = self.ev(scope.nodes[name], {SCOPE: scope})
             finally:
                 self._evaluating.discard(key)
-            scope.consts[name] = value
+            cache[name] = value
         if value is UNKNOWN and name in scope.imports and scope.project is not None and depth < self.MAX_DEPTH:
             module, attr = scope.imports[name]
             if attr is None:
                 return Marker("module", module)
             other = scope.project.scope(module)
-            if other is not None and other is not scope:
+            if other is not None and other is not scope and _defines(other, attr):
                 return self.module_value(other, attr, depth + 1)
             sub = scope.project.scope(f"{module}.{attr}")  # `from pkg import module`
             if sub is not None:
                 return Marker("module", f"{module}.{attr}")
+            if other is not None and other is not scope:
+                return self.module_value(other, attr, depth + 1)
         return value
 
     def class_attr(self, scope: ModuleScope, cls: ast.ClassDef, name: str, depth: int = 0):
@@ -250,6 +256,14 @@ class Evaluator(Expressions):
         self.walk(stmt.orelse, env)
 
     def bind(self, target: ast.AST, value, env: dict, source: ast.AST | None = None, origin: str | None = None) -> None:
+        if isinstance(target, ast.Subscript):  # `opts["release"] = ...`: the dict gains the key
+            holder = self.ev(target.value, env)
+            key = self.ev(target.slice, env)
+            if isinstance(holder, dict) and isinstance(key, (str, int)) and not isinstance(key, bool):
+                holder[key] = value
+            elif isinstance(holder, (dict, list)):
+                self.forget(target.value, env)
+            return
         if isinstance(target, ast.Name):
             env[target.id] = value
             if value is UNKNOWN and (origin or source is not None):
@@ -287,3 +301,7 @@ def _names(body: list) -> tuple[set, set]:
             elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
                 loaded.add(node.target.id)
     return stored, loaded
+
+
+def _defines(scope: ModuleScope, name: str) -> bool:
+    return name in scope.consts or name in scope.funcs or name in scope.classes or name in scope.imports

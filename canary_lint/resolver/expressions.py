@@ -210,6 +210,29 @@ class Expressions:
             results.append(self.ev(node.elt, e))
         return results
 
+    def dict_method(self, recv: dict, name: str, node: ast.Call, env: dict):
+        """`d.update(...)`, `d.setdefault(k, v)`, `d.pop(k)`, `d.clear()` on a known dict; when the keys they
+        touch cannot be known, the dict itself is no longer known."""
+        args, kwargs = self.call_args(node, env)
+        if name == "update" and len(args) <= 1 and (not args or isinstance(args[0], dict)) \
+                and len(kwargs) == sum(1 for k in node.keywords if k.arg):
+            recv.update(*args, **kwargs)
+            return None
+        if name == "setdefault" and args and isinstance(args[0], (str, int)) and not kwargs:
+            return recv.setdefault(args[0], args[1] if len(args) > 1 else None)
+        if name == "pop" and args and isinstance(args[0], (str, int)):
+            return recv.pop(args[0], args[1] if len(args) > 1 else UNKNOWN)
+        if name == "clear" and not args:
+            recv.clear()
+            return None
+        self.forget(node.func.value, env)
+        return UNKNOWN
+
+    def forget(self, node: ast.AST, env: dict) -> None:
+        """A value changed in a way that cannot be followed: the name holding it is unknown from here on."""
+        if isinstance(node, ast.Name) and node.id in env:
+            env[node.id] = UNKNOWN
+
     def attribute(self, node: ast.Attribute, base, env: dict):
         if isinstance(base, Marker) and base.kind == "class":
             return self.class_attr(*base.value, node.attr)
@@ -254,6 +277,8 @@ class Expressions:
                 return UNKNOWN
             if isinstance(recv, str) and name in ("strip", "lower", "upper", "lstrip", "rstrip") and not node.args:
                 return getattr(recv, name)()
+            if isinstance(recv, dict) and name in ("update", "setdefault", "pop", "clear"):
+                return self.dict_method(recv, name, node, env)
             if isinstance(recv, dict) and name in ("items", "keys", "values") and not node.args:
                 return [list(x) if isinstance(x, tuple) else x for x in getattr(recv, name)()]
             if isinstance(recv, dict) and name == "get" and node.args:

@@ -42,6 +42,7 @@ class ModuleScope:
         self.classes: dict = {}
         self.imports: dict = {}  # local name -> (module, attribute or None)
         self.lines: dict = {}  # top-level name -> line of its (last) assignment
+        self.evaluated: dict = {}  # reader class -> {name: value} of `nodes` evaluated on first use
         for node in tree.body:
             self._top(node)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from canary_lint import deploy as deploy_facts
+from canary_lint.resolver.app import AppValues
 from canary_lint.serving import serving
 from canary_lint.telemetry.pyfacts import (
     ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env, span,
@@ -37,6 +38,12 @@ ATTACH_KINDS = {"log-json", "structlog"}
 def _python_facts(ctx, extra: tuple, need: str = "setup") -> list:
     """Facts of the files with a telemetry set-up (`need="setup"`); or of the other files that set a
     telemetry env var for the process (`"env"`) or may put a version on log records (`"attach"`)."""
+    dep = deploy_facts.facts(ctx)
+    platform = set((ctx.config.telemetry or {}).get("platform-env", ()))
+
+    def env_known(name: str) -> bool:  # may the deployment set it? then an env read is not its fallback
+        return name in dep.env or name in platform
+
     if need == "setup":
         scanner, wanted = Scanner(extra), is_telemetry_file
     elif need == "env":
@@ -54,7 +61,8 @@ def _python_facts(ctx, extra: tuple, need: str = "setup") -> list:
         with ctx.guard(f.path, "telemetry"):
             tree = ctx.python_ast(f)
             if tree is not None:
-                out.append(scanner.scan(f.path, tree, ctx.read_text, text))
+                out.append(scanner.scan(f.path, tree, ctx.read_text, text,
+                                        values=lambda tree, path=f.path: AppValues(ctx, path, tree, env_known)))
     return out
 
 

@@ -116,10 +116,12 @@ class FileFacts:
 class _Module:
     """Per-file lookup tables built during the single walk."""
 
-    def __init__(self) -> None:
+    def __init__(self, values=None) -> None:
         self.aliases: dict[str, str] = {}
         self.consts: dict[str, ast.AST] = {}  # module-level NAME = <expr>
         self.functions: dict[str, ast.AST] = {}
+        self.values = values  # ValueReader of this file, or None: literals of this module only
+        self.resolved_text: dict[int, str] = {}  # id(node) -> the format text the resolver found
 
     def qualname(self, func: ast.AST) -> str | None:
         d = dotted(func)
@@ -179,15 +181,33 @@ def _has_star_kwargs(call: ast.Call) -> bool:
     return any(k.arg is None for k in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args)
 
 
+def _star_release(call: ast.Call, mod: _Module) -> bool | None:
+    """`sentry_sdk.init(**options)`: False when every `**` mapping is known (through the resolver) and none
+    passes a release; True when one does; None when any is unknown."""
+    if mod.values is None or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    verdicts = [mod.values.passes_key(k.value, "release") for k in call.keywords if k.arg is None]
+    if any(v is True for v in verdicts):
+        return True
+    return None if any(v is None for v in verdicts) else False
+
+
 def _str(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
 def format_verdict(node: ast.AST | None, mod: _Module, extra: tuple = ()) -> bool | None:
-    """Does a log format expression print a version? Only fully literal formats can be judged False."""
+    """Does a log format expression print a version? Only formats whose every possible text is known can be
+    judged False: a literal, or what the resolver reads from config modules and class attributes."""
     node = mod.resolve(node)
     if node is None:
         return None
+    if mod.values is not None and isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)) \
+            and not (isinstance(node, (ast.Name, ast.Attribute)) and is_version_word(dotted(node) or "", extra)):
+        verdict, text = mod.values.format_text(node, lambda s: format_verdict(ast.Constant(s), _Module(), extra))
+        if verdict is not None:
+            mod.resolved_text[id(node)] = text
+            return verdict
     if isinstance(node, ast.Constant):
         if not isinstance(node.value, str):
             return None
@@ -271,11 +291,11 @@ class Scanner:
                 for h in getattr(stmt, "handlers", ()) or getattr(stmt, "cases", ()):
                     stack.append((h.body, inner))
 
-    def scan(self, path: str, tree: ast.Module, read=None, text: str | None = None) -> FileFacts:
+    def scan(self, path: str, tree: ast.Module, read=None, text: str | None = None, values=None) -> FileFacts:
         """Facts of one file; `read(path) -> str | None` reads another file of the checked tree (a fileConfig
-        INI), by path relative to the current directory."""
+        INI), by path relative to the current directory; `values(tree)` gives the resolver's reader of it."""
         facts = FileFacts(path)
-        mod = self._mod = _Module()
+        mod = self._mod = _Module(values(tree) if values is not None else None)
         self._enclosing: dict[int, ast.AST | None] = {}  # id(call) -> the function whose body holds it
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -374,7 +394,7 @@ class Scanner:
         elif q == "sentry_sdk.init":
             release = _kw(call, "release")
             verdict = True if release is not None and not (isinstance(release, ast.Constant) and release.value is None) \
-                else (None if _has_star_kwargs(call) else False)
+                else (_star_release(call, mod) if _has_star_kwargs(call) else False)
             facts.items.append(Item("sentry", call, "sentry_sdk.init", verdict))
         elif q.startswith("prometheus_client."):
             self._prometheus(call, q, facts)
@@ -389,7 +409,7 @@ class Scanner:
                 fmt_text = DEFAULT_BASIC_FORMAT
             else:
                 verdict = format_verdict(fmt, mod, self.extra)
-                fmt_text = _str(mod.resolve(fmt)) or ""
+                fmt_text = _str(mod.resolve(fmt)) or mod.resolved_text.get(id(mod.resolve(fmt)), "")
             if verdict is False:
                 facts.items.append(Item("log-text", call, "logging.basicConfig", False, fmt_text))
         elif q == "logging.config.dictConfig" and call.args:
