@@ -14,7 +14,7 @@ import ast
 import re
 
 from canary_lint.serving import serving
-from canary_lint.state import backends, caches, crossmodule, handlers, keys, memory
+from canary_lint.state import backends, caches, crossmodule, djcache, handlers, keys, memory
 from canary_lint.state.envs import deploy_env_names
 
 RULES = (
@@ -122,6 +122,35 @@ def analyze(ctx):
         yield from _across_modules(ctx, files, django_targets, indexes, reported)
     with ctx.guard(".", "state"):
         yield from _flask_caching(ctx, files)
+    with ctx.guard(".", "state"):
+        yield from _django_default_cache(ctx, files)
+
+
+def _django_default_cache(ctx, files):
+    """CLS101: state kept in Django's default cache when no CACHES setting exists (LocMemCache, per process)."""
+    users = [(file, text) for file, text in files if "django.core.cache" in text]
+    if not users:
+        return
+    settings = [f for f in ctx.files_of("python") if (t := ctx.text(f)) and djcache.is_django_settings(t)]
+    if not settings or any("CACHES" in (ctx.text(f) or "") and CACHES_SET.search(ctx.text(f) or "")
+                           for f in ctx.files_of("python")):
+        return  # not a Django project in this tree, or CACHES is configured somewhere: not judged here
+    found: dict = {}
+    for file, _text in users:
+        tree = ctx.python_ast(file)
+        for key, uses in (djcache.uses(file.path, tree).items() if tree is not None else ()):
+            found.setdefault(key, []).extend(uses)
+    for write, read, key in djcache.state_in_default_cache(found):
+        method = write.node.func.attr
+        yield ctx.finding(
+            "CLS101", write.path, **_where(write.node), subject=f"django-cache:{key}",
+            message=(f"`cache.{method}({key!r}…)` in {write.func} keeps state that {read.func} "
+                     f"({read.path}:{read.node.lineno}) reads back from Django's default cache; with no CACHES "
+                     f"setting ({settings[0].path} has none) that is LocMemCache, one per process: when the next "
+                     "request reaches the other version, or another worker, the state is not there"),
+            fix=("configure CACHES with a backend every version shares (Redis, Memcached or the database cache), "
+                 "or keep this state in the database"),
+        )
 
 
 def _extra_handlers(path: str, targets: list[tuple[str, str]]) -> frozenset:
@@ -382,7 +411,9 @@ def _backends(ctx, path, tree, text, env_set, project):
         settings = {}
     found += backends.flask_session(settings)
     if ("Limiter(" in text and LIMITER.search(text)) or any(t in text for t in ("MemoryStorage", "storage_from_string", "RATELIMIT_STORAGE")):
-        found += backends.limiters(tree, settings, project["storage"])
+        from canary_lint.resolver.app import AppValues
+
+        found += backends.limiters(tree, settings, project["storage"], AppValues(ctx, path, tree))
     if "socketio" in text.lower():
         found += backends.socketio_servers(tree, text, project["queue"])
     for b in found:

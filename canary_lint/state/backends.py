@@ -248,7 +248,26 @@ def _is_memory_uri(value) -> bool:
     return isinstance(value, str) and value.startswith("memory://")
 
 
-def limiters(tree: ast.Module, settings: dict[str, Setting], project_has_storage: bool) -> list[BackendFinding]:
+def _read_elsewhere(node: ast.AST, values, sw: list[str]):
+    """A value `resolve` left as an expression (a config module's constant, a settings class attribute, a
+    helper's result), read through the resolver: its fallback when every other choice is an env read (their
+    names go to `sw`), else UNKNOWN."""
+    from canary_lint.resolver.app import env_name, is_env
+
+    if values is None or not isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
+        return node
+    choices = values.choices(node)
+    concrete = [c for c in choices if not is_env(c)]
+    envs = [env_name(c) for c in choices if is_env(c)]
+    if len(concrete) != 1 or None in envs:
+        return UNKNOWN
+    sw.extend(envs)
+    return concrete[0]
+
+
+def limiters(tree: ast.Module, settings: dict[str, Setting], project_has_storage: bool,
+             values=None) -> list[BackendFinding]:
+    """`values`: the resolver's reader of this file (AppValues), for storage read from config elsewhere."""
     out: list[BackendFinding] = []
     fix = ("point the limiter at storage both versions share (`storage_uri=\"redis://…\"`, RATELIMIT_STORAGE_URI); "
            "until then each process allows the full limit on its own")
@@ -272,7 +291,7 @@ def limiters(tree: ast.Module, settings: dict[str, Setting], project_has_storage
                 message = ("Limiter has no storage_uri, so it counts in memory (`memory://`, the default): v1 and v2 "
                            "(and every worker) count requests separately, so a client gets the limit once per process")
             else:
-                value = resolve(uri, sw)
+                value = _read_elsewhere(resolve(uri, sw), values, sw)
                 if not _is_memory_uri(value):
                     continue
                 safe = f"; safe when {_named(sw)} is set to a shared store" if sw else ""
