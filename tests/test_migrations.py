@@ -693,6 +693,21 @@ def test_edited_revision_is_reported_at_the_changed_operation():
     assert "new migration" in found[0].fix
 
 
+def test_moving_computed_sql_down_the_file_is_no_edit():
+    """The reader names what computed a value "at line N": a line, not content."""
+    body = """
+        query = sa.text(build_delete())
+        op.execute(query)
+        for table in get_tables():
+            op.drop_column(table, "legacy")
+    """
+    base = {V + "0002_phone.py": rev(body)}
+    head = {V + "0002_phone.py": rev("# cleaned up\n# in two steps\n" + textwrap.dedent(body))}
+    assert release_findings(head, base) == []
+    head = {V + "0002_phone.py": rev(body.replace("build_delete()", "build_purge()"))}
+    assert [f.rule for f in release_findings(head, base)] == ["CLR101"]
+
+
 def test_removed_operation_is_reported_at_the_revision_line():
     base = {V + "0002_phone.py": rev(PHONE)}
     head = {V + "0002_phone.py": rev(PHONE.splitlines()[1])}

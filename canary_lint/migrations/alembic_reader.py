@@ -20,7 +20,7 @@ from canary_lint.migrations import ops as K
 from canary_lint.migrations.alembic_ops import OpCalls
 from canary_lint.migrations.alembic_values import BIND, CONTEXT, OP, UNKNOWN, _dotted, _lit, _Marker, _span
 from canary_lint.migrations.ops import Migration, Op
-from canary_lint.resolver import SCOPE, Bound, Budget, Evaluator, ModuleScope, Project
+from canary_lint.resolver import ORIGIN, SCOPE, Bound, Budget, Evaluator, ModuleScope, Project
 
 DATA_SESSION_METHODS = {"add", "add_all", "merge", "bulk_save_objects", "bulk_insert_mappings",
                         "bulk_update_mappings", "commit"}
@@ -278,8 +278,8 @@ class Reader(OpCalls, Evaluator):
             return UNKNOWN
         if not isinstance(value, str):
             what = f"{_dotted(node.func)}({ast.unparse(arg)[:60]})"
-            if isinstance(arg, ast.Name) and value is UNKNOWN:
-                what += f" ({arg.id} is {self.describe(arg, env)})"  # what computed it, or the bound it hit
+            if isinstance(arg, ast.Name) and value is UNKNOWN and ORIGIN + arg.id in env:
+                what += f" ({arg.id} is {env[ORIGIN + arg.id]})"  # what computed it, or the bound it hit
             self.add(Op(K.DYNAMIC, detail=what), node)
             return UNKNOWN
         from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql

@@ -9,6 +9,7 @@ comment, a docstring or a reformatted statement is not an edit.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.ops import Migration, Op
@@ -24,7 +25,12 @@ def _value(v):
         return tuple(sorted((f.name, _value(getattr(v, f.name))) for f in dataclasses.fields(v)))
     if isinstance(v, (list, tuple)) or hasattr(v, "resolve"):  # LazyColumns of a CREATE TABLE
         return tuple(_value(x) for x in v)
+    if isinstance(v, str) and " at line " in v:  # the reader's "computed by get_data() at line 121": not content
+        return _AT_LINE.sub("", v)
     return v
+
+
+_AT_LINE = re.compile(r" at line \d+")
 
 
 def signature(op: Op) -> tuple:

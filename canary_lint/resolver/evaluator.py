@@ -287,7 +287,9 @@ class Evaluator(Expressions):
         text = ast.unparse(node)
         if len(text) > 60:
             text = text[:57] + "..."
-        return f"{text} at line {node.lineno}"
+        scope = self.scope_of(env)
+        where = f" of {scope.name.replace('.', '/')}.py" if scope is not self.scope and scope.name else ""
+        return f"{text} at line {node.lineno}{where}"  # a helper's line names its module
 
 
 def _names(body: list) -> tuple[set, set]:
