@@ -178,7 +178,7 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
             if index.reached_by:
                 yield from _memory(ctx, path, containers, index, text)
                 yield from _disk(ctx, path, roots, index)
-    if any(t in text for t in RANDOM_TOKENS) and any(t in text for t in SECRET_WORDS):
+    if any(t in text for t in SECRET_WORDS):  # a random call here, or a helper that makes the key elsewhere
         yield from _keys(ctx, path, tree, text, env_set)
     if any(t in text for t in CONFIG_TOKENS) or ("Limiter(" in text and LIMITER.search(text)):
         yield from _backends(ctx, path, tree, text, env_set, project)
@@ -385,7 +385,9 @@ def _disk(ctx, path, roots, index):
 
 
 def _keys(ctx, path, tree, text, env_set):
-    for k in keys.signing_keys(tree, text):
+    from canary_lint.resolver.app import AppValues
+
+    for k in keys.signing_keys(tree, text, AppValues(ctx, path, tree)):
         if k.switch and k.switch in env_set:
             continue  # the deployment provides the key: the fallback never runs
         saved = " and saved to a local file" if k.saved_to_file else ""

@@ -124,7 +124,48 @@ def _settings_prefix(cls: ast.ClassDef) -> str | None:
 SECRET_KEYWORD_TEXT = ("secret_key=", "secret=", "SECRET_KEY=", "signing_key=", "_secret=", "_SECRET=")
 
 
-def signing_keys(tree: ast.Module, text: str = "") -> list[KeyFinding]:
+# a secret target may be assigned from a helper whose random call is elsewhere: these lines are read too
+SECRET_LINE_TOKENS = ("SECRET", "secret", "Secret", "SIGNING", "signing", "JWT", "jwt")
+
+
+def _made_by_helper(call: ast.AST, values) -> tuple[str, bool, str] | None:
+    """`SECRET_KEY = load_or_create(path)`: a helper of the tree (this module or another) that makes the key
+    with a random call, two calls deep: (what generates it, whether it saves it to a file, the env variable
+    it reads first), else None."""
+    if values is None or not isinstance(call, ast.Call):
+        return None
+    from canary_lint.resolver import Marker
+
+    target = values.value(call.func)
+    if not (isinstance(target, Marker) and target.kind in ("func", "localfunc")):
+        return None
+    scope, fn = target.value
+    frontier, seen = [(scope, fn)], set()
+    for _depth in range(2):
+        nxt = []
+        for sc, f in frontier:
+            if id(f) in seen:
+                continue
+            seen.add(id(f))
+            generator = _random_call(f)
+            if generator:
+                where = f"{sc.name.replace('.', '/')}.py:{f.lineno}" if sc is not None and sc.name else f"line {f.lineno}"
+                names = {t.id for n in ast.walk(f) if isinstance(n, ast.Assign) for t in n.targets
+                         if isinstance(t, ast.Name)}
+                saved = _writes_to_file(f.body, names) or any(
+                    isinstance(n, ast.Call) and dotted(n.func) == "open" and len(n.args) > 1
+                    and const_str(n.args[1]) in ("w", "wb", "x", "xb") for n in ast.walk(f))
+                return f"{generator} in {fn.name}() ({where})", saved, _switch(fn)
+            for node in ast.walk(f):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and sc is not None \
+                        and node.func.id in sc.funcs:
+                    nxt.append((sc, sc.funcs[node.func.id]))
+        frontier = nxt
+    return None
+
+
+def signing_keys(tree: ast.Module, text: str = "", values=None) -> list[KeyFinding]:
+    """`values`: the resolver's reader of this file (AppValues), to follow keys a helper makes."""
     out: list[KeyFinding] = []
 
     def check_assign(node, targets, value, scope_body, in_function, func_name=""):
@@ -135,6 +176,14 @@ def signing_keys(tree: ast.Module, text: str = "") -> list[KeyFinding]:
             if not (_secret_target(text) or (local and key_function and _kept(scope_body, target.id))):
                 continue
             generator = _random_call(value)
+            saved = False
+            if not generator and not local:
+                made = _made_by_helper(value, values) if _secret_target(text) else None
+                if made is None:
+                    continue
+                generator, saved, switch = made
+                out.append(KeyFinding(node, text, generator, switch or _scope_env_switch(scope_body, text), saved))
+                continue
             if not generator:
                 continue
             if in_function and isinstance(target, ast.Attribute) and dotted(target.value) in ("self", "cls") \
@@ -149,7 +198,7 @@ def signing_keys(tree: ast.Module, text: str = "") -> list[KeyFinding]:
             switch = _switch(value) or _scope_env_switch(scope_body, text)
             out.append(KeyFinding(node, text, generator, switch, saved))
 
-    lines = _token_lines(text, RANDOM_TOKENS) if text else None
+    lines = _token_lines(text, RANDOM_TOKENS + (SECRET_LINE_TOKENS if values is not None else ())) if text else None
 
     def visit(body, in_function, func_name="", scope=None):
         scope = body if scope is None else scope  # the enclosing function's (or the module's) statements
