@@ -574,3 +574,27 @@ spec:
     facts = read_deploy([("a.yaml", manifests)])
     assert [p.labels for p in facts.pod_templates] == [{"app": "a", "version": "2"}]
     assert len(facts.env["DD_VERSION"]) == 2
+
+
+def test_formats_read_across_modules(tmp_path):
+    """The log format and the logging table the app uses, read where they are defined."""
+    files = {
+        "app/__init__.py": "",
+        "app/settings.py": ("import os\nPREFIX = os.environ.get('LOG_PREFIX', '')\n"
+                            "LOG_FORMAT = os.environ.get('LOG_FORMAT', PREFIX + '[%(asctime)s] %(message)s')\n"),
+        "app/log.py": ("import logging\nclass Masking(logging.Formatter):\n    def format(self, record):\n"
+                       "        return super().format(record).replace('password', '***')\n"
+                       "DEFAULT_LOGGING = {'version': 1, 'formatters': {'d': {'()': 'app.log.Masking', "
+                       "'format': '%(levelname)s %(message)s'}}}\n"),
+        "app/main.py": ("import logging\nfrom app import settings\n"
+                        "def setup():\n    h = logging.StreamHandler()\n"
+                        "    h.setFormatter(logging.Formatter(settings.LOG_FORMAT))\n"
+                        "    logging.getLogger().addHandler(h)\n"),
+    }
+    found = check(tmp_path, files)
+    assert sorted((f.rule, f.path, f.line) for f in found) == [
+        ("CLT401", "app/log.py", 5), ("CLT401", "app/main.py", 5)]
+    assert "'[%(asctime)s] %(message)s'" in next(f.message for f in found if f.path == "app/main.py")
+    # the deployment sets the variable: the format it runs with is not the fallback, so it is not judged
+    files["docker-compose.yml"] = "services:\n  web:\n    image: x\n    environment:\n      LOG_FORMAT: '%(version)s'\n"
+    assert [f.path for f in check(tmp_path / "deployed", files)] == ["app/log.py"]

@@ -33,6 +33,14 @@ class AppEvaluator(Evaluator):
             return OneOf.of([marker, fallback]) if fallback is not UNKNOWN else marker
         return super().call(node, env)
 
+    def binop(self, op: ast.operator, a, b):
+        # `PREFIX + "[%(asctime)s] %(message)s"` with PREFIX from the environment: the value still depends on
+        # that variable (and is its fallback's text when the deployment cannot set it)
+        if isinstance(op, (ast.Add, ast.Mod)) and (is_env(a) or is_env(b)) \
+                and all(is_env(v) or isinstance(v, str) for v in (a, b)):
+            return a if is_env(a) else b
+        return super().binop(op, a, b)
+
     def _ev(self, node: ast.AST, env: dict):
         if isinstance(node, ast.Subscript) and dotted(node.value) in ("os.environ", "environ"):
             var = self.ev(node.slice, env)

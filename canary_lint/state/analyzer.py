@@ -99,7 +99,7 @@ def analyze(ctx):
         if not text:
             continue
         files.append((file, text))
-        if "RATELIMIT_STORAGE_UR" in text:
+        if "RATELIMIT_STORAGE_UR" in text and _outside_comments(text, "RATELIMIT_STORAGE_UR"):
             project["storage"] = True
         if "message_queue=" in text or "client_manager=" in text:
             project["queue"] = True
@@ -151,6 +151,17 @@ def _django_default_cache(ctx, files):
             fix=("configure CACHES with a backend every version shares (Redis, Memcached or the database cache), "
                  "or keep this state in the database"),
         )
+
+
+def _outside_comments(text: str, token: str) -> bool:
+    """Does `token` occur on a line that is not a comment (`#RATELIMIT_STORAGE_URL = ...` sets nothing)?"""
+    at = text.find(token)
+    while at >= 0:
+        start = text.rfind("\n", 0, at) + 1
+        if not text[start:at].lstrip().startswith("#"):
+            return True
+        at = text.find(token, at + len(token))
+    return False
 
 
 def _extra_handlers(path: str, targets: list[tuple[str, str]]) -> frozenset:

@@ -54,9 +54,12 @@ def _random_call(expr: ast.AST | None) -> str:
     return ""
 
 
-def _target_text(target: ast.AST) -> str:
+def _target_text(target: ast.AST, values=None) -> str:
     if isinstance(target, ast.Subscript):
         key = const_str(target.slice)
+        if not key and values is not None and isinstance(target.slice, (ast.Name, ast.Attribute)):
+            named = values.value(target.slice)  # `app.config[ConfigKey.SECRET_KEY]`: the key a class names
+            key = named if isinstance(named, str) else ""
         base = dotted(target.value)
         return f'{base}["{key}"]' if key and base else ""
     return dotted(target)
@@ -171,7 +174,7 @@ def signing_keys(tree: ast.Module, text: str = "", values=None) -> list[KeyFindi
     def check_assign(node, targets, value, scope_body, in_function, func_name=""):
         key_function = bool(re.search(r"(?i)secret|signing_?key|jwt_?(key|secret)", func_name))
         for target in targets:
-            text = _target_text(target)
+            text = _target_text(target, values)
             local = in_function and isinstance(target, ast.Name)
             if not (_secret_target(text) or (local and key_function and _kept(scope_body, target.id))):
                 continue

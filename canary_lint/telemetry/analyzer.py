@@ -191,10 +191,14 @@ def _logs(ctx, py):
     attached = [a for f in py for a in f.log_version_attached]
     seen: Counter = Counter()
     for facts in py:
+        formats: set = set()
         for item in facts.items:
             if item.verdict is not False:
                 continue
+            if item.kind == "log-text" and item.detail and item.detail in formats:
+                continue  # one logging set-up (basicConfig and a Formatter of the same format): one finding
             if item.kind == "log-text":
+                formats.add(item.detail)
                 what = f"log format {item.detail!r} of {item.what} prints no" if item.detail else \
                     f"none of the {item.what} prints a"
                 yield ctx.finding(

@@ -18,7 +18,8 @@ from canary_lint.pyast import dotted  # noqa: F401 - used here and re-exported
 
 # A file holds a telemetry set-up only if it names one of these; other files are never walked.
 STRONG_TOKENS = ("opentelemetry", "sentry_sdk", "prometheus", "ddtrace", "datadog", "structlog", "jsonlogger",
-                 "basicConfig", "dictConfig", "fileConfig", "LOGGING", "loguru")
+                 "basicConfig", "dictConfig", "fileConfig", "LOGGING", "loguru", '"formatters"', "'formatters'",
+                 "Formatter(")
 # Files that may put a version on log records or set a telemetry env var for the process; read only when
 # a finding depends on them.
 ENV_TOKENS = ("OTEL_RESOURCE_ATTRIBUTES", "SENTRY_RELEASE", "SOURCE_VERSION", "DD_VERSION", "DD_TAGS")
@@ -145,7 +146,7 @@ HIT_TOKENS = ("import", "Resource", "Provider", "init(", "Counter", "Gauge", "Hi
               "info(", "basicConfig", "dictConfig", "fileConfig", "JsonFormatter", "configure", "merge", "setdefault",
               "putenv", "environ", "set_tag", "bind", "new(", "wrap_logger", "get_logger", "LoggerAdapter",
               "setLogRecordFactory", "extra", "version", "Version", "VERSION", "release", "Release", "RELEASE",
-              "revision", "Metrics", "Instrumentator", "Middleware", "Prometheus", "config.", "add(")
+              "revision", "Metrics", "Instrumentator", "Middleware", "Prometheus", "config.", "add(", "Formatter(")
 ENV_HIT_TOKENS = ("environ", "putenv", "setdefault")
 ATTACH_HIT_TOKENS = VERSION_TOKENS + ("setLogRecordFactory",)
 _BLOCK_FIELDS = ("body", "orelse", "finalbody")
@@ -190,6 +191,12 @@ def _star_release(call: ast.Call, mod: _Module) -> bool | None:
     if any(v is True for v in verdicts):
         return True
     return None if any(v is None for v in verdicts) else False
+
+
+def _module_logger(node: ast.AST) -> bool:
+    """`logging.getLogger(__name__)`: a library's own logger, which its embedder configures."""
+    return isinstance(node, ast.Call) and (dotted(node.func) or "").endswith("getLogger") and bool(node.args) \
+        and isinstance(node.args[0], ast.Name) and node.args[0].id == "__name__"
 
 
 def _str(node: ast.AST | None) -> str | None:
@@ -296,6 +303,7 @@ class Scanner:
         INI), by path relative to the current directory; `values(tree)` gives the resolver's reader of it."""
         facts = FileFacts(path)
         mod = self._mod = _Module(values(tree) if values is not None else None)
+        self._tree = tree
         self._enclosing: dict[int, ast.AST | None] = {}  # id(call) -> the function whose body holds it
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -334,12 +342,26 @@ class Scanner:
             self._call(call, mod, facts, merged, read)
         if script:  # a script's console set-up (basicConfig without a format) is not the service's log format
             facts.items = [i for i in facts.items if not (i.kind == "log-text" and i.detail == DEFAULT_BASIC_FORMAT)]
-        logging_dict = mod.consts.get("LOGGING")
-        if isinstance(logging_dict, ast.Dict) and id(logging_dict) not in merged:
-            keys = {_str(k) for k in logging_dict.keys}
-            if "version" in keys and ("formatters" in keys or "handlers" in keys):
-                self._dict_config(logging_dict, logging_dict, mod, facts, "LOGGING")
+        # dictConfig-shaped constants: Django's LOGGING, and LOG*-named dicts of a module or a config class that
+        # the app hands to dictConfig elsewhere (DEFAULT_LOGGING_CONFIG, DefaultConfig.LOG_DEFAULT_CONF)
+        for label, value in self._logging_dicts(tree, mod):
+            if id(value) not in merged:
+                keys = {_str(k) for k in value.keys}
+                if "version" in keys and ("formatters" in keys or "handlers" in keys):
+                    merged.add(id(value))
+                    self._dict_config(value, value, mod, facts, label)
         return facts
+
+    @staticmethod
+    def _logging_dicts(tree: ast.Module, mod: _Module):
+        for name, value in mod.consts.items():
+            if (name == "LOGGING" or "LOG" in name.upper()) and isinstance(value, ast.Dict):
+                yield name, value
+        for cls in (s for s in tree.body if isinstance(s, ast.ClassDef)):
+            for stmt in cls.body:
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                        and "LOG" in stmt.targets[0].id.upper() and isinstance(stmt.value, ast.Dict):
+                    yield f"{cls.name}.{stmt.targets[0].id}", stmt.value
 
     # ---- statements ------------------------------------------------------------------------------
     def _assignment(self, node: ast.AST, facts: FileFacts) -> None:
@@ -412,6 +434,13 @@ class Scanner:
                 fmt_text = _str(mod.resolve(fmt)) or mod.resolved_text.get(id(mod.resolve(fmt)), "")
             if verdict is False:
                 facts.items.append(Item("log-text", call, "logging.basicConfig", False, fmt_text))
+        elif q == "logging.Formatter" and self._installs_handler(call):
+            fmt = call.args[0] if call.args else _kw(call, "fmt")
+            if fmt is not None and not _has_star_kwargs(call):
+                verdict = format_verdict(fmt, mod, self.extra)
+                fmt_text = _str(mod.resolve(fmt)) or mod.resolved_text.get(id(mod.resolve(fmt)), "")
+                if verdict is False:
+                    facts.items.append(Item("log-text", call, "logging.Formatter", False, fmt_text))
         elif q == "logging.config.dictConfig" and call.args:
             config = mod.resolve(call.args[0])
             if isinstance(config, ast.Dict):
@@ -558,10 +587,45 @@ class Scanner:
                 extras = [vv for kk, vv in entries.items() if kk not in ("()", "class", "format", "fmt", "datefmt", "style")]
                 if any(_mentions_version(e, self.extra) for e in extras):
                     verdict = True
-            if factory and not structured and factory not in TEXT_FORMATTERS:
+            if factory and not structured and factory not in TEXT_FORMATTERS and not self._plain_formatter(factory, mod):
                 verdict = None if verdict is False else verdict  # a custom formatter class may add it
             out.append((name, structured, verdict))
         return out
+
+    def _installs_handler(self, call: ast.Call) -> bool:
+        """A `logging.Formatter(...)` that the same function (or module) sets on a handler it adds to a logger
+        other than a library's own `getLogger(__name__)`: the app's log format."""
+        scope = self._enclosing.get(id(call)) or self._tree
+        formatter_names = {t.id for n in ast.walk(scope) if isinstance(n, ast.Assign) and n.value is call
+                           for t in n.targets if isinstance(t, ast.Name)}
+        own_loggers = {t.id for n in ast.walk(scope) if isinstance(n, ast.Assign) and _module_logger(n.value)
+                       for t in n.targets if isinstance(t, ast.Name)}
+        handlers: set[str] = set()
+        for n in ast.walk(scope):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "setFormatter" \
+                    and n.args and (n.args[0] is call or (isinstance(n.args[0], ast.Name) and n.args[0].id in formatter_names)):
+                handlers.add(dotted(n.func.value) or "")
+        for n in ast.walk(scope):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "addHandler" and n.args:
+                owner = n.func.value
+                if _module_logger(owner) or (isinstance(owner, ast.Name) and owner.id in own_loggers):
+                    continue
+                if (dotted(n.args[0]) or "") in handlers:
+                    return True
+        return False
+
+    def _plain_formatter(self, factory: str, mod: _Module) -> bool:
+        """A `logging.Formatter` subclass of the tree that never names a version: it prints the format it is
+        given (a SecureFormatter that masks secrets, say), so the format decides."""
+        if mod.values is None or "." not in factory or " " in factory:
+            return False
+        module, _, name = factory.replace(":", ".").rpartition(".")
+        project = mod.values.scope.project
+        scope = project.scope(module) if project is not None else None
+        cls = scope.classes.get(name) if scope is not None else None
+        if cls is None or not any((dotted(b) or "").endswith("Formatter") for b in cls.bases):
+            return False
+        return not _mentions_version(cls, self.extra)
 
     def _dict_config(self, config: ast.Dict, where: ast.AST, mod: _Module, facts: FileFacts, label: str) -> None:
         table = {_str(k): v for k, v in zip(config.keys, config.values)}
