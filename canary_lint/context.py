@@ -137,6 +137,10 @@ class ReleaseContext:
                 self.file_error(path, f"cannot parse Python: {exc}")
             return None
 
+    def cache_items(self) -> list:
+        """(key, value) of what this run has computed once (read by the v1 run's cache key)."""
+        return list(self._cache.items())
+
     def cached(self, key, compute):
         """Share any derived fact between analyzers (e.g. a symbol table per file)."""
         if key not in self._cache:

@@ -50,7 +50,8 @@ def v1_counts(paths: list[str], config: Config, base, cwd: Path, shared=None) ->
     reuses the parses of `shared`, the head run's context, for files whose text did not change)."""
     tree = V1Tree(base)
     candidates = _candidates(paths, config, cwd, tree)
-    key = _key(paths, config, cwd, base, {p: tree.blobs[p] for p in candidates if p in tree.blobs})
+    key = _key(paths, config, cwd, base, {p: tree.blobs[p] for p in candidates if p in tree.blobs},
+               _asks(shared))
     folder = _cache_folder(cwd)
     entry = folder / f"{key}.json" if folder is not None else None
     cached = _load(entry, key, tree) if entry is not None else None
@@ -167,12 +168,20 @@ def _config(config: Config, cwd: Path) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
 
-def _key(paths, config: Config, cwd: Path, base, blobs: dict[str, str]) -> str:
+def _asks(shared) -> list:
+    """What the head run asks of v1's run beyond v1's own files (the specs whose v2 failed validation, where
+    v1's spec is validated too): part of the cache key, since v1's findings depend on it."""
+    if shared is None:
+        return []
+    return sorted(str(key[2]) for key, value in shared.cache_items() if key[:2] == ("openapi", "invalid") and value)
+
+
+def _key(paths, config: Config, cwd: Path, base, blobs: dict[str, str], asks: list | None = None) -> str:
     from canary_lint.discovery import display_path
 
     prefix = cwd.relative_to(base.root).as_posix() if cwd != base.root else ""
     scope = sorted(display_path(cwd / p, cwd) for p in (paths or ["."]))
-    digest = hashlib.sha256(json.dumps([_tool(), _config(config, cwd), prefix, scope]).encode())
+    digest = hashlib.sha256(json.dumps([_tool(), _config(config, cwd), prefix, scope, asks or []]).encode())
     for path in sorted(blobs):
         digest.update(f"{path}\0{blobs[path]}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:40]

@@ -252,3 +252,30 @@ def test_v1_is_judged_as_the_service_v1_declared(tmp_path):
     proc = cli(root, "check", "--base", "v1", "--format", "json")
     assert findings(proc) == [("CLT401", "app/serve_b.py", True)]
     assert proc.returncode == 1
+
+
+INVALID_SPEC = ("openapi: 3.0.3\ninfo: {title: shop, version: '1'}\npaths:\n  /orders:\n    get:\n"
+                "      responses:\n        '200': {description: ok}\n{extra}"
+                "components:\n  schemas:\n    Order: {type: object, required: notalist}\n")
+
+
+def spec(extra: str) -> str:
+    return INVALID_SPEC.replace("{extra}", extra)
+
+
+def test_spec_validation_is_spent_on_what_v2_changes(tmp_path):
+    unchanged = release(tmp_path / "same", {"openapi.yaml": spec("")},
+                        {"openapi.yaml": spec("")})
+    # v1 shipped this exact spec: not validated again (with --fail-on-existing it is, and fails)
+    assert findings(cli(unchanged, "check", "--base", "v1", "--format", "json")) == []
+    proc = cli(unchanged, "check", "--base", "v1", "--format", "json", "--fail-on-existing")
+    assert ("CLA190", "openapi.yaml", True) in findings(proc) or ("CLA190", "openapi.yaml", False) in findings(proc)
+
+    changed = release(tmp_path / "changed", {"openapi.yaml": spec("")},
+                      {"openapi.yaml": spec("  /health:\n    get:\n      responses:\n"
+                                                                 "        '200': {description: ok}\n")})
+    assert ("CLA190", "openapi.yaml", False) in findings(cli(changed, "check", "--base", "v1", "--format", "json"))
+
+    broken = release(tmp_path / "broken", {"openapi.yaml": spec("").replace("notalist", "[id]")},
+                     {"openapi.yaml": spec("")})
+    assert ("CLA190", "openapi.yaml", True) in findings(cli(broken, "check", "--base", "v1", "--format", "json"))
