@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-VERSION = "1"
+VERSION = "2"
 MAX_ERRORS = 3
 
 
@@ -42,9 +42,15 @@ def _validator_version() -> str:
     try:
         from importlib.metadata import version
 
-        return version("openapi-spec-validator")
+        return f"{version('openapi-spec-validator')}+{version('jsonschema-rs') if _has_rs() else '-'}"
     except Exception:  # noqa: BLE001 - not installed, or unreadable metadata: the key still changes with ours
         return "?"
+
+
+def _has_rs() -> bool:
+    from canary_lint.openapi import fastcheck
+
+    return fastcheck.available()
 
 
 def validate(data, text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
@@ -72,6 +78,11 @@ def validate(data, text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
 def _run(data) -> list[tuple[str, str]]:
     if not isinstance(data, dict) or _external_refs(data):
         return []
+    from canary_lint.openapi import fastcheck
+
+    fast = fastcheck.check(data, MAX_ERRORS)
+    if fast is not None:
+        return fast
     try:
         from jsonschema_path import SchemaPath
         from openapi_spec_validator.shortcuts import get_validator_cls

@@ -1,0 +1,97 @@
+"""The fast OpenAPI validation agrees with openapi-spec-validator, spec by spec, on what is invalid."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from canary_lint.openapi import fastcheck
+
+
+def spec(version: str = "3.0.3") -> dict:
+    return {
+        "openapi": version,
+        "info": {"title": "shop", "version": "1"},
+        "tags": [{"name": "orders"}],
+        "paths": {
+            "/orders/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "get": {"operationId": "getOrder", "tags": ["orders"],
+                        "responses": {"200": {"description": "ok", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Order"}}}}}},
+            },
+            "/orders": {"post": {"operationId": "createOrder", "responses": {"201": {"description": "created"}}}},
+        },
+        "components": {"schemas": {
+            "Order": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+            "Base": {"type": "object", "properties": {"kind": {"type": "string"}}},
+            "Sale": {"allOf": [{"$ref": "#/components/schemas/Base"}], "required": ["kind"]},
+        }},
+    }
+
+
+def mutate(version, fn):
+    s = spec(version)
+    fn(s)
+    return s
+
+
+BREAKS = {
+    "response without description": lambda s: s["paths"]["/orders"]["post"]["responses"]["201"].pop("description"),
+    "required is not a list": lambda s: s["components"]["schemas"]["Order"].update(required="id"),
+    "path parameter never declared": lambda s: s["paths"].update({"/users/{uid}": {"get": {
+        "responses": {"200": {"description": "ok"}}}}}),
+    "declared path parameter not in the URL": lambda s: s["paths"]["/orders"]["post"].update(parameters=[
+        {"name": "ghost", "in": "path", "required": True, "schema": {"type": "string"}}]),
+    "duplicate operation id": lambda s: s["paths"]["/orders"]["post"].update(operationId="getOrder"),
+    "duplicate parameter": lambda s: s["paths"]["/orders"]["post"].update(parameters=[
+        {"name": "q", "in": "query", "schema": {"type": "string"}}, {"name": "q", "in": "query", "schema": {"type": "string"}}]),
+    "duplicate tag": lambda s: s["tags"].append({"name": "orders"}),
+    "allOf required not defined": lambda s: s["components"]["schemas"]["Sale"].update(required=["kind", "amount"]),
+    "unknown parameter location": lambda s: s["paths"]["/orders"]["post"].update(parameters=[
+        {"name": "q", "in": "body", "schema": {"type": "string"}}]),
+    "info without title": lambda s: s["info"].pop("title"),
+}
+BREAKS_31 = {
+    **{k: v for k, v in BREAKS.items() if k != "required is not a list"},
+    "schema type that JSON Schema does not know": lambda s: s["components"]["schemas"]["Order"].update(type="strin"),
+    "required is not a list (JSON Schema 2020-12)": lambda s: s["components"]["schemas"]["Order"].update(required="id"),
+}
+
+
+def osv_errors(data) -> list:
+    from jsonschema_path import SchemaPath
+    from openapi_spec_validator.shortcuts import get_validator_cls
+
+    cls = get_validator_cls(data)
+    return list(cls(SchemaPath.from_dict(copy.deepcopy(data), base_uri="")).iter_errors())
+
+
+@pytest.mark.parametrize("version", ["3.0.3", "3.1.0"])
+def test_a_valid_spec_is_valid_for_both(version):
+    assert osv_errors(spec(version)) == []
+    assert fastcheck.check(spec(version)) == []
+
+
+@pytest.mark.parametrize("version, name", [("3.0.3", n) for n in BREAKS] + [("3.1.0", n) for n in BREAKS_31])
+def test_each_break_is_invalid_for_both(version, name):
+    data = mutate(version, (BREAKS if version.startswith("3.0") else BREAKS_31)[name])
+    assert osv_errors(data), "the reference validator accepts it: not a break"
+    found = fastcheck.check(data)
+    assert found, f"{name}: the fast validation missed what openapi-spec-validator reports"
+    pointer, reason = found[0]
+    assert reason and "is not valid under any of the" not in reason  # the branch a reader can act on
+
+
+def test_messages_name_the_deepest_cause():
+    data = mutate("3.0.3", BREAKS["required is not a list"])
+    assert fastcheck.check(data) == [("/components/schemas/Order/required", '"id" is not of type "array"')]
+    data = mutate("3.0.3", BREAKS["path parameter never declared"])
+    assert fastcheck.check(data) == [("/paths/~1users~1{uid}/get",
+                                      "Path parameter 'uid' for 'get' operation in '/users/{uid}' was not resolved")]
+
+
+def test_versions_without_a_bundled_schema_fall_back():
+    assert fastcheck.check({"swagger": "2.0"}) is None
+    assert fastcheck.check({"openapi": "4.0.0"}) is None
