@@ -348,6 +348,14 @@ def test_with_base_tables_created_in_the_release_are_exempt():
     assert codes(check(head, base)) == []
 
 
+def test_a_history_squashed_into_a_new_file_is_still_v1s():
+    """v1 applied revision 0001 from `0001_init.py`; v2 squashes it into `initial.py` with the same id: the
+    tables it creates are v1's, so v2's index on users still locks v1's writes."""
+    base = {V + "0001_init.py": INITIAL}
+    head = {V + "initial.py": INITIAL, V + "0002_ix.py": rev('op.create_index("ix", "users", ["email"])')}
+    assert codes(check(head, base)) == [("CLM201", 9)]
+
+
 # ---- rules across ops ------------------------------------------------------------------------------------
 def test_columns_added_in_the_release_are_not_v1s():
     base = {V + "0001_init.py": INITIAL}

@@ -8,6 +8,7 @@ every revision may be deployed alone.
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, Judge
@@ -98,6 +99,27 @@ def _defined_on_disk(ctx, path: str, revision: str) -> bool:
     return False
 
 
+REVISION_LINE = re.compile(r"""^revision\s*(?::\s*str\s*)?=\s*['"]([^'"\n]{1,100})['"]""", re.M)
+
+
+def _applied_under_another_name(ctx, alembic: list[Migration], base_paths: set[str]) -> None:
+    """A revision v1 already applied is v1's, whatever its file is called now: a history squashed into a new
+    initial file (`kilo_initial.py` carrying revision 'kilo' of v1's `kilo_release.py`) or a moved file."""
+    fresh = [m for m in alembic if not m.in_base and m.revision]
+    if not fresh:
+        return
+    folders = {posixpath.dirname(m.path) for m in alembic}
+    known: set[str] = set()
+    for path in base_paths:
+        if path.endswith(".py") and any(path.startswith(f + "/") or posixpath.dirname(path) == f for f in folders):
+            text = ctx.base.read_text(path)
+            if text and "revision" in text:
+                known.update(REVISION_LINE.findall(text))
+    for m in fresh:
+        if m.revision in known:
+            m.in_base = True
+
+
 def _lock_severity(ctx) -> Severity | None:
     value = (ctx.config.migration or {}).get("lock-severity")
     return Severity.parse(value) if value else None
@@ -134,6 +156,7 @@ def analyze(ctx):
         base_paths = set(base.paths())
         for m in alembic + sql + django:
             m.in_base = m.path in base_paths
+        _applied_under_another_name(ctx, alembic, base_paths)
     ordered, problems = order_alembic(alembic, lambda m, rev: _defined_on_disk(ctx, m.path, rev))
     ordered += sorted(sql, key=lambda m: m.order)
     ordered += django
