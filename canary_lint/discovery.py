@@ -158,6 +158,10 @@ def _test_data(parts: tuple) -> bool:
     return any(p.lower() in TEST_DATA for p in parts[:-1])
 
 
+# directories of message catalogues (Home Assistant keeps 47,000 translation files): not opened to sniff
+LOCALE_DIRS = frozenset({"translations", "locale", "locales", "i18n", "l10n"})
+
+
 def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path], sniff=_sniff) -> set[str]:
     """The kinds of one file; `sniff(path) -> bytes` gives its first bytes (from the work tree by default)."""
     name = path.name
@@ -195,8 +199,11 @@ def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path], snif
         else:
             kinds.add("sql")
     elif lower.endswith((".yaml", ".yml", ".json")):
-        head = sniff(path)
         is_json = lower.endswith(".json")
+        if not explicit and any(p.lower() in LOCALE_DIRS for p in parts[:-1]):
+            kinds.add("json" if is_json else "yaml")  # message catalogues: never an API description or a deployment
+            return kinds
+        head = sniff(path)
         if (OPENAPI_JSON if is_json else OPENAPI_YAML).search(head):
             kinds.add("openapi")
         elif not is_json and (

@@ -137,3 +137,21 @@ def test_plugin_alembic_migrations_without_versions_and_test_data_migrations(tmp
     report = json.loads(run_cli("check", "--select", "CLM", "--format", "json", cwd=tmp_path).stdout)
     assert [(f["rule"], f["path"]) for f in report["findings"]] == [
         ("CLM101", "app/plugins/dynamic/migrations/93284ed9c099_prefix.py")]
+
+
+def test_message_catalogues_are_not_opened_to_sniff(tmp_path):
+    from canary_lint.discovery import classify
+
+    opened = []
+
+    def sniff(path):
+        opened.append(path.name)
+        return b'{"openapi": "3.0.0"}'
+
+    for rel in ("homeassistant/components/hue/translations/en.json", "app/locale/de/messages.yaml"):
+        assert classify(tmp_path / rel, rel, False, set(), sniff) <= {"json", "yaml"}
+    assert opened == []
+    assert "openapi" in classify(tmp_path / "api/openapi.json", "api/openapi.json", False, set(), sniff)
+    # named on the command line, a file is judged by what it holds
+    rel = "docs/i18n/openapi.json"
+    assert "openapi" in classify(tmp_path / rel, rel, True, set(), sniff)
