@@ -1194,3 +1194,20 @@ def test_one_change_one_finding_and_ignoring_the_first_keeps_the_other(tmp_path)
 
     assert found() == [("CLM105", 9), ("CLM201", 11)]  # the re-created index once, at its CREATE
     assert found(ignore=("CLM105",)) == [("CLM201", 11), ("CLM206", 9)]
+
+
+def test_a_key_widened_over_v1s_primary_key_rejects_nothing_v1_writes():
+    base = {V + "0001_init.py": rev('''
+        op.create_table("bindings", sa.Column("port_id", sa.String(36), primary_key=True),
+                        sa.Column("host", sa.String(255), nullable=False), sa.Column("note", sa.String(10)))
+    ''', revision="0001", down=None)}
+    widened = rev('''
+        op.drop_constraint("bindings_pkey", "bindings", type_="primary")
+        op.create_primary_key("pk_bindings", "bindings", ["port_id", "host"])
+    ''')
+    head = {**base, V + "0002_pk.py": widened}
+    assert [c for c, _ in codes(check(head, base))] == ["CLM204"]  # the lock stays; v1's rows fit the key
+    narrowed = widened.replace('["port_id", "host"]', '["host"]')
+    assert "CLM111" in [c for c, _ in codes(check({**base, V + "0002_pk.py": narrowed}, base))]
+    nullable = widened.replace('"host"]', '"note"]')
+    assert "CLM111" in [c for c, _ in codes(check({**base, V + "0002_pk.py": nullable}, base))]

@@ -325,7 +325,7 @@ class Judge:
                       f"adds {label} {op.name or ''} on {t}: {violated}".replace("  ", " "),
                       "let v2 write the column first (or give each row its own value), then add the constraint in a "
                       "later release, after v1 is gone", f"{t}.{name}", severity=Severity.ERROR)
-        elif not v1_writes_null:
+        elif not v1_writes_null and not self._v1_already_unique(t, op):
             self.emit("new-constraint-rejects-v1-writes", mig, op,
                       f"adds {label} {op.name or ''} on {t}: rows v1 writes that break it are rejected, and v1 was "
                       "never written to respect it".replace("  ", " "),
@@ -365,6 +365,22 @@ class Judge:
             return False
         spec = self._schema.column(t, c)
         return spec is not None and not spec.default
+
+    def _v1_already_unique(self, t: str, op: Op) -> bool:
+        """A UNIQUE / PRIMARY KEY over columns that include all of v1's primary key (widened, as (port_id) to
+        (port_id, host)): rows unique on the part are unique on the whole, so nothing v1 writes is rejected;
+        a new primary key column must be one v1 already fills (NOT NULL, not added in this release)."""
+        table = self._schema.table(t) if self._schema is not None and op.columns else None
+        if table is None or op.constraint not in ("unique", "primary_key"):
+            return False
+        columns = table.columns
+        key = {name for name, spec in columns.items() if spec.primary_key}
+        if not key or not key <= set(op.columns):
+            return False
+        if op.constraint == "primary_key":
+            return all(c in key or (c in columns and not columns[c].nullable and ("column", (t, c)) not in
+                                    self._new_objects) for c in op.columns)
+        return True
 
     def _v1_violates(self, op: Op, kind: str) -> str | None:
         """Why every v1 write breaks the new constraint, when that is certain: v1 cannot fill a column of this
