@@ -598,3 +598,29 @@ def test_formats_read_across_modules(tmp_path):
     # the deployment sets the variable: the format it runs with is not the fallback, so it is not judged
     files["docker-compose.yml"] = "services:\n  web:\n    image: x\n    environment:\n      LOG_FORMAT: '%(version)s'\n"
     assert [f.path for f in check(tmp_path / "deployed", files)] == ["app/log.py"]
+
+
+def test_one_logging_set_up_per_function_and_debug_branches_left_out(tmp_path):
+    files = {"app/logs.py": """
+        import logging
+        DEBUG_FORMAT = "%(levelname)s:%(message)s:%(pathname)s"
+
+        def configure(level):
+            if level not in ("INFO", "ERROR"):
+                logging.basicConfig(level="ERROR")
+                return
+            if level == "DEBUG":
+                logging.basicConfig(level=level, format=DEBUG_FORMAT)
+                return
+            logging.basicConfig(level=level)
+
+
+        class Runner:
+            DEBUG_ENABLED = False
+
+            def __init__(self):
+                if self.DEBUG_ENABLED:
+                    logging.basicConfig()
+    """}
+    found = check(tmp_path, files)
+    assert [(f.rule, f.line) for f in found] == [("CLT401", 6)]

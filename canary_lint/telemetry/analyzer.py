@@ -192,13 +192,15 @@ def _logs(ctx, py):
     seen: Counter = Counter()
     for facts in py:
         formats: set = set()
-        for item in facts.items:
+        scopes: set = set()
+        for item in sorted(facts.items, key=lambda i: (getattr(i.node, "lineno", 0), getattr(i.node, "col_offset", 0))):
             if item.verdict is not False:
                 continue
-            if item.kind == "log-text" and item.detail and item.detail in formats:
-                continue  # one logging set-up (basicConfig and a Formatter of the same format): one finding
+            if item.kind == "log-text" and ((item.detail and item.detail in formats) or (item.scope and item.scope in scopes)):
+                continue  # one logging set-up (the branches of one function, or one format set twice): one finding
             if item.kind == "log-text":
                 formats.add(item.detail)
+                scopes.add(item.scope)
                 what = f"log format {item.detail!r} of {item.what} prints no" if item.detail else \
                     f"none of the {item.what} prints a"
                 yield ctx.finding(

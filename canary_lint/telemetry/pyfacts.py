@@ -102,6 +102,7 @@ class Item:
     what: str = ""  # a short name for messages: metric name, provider class, formatter names, ...
     verdict: bool | None = None  # True carries a version, False never does, None unknown
     detail: str = ""
+    scope: int = 0  # the function whose body holds it (0: module level): one logging set-up per function
 
 
 @dataclass
@@ -191,6 +192,12 @@ def _star_release(call: ast.Call, mod: _Module) -> bool | None:
     if any(v is True for v in verdicts):
         return True
     return None if any(v is None for v in verdicts) else False
+
+
+def _debug_switch(test: ast.AST) -> bool:
+    """`if DEBUG:`, `if self.DEBUG_ENABLED:`, `if settings.debug:`: a branch only a debugging run takes."""
+    name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
+    return "debug" in name.lower()
 
 
 def _module_logger(node: ast.AST) -> bool:
@@ -287,6 +294,8 @@ class Scanner:
                         yield node
                     continue
                 yield stmt
+                if isinstance(stmt, ast.If) and _debug_switch(stmt.test):
+                    blocks = [stmt.orelse] if stmt.orelse else []  # a debugging aid, not how the service logs
                 for name, value in ast.iter_fields(stmt):
                     if name in _BLOCK_FIELDS or name in ("handlers", "cases"):
                         continue
@@ -340,6 +349,9 @@ class Scanner:
                 self._assignment(node, facts)
         for call in calls:
             self._call(call, mod, facts, merged, read)
+        for item in facts.items:
+            func = self._enclosing.get(id(item.node))
+            item.scope = id(func) if func is not None else 0
         if script:  # a script's console set-up (basicConfig without a format) is not the service's log format
             facts.items = [i for i in facts.items if not (i.kind == "log-text" and i.detail == DEFAULT_BASIC_FORMAT)]
         # dictConfig-shaped constants: Django's LOGGING, and LOG*-named dicts of a module or a config class that
