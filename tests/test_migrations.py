@@ -1211,3 +1211,22 @@ def test_a_key_widened_over_v1s_primary_key_rejects_nothing_v1_writes():
     assert "CLM111" in [c for c, _ in codes(check({**base, V + "0002_pk.py": narrowed}, base))]
     nullable = widened.replace('"host"]', '"note"]')
     assert "CLM111" in [c for c, _ in codes(check({**base, V + "0002_pk.py": nullable}, base))]
+
+
+def test_the_root_of_a_history_new_to_the_tree_creates_v1s_schema_when_v1_maps_it():
+    """Moving to Alembic: the root revision creates what v1 already has (through its former tool)."""
+    models = ("import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\nBase = declarative_base()\n"
+              "class User(Base):\n    __tablename__ = 'users'\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+              "    bio = sa.Column(sa.String(100))\n"
+              "class Order(Base):\n    __tablename__ = 'orders'\n    id = sa.Column(sa.Integer, primary_key=True)\n")
+    root = rev('''
+        op.create_table("users", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("bio", sa.String(100)))
+        op.create_table("orders", sa.Column("id", sa.Integer(), primary_key=True))
+    ''', revision="0001", down=None)
+    drop = rev('op.drop_column("users", "bio")')
+    base = {"app/models.py": models}
+    head = {"app/models.py": models.replace("    bio = sa.Column(sa.String(100))\n", ""),
+            V + "0001_initial.py": root, V + "0002_drop.py": drop}
+    assert ("CLM101", 9) in codes(check(head, base))
+    # a brand-new schema nobody mapped in v1 is the release's own
+    assert codes(check({**head, "app/models.py": "x = 1\n"}, {"app/models.py": "x = 1\n"})) == []

@@ -120,6 +120,27 @@ def _applied_under_another_name(ctx, alembic: list[Migration], base_paths: set[s
             m.in_base = True
 
 
+def _initial_of_a_new_history(ctx, alembic: list[Migration], base_paths: set[str]) -> None:
+    """A project that moves to Alembic (glance from sqlalchemy-migrate) adds a root revision creating the
+    schema v1 already has. When v1's code maps most of the tables that root creates, it is v1's schema, not
+    new tables of this release (which would hide every change this release makes to them)."""
+    from canary_lint.migrations import ops as K
+
+    for m in alembic:
+        if m.in_base or m.down or not m.revision:
+            continue
+        folder = posixpath.dirname(m.path)
+        if any(p.startswith(folder + "/") for p in base_paths):
+            continue  # v1 had this history: its root is new in the release for real
+        tables = {op.table for op in m.ops if op.kind == K.CREATE_TABLE and op.table}
+        if len(tables) < 2:
+            continue
+        index = ctx.cached(("migrations", "base-usage", frozenset(tables)), lambda: _base_index(ctx, set(tables)))
+        mapped = [t for t in tables if index is not None and index.table_uses(t)]
+        if 2 * len(mapped) >= len(tables):
+            m.in_base = True
+
+
 def _lock_severity(ctx) -> Severity | None:
     value = (ctx.config.migration or {}).get("lock-severity")
     return Severity.parse(value) if value else None
@@ -157,6 +178,7 @@ def analyze(ctx):
         for m in alembic + sql + django:
             m.in_base = m.path in base_paths
         _applied_under_another_name(ctx, alembic, base_paths)
+        _initial_of_a_new_history(ctx, alembic, base_paths)
     ordered, problems = order_alembic(alembic, lambda m, rev: _defined_on_disk(ctx, m.path, rev))
     ordered += sorted(sql, key=lambda m: m.order)
     ordered += django
