@@ -1230,3 +1230,9 @@ def test_the_root_of_a_history_new_to_the_tree_creates_v1s_schema_when_v1_maps_i
     assert ("CLM101", 9) in codes(check(head, base))
     # a brand-new schema nobody mapped in v1 is the release's own
     assert codes(check({**head, "app/models.py": "x = 1\n"}, {"app/models.py": "x = 1\n"})) == []
+
+
+def test_the_migration_tools_own_table_is_not_v1s():
+    base = {V + "0001_init.py": INITIAL}
+    head = {**base, V + "0002_pk.py": rev('op.create_primary_key("pk_alembic_version", "alembic_version", ["version_num"])')}
+    assert codes(check(head, base)) == []

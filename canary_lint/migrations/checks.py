@@ -23,6 +23,9 @@ LOCK_RULES = (
 )
 META_RULES = ("dynamic-sql-not-checked", "migration-history-broken", "unknown-migration-operation")
 PG = "postgresql"
+# tables a migration tool keeps for itself (Alembic, Django, Flyway, dbmate/golang-migrate/Rails, Liquibase)
+TOOL_TABLES = frozenset({"alembic_version", "django_migrations", "flyway_schema_history", "schema_migrations",
+                         "databasechangelog", "databasechangeloglock"})
 DJANGO_INDEX_FIX = ("AddIndexConcurrently (django.contrib.postgres.operations) in a migration with atomic = False; "
                     "for a ForeignKey, add it with db_index=False and build its index that way")
 DJANGO_FK_FIX = ("add the field with db_constraint=False, then add the constraint NOT VALID with RunSQL and "
@@ -105,6 +108,8 @@ class Judge:
             if op.kind == K.DROP_COLUMN and op.table:
                 dropped[(op.table, op.column)] = schema.column(op.table, op.column)
             t = op.table
+            if t in TOOL_TABLES:
+                continue  # the migration tool's own bookkeeping: v1's code never reads or writes it
             existing = bool(t) and t not in new_tables
             k = op.kind
             if k == K.DYNAMIC:
