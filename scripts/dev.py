@@ -104,7 +104,7 @@ def test() -> int:
     stop_system_services()
     ensure_venv()
     say("installing canary-lint with its test dependencies into .venv")
-    pip_install(".[test]", editable=True)
+    pip_install(".[test,k8s]", editable=True)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}/usr/sbin{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.run([str(BIN / "python"), "-m", "pytest", *sys.argv[2:]], cwd=ROOT, env=env).returncode
 

@@ -216,3 +216,75 @@ def schema_cmd():
     from canary_lint.rollout.plan import SCHEMA_PATH
 
     click.echo(SCHEMA_PATH.read_text(encoding="utf-8").rstrip())
+
+
+# --- Kubernetes: the same plan on a cluster (canary_lint/rollout/k8s) ------------------------------------
+
+
+def _k8s(fn):
+    from canary_lint.rollout.k8s import K8sError
+    from canary_lint.rollout.k8s.cel import CelUnavailable
+
+    try:
+        return fn()
+    except (K8sError, CelUnavailable) as exc:
+        _fail(str(exc))
+
+
+@rollout.command("render")
+@click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
+@click.option("--to", "target", type=click.Choice(["istio", "gateway-api"]), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Directory for the manifests.")
+@click.option("--namespace", help="Overrides kubernetes.namespace of the plan.")
+def render_cmd(plan_path, target, out_dir, namespace):
+    """Write the routing manifests of every step (DIR/NN-step/, DIR/rollback/) for GitOps."""
+    from pathlib import Path
+
+    from canary_lint.rollout.k8s.commands import render
+
+    plan = _load(plan_path)
+    written = _k8s(lambda: render(plan, target, Path(out_dir), {"namespace": namespace}))
+    click.echo(f"{plan.service}: {len(written)} {target} manifests in {out_dir} (every one validated against its CRD)",
+               err=True)
+
+
+@rollout.command("export")
+@click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
+@click.option("--to", "target", type=click.Choice(["argo-rollouts", "flagger"]), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Directory for the manifests (default: stdout).")
+@click.option("--traffic", type=click.Choice(["istio", "gateway-api", "nginx"]), default="istio", show_default=True,
+              help="The traffic router the controller drives.")
+@click.option("--namespace", help="Overrides kubernetes.namespace of the plan.")
+@click.option("--repo", help="Repository the gate job clones (default: kubernetes.repo, else remote.origin.url).")
+@click.option("--revision", help="Commit the gate job checks (default: HEAD of the plan's checkout).")
+def export_cmd(plan_path, target, out_dir, traffic, namespace, repo, revision):
+    """The plan as Argo Rollouts or Flagger objects; exit 2 naming a criterion that cannot be carried faithfully."""
+    from pathlib import Path
+
+    from canary_lint.rollout.k8s.commands import export
+
+    plan = _load(plan_path)
+    options = {"traffic": traffic, "repo": repo, "revision": revision}
+    text, written = _k8s(lambda: export(plan, target, Path(out_dir) if out_dir else None,
+                                        {"namespace": namespace}, options))
+    if out_dir:
+        click.echo(f"{plan.service}: {len(written)} {target} manifests in {out_dir} (every one validated)", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@rollout.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+def validate_cmd(files):
+    """Validate manifests against the shipped CRDs (Argo Rollouts, Istio, Gateway API, Flagger): exit 1 when
+    an object is invalid, 2 when a file cannot be read."""
+    from canary_lint.rollout.k8s.commands import validate_files
+
+    results, unreadable = _k8s(lambda: validate_files(list(files)))
+    for path, r in results:
+        click.echo(f"{path}: {r.describe()}")
+    for line in unreadable:
+        click.echo(f"canary-lint: error: {line}", err=True)
+    if unreadable:
+        sys.exit(EXIT_USAGE)
+    sys.exit(1 if any(not r.ok for _, r in results) else 0)
