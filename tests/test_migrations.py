@@ -1236,3 +1236,10 @@ def test_the_migration_tools_own_table_is_not_v1s():
     base = {V + "0001_init.py": INITIAL}
     head = {**base, V + "0002_pk.py": rev('op.create_primary_key("pk_alembic_version", "alembic_version", ["version_num"])')}
     assert codes(check(head, base)) == []
+
+
+def test_a_history_moved_to_another_folder_is_still_v1s():
+    base = {V + "0001_init.py": INITIAL, V + "0002_ix.py": rev('op.create_index("ix", "users", ["email"])')}
+    moved = {f"app/{path}": text for path, text in base.items()}
+    head = {**moved, "app/" + V + "0003_drop.py": rev('op.drop_column("users", "bio")', revision="0003", down="0002")}
+    assert [c for c, _ in codes(check(head, base))] == ["CLM101"]  # only the release's own revision is judged

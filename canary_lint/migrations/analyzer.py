@@ -109,9 +109,12 @@ def _applied_under_another_name(ctx, alembic: list[Migration], base_paths: set[s
     if not fresh:
         return
     folders = {posixpath.dirname(m.path) for m in alembic}
+    names = {posixpath.basename(f) for f in folders} | {"versions", "migrations"}
     known: set[str] = set()
     for path in base_paths:
-        if path.endswith(".py") and any(path.startswith(f + "/") or posixpath.dirname(path) == f for f in folders):
+        # the same folders, or a folder of the same name elsewhere (a history moved: migrations/ -> app/migrations/)
+        if path.endswith(".py") and (any(path.startswith(f + "/") for f in folders)
+                                     or posixpath.basename(posixpath.dirname(path)) in names):
             text = ctx.base.read_text(path)
             if text and "revision" in text:
                 known.update(REVISION_LINE.findall(text))
