@@ -624,3 +624,24 @@ def test_one_logging_set_up_per_function_and_debug_branches_left_out(tmp_path):
     """}
     found = check(tmp_path, files)
     assert [(f.rule, f.line) for f in found] == [("CLT401", 6)]
+
+
+def test_a_one_off_cli_command_is_not_how_the_service_logs(tmp_path):
+    files = {"app/cli.py": """
+        import logging
+        import click
+
+        @click.group()
+        def manager():
+            pass
+
+        @manager.command()
+        def reencrypt():
+            logging.basicConfig()
+
+        @manager.command()
+        def server():
+            logging.basicConfig(format="%(message)s")
+            app.run()
+    """}
+    assert [(f.rule, f.line) for f in check(tmp_path, files)] == [("CLT401", 14)]

@@ -194,6 +194,23 @@ def _star_release(call: ast.Call, mod: _Module) -> bool | None:
     return None if any(v is None for v in verdicts) else False
 
 
+SERVE_CALLS = ("run", "serve", "run_simple", "run_server", "start", "execute_from_command_line")
+
+
+def _admin_command(func: ast.AST | None) -> bool:
+    """A function registered as a CLI command (click, typer, Flask's `app.cli`) that does not start a server."""
+    if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    command = False
+    for dec in func.decorator_list:
+        name = dotted(dec.func if isinstance(dec, ast.Call) else dec) or ""
+        command = command or name.rsplit(".", 1)[-1] == "command"
+    if not command:
+        return False
+    return not any(isinstance(n, ast.Call) and (dotted(n.func) or "").rsplit(".", 1)[-1] in SERVE_CALLS
+                   for n in ast.walk(func))
+
+
 def _debug_switch(test: ast.AST) -> bool:
     """`if DEBUG:`, `if self.DEBUG_ENABLED:`, `if settings.debug:`: a branch only a debugging run takes."""
     name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
@@ -352,6 +369,8 @@ class Scanner:
         for item in facts.items:
             func = self._enclosing.get(id(item.node))
             item.scope = id(func) if func is not None else 0
+        # a one-off CLI command (`@manager.command def reencrypt(...)`) is not how the service starts
+        facts.items = [i for i in facts.items if not _admin_command(self._enclosing.get(id(i.node)))]
         if script:  # a script's console set-up (basicConfig without a format) is not the service's log format
             facts.items = [i for i in facts.items if not (i.kind == "log-text" and i.detail == DEFAULT_BASIC_FORMAT)]
         # dictConfig-shaped constants: Django's LOGGING, and LOG*-named dicts of a module or a config class that
