@@ -12,6 +12,7 @@ from collections import Counter
 
 from canary_lint import deploy as deploy_facts
 from canary_lint.resolver.app import AppValues
+from canary_lint.telemetry import logfiles
 from canary_lint.serving import serving
 from canary_lint.telemetry.pyfacts import (
     ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env, span,
@@ -89,6 +90,7 @@ def analyze(ctx):
     extra = tuple(settings.get("version-fields", ()))
     platform = set(settings.get("platform-env", ()))
     py = ctx.cached(("telemetry", "python", extra), lambda: _python_facts(ctx, extra))
+    py = py + ctx.cached(("telemetry", "logfiles", extra), lambda: logfiles.facts(ctx, serving(ctx).serves, extra))
     dep = deploy_facts.facts(ctx)
     pending = {item.kind for facts in py for item in facts.items if item.verdict is False}
     for need, kinds in (("env", ENV_KINDS), ("attach", ATTACH_KINDS)):
