@@ -4,8 +4,9 @@
     python3 scripts/dev.py example   install into .venv and check the bundled example release
     python3 scripts/dev.py test      install everything the tests need and run the whole suite
 
-System packages (git; nginx, haproxy and prometheus for the rollout tests; python3-venv where Debian
-splits it out) are installed with apt-get when missing and we are root.
+System packages (git; nginx, haproxy and prometheus for the rollout tests; PostgreSQL and MariaDB for the
+migration proofs in tests/proof/; python3-venv where Debian splits it out) are installed with apt-get when
+missing and we are root. The tests start their own servers in temporary directories on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("CANARY_LINT_VENV", ROOT / ".venv"))
 BIN = VENV / "bin"
 TEST_SERVERS = {"nginx": "nginx", "haproxy": "haproxy", "prometheus": "prometheus"}  # binary -> Debian package
+PROOF_SERVERS = {"mariadbd": "mariadb-server"}  # tests/proof/ (PostgreSQL: see postgres_missing)
+
+
+def postgres_missing() -> list[str]:
+    """Debian keeps PostgreSQL's server binaries in /usr/lib/postgresql/N/bin, off PATH."""
+    found = any(Path(p, "pg_ctl").exists() for p in Path("/usr/lib/postgresql").glob("*/bin"))
+    return [] if found or shutil.which("pg_ctl") else ["postgresql"]
 
 
 def say(msg: str) -> None:
@@ -58,7 +66,9 @@ def ensure_system(binaries: dict[str, str]) -> None:
 
 
 def stop_system_services() -> None:
-    """Debian starts nginx/haproxy/prometheus as daemons on install; the tests run their own on 127.0.0.1."""
+    """Debian starts nginx/haproxy/prometheus as daemons on install; the tests run their own on 127.0.0.1.
+    (PostgreSQL's and MariaDB's services may keep running: the proofs use their own servers, ports and
+    sockets, never those.)"""
     if shutil.which("systemctl") and Path("/run/systemd/system").exists():
         for unit in TEST_SERVERS.values():
             subprocess.run(["systemctl", "stop", unit], capture_output=True)
@@ -100,7 +110,8 @@ def example() -> int:
 
 
 def test() -> int:
-    ensure_system({"git": "git", "npm": "npm", **TEST_SERVERS})  # npm: the SARIF team's validator
+    ensure_system({"git": "git", "npm": "npm", **TEST_SERVERS, **PROOF_SERVERS})  # npm: the SARIF team's validator
+    apt_install(postgres_missing())
     stop_system_services()
     ensure_venv()
     say("installing canary-lint with its test dependencies into .venv")
