@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import signal
 import sys
 import time
@@ -14,6 +15,8 @@ from canary_lint.rollout.journal import Journal
 from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
 from canary_lint.rollout.plan import Plan, Step, fmt_duration, percent
 from canary_lint.rollout.routers import Route, Router, RouterError
+
+_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^{}]*)\}")  # a metric name and its label matchers
 
 EXIT_BY_STATE = {
     "promoted": EXIT_PROMOTED,
@@ -310,71 +313,160 @@ class Runner:
 
     # --- judging -----------------------------------------------------------------------------------------
     def _judge_stage(self, region: int, stage: int, step: Step) -> tuple[str, str]:
-        start = self.clock()
-        state: dict = {"thresholds": {}}
+        """Look every `interval` until a verdict. Each look is judged at its *data time*: the latest instant
+        both versions have samples for, so a version scraped later than the other is never compared on a
+        longer window. A look without new data for both versions (Prometheus down, restarting with frozen
+        samples, scrapes failing, a version's series gone stale, a counter reset) holds; the outage limit
+        counts from the last look that had new data."""
+        begun = self.clock()
+        start = begun
+        state: dict = {"thresholds": {}, "last_at": None, "seen": set(), "resets": {}}  # resets {}: from zero
         if self.dry_run:
             # nothing was routed: the share is checked against what the router has in force, if readable
             try:
                 state["target"] = self.routers[region].current().canary
             except RouterError:
                 state["target"] = None
-        down_since = None
-        interval = self.plan.interval
+        interval, limit = self.plan.interval, self.plan.metrics_down_limit
+        last_good = begun
+        wait = interval
         desc = f"{self._where(region)}stage {stage + 1}/{len(self.plan.steps)} {step.describe()}"
-        while True:
-            for cmd in self._wait(interval):
-                if cmd == "abort":
-                    return "fail", "aborted by operator"
-                if cmd == "promote":
-                    self.journal.event(self.rollout, "promote", {"by": "operator"}, region=region, stage=stage)
-                    self.log(f"[{self.plan.service}] {desc}: advanced by operator")
-                    return "pass", ""
-            now = self.clock()
-            elapsed = now - start
-            try:
-                verdicts = self.measure(region, step, start, now, state)
-            except MetricsUnavailable as exc:
-                down_since = down_since or now
-                down = now - down_since
+        try:
+            while True:
+                for cmd in self._wait(wait):
+                    if cmd == "abort":
+                        return "fail", "aborted by operator"
+                    if cmd == "promote":
+                        self.journal.event(self.rollout, "promote", {"by": "operator"}, region=region, stage=stage)
+                        self.log(f"[{self.plan.service}] {desc}: advanced by operator")
+                        return "pass", ""
+                wait = interval
+                now = self.clock()
+                self.metrics.deadline = last_good + limit  # no query retried past the outage limit
+                kind, verdicts = "metrics-down", None
+                try:
+                    at, hold = self._data_time(start, now, state)
+                    if hold is None:
+                        verdicts = self.measure(region, step, start, at, state)
+                    else:
+                        kind, hold = hold
+                except MetricsUnavailable as exc:
+                    hold = str(exc)
+                if verdicts is None:
+                    down = now - last_good
+                    data = {"error": hold, "for": round(down, 3)}
+                    if kind == "counter-reset":
+                        # fresh data, but increments between the last scrape and the restart are lost: the
+                        # window starts again after the reset (a new sequential test on post-reset samples)
+                        last_good, start = now, at
+                        state["resets"] = None
+                        data["window_start"] = at
+                    self.journal.event(self.rollout, kind, data, region=region, stage=stage)
+                    what = "metrics unavailable" if kind == "metrics-down" else "no verdict"
+                    self.log(
+                        f"[{self.plan.service}] {desc}: {what} ({hold}); {fmt_duration(down)} since the last "
+                        f"look with new data (limit {fmt_duration(limit)}): holding"
+                    )
+                    if kind != "counter-reset" and down >= limit:
+                        noun = "metrics provider unavailable" if kind == "metrics-down" else "no fresh metrics"
+                        return "fail", f"{noun} for {fmt_duration(down)} since the last look with new data: {hold}"
+                    wait = min(interval, max(0.0, last_good + limit - self.clock()))
+                    continue
+                last_good = now
+                elapsed = at - start  # observed time: the window the verdicts were judged on
+                outcome = J.stage_outcome(verdicts)
                 self.journal.event(
-                    self.rollout, "metrics-down", {"error": str(exc), "for": round(down, 3)}, region=region, stage=stage
+                    self.rollout,
+                    "measurement",
+                    {
+                        "elapsed": round(elapsed, 3),
+                        "lag": round(now - at, 3),
+                        "outcome": outcome,
+                        "verdicts": [v.to_dict() for v in verdicts],
+                    },
+                    region=region,
+                    stage=stage,
                 )
+                summary = "; ".join(f"{v.criterion} {v.outcome}" for v in verdicts)
                 self.log(
-                    f"[{self.plan.service}] {desc}: metrics unavailable for {fmt_duration(down)} "
-                    f"(limit {fmt_duration(self.plan.metrics_down_limit)}): holding"
+                    f"[{self.plan.service}] {desc} {fmt_duration(elapsed)}/{fmt_duration(step.hold_min)}"
+                    f"..{fmt_duration(step.hold_max)}: {summary}"
                 )
-                if down >= self.plan.metrics_down_limit:
-                    return "fail", f"metrics provider unavailable for {fmt_duration(down)}: {exc}"
-                continue
-            down_since = None
-            outcome = J.stage_outcome(verdicts)
-            self.journal.event(
-                self.rollout,
-                "measurement",
-                {"elapsed": round(elapsed, 3), "outcome": outcome, "verdicts": [v.to_dict() for v in verdicts]},
-                region=region,
-                stage=stage,
+                if outcome == J.FAIL:
+                    failed = [v for v in verdicts if v.outcome == J.FAIL]
+                    return "fail", f"{desc}: " + "; ".join(f"{v.criterion}: {v.message}" for v in failed)
+                if outcome == J.PASS and elapsed >= step.hold_min:
+                    self.log(f"[{self.plan.service}] {desc}: pass")
+                    return "pass", ""
+                if elapsed >= step.hold_max:
+                    open_ = [v for v in verdicts if v.outcome != J.PASS]
+                    why = f"{desc}: still inconclusive after {fmt_duration(elapsed)}: " + "; ".join(
+                        f"{v.criterion}: {v.message}" for v in open_
+                    )
+                    if self.plan.on_inconclusive == "pause":
+                        self.log(f"[{self.plan.service}] {why}")
+                        return self._pause(region, stage, Step("pause", reason="inconclusive"))
+                    return "fail", why
+        finally:
+            self.metrics.deadline = None
+
+    def _data_time(self, start: float, now: float, state: dict) -> tuple[float, tuple[str, str] | None]:
+        """(at, None) when both versions have new samples up to `at`, else (at, (event kind, why we hold)).
+
+        `at` is the latest sample time of the version scraped last; the look is judged there, and only if the
+        other version too has a sample after the previous look (or the stage start) at or before `at`: after a
+        Prometheus restart the first scrape of one version would otherwise be compared with the samples of
+        the other from before the outage."""
+        m = self.plan.metrics
+        versions = (m["canary"], m["stable"])
+        counters = self._counters()
+        if not counters:  # no request counter in the plan (gauges only): the look is judged at now
+            return now, None
+
+        def latest(v: str, when: float) -> float | None:
+            seen = [self.metrics.latest(f"{c}{{{self._sel(v)}}}", when) for c in counters]
+            return None if None in seen else min(seen)
+
+        times = {v: latest(v, now) for v in versions}
+        present = {v for v in versions if times[v] is not None}
+        gone = state["seen"] - present
+        state["seen"] |= present
+        if not present:
+            return now, ("metrics-stale", "no samples of either version")
+        if gone:
+            return now, ("metrics-stale", f"the series of {', '.join(sorted(gone))} went stale (its scrapes fail)")
+        # a version never seen this stage is judged as it is (a dead canary has no series at all)
+        at = min(min(times[v] for v in present), now)
+        # each version needs a sample after `since` at or before `at`: after the previous look, and after a
+        # Prometheus restart (the samples it replayed end at the stop, an outage ago)
+        since, why = max(start, state["last_at"] or start), "since the previous look"
+        if since == start:
+            why = "since the stage started"
+        boot = self.metrics.started()
+        if boot is not None and since < boot < at:
+            since, why = boot, f"since Prometheus restarted at {time.strftime('%H:%M:%S', time.localtime(boot))}"
+        behind = []
+        for v in sorted(present):
+            reach = times[v] if times[v] <= at else latest(v, at)
+            if reach is None or reach <= since:
+                behind.append(v)
+        if behind:
+            return at, ("metrics-stale", f"no new samples of {', '.join(behind)} {why} ({now - since:.1f}s ago)")
+        # counter resets in the window, against the previous look's count (None: a new window, count afresh)
+        before = state["resets"]
+        state["resets"] = {
+            v: sum(self.metrics.resets(f"{c}{{{self._sel(v)}}}", at - start, at) or 0 for c in counters)
+            for v in sorted(present)
+        }
+        state["last_at"] = at
+        reset = [v for v, n in state["resets"].items() if before is not None and n > before.get(v, 0)]
+        if reset:
+            return at, (
+                "counter-reset",
+                f"a counter of {', '.join(reset)} went back (a restarted process): the stage's window starts "
+                "again after it",
             )
-            summary = "; ".join(f"{v.criterion} {v.outcome}" for v in verdicts)
-            self.log(
-                f"[{self.plan.service}] {desc} {fmt_duration(elapsed)}/{fmt_duration(step.hold_min)}"
-                f"..{fmt_duration(step.hold_max)}: {summary}"
-            )
-            if outcome == J.FAIL:
-                failed = [v for v in verdicts if v.outcome == J.FAIL]
-                return "fail", f"{desc}: " + "; ".join(f"{v.criterion}: {v.message}" for v in failed)
-            if outcome == J.PASS and elapsed >= step.hold_min:
-                self.log(f"[{self.plan.service}] {desc}: pass")
-                return "pass", ""
-            if elapsed >= step.hold_max:
-                open_ = [v for v in verdicts if v.outcome != J.PASS]
-                why = f"{desc}: still inconclusive after {fmt_duration(elapsed)}: " + "; ".join(
-                    f"{v.criterion}: {v.message}" for v in open_
-                )
-                if self.plan.on_inconclusive == "pause":
-                    self.log(f"[{self.plan.service}] {why}")
-                    return self._pause(region, stage, Step("pause", reason="inconclusive"))
-                return "fail", why
+        return at, None
 
     def _q(self, expr: str, version: str, window: float, region: int) -> str:
         return (
@@ -400,7 +492,19 @@ class Runner:
                 return f"sum(increase({c.raw['histogram']}_count{{$selector}}[$window]))"
         return None
 
+    def _counters(self) -> list[str]:
+        """The request counters of the traffic query (metrics whose selector names the version): their latest
+        samples tell how far each version's data reaches, their resets that a process restarted."""
+        expr = self._traffic_expr() or ""
+        names = []
+        for m in _SELECTOR.finditer(expr):
+            if "$version" in m.group(2) or "$selector" in m.group(2):
+                if m.group(1) not in names:
+                    names.append(m.group(1))
+        return names
+
     def measure(self, region: int, step: Step, start: float, now: float, state: dict) -> list[J.Verdict]:
+        """Every criterion over [start, now], `now` being the look's data time."""
         window = now - start
         m = self.plan.metrics
         can, base = m["canary"], m["stable"]

@@ -39,6 +39,24 @@ class FakeMetrics:
         self.router, self.p = router, {"v1": p_stable, "v2": p_canary}
         self.rps, self.canary_alive, self.down = rps, canary_alive, False
         self.queries = 0
+        self.data_time: dict = {}  # version -> fixed time of its latest sample (default: every look is fresh)
+        self.reset_count: dict = {}  # version -> counter resets in any window
+        self.boot = None  # when Prometheus (re)started, if it says
+
+    def latest(self, selector, at=None):
+        self.queries += 1
+        if self.down:
+            raise MetricsUnavailable("connection refused")
+        version = re.search(r'version="(\w+)"', selector).group(1)
+        if version == "v2" and not self.canary_alive:
+            return None
+        return self.data_time.get(version, at)
+
+    def started(self):
+        return self.boot
+
+    def resets(self, selector, window, at=None):
+        return self.reset_count.get(re.search(r'version="(\w+)"', selector).group(1), 0)
 
     def scalar(self, expr, at=None):
         self.queries += 1
