@@ -321,12 +321,20 @@ class Runner:
         begun = self.clock()
         start = begun
         state: dict = {"thresholds": {}, "last_at": None, "seen": set(), "resets": {}}  # resets {}: from zero
+        state["header"] = self.route_at(stage).header
         if self.dry_run:
             # nothing was routed: the share is checked against what the router has in force, if readable
             try:
-                state["target"] = self.routers[region].current().canary
+                seen = self.routers[region].current()
+                state["target"], state["header"] = seen.canary, seen.header
             except RouterError:
                 state["target"] = None
+        if step.kind == "weight" and state["header"] and self.plan.header_routed is None:
+            self.log(
+                f"[{self.plan.service}] {self._where(region)}stage {stage + 1}: the header route is still in "
+                "force and the metrics do not tell header-routed requests apart (metrics.header_routed): the "
+                "canary's samples include them, and its share is checked only for being at least the weight"
+            )
         interval, limit = self.plan.interval, self.plan.metrics_down_limit
         last_good = begun
         wait = interval
@@ -468,18 +476,36 @@ class Runner:
             )
         return at, None
 
-    def _q(self, expr: str, version: str, window: float, region: int) -> str:
+    def _q(self, expr: str, version: str, window: float, region: int, route: str = "") -> str:
         return (
             expr.replace("$version", version)
             .replace("$window", f"{max(1, math.ceil(window))}s")
             .replace("$region", self.routers[region].region)
             .replace("$service", self.plan.service)
+            .replace("$route", route)
         )
 
-    def _sel(self, version: str) -> str:
+    def _sel(self, version: str, route: str = "") -> str:
         m = self.plan.metrics
         extra = m.get("selector")
-        return f'{m.get("version_label", "version")}="{version}"' + (f",{extra}" if extra else "")
+        sel = f'{m.get("version_label", "version")}="{version}"' + (f",{extra}" if extra else "")
+        return f"{sel},{route}" if route else sel
+
+    def _route_matcher(self, step: Step, version: str, header_in_force: bool) -> str:
+        """What `$route` selects for `version` in this stage (metrics.header_routed names the header-routed
+        requests): a header stage judges the canary's header-routed requests against the baseline; a weight
+        stage with the header route still in force judges the requests the weight applies to, both versions'
+        without the header-routed ones; with no header route in force, every request."""
+        hr = self.plan.header_routed
+        if hr is None:
+            return ""
+        label, op, value = hr
+        negated = {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}[op]
+        if step.kind == "header":
+            return f'{label}{op if version == self.plan.metrics["canary"] else negated}"{value}"'
+        if header_in_force:
+            return f'{label}{negated}"{value}"'
+        return f'{label}=~".*"'
 
     def _traffic_expr(self) -> str | None:
         if self.plan.traffic_query:
@@ -511,9 +537,16 @@ class Runner:
         alpha, power = self.plan.alpha_per_test, self.plan.power
         verdicts: list[J.Verdict] = []
 
+        # a weight stage while the header route is in force: the canary also gets every header-routed request
+        mixed = step.kind == "weight" and state.get("header") is not None
+        apart = self.plan.header_routed is not None  # the metrics tell the header-routed requests apart
+
+        def route(version):
+            return self._route_matcher(step, version, state.get("header") is not None)
+
         def scalar(expr, version):
-            expr = expr.replace("$selector", self._sel(version))
-            return self.metrics.scalar(self._q(expr, version, window, region), at=now)
+            expr = expr.replace("$selector", self._sel(version, route(version)))
+            return self.metrics.scalar(self._q(expr, version, window, region, route(version)), at=now)
 
         traffic = self._traffic_expr()
         if traffic:
@@ -524,8 +557,10 @@ class Runner:
                     scalar(traffic, base),
                     window,
                     state.get("target", step.weight) if self.dry_run else step.weight,
+                    lower_only=mixed and not apart,
                 )
             )
+        judged_from = len(verdicts)
         for c in self.plan.criteria:
             raw = c.raw
             if c.kind == "ratio":
@@ -551,7 +586,7 @@ class Runner:
                     )
                 )
             elif c.kind == "latency":
-                verdicts.extend(self._latency(c, region, window, now, state, alpha, power))
+                verdicts.extend(self._latency(c, region, window, now, state, alpha, power, route))
             elif c.kind == "gauge":
                 looks = max(1.0, step.hold_max / self.plan.interval)
                 from canary_lint.rollout.plan import duration
@@ -559,8 +594,8 @@ class Runner:
                 st = duration(raw.get("step", "5s"))
                 series = []
                 for v in (can, base):
-                    expr = self._q(raw["query"].replace("$window", raw.get("step", "5s")), v, window, region)
-                    series.append(self.metrics.range(expr, start, now, st))
+                    q = raw["query"].replace("$window", raw.get("step", "5s"))
+                    series.append(self.metrics.range(self._q(q, v, window, region, route(v)), start, now, st))
                 verdicts.append(
                     J.judge_gauge(
                         c.name,
@@ -571,9 +606,22 @@ class Runner:
                         power=power,
                     )
                 )
+                if mixed and "$route" not in raw["query"]:
+                    verdicts[-1].message += " [process-wide: header-routed requests included]"
+                    verdicts[-1].numbers["samples"] = "weighted+header-routed"
+        if mixed and not apart:  # said on every verdict: these canary samples are not the weighted ones alone
+            for v in verdicts[judged_from:]:
+                if "samples" not in v.numbers:
+                    v.message += " [canary: weighted and header-routed requests, not told apart]"
+                    v.numbers["samples"] = "weighted+header-routed"
         return verdicts
 
-    def _share(self, step: Step, n_c, n_b, window: float, weight: float | None) -> J.Verdict:
+    def _share(
+        self, step: Step, n_c, n_b, window: float, weight: float | None, lower_only: bool = False
+    ) -> J.Verdict:
+        """The canary's share of requests against the weight. `lower_only`: the counts include header-routed
+        requests the weight does not apply to (and that metrics cannot tell apart), which only ever add to
+        the canary's share, so only "at least the target" can be checked."""
         grace = window < self.plan.traffic_grace
         nums = {"canary_requests": n_c, "baseline_requests": n_b}
         if step.kind == "header":
@@ -617,13 +665,20 @@ class Runner:
         if n_c <= 0:
             ok = False
             msg = f"the canary received no requests out of {total:.0f}: it is down or not routed"
+        elif lower_only:
+            ok = share >= target - slack
+            nums["lower_only"] = True
+            msg = (
+                f"canary share {share:.1%} of {total:.0f} requests, header-routed ones included, target at least "
+                f"{target:.0%} - {slack:.1%} (set metrics.header_routed to judge the weighted requests alone)"
+            )
         else:
             ok = abs(share - target) <= slack
         if ok:
             return J.Verdict("traffic", J.PASS, msg, nums)
         return J.Verdict("traffic", J.INCONCLUSIVE if grace else J.FAIL, msg, nums)
 
-    def _latency(self, c, region, window, now, state, alpha, power) -> list[J.Verdict]:
+    def _latency(self, c, region, window, now, state, alpha, power, route) -> list[J.Verdict]:
         raw = c.raw
         m = self.plan.metrics
         h = raw["histogram"]
@@ -638,8 +693,8 @@ class Runner:
         detect = percent(raw["detect"]) if "detect" in raw else 1.0
 
         def buckets(version):
-            expr = f"sum by (le) (increase({h}_bucket{{{self._sel(version)}}}[$window]))"
-            res = self.metrics.query(self._q(expr, version, window, region), at=now)
+            expr = f"sum by (le) (increase({h}_bucket{{{self._sel(version, route(version))}}}[$window]))"
+            res = self.metrics.query(self._q(expr, version, window, region, route(version)), at=now)
             return [(float(lbl.get("le", "+Inf")), v) for lbl, v in res] or None
 
         cb, bb = buckets(m["canary"]), buckets(m["stable"])

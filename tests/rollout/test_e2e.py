@@ -111,13 +111,26 @@ def figures(j: Journal, rollout_id: int) -> dict:
 
 
 def write_plan(
-    tmp: Path, lab: Lab, versions, steps, proxy="nginx", prom_url=None, findings=(), metrics=None, **extra
+    tmp: Path,
+    lab: Lab,
+    versions,
+    steps,
+    proxy="nginx",
+    prom_url=None,
+    findings=(),
+    metrics=None,
+    apart=False,
+    **extra,
 ) -> Path:
+    """`apart`: the demo's `route` label tells header-routed requests apart (metrics.header_routed, $route)."""
     root = tmp / "release"
     commit = git_release(root)
     (root / "canary-lint.json").write_text(json.dumps(report(commit, findings)))
     router = lab.nginx.spec if proxy == "nginx" else lab.haproxy.spec
-    total = 'sum(increase(http_requests_total{version="$version"}[$window]))'
+    route = ",$route" if apart else ""
+    total = f'sum(increase(http_requests_total{{version="$version"{route}}}[$window]))'
+    if apart:
+        metrics = {"header_routed": 'route="header"', **(metrics or {})}
     plan = {
         "service": "shop",
         "gate": {"report": "canary-lint.json"},
@@ -141,7 +154,7 @@ def write_plan(
                 "total": total,
                 "max_increase": "10%",
                 "detect": "100%",
-                "bad": 'sum(increase(http_requests_total{version="$version",code=~"5.."}[$window]))',
+                "bad": f'sum(increase(http_requests_total{{version="$version",code=~"5.."{route}}}[$window]))',
             },
             {
                 "name": "latency",
@@ -401,6 +414,75 @@ def test_healthy_canary_is_promoted_through_haproxy(lab, tmp_path):
     assert out.returncode == 0, out.stderr
     assert haproxy_weights(lab) == (0, 100)
     assert HAProxyRouter(lab.haproxy.spec, "shop").send(f"show map {lab.haproxy.map}").strip() == ""
+
+
+HEADER_THEN_WEIGHTS = [
+    {"header": {"name": "X-Canary", "value": "internal"}, "hold": HOLD},
+    {"weight": 5, "hold": HOLD},
+    {"weight": 20, "hold": HOLD},
+    {"weight": 100},
+]
+
+
+def _weight_shares(j, rollout_id, stage):
+    return [
+        v["numbers"]["share"]
+        for e in j.events(rollout_id, "measurement")
+        if e["stage"] == stage
+        for v in e["data"]["verdicts"]
+        if v["criterion"] == "traffic" and "share" in v["numbers"]
+    ]
+
+
+@pytest.mark.parametrize("proxy", ["nginx", "haproxy"])
+def test_header_stage_then_weights_promote_a_healthy_canary_judged_on_weighted_requests(lab, tmp_path, proxy):
+    """10% of the load carries the canary header. With the demo's route label named in the plan
+    (metrics.header_routed), the 5% stage reads the canary's share of the weighted requests (~5%), where the
+    header-routed ones made it 14.1% and rolled the healthy canary back."""
+    versions = lab.start(f"hdr-{proxy}", HEALTHY, HEALTHY, proxy=proxy)
+    plan = write_plan(tmp_path, lab, versions, HEADER_THEN_WEIGHTS, proxy=proxy, apart=True)
+    out = rollout(str(plan))
+    assert out.returncode == 0, out.stderr
+    j = journal_of(plan)
+    r = j.latest("shop")
+    five = _weight_shares(j, r.id, 1)
+    assert five and abs(five[-1] - 0.05) < 0.015, five
+    mixed = [
+        v for e in j.events(r.id, "measurement") for v in e["data"]["verdicts"] if "samples" in v["numbers"]
+    ]
+    assert not mixed  # every verdict judged requests of one kind
+    record(
+        f"header stage, then 5% and 20% ({proxy}), header-routed requests told apart",
+        expected="promote; weight-stage share on weighted requests",
+        observed=f"promoted; 5% stage share {five[-1]:.1%} (header-routed requests excluded)",
+        **figures(j, r.id),
+    )
+
+
+def test_header_stage_then_weights_without_the_route_label_promote_and_say_so(lab, tmp_path):
+    """The issue's plan as it was (no header_routed): not rolled back any more; the share is checked as a lower
+    bound and every weight-stage verdict says its canary samples include header-routed requests."""
+    versions = lab.start("hdr-mixed", HEALTHY, HEALTHY)
+    plan = write_plan(tmp_path, lab, versions, HEADER_THEN_WEIGHTS)
+    out = rollout(str(plan))
+    assert out.returncode == 0, out.stderr
+    assert "do not tell header-routed requests apart" in out.stderr
+    j = journal_of(plan)
+    r = j.latest("shop")
+    five = _weight_shares(j, r.id, 1)
+    assert five and five[-1] > 0.1  # 5% of the weighted requests plus the 10% that carry the header
+    weighted = [e for e in j.events(r.id, "measurement") if e["stage"] in (1, 2)]
+    assert all(
+        v["numbers"].get("samples") == "weighted+header-routed" or v["numbers"].get("lower_only")
+        for e in weighted
+        for v in e["data"]["verdicts"]
+    )
+    record(
+        "header stage, then 5% and 20% (nginx), no route label (the issue's plan)",
+        expected="promote; share checked as a lower bound; verdicts say their samples are mixed",
+        observed=f"promoted; 5% stage share {five[-1]:.1%} with header-routed requests (was a rollback)",
+        **figures(j, r.id),
+    )
 
 
 def test_doubled_error_rate_is_rolled_back_through_haproxy(lab, tmp_path):
