@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from canary_lint.rollout import EXIT_ERROR, EXIT_PROMOTED, EXIT_REFUSED, EXIT_ROLLED_BACK
 from canary_lint.rollout import judge as J
-from canary_lint.rollout.journal import Journal
+from canary_lint.rollout.journal import Journal, Locked
 from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
 from canary_lint.rollout.plan import Plan, Step, fmt_duration, percent
 from canary_lint.rollout.routers import Route, Router, RouterError
@@ -73,6 +73,7 @@ class Runner:
         self.rollout: int | None = None
         self.stop_signal: str | None = None
         self.routes: list[Route] = [Route() for _ in self.routers]
+        self._decided: dict | None = None  # a rollback-intent journaled with the failing look, not yet applied
 
     # --- entry points ------------------------------------------------------------------------------------
     def run(self) -> Result:
@@ -90,6 +91,25 @@ class Runner:
     def abort(self, rollout_id: int, reason: str = "aborted by operator") -> Result:
         try:
             return self._abort(rollout_id, reason)
+        finally:
+            self.journal.unlock()
+
+    def apply_pending(self, rollout_id: int, by: str) -> Result | None:
+        """Apply a rollback that was decided and journaled but never applied (the runner died in between);
+        None when there is none. The caller holds no lock; a live runner's lock means it is not ours to do."""
+        r = self.journal.get(rollout_id)
+        pending = self.journal.pending_rollback(rollout_id)
+        if pending is None or r.state not in ("running", "paused"):
+            return None
+        try:
+            self.journal.lock(self.plan.service + (".dry-run" if r.dry_run else ""))
+        except Locked:
+            return None
+        try:
+            self.rollout, self.dry_run = rollout_id, r.dry_run
+            if self.journal.pending_rollback(rollout_id) is None:  # applied meanwhile
+                return None
+            return self._rollback(pending["data"].get("reason", "rollback"), pending["region"], pending=pending, by=by)
         finally:
             self.journal.unlock()
 
@@ -137,9 +157,11 @@ class Runner:
             f"[{self.plan.service}] resuming rollout {rollout_id} at region {r.region} stage {r.stage + 1}; "
             f"router reads {observed}"
         )
-        if last and last["kind"] == "rollback-intent":
-            return self._guarded(lambda: self._rollback(last["data"].get("reason", "rollback resumed"), r.region))
-        return self._guarded(lambda: self._walk(r.region, r.stage, resumed=True))
+        pending = self.journal.pending_rollback(rollout_id)
+        if pending is not None:
+            reason = pending["data"].get("reason", "rollback resumed")
+            return self._guarded(lambda: self._rollback(reason, pending["region"], pending=pending, by="resume"))
+        return self._guarded(lambda: self._walk(r.region, r.stage, observed=observed))
 
     def _abort(self, rollout_id: int, reason: str) -> Result:
         self.rollout = rollout_id
@@ -188,24 +210,37 @@ class Runner:
             header = None
         return Route(weight, header)
 
-    def _walk(self, region: int, stage: int, resumed: bool = False) -> Result:
+    def _walk(self, region: int, stage: int, observed: list[dict] | None = None) -> Result:
+        """Walk the stages from (region, stage). `observed`: what each router read back when resuming; a stage
+        whose routing is still in force continues from its journaled start (its window is in Prometheus)."""
         steps = self.plan.steps
         for i in range(len(self.routers)):
             self.routes[i] = Route(100.0) if i < region else Route()
+        resume = None
         while region < len(self.routers):
             while stage < len(steps):
                 step = steps[stage]
                 self.journal.update(
                     self.rollout, region=region, stage=stage, state="paused" if step.kind == "pause" else "running"
                 )
-                self._route(region, stage, self.route_at(stage), force=resumed)
-                resumed = False
+                target = self.route_at(stage)
+                if observed is not None:
+                    seen = observed[region]
+                    in_force = "error" not in seen and Route.from_dict(seen) == target
+                    resume = self._journaled_start(region, stage) if in_force else None
+                    if in_force:
+                        self.routes[region] = target
+                    self._route(region, stage, target, force=not in_force)
+                    observed = None
+                else:
+                    self._route(region, stage, target)
                 if step.kind == "pause":
                     outcome = self._pause(region, stage, step)
                 elif step.judged:
-                    outcome = self._judge_stage(region, stage, step)
+                    outcome = self._judge_stage(region, stage, step, resume)
                 else:
                     outcome = ("pass", "")
+                resume = None
                 if outcome[0] != "pass":
                     return self._rollback(outcome[1], region)
                 stage += 1
@@ -215,6 +250,24 @@ class Runner:
         self.journal.event(self.rollout, "promoted", {})
         self.log(f"[{self.plan.service}] promoted: the canary serves 100%")
         return Result("promoted", "every stage passed", self.rollout)
+
+    def _journaled_start(self, region: int, stage: int) -> dict | None:
+        """The window of an interrupted stage: its journaled start (moved by a counter reset) and the latency
+        thresholds fixed since; None when the stage never started judging."""
+        events = [e for e in self.journal.events(self.rollout) if e["region"] == region and e["stage"] == stage]
+        starts = [i for i, e in enumerate(events) if e["kind"] == "stage-start"]
+        if not starts:
+            return None
+        fresh = [i for i in starts if not events[i]["data"].get("resumed")]
+        first = fresh[-1] if fresh else starts[0]  # the stage as it last began with its routing
+        start = events[first]["data"]["start"]
+        thresholds = {}
+        for e in events[first:]:
+            if e["kind"] == "counter-reset" and "window_start" in e["data"]:
+                start = e["data"]["window_start"]
+            elif e["kind"] == "threshold":
+                thresholds[e["data"]["key"]] = (e["data"]["threshold"], e["data"]["baseline_quantile"])
+        return {"start": start, "thresholds": thresholds}
 
     def _where(self, region: int) -> str:
         r = self.routers[region].region
@@ -251,10 +304,28 @@ class Runner:
             f"{target.describe()} verified in {dt * 1000:.0f} ms"
         )
 
-    def _rollback(self, reason: str, region: int | None, after_error: bool = False) -> Result:
+    def _rollback(
+        self, reason: str, region: int | None, after_error: bool = False, pending: dict | None = None, by: str = ""
+    ) -> Result:
+        """Set the canary to 0 everywhere, the failing region first. `pending`: the rollback-intent of a decision
+        journaled earlier and never applied (the runner died); how long it stayed unapplied is recorded."""
         t0 = time.monotonic()
-        self.journal.event(self.rollout, "rollback-intent", {"reason": reason, "dry_run": self.dry_run}, region=region)
-        self.log(f"[{self.plan.service}] rolling back: {reason}")
+        if pending is None and self._decided is not None:
+            pending, self._decided = self._decided, None  # the look that failed journaled its decision with it
+            late = None
+        elif pending is not None:
+            late = round(time.time() - pending["ts"], 3)
+            self.log(
+                f"[{self.plan.service}] a rollback decided {late:.1f}s ago was never applied (the runner died): "
+                f"applying it now ({reason})"
+            )
+        else:
+            self.journal.event(
+                self.rollout, "rollback-intent", {"reason": reason, "dry_run": self.dry_run}, region=region
+            )
+            late = None
+        if late is None:
+            self.log(f"[{self.plan.service}] rolling back: {reason}")
         order = list(range(len(self.routers)))
         if region is not None:
             order.sort(key=lambda i: i != region)
@@ -268,16 +339,19 @@ class Runner:
             except RouterError as exc:
                 errors.append(f"{self.routers[i].describe()}: {exc}")
         dt = time.monotonic() - t0
+        extra = {} if late is None else {"unapplied_for": late, "applied_by": by}
         if errors:
             msg = f"{reason}; ROLLBACK INCOMPLETE: " + "; ".join(errors)
-            self.journal.event(self.rollout, "rollback-failed", {"errors": errors})
+            self.journal.event(self.rollout, "rollback-failed", {"errors": errors, **extra})
             self.journal.update(self.rollout, state="error", reason=msg)
             self.log(f"[{self.plan.service}] error: {msg}")
             return Result("error", msg, self.rollout)
-        self.journal.event(self.rollout, "rollback-done", {"seconds": round(dt, 4), "dry_run": self.dry_run})
+        self.journal.event(self.rollout, "rollback-done", {"seconds": round(dt, 4), "dry_run": self.dry_run, **extra})
         state = "error" if after_error else "rolled-back"
         self.journal.update(self.rollout, state=state, reason=reason)
         what = "dry run: would have rolled back" if self.dry_run else f"rolled back in {dt * 1000:.0f} ms"
+        if late is not None:
+            what += f", {late:.1f}s after it was decided"
         self.log(f"[{self.plan.service}] {what}: the canary gets no traffic ({reason})")
         return Result(state, reason, self.rollout)
 
@@ -312,15 +386,31 @@ class Runner:
                     return "pass", ""
 
     # --- judging -----------------------------------------------------------------------------------------
-    def _judge_stage(self, region: int, stage: int, step: Step) -> tuple[str, str]:
+    def _judge_stage(self, region: int, stage: int, step: Step, resume: dict | None = None) -> tuple[str, str]:
         """Look every `interval` until a verdict. Each look is judged at its *data time*: the latest instant
         both versions have samples for, so a version scraped later than the other is never compared on a
         longer window. A look without new data for both versions (Prometheus down, restarting with frozen
         samples, scrapes failing, a version's series gone stale, a counter reset) holds; the outage limit
-        counts from the last look that had new data."""
+        counts from the last look that had new data.
+
+        `resume`: the journaled window of this stage, interrupted with its routing still in force: judging
+        goes on from its start (the samples since are in Prometheus), not from zero."""
         begun = self.clock()
-        start = begun
-        state: dict = {"thresholds": {}, "last_at": None, "seen": set(), "resets": {}}  # resets {}: from zero
+        start = resume["start"] if resume else begun
+        state: dict = {"thresholds": dict(resume["thresholds"]) if resume else {}, "last_at": None, "seen": set(),
+                       "resets": {}}  # resets {}: counted from zero over the window
+        self.journal.event(
+            self.rollout,
+            "stage-start",
+            {"start": start, "route": self.route_at(stage).to_dict(), "resumed": resume is not None},
+            region=region,
+            stage=stage,
+        )
+        if resume:
+            self.log(
+                f"[{self.plan.service}] {self._where(region)}stage {stage + 1}: its routing is still in force; "
+                f"judging goes on from its start {fmt_duration(begun - start)} ago"
+            )
         state["header"] = self.route_at(stage).header
         if self.dry_run:
             # nothing was routed: the share is checked against what the router has in force, if readable
@@ -355,7 +445,17 @@ class Runner:
                 try:
                     at, hold = self._data_time(start, now, state)
                     if hold is None:
+                        fixed = set(state["thresholds"])
                         verdicts = self.measure(region, step, start, at, state)
+                        for key in sorted(set(state["thresholds"]) - fixed):  # resume keeps them
+                            t, bq = state["thresholds"][key]
+                            self.journal.event(
+                                self.rollout,
+                                "threshold",
+                                {"key": key, "threshold": t, "baseline_quantile": bq},
+                                region=region,
+                                stage=stage,
+                            )
                     else:
                         kind, hold = hold
                 except MetricsUnavailable as exc:
@@ -383,26 +483,29 @@ class Runner:
                 last_good = now
                 elapsed = at - start  # observed time: the window the verdicts were judged on
                 outcome = J.stage_outcome(verdicts)
-                self.journal.event(
-                    self.rollout,
-                    "measurement",
-                    {
-                        "elapsed": round(elapsed, 3),
-                        "lag": round(now - at, 3),
-                        "outcome": outcome,
-                        "verdicts": [v.to_dict() for v in verdicts],
-                    },
-                    region=region,
-                    stage=stage,
-                )
+                look = {
+                    "elapsed": round(elapsed, 3),
+                    "lag": round(now - at, 3),
+                    "outcome": outcome,
+                    "verdicts": [v.to_dict() for v in verdicts],
+                }
                 summary = "; ".join(f"{v.criterion} {v.outcome}" for v in verdicts)
-                self.log(
+                line = (
                     f"[{self.plan.service}] {desc} {fmt_duration(elapsed)}/{fmt_duration(step.hold_min)}"
                     f"..{fmt_duration(step.hold_max)}: {summary}"
                 )
                 if outcome == J.FAIL:
                     failed = [v for v in verdicts if v.outcome == J.FAIL]
-                    return "fail", f"{desc}: " + "; ".join(f"{v.criterion}: {v.message}" for v in failed)
+                    reason = f"{desc}: " + "; ".join(f"{v.criterion}: {v.message}" for v in failed)
+                    with self.journal.atomic():  # the failing look and the decision to roll back, together
+                        self.journal.event(self.rollout, "measurement", look, region=region, stage=stage)
+                        data = {"reason": reason, "dry_run": self.dry_run}
+                        eid = self.journal.event(self.rollout, "rollback-intent", data, region=region)
+                    self._decided = {"id": eid, "ts": time.time(), "region": region, "data": data}
+                    self.log(line)
+                    return "fail", reason
+                self.journal.event(self.rollout, "measurement", look, region=region, stage=stage)
+                self.log(line)
                 if outcome == J.PASS and elapsed >= step.hold_min:
                     self.log(f"[{self.plan.service}] {desc}: pass")
                     return "pass", ""

@@ -365,25 +365,109 @@ def _wait_for(fn, timeout):
     raise AssertionError("condition not reached")
 
 
-def test_runner_killed_mid_stage_then_resumed(lab, tmp_path):
+def rollout_killed_at(plan: Path, transition: str, timeout=150) -> subprocess.CompletedProcess:
+    """Run the plan with the runner SIGKILLing itself right after journaling `transition` (kind[:n])."""
+    return subprocess.run(
+        [sys.executable, "-m", "canary_lint", "rollout", str(plan)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "CANARY_LINT_KILL_AFTER": transition},
+    )
+
+
+def test_runner_killed_mid_stage_then_resumed_from_the_journaled_start(lab, tmp_path):
     versions = lab.start("sigkill", HEALTHY, HEALTHY)
-    steps = [{"weight": 20, "hold": {"min": "6s", "max": "40s"}}, {"weight": 50, "hold": HOLD}, {"weight": 100}]
+    steps = [{"weight": 20, "hold": {"min": "12s", "max": "60s"}}, {"weight": 50, "hold": HOLD}, {"weight": 100}]
     plan = write_plan(tmp_path, lab, versions, steps)
     runner = subprocess.Popen([sys.executable, "-m", "canary_lint", "rollout", str(plan)], stderr=subprocess.DEVNULL)
     j = journal_of(plan)
-    _wait_for(lambda: (r := j.latest("shop")) and len(j.events(r.id, "measurement")) >= 2, 60)
+    _wait_for(lambda: (r := j.latest("shop")) and len(j.events(r.id, "measurement")) >= 4, 60)
     os.kill(runner.pid, signal.SIGKILL)
     runner.wait(10)
+    killed = time.time()
     assert nginx_route(lab) == Route(20)  # routing stays as journaled; nothing half-written
     status = json.loads(rollout("status", str(plan), "--format", "json").stdout)
     assert status["state"] == "running" and status["runner_pid"] is None and status["stage"] == 1
+    r = j.latest("shop")
+    before = j.events(r.id, "measurement")[-1]["data"]["elapsed"]
+    time.sleep(2)  # dead a while; the canary keeps serving its 20%
+    resumed_at = time.time()
     out = rollout("resume", str(plan))
     assert out.returncode == 0, out.stderr
+    assert "judging goes on from its start" in out.stderr
     r = j.latest("shop")
     assert r.state == "promoted"
     resumed = j.events(r.id, "resumed")
     assert resumed[0]["data"]["observed"][0]["canary"] == 20
+    starts = [e for e in j.events(r.id, "stage-start") if e["stage"] == 0]
+    assert len(starts) == 2 and starts[1]["data"]["resumed"]
+    assert starts[1]["data"]["start"] == starts[0]["data"]["start"]
+    after = [e for e in j.events(r.id, "measurement") if e["stage"] == 0 and e["ts"] > resumed_at]
+    assert after[0]["data"]["elapsed"] >= before + 2  # the window runs on through the time the runner was dead
+    passed = after[-1]["ts"]
+    assert passed - resumed_at < 11  # the 12 s hold was not started again from zero
     assert nginx_route(lab) == Route(100)
+    record(
+        "runner kill -9 mid-stage (12 s hold), resumed 2 s later",
+        expected="resume continues the stage from its journaled start",
+        observed=f"killed at {before:.0f}s of the stage; first look after resume at "
+        f"{after[0]['data']['elapsed']:.0f}s; stage passed {passed - resumed_at:.1f}s after resume; promoted",
+        **{**figures(j, r.id), "dead_s": round(resumed_at - killed, 1)},
+    )
+
+
+@pytest.mark.parametrize("proxy,command", [("nginx", "status"), ("haproxy", "abort")])
+def test_runner_killed_between_deciding_and_applying_a_rollback(lab, tmp_path, proxy, command):
+    """kill -9 right after the rollback decision is journaled: the canary is still routed; the next command
+    that opens the journal applies the rollback first and records how long it stayed unapplied."""
+    versions = lab.start(f"kill-rb-{proxy}", HEALTHY, {"error_rate": 0.10, "latency_ms": 20}, proxy=proxy)
+    plan = write_plan(tmp_path, lab, versions, [{"weight": 20, "hold": HOLD}, {"weight": 100}], proxy=proxy)
+    out = rollout_killed_at(plan, "rollback-intent")
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    routed = nginx_route(lab).canary if proxy == "nginx" else haproxy_weights(lab)[1]
+    assert routed == 20  # decided, journaled, not applied
+    j = journal_of(plan)
+    r = j.latest("shop")
+    assert j.pending_rollback(r.id) and r.state == "running"
+    time.sleep(1)
+    after = rollout(command, str(plan)) if command != "status" else rollout("status", str(plan), "--format", "json")
+    assert after.returncode == 0, after.stderr
+    assert "was never applied" in after.stderr
+    routed = nginx_route(lab) if proxy == "nginx" else Route(haproxy_weights(lab)[1])
+    assert routed == Route(0)
+    r = j.latest("shop")
+    assert r.state == "rolled-back" and "errors" in r.reason
+    done = j.events(r.id, "rollback-done")[0]["data"]
+    assert done["applied_by"] == command and done["unapplied_for"] >= 1
+    record(
+        f"runner kill -9 after journaling a rollback ({proxy}), then `{command}`",
+        expected=f"`{command}` applies the journaled rollback first",
+        observed=f"canary kept 20% until `{command}`; applied {done['unapplied_for']:.1f}s after the decision",
+        **figures(j, r.id),
+    )
+
+
+def test_runner_killed_between_route_intent_and_apply_restarts_that_stage(lab, tmp_path):
+    versions = lab.start("kill-route", HEALTHY, HEALTHY)
+    steps = [{"weight": 20, "hold": HOLD}, {"weight": 50, "hold": HOLD}, {"weight": 100}]
+    plan = write_plan(tmp_path, lab, versions, steps)
+    out = rollout_killed_at(plan, "route-intent:2")  # the 50% is journaled as intended, never sent
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    assert nginx_route(lab) == Route(20)
+    out = rollout("resume", str(plan))
+    assert out.returncode == 0, out.stderr
+    j = journal_of(plan)
+    r = j.latest("shop")
+    starts = [e for e in j.events(r.id, "stage-start") if e["stage"] == 1]
+    assert len(starts) == 1 and not starts[0]["data"]["resumed"]  # judged from the verified 50%, not before
+    assert [e["data"]["route"]["canary"] for e in j.events(r.id, "route-verified")] == [20, 50, 100]
+    record(
+        "runner kill -9 between a route intent and its apply, resumed",
+        expected="resume re-applies the stage's routing and judges it afresh",
+        observed="50% applied by resume, stage judged from then; promoted",
+        **figures(j, r.id),
+    )
 
 
 def test_red_gate_refuses_and_routes_nothing(lab, tmp_path):
