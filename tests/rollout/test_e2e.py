@@ -215,6 +215,8 @@ def test_healthy_canary_is_promoted_through_nginx(lab, tmp_path):
     lab.load.record = True
     time.sleep(1.0)
     assert {b for b in lab.load.bodies if b} == {versions[1]}  # all traffic on the canary now
+    record("healthy canary, header then 20% and 50% (nginx)", expected="promote", observed="promoted",
+           **figures(j, r.id))
 
 
 def test_doubled_error_rate_is_rolled_back(lab, tmp_path):
@@ -230,6 +232,8 @@ def test_doubled_error_rate_is_rolled_back(lab, tmp_path):
     assert r.state == "rolled-back"
     done = j.events(r.id, "rollback-done")
     assert done and done[0]["data"]["seconds"] >= 0
+    record("doubled error rate, 5% -> 10% (nginx)", expected="roll back on errors", observed="rolled back: errors",
+           **figures(j, r.id))
 
 
 def test_p99_regression_is_rolled_back_although_most_requests_are_faster(lab, tmp_path):
@@ -242,6 +246,9 @@ def test_p99_regression_is_rolled_back_although_most_requests_are_faster(lab, tm
     assert out.returncode == 4, out.stderr
     assert "latency p99" in out.stderr
     assert nginx_route(lab) == Route(0)
+    j = journal_of(plan)
+    record("p99: 95% of requests faster, 5% 2 s slower (nginx)", expected="roll back on p99",
+           observed="rolled back: latency p99", **figures(j, j.latest("shop").id))
 
 
 def test_dead_canary_is_detected_behind_nginx_retries(lab, tmp_path):
@@ -252,6 +259,9 @@ def test_dead_canary_is_detected_behind_nginx_retries(lab, tmp_path):
     assert out.returncode == 4, out.stderr
     assert "no canary requests" in out.stderr or "received no requests" in out.stderr
     assert nginx_route(lab) == Route(0)
+    j = journal_of(plan)
+    record("dead canary behind nginx retries", expected="roll back on the share check",
+           observed="rolled back: no canary requests", **figures(j, j.latest("shop").id))
 
 
 def _own_prometheus(lab, tmp_path, version) -> Prometheus:
@@ -479,6 +489,8 @@ def test_red_gate_refuses_and_routes_nothing(lab, tmp_path):
     assert "refused" in out.stderr and "drop-column-still-read-by-v1" in out.stderr
     assert lab.nginx.include.read_text() == before
     assert nginx_route(lab) == Route(0)
+    record("red gate", expected="refuse, route nothing", observed="refused (exit 3), nginx file unchanged",
+           state="refused", detect_s=None, rollback_ms=None)
 
 
 def haproxy_weights(lab) -> tuple[int, int]:
@@ -498,6 +510,9 @@ def test_healthy_canary_is_promoted_through_haproxy(lab, tmp_path):
     assert out.returncode == 0, out.stderr
     assert haproxy_weights(lab) == (0, 100)
     assert HAProxyRouter(lab.haproxy.spec, "shop").send(f"show map {lab.haproxy.map}").strip() == ""
+    j = journal_of(plan)
+    record("healthy canary, header then 20% (HAProxy)", expected="promote", observed="promoted",
+           **figures(j, j.latest("shop").id))
 
 
 HEADER_THEN_WEIGHTS = [
@@ -575,3 +590,6 @@ def test_doubled_error_rate_is_rolled_back_through_haproxy(lab, tmp_path):
     out = rollout(str(plan))
     assert out.returncode == 4, out.stderr
     assert haproxy_weights(lab) == (100, 0)
+    j = journal_of(plan)
+    record("doubled error rate, 5% -> 10% (HAProxy)", expected="roll back on errors", observed="rolled back: errors",
+           **figures(j, j.latest("shop").id))
