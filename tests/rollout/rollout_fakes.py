@@ -42,7 +42,6 @@ class FakeMetrics:
         self.rps, self.canary_alive, self.down = rps, canary_alive, False
         self.queries = 0
         self.header_rps, self.labelled = 0.0, True
-        self.data_time: dict = {}  # version -> fixed time of its latest sample (default: every look is fresh)
         self.reset_count: dict = {}  # version -> counter resets in any window
         self.boot = None  # when Prometheus (re)started, if it says
 
@@ -53,7 +52,7 @@ class FakeMetrics:
         version = re.search(r'version="(\w+)"', selector).group(1)
         if version == "v2" and not self.canary_alive:
             return None
-        return self.data_time.get(version, at)
+        return at  # every look finds a fresh sample of both versions
 
     def started(self):
         return self.boot

@@ -264,6 +264,16 @@ def test_dead_canary_is_detected_behind_nginx_retries(lab, tmp_path):
            observed="rolled back: no canary requests", **figures(j, j.latest("shop").id))
 
 
+def start_rollout(plan: Path, looks: int) -> tuple[subprocess.Popen, Journal]:
+    """Start the runner as an operator would and return once it has journaled `looks` measurements."""
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "canary_lint", "rollout", str(plan)], stderr=subprocess.PIPE, text=True
+    )
+    j = journal_of(plan)
+    _wait_for(lambda: (r := j.latest("shop")) and len(j.events(r.id, "measurement")) >= looks, 60)
+    return runner, j
+
+
 def _own_prometheus(lab, tmp_path, version) -> Prometheus:
     prom = Prometheus(tmp_path, [lab.stable_port, lab.canary_port])
     deadline = time.monotonic() + 20
@@ -285,11 +295,7 @@ def test_prometheus_killed_mid_stage_holds_then_rolls_back_at_the_limit(lab, tmp
     try:
         steps = [{"weight": 20, "hold": {"min": "40s", "max": "60s"}}, {"weight": 100}]
         plan = write_plan(tmp_path, lab, versions, steps, prom_url=prom.url, metrics={"down_limit": "5s"})
-        runner = subprocess.Popen(
-            [sys.executable, "-m", "canary_lint", "rollout", str(plan)], stderr=subprocess.PIPE, text=True
-        )
-        j = journal_of(plan)
-        _wait_for(lambda: (r := j.latest("shop")) and len(j.events(r.id, "measurement")) >= 2, 60)
+        runner, j = start_rollout(plan, looks=2)
         prom.stop(signal.SIGKILL)
         killed = time.time()
         _, err = runner.communicate(timeout=60)
@@ -324,11 +330,7 @@ def test_prometheus_restarted_mid_stage_holds_and_the_healthy_canary_is_promoted
     try:
         steps = [{"weight": 20, "hold": {"min": "25s", "max": "90s"}}, {"weight": 100}]
         plan = write_plan(tmp_path, lab, versions, steps, prom_url=prom.url, metrics={"down_limit": "40s"})
-        runner = subprocess.Popen(
-            [sys.executable, "-m", "canary_lint", "rollout", str(plan)], stderr=subprocess.PIPE, text=True
-        )
-        j = journal_of(plan)
-        _wait_for(lambda: (r := j.latest("shop")) and len(j.events(r.id, "measurement")) >= 3, 60)
+        runner, j = start_rollout(plan, looks=3)
         prom.stop(signal.SIGTERM)
         stopped = time.time()
         time.sleep(3)
@@ -390,11 +392,9 @@ def test_runner_killed_mid_stage_then_resumed_from_the_journaled_start(lab, tmp_
     versions = lab.start("sigkill", HEALTHY, HEALTHY)
     steps = [{"weight": 20, "hold": {"min": "12s", "max": "60s"}}, {"weight": 50, "hold": HOLD}, {"weight": 100}]
     plan = write_plan(tmp_path, lab, versions, steps)
-    runner = subprocess.Popen([sys.executable, "-m", "canary_lint", "rollout", str(plan)], stderr=subprocess.DEVNULL)
-    j = journal_of(plan)
-    _wait_for(lambda: (r := j.latest("shop")) and len(j.events(r.id, "measurement")) >= 4, 60)
+    runner, j = start_rollout(plan, looks=4)
     os.kill(runner.pid, signal.SIGKILL)
-    runner.wait(10)
+    runner.communicate(timeout=10)
     killed = time.time()
     assert nginx_route(lab) == Route(20)  # routing stays as journaled; nothing half-written
     status = json.loads(rollout("status", str(plan), "--format", "json").stdout)
