@@ -38,10 +38,28 @@ def _load(plan_path: str):
         _fail(str(exc))
 
 
-def _journal(plan):
+def _journal(plan, by: str):
+    """Open the plan's journal and first apply any rollback of the service that was decided and journaled but
+    never applied (its runner died in between): every command that opens the journal does, before anything
+    else. Returns the journal and the results of the rollbacks applied."""
     from canary_lint.rollout.journal import Journal
+    from canary_lint.rollout.plan import PlanError, from_journal
+    from canary_lint.rollout.routers import RouterError
+    from canary_lint.rollout.runner import Runner
 
-    return Journal(plan.journal_path)
+    journal = Journal(plan.journal_path)
+    applied = []
+    for r in journal.active(plan.service):
+        if journal.pending_rollback(r.id) is None:
+            continue
+        try:
+            result = Runner(from_journal(r.plan), journal).apply_pending(r.id, by)
+        except (PlanError, RouterError) as exc:
+            click.echo(f"canary-lint: error: rollout {r.id}: cannot apply its pending rollback: {exc}", err=True)
+            continue
+        if result is not None:
+            applied.append(result)
+    return journal, applied
 
 
 def _finish(result) -> None:
@@ -71,7 +89,7 @@ def run_cmd(plan_path, dry_run):
     from canary_lint.rollout.runner import Runner
 
     plan = _load(plan_path)
-    journal = _journal(plan)
+    journal, _ = _journal(plan, "run")
     try:
         result = Runner(plan, journal, dry_run=dry_run).run()
     except Locked as exc:
@@ -100,8 +118,10 @@ def resume_cmd(plan_path):
     from canary_lint.rollout.runner import Runner
 
     plan = _load(plan_path)
-    journal = _journal(plan)
+    journal, applied = _journal(plan, "resume")
     try:
+        if applied and journal.latest(plan.service, active_only=True) is None:
+            _finish(applied[-1])  # resuming that rollout was applying its rollback: done
         r = _in_progress(journal, plan)
         result = Runner(from_journal(r.plan), journal).resume(r.id)
     except Locked as exc:
@@ -119,7 +139,7 @@ def status_cmd(plan_path, fmt):
     from canary_lint.rollout.plan import from_journal
 
     plan = _load(plan_path)
-    journal = _journal(plan)
+    journal, _ = _journal(plan, "status")
     try:
         r = journal.latest(plan.service)
         if r is None:
@@ -167,8 +187,11 @@ def status_cmd(plan_path, fmt):
 
 def _command(plan_path: str, command: str) -> None:
     plan = _load(plan_path)
-    journal = _journal(plan)
+    journal, applied = _journal(plan, command)
     try:
+        if applied and command == "abort" and journal.latest(plan.service, active_only=True) is None:
+            click.echo(f"{plan.service}: rollout {applied[-1].rollout} {applied[-1].state}", err=True)
+            sys.exit(EXIT_PROMOTED if applied[-1].state == "rolled-back" else EXIT_ERROR)
         r = _in_progress(journal, plan)
         holder = journal.holder(plan.service + (".dry-run" if r.dry_run else ""))
         if holder:

@@ -2,12 +2,17 @@
 
 One runner per service: an exclusive `flock` on `<journal>.<service>.lock`, released by the kernel when the
 runner dies, even by SIGKILL.
+
+Fault injection for tests: with CANARY_LINT_KILL_AFTER=<event kind>[:<n>] set, the process SIGKILLs itself
+right after the n-th (default first) event of that kind is written, as `kill -9` at that transition would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -63,6 +68,21 @@ class Journal:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
         self._lock_fd: int | None = None
+        kind, _, nth = os.environ.get("CANARY_LINT_KILL_AFTER", "").partition(":")
+        self._kill_after = (kind, int(nth or 1)) if kind else None
+        self._written: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def atomic(self):
+        """Events written inside land together or not at all (a decision and its record)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        self._maybe_die(None)
 
     def close(self) -> None:
         self.unlock()
@@ -138,6 +158,12 @@ class Journal:
             raise JournalError(f"no rollout {rollout} in {self.path}")
         return Rollout(*row[:4], bool(row[4]), *row[5:])
 
+    def active(self, service: str) -> list[Rollout]:
+        rows = self.db.execute(
+            "SELECT id FROM rollouts WHERE service = ? AND state IN ('running', 'paused') ORDER BY id", (service,)
+        ).fetchall()
+        return [self.get(r[0]) for r in rows]
+
     def latest(self, service: str | None = None, active_only: bool = False) -> Rollout | None:
         q = "SELECT id FROM rollouts"
         cond, args = [], []
@@ -159,7 +185,21 @@ class Journal:
             "INSERT INTO events (rollout, ts, kind, region, stage, data) VALUES (?,?,?,?,?,?)",
             (rollout, time.time(), kind, region, stage, json.dumps(data or {}, sort_keys=True)),
         )
+        self._written[kind] = self._written.get(kind, 0) + 1
+        self._maybe_die(kind)
         return int(cur.lastrowid)
+
+    def _maybe_die(self, kind: str | None) -> None:
+        if self._kill_after is None or self.db.in_transaction:
+            return  # inside atomic(): after the commit
+        want, nth = self._kill_after
+        if self._written.get(want, 0) >= nth and (kind is None or kind == want):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def pending_rollback(self, rollout: int) -> dict | None:
+        """The rollback-intent that no rollback-done or rollback-failed followed: decided, never applied."""
+        last = self.last_event(rollout, "rollback-intent", "rollback-done", "rollback-failed")
+        return last if last and last["kind"] == "rollback-intent" else None
 
     def events(self, rollout: int, kind: str | None = None) -> list[dict]:
         q = "SELECT id, ts, kind, region, stage, data FROM events WHERE rollout = ?"

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist, fmean, variance
+
+from canary_lint.rollout.stats import beta_ppf, t_ppf
 
 PASS, FAIL, INCONCLUSIVE, NO_DATA = "pass", "fail", "inconclusive", "no-data"
 
@@ -40,8 +43,6 @@ def sprt_bounds(alpha: float, beta: float) -> tuple[float, float]:
 
 
 def _z(p: float) -> float:
-    from statistics import NormalDist
-
     return NormalDist().inv_cdf(p)
 
 
@@ -50,9 +51,7 @@ def clopper_pearson_upper(x: int, n: int, conf: float = 0.95) -> float:
         return 1.0
     if x >= n:
         return 1.0
-    from scipy.stats import beta as beta_dist
-
-    return float(beta_dist.ppf(conf, x + 1, n - x))
+    return beta_ppf(conf, x + 1, n - x)
 
 
 def fixed_sample_canary_n(p_base: float, ratio: float, share: float, alpha: float, beta: float) -> float:
@@ -278,10 +277,6 @@ def judge_gauge(
         return Verdict(name, NO_DATA, "fewer than 3 canary samples in the window")
     if not baseline or len(baseline) < 3:
         return Verdict(name, NO_DATA, "fewer than 3 baseline samples in the window")
-    from statistics import fmean, variance
-
-    from scipy.stats import t as t_dist
-
     mc, mb = fmean(canary), fmean(baseline)
     vc, vb = variance(canary) / len(canary), variance(baseline) / len(baseline)
     se = math.sqrt(vc + vb)
@@ -297,8 +292,8 @@ def judge_gauge(
     if se == 0:
         return Verdict(name, FAIL if d > allowed else PASS, what, nums)
     df = (vc + vb) ** 2 / ((vc**2 / (len(canary) - 1)) + (vb**2 / (len(baseline) - 1)))
-    lo = d - t_dist.ppf(1 - alpha, df) * se
-    hi = d + t_dist.ppf(power, df) * se
+    lo = d - t_ppf(1 - alpha, df) * se
+    hi = d + t_ppf(power, df) * se
     nums.update({"diff_low": lo, "diff_high": hi})
     if lo > allowed:
         return Verdict(name, FAIL, f"{what}: increase above tolerance (Welch, alpha {alpha:.2g})", nums)

@@ -89,6 +89,7 @@ class Plan:
     metrics_timeout: float = 5.0
     metrics_retries: int = 2
     metrics_down_limit: float = 120.0
+    header_routed: tuple[str, str, str] | None = None  # (label, operator, quoted value) of metrics.header_routed
     journal_path: Path = field(default_factory=Path)
 
     @property
@@ -228,6 +229,7 @@ def from_dict(data, path: Path) -> Plan:
     j = data.get("judge", {})
     t = data.get("traffic", {})
     _check_metrics_url(m["url"], path)
+    header_routed = _header_routed(m, data, path)
     journal = _journal_path(data.get("journal", ".canary-lint/rollout.sqlite"), path)
     return Plan(
         service=data["service"],
@@ -248,6 +250,7 @@ def from_dict(data, path: Path) -> Plan:
         metrics_timeout=duration(m.get("timeout", "5s")),
         metrics_retries=int(m.get("retries", 2)),
         metrics_down_limit=duration(m.get("down_limit", "2m")),
+        header_routed=header_routed,
         journal_path=journal,
     )
 
@@ -290,6 +293,34 @@ def _journal_path(value: str, plan: Path) -> Path:
             raise PlanError(f"{plan}: journal {value!r} exists and is not a rollout journal (not an SQLite "
                             "database); not touching it")
     return journal
+
+
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*')
+
+
+def _header_routed(m: dict, data: dict, path: Path) -> tuple[str, str, str] | None:
+    """metrics.header_routed as (label, operator, value); `$route` needs it, and with it every request query
+    places `$route` (a weight stage judges the requests the weight applies to, a header stage the others)."""
+    queries = [(f"criterion {c['name']}: {k}", c[k]) for c in data["criteria"] for k in ("bad", "good", "total")
+               if k in c]
+    if "query" in data.get("traffic", {}):
+        queries.append(("traffic: query", data["traffic"]["query"]))
+    spec = m.get("header_routed")
+    if spec is None:
+        for where, q in queries + [(f"criterion {c['name']}: query", c.get("query", "")) for c in data["criteria"]]:
+            if "$route" in q:
+                raise PlanError(f"{path}: {where} uses $route but metrics.header_routed is not set")
+        return None
+    found = _MATCHER.fullmatch(spec)
+    if not found:
+        raise PlanError(f'{path}: metrics.header_routed must be one label matcher, e.g. route="header"')
+    for where, q in queries:
+        if "$route" not in q:
+            raise PlanError(
+                f"{path}: {where} must place $route (metrics.header_routed is set), e.g. "
+                f'{{version="$version",$route}}, so header-routed and weighted requests are counted apart'
+            )
+    return found.group(1), found.group(2), found.group(3)
 
 
 def from_journal(text: str) -> Plan:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import signal
 import sys
 import time
@@ -10,10 +11,12 @@ from dataclasses import dataclass
 
 from canary_lint.rollout import EXIT_ERROR, EXIT_PROMOTED, EXIT_REFUSED, EXIT_ROLLED_BACK
 from canary_lint.rollout import judge as J
-from canary_lint.rollout.journal import Journal
+from canary_lint.rollout.journal import Journal, Locked
 from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
 from canary_lint.rollout.plan import Plan, Step, fmt_duration, percent
 from canary_lint.rollout.routers import Route, Router, RouterError
+
+_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^{}]*)\}")  # a metric name and its label matchers
 
 EXIT_BY_STATE = {
     "promoted": EXIT_PROMOTED,
@@ -70,6 +73,7 @@ class Runner:
         self.rollout: int | None = None
         self.stop_signal: str | None = None
         self.routes: list[Route] = [Route() for _ in self.routers]
+        self._decided: dict | None = None  # a rollback-intent journaled with the failing look, not yet applied
 
     # --- entry points ------------------------------------------------------------------------------------
     def run(self) -> Result:
@@ -87,6 +91,25 @@ class Runner:
     def abort(self, rollout_id: int, reason: str = "aborted by operator") -> Result:
         try:
             return self._abort(rollout_id, reason)
+        finally:
+            self.journal.unlock()
+
+    def apply_pending(self, rollout_id: int, by: str) -> Result | None:
+        """Apply a rollback that was decided and journaled but never applied (the runner died in between);
+        None when there is none. The caller holds no lock; a live runner's lock means it is not ours to do."""
+        r = self.journal.get(rollout_id)
+        pending = self.journal.pending_rollback(rollout_id)
+        if pending is None or r.state not in ("running", "paused"):
+            return None
+        try:
+            self.journal.lock(self.plan.service + (".dry-run" if r.dry_run else ""))
+        except Locked:
+            return None
+        try:
+            self.rollout, self.dry_run = rollout_id, r.dry_run
+            if self.journal.pending_rollback(rollout_id) is None:  # applied meanwhile
+                return None
+            return self._rollback(pending["data"].get("reason", "rollback"), pending["region"], pending=pending, by=by)
         finally:
             self.journal.unlock()
 
@@ -134,9 +157,11 @@ class Runner:
             f"[{self.plan.service}] resuming rollout {rollout_id} at region {r.region} stage {r.stage + 1}; "
             f"router reads {observed}"
         )
-        if last and last["kind"] == "rollback-intent":
-            return self._guarded(lambda: self._rollback(last["data"].get("reason", "rollback resumed"), r.region))
-        return self._guarded(lambda: self._walk(r.region, r.stage, resumed=True))
+        pending = self.journal.pending_rollback(rollout_id)
+        if pending is not None:
+            reason = pending["data"].get("reason", "rollback resumed")
+            return self._guarded(lambda: self._rollback(reason, pending["region"], pending=pending, by="resume"))
+        return self._guarded(lambda: self._walk(r.region, r.stage, observed=observed))
 
     def _abort(self, rollout_id: int, reason: str) -> Result:
         self.rollout = rollout_id
@@ -185,24 +210,37 @@ class Runner:
             header = None
         return Route(weight, header)
 
-    def _walk(self, region: int, stage: int, resumed: bool = False) -> Result:
+    def _walk(self, region: int, stage: int, observed: list[dict] | None = None) -> Result:
+        """Walk the stages from (region, stage). `observed`: what each router read back when resuming; a stage
+        whose routing is still in force continues from its journaled start (its window is in Prometheus)."""
         steps = self.plan.steps
         for i in range(len(self.routers)):
             self.routes[i] = Route(100.0) if i < region else Route()
+        resume = None
         while region < len(self.routers):
             while stage < len(steps):
                 step = steps[stage]
                 self.journal.update(
                     self.rollout, region=region, stage=stage, state="paused" if step.kind == "pause" else "running"
                 )
-                self._route(region, stage, self.route_at(stage), force=resumed)
-                resumed = False
+                target = self.route_at(stage)
+                if observed is not None:
+                    seen = observed[region]
+                    in_force = "error" not in seen and Route.from_dict(seen) == target
+                    resume = self._journaled_start(region, stage) if in_force else None
+                    if in_force:
+                        self.routes[region] = target
+                    self._route(region, stage, target, force=not in_force)
+                    observed = None
+                else:
+                    self._route(region, stage, target)
                 if step.kind == "pause":
                     outcome = self._pause(region, stage, step)
                 elif step.judged:
-                    outcome = self._judge_stage(region, stage, step)
+                    outcome = self._judge_stage(region, stage, step, resume)
                 else:
                     outcome = ("pass", "")
+                resume = None
                 if outcome[0] != "pass":
                     return self._rollback(outcome[1], region)
                 stage += 1
@@ -212,6 +250,24 @@ class Runner:
         self.journal.event(self.rollout, "promoted", {})
         self.log(f"[{self.plan.service}] promoted: the canary serves 100%")
         return Result("promoted", "every stage passed", self.rollout)
+
+    def _journaled_start(self, region: int, stage: int) -> dict | None:
+        """The window of an interrupted stage: its journaled start (moved by a counter reset) and the latency
+        thresholds fixed since; None when the stage never started judging."""
+        events = [e for e in self.journal.events(self.rollout) if e["region"] == region and e["stage"] == stage]
+        starts = [i for i, e in enumerate(events) if e["kind"] == "stage-start"]
+        if not starts:
+            return None
+        fresh = [i for i in starts if not events[i]["data"].get("resumed")]
+        first = fresh[-1] if fresh else starts[0]  # the stage as it last began with its routing
+        start = events[first]["data"]["start"]
+        thresholds = {}
+        for e in events[first:]:
+            if e["kind"] == "counter-reset" and "window_start" in e["data"]:
+                start = e["data"]["window_start"]
+            elif e["kind"] == "threshold":
+                thresholds[e["data"]["key"]] = (e["data"]["threshold"], e["data"]["baseline_quantile"])
+        return {"start": start, "thresholds": thresholds}
 
     def _where(self, region: int) -> str:
         r = self.routers[region].region
@@ -248,10 +304,28 @@ class Runner:
             f"{target.describe()} verified in {dt * 1000:.0f} ms"
         )
 
-    def _rollback(self, reason: str, region: int | None, after_error: bool = False) -> Result:
+    def _rollback(
+        self, reason: str, region: int | None, after_error: bool = False, pending: dict | None = None, by: str = ""
+    ) -> Result:
+        """Set the canary to 0 everywhere, the failing region first. `pending`: the rollback-intent of a decision
+        journaled earlier and never applied (the runner died); how long it stayed unapplied is recorded."""
         t0 = time.monotonic()
-        self.journal.event(self.rollout, "rollback-intent", {"reason": reason, "dry_run": self.dry_run}, region=region)
-        self.log(f"[{self.plan.service}] rolling back: {reason}")
+        if pending is None and self._decided is not None:
+            pending, self._decided = self._decided, None  # the look that failed journaled its decision with it
+            late = None
+        elif pending is not None:
+            late = round(time.time() - pending["ts"], 3)
+            self.log(
+                f"[{self.plan.service}] a rollback decided {late:.1f}s ago was never applied (the runner died): "
+                f"applying it now ({reason})"
+            )
+        else:
+            self.journal.event(
+                self.rollout, "rollback-intent", {"reason": reason, "dry_run": self.dry_run}, region=region
+            )
+            late = None
+        if late is None:
+            self.log(f"[{self.plan.service}] rolling back: {reason}")
         order = list(range(len(self.routers)))
         if region is not None:
             order.sort(key=lambda i: i != region)
@@ -265,16 +339,19 @@ class Runner:
             except RouterError as exc:
                 errors.append(f"{self.routers[i].describe()}: {exc}")
         dt = time.monotonic() - t0
+        extra = {} if late is None else {"unapplied_for": late, "applied_by": by}
         if errors:
             msg = f"{reason}; ROLLBACK INCOMPLETE: " + "; ".join(errors)
-            self.journal.event(self.rollout, "rollback-failed", {"errors": errors})
+            self.journal.event(self.rollout, "rollback-failed", {"errors": errors, **extra})
             self.journal.update(self.rollout, state="error", reason=msg)
             self.log(f"[{self.plan.service}] error: {msg}")
             return Result("error", msg, self.rollout)
-        self.journal.event(self.rollout, "rollback-done", {"seconds": round(dt, 4), "dry_run": self.dry_run})
+        self.journal.event(self.rollout, "rollback-done", {"seconds": round(dt, 4), "dry_run": self.dry_run, **extra})
         state = "error" if after_error else "rolled-back"
         self.journal.update(self.rollout, state=state, reason=reason)
         what = "dry run: would have rolled back" if self.dry_run else f"rolled back in {dt * 1000:.0f} ms"
+        if late is not None:
+            what += f", {late:.1f}s after it was decided"
         self.log(f"[{self.plan.service}] {what}: the canary gets no traffic ({reason})")
         return Result(state, reason, self.rollout)
 
@@ -309,85 +386,229 @@ class Runner:
                     return "pass", ""
 
     # --- judging -----------------------------------------------------------------------------------------
-    def _judge_stage(self, region: int, stage: int, step: Step) -> tuple[str, str]:
-        start = self.clock()
-        state: dict = {"thresholds": {}}
+    def _judge_stage(self, region: int, stage: int, step: Step, resume: dict | None = None) -> tuple[str, str]:
+        """Look every `interval` until a verdict. Each look is judged at its *data time*: the latest instant
+        both versions have samples for, so a version scraped later than the other is never compared on a
+        longer window. A look without new data for both versions (Prometheus down, restarting with frozen
+        samples, scrapes failing, a version's series gone stale, a counter reset) holds; the outage limit
+        counts from the last look that had new data.
+
+        `resume`: the journaled window of this stage, interrupted with its routing still in force: judging
+        goes on from its start (the samples since are in Prometheus), not from zero."""
+        begun = self.clock()
+        start = resume["start"] if resume else begun
+        state: dict = {"thresholds": dict(resume["thresholds"]) if resume else {}, "last_at": None, "seen": set(),
+                       "resets": {}}  # resets {}: counted from zero over the window
+        self.journal.event(
+            self.rollout,
+            "stage-start",
+            {"start": start, "route": self.route_at(stage).to_dict(), "resumed": resume is not None},
+            region=region,
+            stage=stage,
+        )
+        if resume:
+            self.log(
+                f"[{self.plan.service}] {self._where(region)}stage {stage + 1}: its routing is still in force; "
+                f"judging goes on from its start {fmt_duration(begun - start)} ago"
+            )
+        state["header"] = self.route_at(stage).header
         if self.dry_run:
             # nothing was routed: the share is checked against what the router has in force, if readable
             try:
-                state["target"] = self.routers[region].current().canary
+                seen = self.routers[region].current()
+                state["target"], state["header"] = seen.canary, seen.header
             except RouterError:
                 state["target"] = None
-        down_since = None
-        interval = self.plan.interval
-        desc = f"{self._where(region)}stage {stage + 1}/{len(self.plan.steps)} {step.describe()}"
-        while True:
-            for cmd in self._wait(interval):
-                if cmd == "abort":
-                    return "fail", "aborted by operator"
-                if cmd == "promote":
-                    self.journal.event(self.rollout, "promote", {"by": "operator"}, region=region, stage=stage)
-                    self.log(f"[{self.plan.service}] {desc}: advanced by operator")
-                    return "pass", ""
-            now = self.clock()
-            elapsed = now - start
-            try:
-                verdicts = self.measure(region, step, start, now, state)
-            except MetricsUnavailable as exc:
-                down_since = down_since or now
-                down = now - down_since
-                self.journal.event(
-                    self.rollout, "metrics-down", {"error": str(exc), "for": round(down, 3)}, region=region, stage=stage
-                )
-                self.log(
-                    f"[{self.plan.service}] {desc}: metrics unavailable for {fmt_duration(down)} "
-                    f"(limit {fmt_duration(self.plan.metrics_down_limit)}): holding"
-                )
-                if down >= self.plan.metrics_down_limit:
-                    return "fail", f"metrics provider unavailable for {fmt_duration(down)}: {exc}"
-                continue
-            down_since = None
-            outcome = J.stage_outcome(verdicts)
-            self.journal.event(
-                self.rollout,
-                "measurement",
-                {"elapsed": round(elapsed, 3), "outcome": outcome, "verdicts": [v.to_dict() for v in verdicts]},
-                region=region,
-                stage=stage,
-            )
-            summary = "; ".join(f"{v.criterion} {v.outcome}" for v in verdicts)
+        if step.kind == "weight" and state["header"] and self.plan.header_routed is None:
             self.log(
-                f"[{self.plan.service}] {desc} {fmt_duration(elapsed)}/{fmt_duration(step.hold_min)}"
-                f"..{fmt_duration(step.hold_max)}: {summary}"
+                f"[{self.plan.service}] {self._where(region)}stage {stage + 1}: the header route is still in "
+                "force and the metrics do not tell header-routed requests apart (metrics.header_routed): the "
+                "canary's samples include them, and its share is checked only for being at least the weight"
             )
-            if outcome == J.FAIL:
-                failed = [v for v in verdicts if v.outcome == J.FAIL]
-                return "fail", f"{desc}: " + "; ".join(f"{v.criterion}: {v.message}" for v in failed)
-            if outcome == J.PASS and elapsed >= step.hold_min:
-                self.log(f"[{self.plan.service}] {desc}: pass")
-                return "pass", ""
-            if elapsed >= step.hold_max:
-                open_ = [v for v in verdicts if v.outcome != J.PASS]
-                why = f"{desc}: still inconclusive after {fmt_duration(elapsed)}: " + "; ".join(
-                    f"{v.criterion}: {v.message}" for v in open_
+        interval, limit = self.plan.interval, self.plan.metrics_down_limit
+        last_good = begun
+        wait = interval
+        desc = f"{self._where(region)}stage {stage + 1}/{len(self.plan.steps)} {step.describe()}"
+        try:
+            while True:
+                for cmd in self._wait(wait):
+                    if cmd == "abort":
+                        return "fail", "aborted by operator"
+                    if cmd == "promote":
+                        self.journal.event(self.rollout, "promote", {"by": "operator"}, region=region, stage=stage)
+                        self.log(f"[{self.plan.service}] {desc}: advanced by operator")
+                        return "pass", ""
+                wait = interval
+                now = self.clock()
+                self.metrics.deadline = last_good + limit  # no query retried past the outage limit
+                kind, verdicts = "metrics-down", None
+                try:
+                    at, hold = self._data_time(start, now, state)
+                    if hold is None:
+                        fixed = set(state["thresholds"])
+                        verdicts = self.measure(region, step, start, at, state)
+                        for key in sorted(set(state["thresholds"]) - fixed):  # resume keeps them
+                            t, bq = state["thresholds"][key]
+                            self.journal.event(
+                                self.rollout,
+                                "threshold",
+                                {"key": key, "threshold": t, "baseline_quantile": bq},
+                                region=region,
+                                stage=stage,
+                            )
+                    else:
+                        kind, hold = hold
+                except MetricsUnavailable as exc:
+                    hold = str(exc)
+                if verdicts is None:
+                    down = now - last_good
+                    data = {"error": hold, "for": round(down, 3)}
+                    if kind == "counter-reset":
+                        # fresh data, but increments between the last scrape and the restart are lost: the
+                        # window starts again after the reset (a new sequential test on post-reset samples)
+                        last_good, start = now, at
+                        state["resets"] = None
+                        data["window_start"] = at
+                    self.journal.event(self.rollout, kind, data, region=region, stage=stage)
+                    what = "metrics unavailable" if kind == "metrics-down" else "no verdict"
+                    self.log(
+                        f"[{self.plan.service}] {desc}: {what} ({hold}); {fmt_duration(down)} since the last "
+                        f"look with new data (limit {fmt_duration(limit)}): holding"
+                    )
+                    if kind != "counter-reset" and down >= limit:
+                        noun = "metrics provider unavailable" if kind == "metrics-down" else "no fresh metrics"
+                        return "fail", f"{noun} for {fmt_duration(down)} since the last look with new data: {hold}"
+                    wait = min(interval, max(0.0, last_good + limit - self.clock()))
+                    continue
+                last_good = now
+                elapsed = at - start  # observed time: the window the verdicts were judged on
+                outcome = J.stage_outcome(verdicts)
+                look = {
+                    "elapsed": round(elapsed, 3),
+                    "lag": round(now - at, 3),
+                    "outcome": outcome,
+                    "verdicts": [v.to_dict() for v in verdicts],
+                }
+                summary = "; ".join(f"{v.criterion} {v.outcome}" for v in verdicts)
+                line = (
+                    f"[{self.plan.service}] {desc} {fmt_duration(elapsed)}/{fmt_duration(step.hold_min)}"
+                    f"..{fmt_duration(step.hold_max)}: {summary}"
                 )
-                if self.plan.on_inconclusive == "pause":
-                    self.log(f"[{self.plan.service}] {why}")
-                    return self._pause(region, stage, Step("pause", reason="inconclusive"))
-                return "fail", why
+                if outcome == J.FAIL:
+                    failed = [v for v in verdicts if v.outcome == J.FAIL]
+                    reason = f"{desc}: " + "; ".join(f"{v.criterion}: {v.message}" for v in failed)
+                    with self.journal.atomic():  # the failing look and the decision to roll back, together
+                        self.journal.event(self.rollout, "measurement", look, region=region, stage=stage)
+                        data = {"reason": reason, "dry_run": self.dry_run}
+                        eid = self.journal.event(self.rollout, "rollback-intent", data, region=region)
+                    self._decided = {"id": eid, "ts": time.time(), "region": region, "data": data}
+                    self.log(line)
+                    return "fail", reason
+                self.journal.event(self.rollout, "measurement", look, region=region, stage=stage)
+                self.log(line)
+                if outcome == J.PASS and elapsed >= step.hold_min:
+                    self.log(f"[{self.plan.service}] {desc}: pass")
+                    return "pass", ""
+                if elapsed >= step.hold_max:
+                    open_ = [v for v in verdicts if v.outcome != J.PASS]
+                    why = f"{desc}: still inconclusive after {fmt_duration(elapsed)}: " + "; ".join(
+                        f"{v.criterion}: {v.message}" for v in open_
+                    )
+                    if self.plan.on_inconclusive == "pause":
+                        self.log(f"[{self.plan.service}] {why}")
+                        return self._pause(region, stage, Step("pause", reason="inconclusive"))
+                    return "fail", why
+        finally:
+            self.metrics.deadline = None
 
-    def _q(self, expr: str, version: str, window: float, region: int) -> str:
+    def _data_time(self, start: float, now: float, state: dict) -> tuple[float, tuple[str, str] | None]:
+        """(at, None) when both versions have new samples up to `at`, else (at, (event kind, why we hold)).
+
+        `at` is the latest sample time of the version scraped last; the look is judged there, and only if the
+        other version too has a sample after the previous look (or the stage start) at or before `at`: after a
+        Prometheus restart the first scrape of one version would otherwise be compared with the samples of
+        the other from before the outage."""
+        m = self.plan.metrics
+        versions = (m["canary"], m["stable"])
+        counters = self._counters()
+        if not counters:  # no request counter in the plan (gauges only): the look is judged at now
+            return now, None
+
+        def latest(v: str, when: float) -> float | None:
+            seen = [self.metrics.latest(f"{c}{{{self._sel(v)}}}", when) for c in counters]
+            return None if None in seen else min(seen)
+
+        times = {v: latest(v, now) for v in versions}
+        present = {v for v in versions if times[v] is not None}
+        gone = state["seen"] - present
+        state["seen"] |= present
+        if not present:
+            return now, ("metrics-stale", "no samples of either version")
+        if gone:
+            return now, ("metrics-stale", f"the series of {', '.join(sorted(gone))} went stale (its scrapes fail)")
+        # a version never seen this stage is judged as it is (a dead canary has no series at all)
+        at = min(min(times[v] for v in present), now)
+        # each version needs a sample after `since` at or before `at`: after the previous look, and after a
+        # Prometheus restart (the samples it replayed end at the stop, an outage ago)
+        since, why = max(start, state["last_at"] or start), "since the previous look"
+        if since == start:
+            why = "since the stage started"
+        boot = self.metrics.started()
+        if boot is not None and since < boot < at:
+            since, why = boot, f"since Prometheus restarted at {time.strftime('%H:%M:%S', time.localtime(boot))}"
+        behind = []
+        for v in sorted(present):
+            reach = times[v] if times[v] <= at else latest(v, at)
+            if reach is None or reach <= since:
+                behind.append(v)
+        if behind:
+            return at, ("metrics-stale", f"no new samples of {', '.join(behind)} {why} ({now - since:.1f}s ago)")
+        # counter resets in the window, against the previous look's count (None: a new window, count afresh)
+        before = state["resets"]
+        state["resets"] = {
+            v: sum(self.metrics.resets(f"{c}{{{self._sel(v)}}}", at - start, at) or 0 for c in counters)
+            for v in sorted(present)
+        }
+        state["last_at"] = at
+        reset = [v for v, n in state["resets"].items() if before is not None and n > before.get(v, 0)]
+        if reset:
+            return at, (
+                "counter-reset",
+                f"a counter of {', '.join(reset)} went back (a restarted process): the stage's window starts "
+                "again after it",
+            )
+        return at, None
+
+    def _q(self, expr: str, version: str, window: float, region: int, route: str = "") -> str:
         return (
             expr.replace("$version", version)
             .replace("$window", f"{max(1, math.ceil(window))}s")
             .replace("$region", self.routers[region].region)
             .replace("$service", self.plan.service)
+            .replace("$route", route)
         )
 
-    def _sel(self, version: str) -> str:
+    def _sel(self, version: str, route: str = "") -> str:
         m = self.plan.metrics
         extra = m.get("selector")
-        return f'{m.get("version_label", "version")}="{version}"' + (f",{extra}" if extra else "")
+        sel = f'{m.get("version_label", "version")}="{version}"' + (f",{extra}" if extra else "")
+        return f"{sel},{route}" if route else sel
+
+    def _route_matcher(self, step: Step, version: str, header_in_force: bool) -> str:
+        """What `$route` selects for `version` in this stage (metrics.header_routed names the header-routed
+        requests): a header stage judges the canary's header-routed requests against the baseline; a weight
+        stage with the header route still in force judges the requests the weight applies to, both versions'
+        without the header-routed ones; with no header route in force, every request."""
+        hr = self.plan.header_routed
+        if hr is None:
+            return ""
+        label, op, value = hr
+        negated = {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}[op]
+        if step.kind == "header":
+            return f'{label}{op if version == self.plan.metrics["canary"] else negated}"{value}"'
+        if header_in_force:
+            return f'{label}{negated}"{value}"'
+        return f'{label}=~".*"'
 
     def _traffic_expr(self) -> str | None:
         if self.plan.traffic_query:
@@ -400,16 +621,35 @@ class Runner:
                 return f"sum(increase({c.raw['histogram']}_count{{$selector}}[$window]))"
         return None
 
+    def _counters(self) -> list[str]:
+        """The request counters of the traffic query (metrics whose selector names the version): their latest
+        samples tell how far each version's data reaches, their resets that a process restarted."""
+        expr = self._traffic_expr() or ""
+        names = []
+        for m in _SELECTOR.finditer(expr):
+            if "$version" in m.group(2) or "$selector" in m.group(2):
+                if m.group(1) not in names:
+                    names.append(m.group(1))
+        return names
+
     def measure(self, region: int, step: Step, start: float, now: float, state: dict) -> list[J.Verdict]:
+        """Every criterion over [start, now], `now` being the look's data time."""
         window = now - start
         m = self.plan.metrics
         can, base = m["canary"], m["stable"]
         alpha, power = self.plan.alpha_per_test, self.plan.power
         verdicts: list[J.Verdict] = []
 
+        # a weight stage while the header route is in force: the canary also gets every header-routed request
+        mixed = step.kind == "weight" and state.get("header") is not None
+        apart = self.plan.header_routed is not None  # the metrics tell the header-routed requests apart
+
+        def route(version):
+            return self._route_matcher(step, version, state.get("header") is not None)
+
         def scalar(expr, version):
-            expr = expr.replace("$selector", self._sel(version))
-            return self.metrics.scalar(self._q(expr, version, window, region), at=now)
+            expr = expr.replace("$selector", self._sel(version, route(version)))
+            return self.metrics.scalar(self._q(expr, version, window, region, route(version)), at=now)
 
         traffic = self._traffic_expr()
         if traffic:
@@ -420,8 +660,10 @@ class Runner:
                     scalar(traffic, base),
                     window,
                     state.get("target", step.weight) if self.dry_run else step.weight,
+                    lower_only=mixed and not apart,
                 )
             )
+        judged_from = len(verdicts)
         for c in self.plan.criteria:
             raw = c.raw
             if c.kind == "ratio":
@@ -447,7 +689,7 @@ class Runner:
                     )
                 )
             elif c.kind == "latency":
-                verdicts.extend(self._latency(c, region, window, now, state, alpha, power))
+                verdicts.extend(self._latency(c, region, window, now, state, alpha, power, route))
             elif c.kind == "gauge":
                 looks = max(1.0, step.hold_max / self.plan.interval)
                 from canary_lint.rollout.plan import duration
@@ -455,8 +697,8 @@ class Runner:
                 st = duration(raw.get("step", "5s"))
                 series = []
                 for v in (can, base):
-                    expr = self._q(raw["query"].replace("$window", raw.get("step", "5s")), v, window, region)
-                    series.append(self.metrics.range(expr, start, now, st))
+                    q = raw["query"].replace("$window", raw.get("step", "5s"))
+                    series.append(self.metrics.range(self._q(q, v, window, region, route(v)), start, now, st))
                 verdicts.append(
                     J.judge_gauge(
                         c.name,
@@ -467,9 +709,22 @@ class Runner:
                         power=power,
                     )
                 )
+                if mixed and "$route" not in raw["query"]:
+                    verdicts[-1].message += " [process-wide: header-routed requests included]"
+                    verdicts[-1].numbers["samples"] = "weighted+header-routed"
+        if mixed and not apart:  # said on every verdict: these canary samples are not the weighted ones alone
+            for v in verdicts[judged_from:]:
+                if "samples" not in v.numbers:
+                    v.message += " [canary: weighted and header-routed requests, not told apart]"
+                    v.numbers["samples"] = "weighted+header-routed"
         return verdicts
 
-    def _share(self, step: Step, n_c, n_b, window: float, weight: float | None) -> J.Verdict:
+    def _share(
+        self, step: Step, n_c, n_b, window: float, weight: float | None, lower_only: bool = False
+    ) -> J.Verdict:
+        """The canary's share of requests against the weight. `lower_only`: the counts include header-routed
+        requests the weight does not apply to (and that metrics cannot tell apart), which only ever add to
+        the canary's share, so only "at least the target" can be checked."""
         grace = window < self.plan.traffic_grace
         nums = {"canary_requests": n_c, "baseline_requests": n_b}
         if step.kind == "header":
@@ -513,13 +768,20 @@ class Runner:
         if n_c <= 0:
             ok = False
             msg = f"the canary received no requests out of {total:.0f}: it is down or not routed"
+        elif lower_only:
+            ok = share >= target - slack
+            nums["lower_only"] = True
+            msg = (
+                f"canary share {share:.1%} of {total:.0f} requests, header-routed ones included, target at least "
+                f"{target:.0%} - {slack:.1%} (set metrics.header_routed to judge the weighted requests alone)"
+            )
         else:
             ok = abs(share - target) <= slack
         if ok:
             return J.Verdict("traffic", J.PASS, msg, nums)
         return J.Verdict("traffic", J.INCONCLUSIVE if grace else J.FAIL, msg, nums)
 
-    def _latency(self, c, region, window, now, state, alpha, power) -> list[J.Verdict]:
+    def _latency(self, c, region, window, now, state, alpha, power, route) -> list[J.Verdict]:
         raw = c.raw
         m = self.plan.metrics
         h = raw["histogram"]
@@ -534,8 +796,8 @@ class Runner:
         detect = percent(raw["detect"]) if "detect" in raw else 1.0
 
         def buckets(version):
-            expr = f"sum by (le) (increase({h}_bucket{{{self._sel(version)}}}[$window]))"
-            res = self.metrics.query(self._q(expr, version, window, region), at=now)
+            expr = f"sum by (le) (increase({h}_bucket{{{self._sel(version, route(version))}}}[$window]))"
+            res = self.metrics.query(self._q(expr, version, window, region, route(version)), at=now)
             return [(float(lbl.get("le", "+Inf")), v) for lbl, v in res] or None
 
         cb, bb = buckets(m["canary"]), buckets(m["stable"])

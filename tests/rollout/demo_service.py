@@ -3,6 +3,8 @@
   python demo_service.py --port 18001 --version v1 [--error-rate 0.05] [--latency-ms 20]
                          [--slow-fraction 0.05 --slow-seconds 2]
 Errors and slow requests are spread evenly (every 1/rate-th request), so a rate is exact, not random.
+Every series has a `route` label: "header" for requests that carry the canary header (X-Canary; the router
+sends those to the canary whatever the weight), "weight" for the others.
 """
 
 from __future__ import annotations
@@ -15,40 +17,45 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+ROUTES = ("weight", "header")
+
+
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
         self.n = 0
-        self.codes: dict[int, int] = {}
-        self.buckets = [0] * len(BUCKETS)
-        self.count = 0
-        self.total = 0.0
+        self.codes: dict[tuple[int, str], int] = {}
+        self.buckets = {r: [0] * len(BUCKETS) for r in ROUTES}
+        self.count = dict.fromkeys(ROUTES, 0)
+        self.total = dict.fromkeys(ROUTES, 0.0)
 
     def next(self) -> int:
         with self.lock:
             self.n += 1
             return self.n
 
-    def observe(self, code: int, seconds: float) -> None:
+    def observe(self, code: int, seconds: float, route: str) -> None:
         with self.lock:
-            self.codes[code] = self.codes.get(code, 0) + 1
+            self.codes[code, route] = self.codes.get((code, route), 0) + 1
             for i, b in enumerate(BUCKETS):
                 if seconds <= b:
-                    self.buckets[i] += 1
-            self.count += 1
-            self.total += seconds
+                    self.buckets[route][i] += 1
+            self.count[route] += 1
+            self.total[route] += seconds
 
     def render(self, version: str) -> str:
         with self.lock:
             lines = ["# TYPE http_requests_total counter"]
-            for code, n in sorted(self.codes.items()):
-                lines.append(f'http_requests_total{{version="{version}",code="{code}"}} {n}')
+            for (code, route), n in sorted(self.codes.items()):
+                lines.append(f'http_requests_total{{version="{version}",code="{code}",route="{route}"}} {n}')
             lines.append("# TYPE http_request_duration_seconds histogram")
-            for b, n in zip(BUCKETS, self.buckets):
-                lines.append(f'http_request_duration_seconds_bucket{{version="{version}",le="{b}"}} {n}')
-            lines.append(f'http_request_duration_seconds_bucket{{version="{version}",le="+Inf"}} {self.count}')
-            lines.append(f'http_request_duration_seconds_count{{version="{version}"}} {self.count}')
-            lines.append(f'http_request_duration_seconds_sum{{version="{version}"}} {self.total}')
+            for r in ROUTES:
+                lbl = f'version="{version}",route="{r}"'
+                for b, n in zip(BUCKETS, self.buckets[r]):
+                    lines.append(f'http_request_duration_seconds_bucket{{{lbl},le="{b}"}} {n}')
+                lines.append(f'http_request_duration_seconds_bucket{{{lbl},le="+Inf"}} {self.count[r]}')
+                lines.append(f"http_request_duration_seconds_count{{{lbl}}} {self.count[r]}")
+                lines.append(f"http_request_duration_seconds_sum{{{lbl}}} {self.total[r]}")
         return "\n".join(lines) + "\n"
 
 
@@ -94,7 +101,7 @@ def main(argv=None) -> None:
             time.sleep(delay)
             code = 500 if _every(i, args.error_rate) else 200
             self._send(code, f"{args.version}\n".encode())
-            stats.observe(code, time.perf_counter() - t0)
+            stats.observe(code, time.perf_counter() - t0, "header" if self.headers.get("X-Canary") else "weight")
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True

@@ -13,7 +13,7 @@ import yaml
 from canary_lint.rollout.metrics import MetricsUnavailable
 from canary_lint.rollout.routers import Route, Router
 
-_Q = re.compile(r'^(\w+)\{version="(\w+)"\}\[(\d+)s\]$')
+_Q = re.compile(r'^(\w+)\{version="(\w+)"(?:,route(=|!=|=~)"([^"]*)")?\}\[(\d+)s\]$')
 
 
 class FakeRouter(Router):
@@ -33,12 +33,32 @@ class FakeRouter(Router):
 
 
 class FakeMetrics:
-    """requests/s = rps; errors = p * requests for each version; share = canary weight of the router."""
+    """requests/s = rps; errors = p * requests for each version; share = canary weight of the router; and
+    `header_rps` requests/s that carry the canary header, which reach the canary while the router has a header
+    route (labelled route="header" when `labelled`)."""
 
     def __init__(self, router: FakeRouter, p_stable=0.05, p_canary=0.05, rps=2000.0, canary_alive=True):
         self.router, self.p = router, {"v1": p_stable, "v2": p_canary}
         self.rps, self.canary_alive, self.down = rps, canary_alive, False
         self.queries = 0
+        self.header_rps, self.labelled = 0.0, True
+        self.reset_count: dict = {}  # version -> counter resets in any window
+        self.boot = None  # when Prometheus (re)started, if it says
+
+    def latest(self, selector, at=None):
+        self.queries += 1
+        if self.down:
+            raise MetricsUnavailable("connection refused")
+        version = re.search(r'version="(\w+)"', selector).group(1)
+        if version == "v2" and not self.canary_alive:
+            return None
+        return at  # every look finds a fresh sample of both versions
+
+    def started(self):
+        return self.boot
+
+    def resets(self, selector, window, at=None):
+        return self.reset_count.get(re.search(r'version="(\w+)"', selector).group(1), 0)
 
     def scalar(self, expr, at=None):
         self.queries += 1
@@ -46,13 +66,20 @@ class FakeMetrics:
             raise MetricsUnavailable("connection refused")
         m = _Q.match(expr)
         assert m, expr
-        metric, version, window = m.group(1), m.group(2), float(m.group(3))
+        metric, version, op, window = m.group(1), m.group(2), m.group(3), float(m.group(5))
         share = self.router.route.canary / 100.0
         if version == "v2":
             share = share if self.canary_alive else 0.0
         else:
             share = 1 - share if self.canary_alive else 1.0
-        n = self.rps * window * share
+        weighted = self.rps * window * share
+        header = self.header_rps * window if version == "v2" and self.router.route.header else 0.0
+        if self.header_rps and not self.router.route.header:  # no header route: they are split by weight too
+            weighted += self.header_rps * window * share
+        if op is None or op == "=~" or not self.labelled:
+            n = weighted + header
+        else:
+            n = header if op == "=" else weighted
         return n if metric == "requests" else n * self.p[version]
 
 

@@ -92,18 +92,22 @@ class Prometheus:
             f"    scrape_timeout: {interval}\n    static_configs:\n      - targets: [{tl}]\n"
         )
         binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-        self.proc = Proc(
-            [
-                binary,
-                f"--config.file={cfg}",
-                f"--storage.tsdb.path={self.dir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--log.level=warn",
-            ],
-            self.dir / "log",
-        )
-        wait_port(self.port, 30, self.proc.p)
+        self.argv = [
+            binary,
+            f"--config.file={cfg}",
+            f"--storage.tsdb.path={self.dir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--log.level=warn",
+        ]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.starts = 0
+        self.start()
+
+    def start(self) -> None:
+        """Start (again: same port, same storage, so the samples from before are replayed from its WAL)."""
+        self.starts += 1
+        self.proc = Proc(self.argv, self.dir / f"log.{self.starts}")
+        wait_port(self.port, 30, self.proc.p)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

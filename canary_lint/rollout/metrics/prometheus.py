@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
 
 from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
 
@@ -20,15 +21,24 @@ class Prometheus:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
+        self.deadline: float | None = None  # wall-clock time no retry or timeout may run past (one try always)
 
     def _get(self, path: str, params: dict) -> dict:
         url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
         last = None
+        tries = 0
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+                pause = min(0.2 * 2 ** (attempt - 1), 2.0)
+                if self.deadline is not None and time.time() + pause >= self.deadline:
+                    break
+                time.sleep(pause)
+            timeout = self.timeout
+            if self.deadline is not None:
+                timeout = max(0.2, min(timeout, self.deadline - time.time()))
+            tries += 1
             try:
-                with urllib.request.urlopen(url, timeout=self.timeout) as resp:
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
                     body = json.loads(resp.read().decode())
             except urllib.error.HTTPError as exc:
                 if 400 <= exc.code < 500:
@@ -45,7 +55,7 @@ class Prometheus:
             if body.get("status") != "success":
                 raise MetricsError(f"Prometheus: {body.get('errorType')}: {body.get('error')}")
             return body["data"]
-        raise MetricsUnavailable(f"Prometheus at {self.url} did not answer after {self.retries + 1} tries: {last}")
+        raise MetricsUnavailable(f"Prometheus at {self.url} did not answer after {tries} tries: {last}")
 
     def query(self, expr: str, at: float | None = None) -> list[tuple[dict, float]]:
         params = {"query": expr}
@@ -65,6 +75,27 @@ class Prometheus:
         """Sum of the result; None when the result is empty (no data)."""
         result = self.query(expr, at)
         return sum(v for _, v in result) if result else None
+
+    def latest(self, series: str, at: float | None = None) -> float | None:
+        """The time of the latest sample of the laggiest of `series` (a selector of one metric: how far the
+        data of a version reaches); None when none is live (never scraped, or gone stale)."""
+        return self.scalar(f"min(timestamp({series}))", at)
+
+    def resets(self, series: str, window: float, at: float | None = None) -> float | None:
+        """Counter resets of `series` (a selector of one counter) over the `window` seconds before `at`."""
+        return self.scalar(f"sum(resets({series}[{max(1, math.ceil(window))}s]))", at)
+
+    def started(self) -> float | None:
+        """When this Prometheus process started (/api/v1/status/runtimeinfo); None when the server does not say
+        (an API-compatible store without that endpoint). Samples from before it come from the previous run."""
+        try:
+            data = self._get("/api/v1/status/runtimeinfo", {})
+        except MetricsError:
+            return None
+        try:
+            return datetime.fromisoformat(data["startTime"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def range(self, expr: str, start: float, end: float, step: float) -> list[float]:
         data = self._get(
