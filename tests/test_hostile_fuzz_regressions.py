@@ -1,0 +1,73 @@
+"""Classes of contract violations the fuzz campaign (bench/fuzz, tests/fuzz) found, one test per class.
+
+Each runs the real engine in this process, the way the fuzz suite does, under an alarm far above what the
+fixed code needs and far below what the broken code took."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from canary_lint import engine, suppress
+from canary_lint.config import Config
+from conftest import git
+
+
+class Overrun(BaseException):
+    pass
+
+
+@contextmanager
+def alarm(seconds: float):
+    def ring(_signum, _frame):
+        raise Overrun(f"over {seconds}s")
+
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def write(root: Path, files: dict) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    return root
+
+
+# ---- suppressions: thousands of entries --------------------------------------------------------------------
+def test_a_suppression_in_python_that_does_not_tokenize_is_read_once():
+    """Comments met before the token error were read, then every line again: the suppression twice."""
+    text = "def upgrade():  # canary-lint: ignore[CLM101] ok\n    op.execute('unterminated\n"
+    sups = suppress.parse("migrations/versions/b.py", text)
+    assert [(s.line, s.rules) for s in sups] == [(1, ["CLM101"])]
+
+
+def test_suppressions_with_thousands_of_entries_are_judged_in_linear_time(tmp_path):
+    """Each unknown entry is a CL003 judged against every other suppression of the file: with a scan of the
+    entries per judgement, 2 x 20,000 entries took minutes."""
+    names = ",".join(f"X{i}" for i in range(20_000))
+    write(tmp_path, {"app/main.py": f"# canary-lint: file-ignore[{names}] a reason\n"
+                                    f"x = 1  # canary-lint: ignore[{names}] a reason\n"})
+    with alarm(30):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    unknown = [f for f in report.findings if f.rule == "CL003"]
+    assert len({f.message for f in unknown}) == 20_000
+
+
+def test_covers_names_the_first_entry_as_written():
+    sup = suppress.Suppression("a.py", 1, 1, 2, False, ["drop-column-still-read-by-v1", "CLM101", "ALL"], "r")
+    assert sup.covers("CLM101", "drop-column-still-read-by-v1", (), 1, None) == "drop-column-still-read-by-v1"
+    assert sup.covers("CLM102", "other", (), 2, None) == "ALL"
+    assert sup.covers("CLM101", "x", (), 3, None) is None  # not its line
+    alias = suppress.Suppression("a.py", 1, 1, 2, True, ["old-name"], "r")
+    assert alias.covers("CLM101", "x", ("CLM001", "old-name"), 9, None) == "old-name"
