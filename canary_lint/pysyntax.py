@@ -24,10 +24,22 @@ TemplateStr = _node("TemplateStr", ("values",), ast.expr)
 Interpolation = _node("Interpolation", ("value", "str", "conversion", "format_spec"), ast.expr)
 
 
+# On a syntax error CPython reads the offending line from the file *named* `filename` (relative to the process's
+# working directory, not the checked tree) before it falls back to the source string: a v1 file parsed under
+# its path would read v2's file of that name, `check --example` a file of the user's directory. A name under
+# /dev/null names no file, so the line always comes from `source`; SyntaxError.filename is the path again.
+NO_FILE = "/dev/null/"
+
+
 def ast_parse(source: str, path: str, mode: str = "exec"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ast.parse(source, filename=path, mode=mode)
+        try:
+            return ast.parse(source, filename=NO_FILE + path, mode=mode)
+        except SyntaxError as exc:
+            if isinstance(exc.filename, str) and exc.filename.startswith(NO_FILE):
+                exc.filename = exc.filename[len(NO_FILE):]
+            raise
 
 
 def merge(values: list) -> list:

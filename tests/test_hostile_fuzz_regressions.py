@@ -71,3 +71,37 @@ def test_covers_names_the_first_entry_as_written():
     assert sup.covers("CLM101", "x", (), 3, None) is None  # not its line
     alias = suppress.Suppression("a.py", 1, 1, 2, True, ["old-name"], "r")
     assert alias.covers("CLM101", "x", ("CLM001", "old-name"), 9, None) == "old-name"
+
+
+# ---- a syntax error never makes CPython open a file by the displayed path ---------------------------------------
+def test_a_syntax_error_opens_no_file_by_its_display_path(tmp_path, monkeypatch):
+    """On a syntax error CPython reads the offending line from the file named `filename`, relative to the
+    process's directory: the display path of a checked file (or of v1's file) named a file outside the tree."""
+    tree = write(tmp_path / "tree", {"app/main.py": "def f(:\n    pass\n"})
+    elsewhere = write(tmp_path / "elsewhere", {"app/main.py": "x = 1\n"})
+    monkeypatch.chdir(elsewhere)
+    watch = {"on": True, "opened": []}
+
+    def hook(event, args):  # audit hooks stay for the life of the process: inert once the test is done
+        if watch["on"] and event == "open" and isinstance(args[0], str) and args[0].endswith("app/main.py"):
+            watch["opened"].append(os.path.abspath(args[0]))
+
+    sys.addaudithook(hook)
+    try:
+        report = engine.run_check(["."], Config(root=tree), cwd=tree, record_commit=False)
+    finally:
+        watch["on"] = False
+    assert [(f.rule, f.line) for f in report.findings] == [("CL001", 1)]
+    assert str(elsewhere / "app" / "main.py") not in watch["opened"]
+
+
+def test_the_line_of_a_syntax_error_comes_from_the_source_parsed(tmp_path, monkeypatch):
+    """v1's file is parsed under its path: the line CPython showed for its error was v2's line on disk."""
+    from canary_lint.pysource import parse
+
+    write(tmp_path, {"app/models.py": "v2 = 'on disk'\n"})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SyntaxError) as err:
+        parse("def f(:\n    pass\n", "app/models.py")
+    assert err.value.filename == "app/models.py"
+    assert err.value.text.startswith("def f(")
