@@ -61,7 +61,7 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
         return tree
     if is_template(source, path):
         raise TemplateSource(path)
-    if _deeper_than(source, NATIVE_DEPTH):
+    if _deeper_than(source, NATIVE_DEPTH) or _longer_than(source, NATIVE_TOKENS):
         raise original
     from canary_lint.pycst import cst_module
 
@@ -88,6 +88,37 @@ def _deeper_than(source: str, limit: int) -> bool:
                 return True
         elif ch in ")]}":
             depth -= 1 if depth else 0
+    return False
+
+
+# tokens the native parser may see in one statement: on a syntax error its time grows much faster than the
+# statement (a 10 KB chain of `not`, or of attribute reads, took 86 s and 35 s); a statement longer than this
+# is a data table, not what a file needs the native parser for (such a file is not read: a CL001)
+NATIVE_TOKENS = 1000
+_WORD_OR_MARK = re.compile(r"\w+|[^\s\w]")
+
+
+def _longer_than(source: str, limit: int) -> bool:
+    """Does one logical line hold more than `limit` tokens? Counted with the tokenizer of our Python (strings
+    are one token, brackets and backslashes continue a line); from where it gives up, the rest of the
+    source counts as one line, word by word (conservative)."""
+    count, pos = 0, 0
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                count = 0
+            elif tok.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                count += 1
+                if count > limit:
+                    return True
+            row = min(tok.end[0], len(lines))
+            pos = starts[row - 1] + tok.end[1] if row else 0
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return count + sum(1 for _ in zip(range(limit + 1), _WORD_OR_MARK.finditer(source, pos))) > limit
     return False
 
 

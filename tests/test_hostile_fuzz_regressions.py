@@ -105,3 +105,28 @@ def test_the_line_of_a_syntax_error_comes_from_the_source_parsed(tmp_path, monke
         parse("def f(:\n    pass\n", "app/models.py")
     assert err.value.filename == "app/models.py"
     assert err.value.text.startswith("def f(")
+
+
+# ---- the native (libcst) parser never sees a statement it could take minutes on ----------------------------------
+@pytest.mark.parametrize("source", [
+    "x = 1\n" + "not " * 5000 + "b = 2\n",  # 10 KB: 86 s
+    "x = 1\n" + "x." * 3000 + "b = = 2\n",  # 6 KB: 35 s
+    "x = 1\n" + "a + " * 3000 + "b = = 2\n",
+    "x = 1\n" + "x.\\\n" * 3000 + "b = = 2\n",  # backslashes continue the statement
+    "x = 1\n  y = 2\n" + "not " * 5000 + "b = 2\n",  # the tokenizer gives up before the chain
+])
+def test_long_statements_python_rejects_are_a_file_not_read(tmp_path, source):
+    write(tmp_path, {"app/main.py": source})
+    with alarm(20):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert [(f.rule, f.path) for f in report.findings] == [("CL001", "app/main.py")]
+
+
+def test_newer_syntax_with_ordinary_statements_still_reaches_the_native_parser():
+    from canary_lint import pysource
+
+    source = "type X = int\n" + "".join(f"v{i} = {{'k': [{i}, {i} + 1]}}\n" for i in range(300)) + \
+        "def f[T](x: T) -> T:\n    return x\n"
+    assert not pysource._longer_than(source, pysource.NATIVE_TOKENS)
+    assert pysource._longer_than("x = [" + "1, " * 600 + "]\n", pysource.NATIVE_TOKENS)
+    assert not pysource._longer_than("x = '" + "a, " * 2000 + "'\n", pysource.NATIVE_TOKENS)  # one string
