@@ -15,7 +15,6 @@ import pytest
 
 from canary_lint import engine, suppress
 from canary_lint.config import Config
-from conftest import git
 
 
 class Overrun(BaseException):

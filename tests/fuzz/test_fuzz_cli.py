@@ -59,7 +59,6 @@ def test_hostile_inputs_through_the_cli(front, tmp_path):
     git(root, "add", "-A")
     git(root, "commit", "-q", "--allow-empty", "-m", "v1")
     git(root, "tag", "base")
-    git(root, "rm", "-q", "-r", "--cached", ".")
     for n in range(len(inputs)):
         subprocess.run(["rm", "-rf", str(root / f"case{n}")], check=True)
     for n, inp in enumerate(inputs):
