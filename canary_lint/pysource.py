@@ -95,30 +95,42 @@ def _deeper_than(source: str, limit: int) -> bool:
 # statement (a 10 KB chain of `not`, or of attribute reads, took 86 s and 35 s); a statement longer than this
 # is a data table, not what a file needs the native parser for (such a file is not read: a CL001)
 NATIVE_TOKENS = 1000
-_WORD_OR_MARK = re.compile(r"\w+|[^\s\w]")
+_LEXEME = re.compile(r"#[^\r\n]*|(?:[rRbBuUfFtT]{1,2})?(?:'''|\"\"\"|'|\")|\\(?:\r\n|[\r\n])|\r\n|[\r\n]|[([{]|[)\]}]|\w+"
+                     r"|[^\s\w]")
 
 
 def _longer_than(source: str, limit: int) -> bool:
-    """Does one logical line hold more than `limit` tokens? Counted with the tokenizer of our Python (strings
-    are one token, brackets and backslashes continue a line); from where it gives up, the rest of the
-    source counts as one line, word by word (conservative)."""
-    count, pos = 0, 0
-    lines = source.splitlines(keepends=True)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+    """Does one logical line hold more than `limit` tokens? A scan the way the tokenizer reads: a string is
+    one token (its body skipped by the scan's bounded patterns), brackets and backslashes continue a line;
+    an unterminated string counts its quote alone."""
+    from canary_lint.pyscan import _BODY
+
+    count = depth = 0
+    pos, end = 0, len(source)
+    while pos < end:
+        m = _LEXEME.search(source, pos)
+        if m is None:
+            break
+        text, pos = m.group(), m.end()
+        last = text[-1]
+        if last in "'\"":
+            quote = text[-3:] if text[-3:] in ("'''", '"""') else last
+            body = _BODY[quote].match(source, pos)
+            if body:
+                pos = body.end()
+        elif text[0] == "#" or (text[0] == "\\" and len(text) > 1):
+            continue
+        elif last in "\r\n":
+            if depth == 0:
                 count = 0
-            elif tok.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
-                count += 1
-                if count > limit:
-                    return True
-            row = min(tok.end[0], len(lines))
-            pos = starts[row - 1] + tok.end[1] if row else 0
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return count + sum(1 for _ in zip(range(limit + 1), _WORD_OR_MARK.finditer(source, pos))) > limit
+            continue
+        elif text in "([{":
+            depth += 1
+        elif text in ")]}":
+            depth -= 1 if depth else 0
+        count += 1
+        if count > limit:
+            return True
     return False
 
 

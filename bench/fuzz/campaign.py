@@ -5,6 +5,7 @@ tests/fuzz/, each failing input saved with a one-line reason, a summary per fron
     python3 bench/fuzz/campaign.py --front sql --front openapi --inputs 100000 --out bench/.work/fuzz
     python3 bench/fuzz/campaign.py --front all --minutes 8 --inputs 100000 --out DIR --jobs 2
     python3 bench/fuzz/campaign.py --replay DIR/sql/fail-000123     # check one saved input again
+    python3 bench/fuzz/campaign.py --replay DIR                     # ... or every one the campaign saved
 
 Input N of a front is made from `random.Random(f"{seed}:{front}:{N}")`, so any input is made again from its
 number. Each front runs in its own worker process, limited in address space (RLIMIT_AS) and watched from
@@ -197,20 +198,28 @@ def _write_summary(out: Path, args, stats: dict) -> None:
 
 
 def replay(where: Path) -> int:
+    """Check saved failing inputs again: one fail-NNNNNN directory, or every one under a campaign's DIR
+    (a line each: index, the class it failed with, what it does now)."""
     from fuzzkit.contract import Sandbox, judge, warm_up
     from fuzzkit.inputs import campaign_input, describe
 
-    meta = json.loads((where / "input.json").read_text())
-    inp = campaign_input(meta["front"], meta["seed"], meta["index"])
+    dirs = [where] if (where / "input.json").is_file() else sorted(where.glob("*/fail-*"))
     warm_up()
     box = Sandbox(Path(tempfile.mkdtemp(prefix="canary-lint-replay-")))
+    failing = 0
     try:
-        reasons = judge(inp, box)
+        for d in dirs:
+            meta = json.loads((d / "input.json").read_text())
+            inp = campaign_input(meta["front"], meta["seed"], meta["index"])
+            reasons = judge(inp, box)
+            failing += bool(reasons)
+            if len(dirs) == 1:
+                print(describe(inp)[:600])
+            now = reason_class(reasons[0]) if reasons else "keeps the contract now"
+            print(f"{meta['front']}\t{meta['index']}\t{reason_class(meta['reasons'][0])}\t{now}", flush=True)
     finally:
         box.close()
-    print(describe(inp)[:600])
-    print("\n".join(reasons) or "keeps the contract now")
-    return 1 if reasons else 0
+    return 1 if failing else 0
 
 
 def main() -> int:
@@ -224,7 +233,8 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=5.0, help="seconds an input may take (default 5)")
     ap.add_argument("--memory-mb", type=int, default=1536, help="resident memory the worker may reach")
     ap.add_argument("--kill-after", type=float, default=60.0, help="a worker silent this long is killed")
-    ap.add_argument("--replay", metavar="FAIL_DIR", help="check one saved failing input again")
+    ap.add_argument("--replay", metavar="DIR", help="check saved failing inputs again (a fail-NNNNNN directory or "
+                    "a campaign's --out)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
