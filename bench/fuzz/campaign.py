@@ -63,7 +63,11 @@ def worker(front: str, seed: int, start: int, stop: int, budget: float, memory_m
     out = sys.stdout
     try:
         for i in range(start, stop):
-            inp = campaign_input(front, seed, i)
+            try:
+                inp = campaign_input(front, seed, i)
+            except Exception as exc:  # noqa: BLE001 - the generator's own bug: not an input, counted apart
+                print(json.dumps({"i": i, "skipped": f"{type(exc).__name__}: {exc}"[:200]}), file=out, flush=True)
+                continue
             print(json.dumps({"start": i}), file=out, flush=True)
             t = time.perf_counter()
             reasons = judge(inp, box, budget=budget, memory_mb=memory_mb)
@@ -102,7 +106,7 @@ def run_front(front: str, args, stats: dict) -> None:
     out = Path(args.out)
     (out / front).mkdir(parents=True, exist_ok=True)
     st = stats[front] = {"inputs": 0, "failures": 0, "classes": Counter(), "examples": {}, "seconds": 0.0,
-                         "slowest_ms": 0.0, "over_1s": 0, "bytes": 0, "restarts": 0}
+                         "slowest_ms": 0.0, "over_1s": 0, "bytes": 0, "restarts": 0, "skipped": 0}
     deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
     t0 = time.monotonic()
     i = 0
@@ -114,7 +118,7 @@ def run_front(front: str, args, stats: dict) -> None:
                                 preexec_fn=_limit(args.memory_mb))
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout] + [lines.put(None)], daemon=True).start()
-        current = None
+        current, line = None, ""
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 proc.kill()
@@ -124,6 +128,7 @@ def run_front(front: str, args, stats: dict) -> None:
             except queue.Empty:
                 proc.kill()
                 reasons = [f"hang: no answer in {args.kill_after:g}s (worker killed)"]
+                line = None  # between inputs: making the input hung, skipped below
                 break
             if line is None:
                 reasons = [f"worker died (exit {proc.wait()}) on this input"]
@@ -134,6 +139,9 @@ def run_front(front: str, args, stats: dict) -> None:
                 continue
             current = None
             i = msg["i"] + 1
+            if "skipped" in msg:
+                st["skipped"] += 1
+                continue
             st["inputs"] += 1
             st["bytes"] += msg["bytes"]
             st["slowest_ms"] = max(st["slowest_ms"], msg["ms"])
@@ -144,6 +152,9 @@ def run_front(front: str, args, stats: dict) -> None:
                 print(f"[{front}] {st['inputs']} inputs, {st['failures']} failing, "
                       f"{st['inputs'] / (time.monotonic() - t0):.1f}/s", file=sys.stderr, flush=True)
         proc.wait()
+        if current is None and line is None:
+            st["skipped"] += 1  # died making input i, not checking it: go on after it
+            i += 1
         if current is not None and not (deadline is not None and time.monotonic() > deadline):
             st["inputs"] += 1
             record(out, front, args.seed, current, reasons, st)
@@ -189,7 +200,7 @@ def _write_summary(out: Path, args, stats: dict) -> None:
         classes = {c: {"count": n, "first": st["examples"][c]} for c, n in st["classes"].most_common()}
         data["fronts"][front] = {"inputs": st["inputs"], "failures": st["failures"], "seconds": st["seconds"],
                                  "rate": round(rate, 1), "slowest_ms": st["slowest_ms"], "over_1s": st["over_1s"],
-                                 "restarts": st["restarts"], "mean_bytes": round(st["bytes"] / max(1, st["inputs"])),
+                                 "restarts": st["restarts"], "generator_errors": st["skipped"], "mean_bytes": round(st["bytes"] / max(1, st["inputs"])),
                                  "classes": classes}
         lines.append(f"| {front} | {st['inputs']} | {st['failures']} | {rate:.1f} | {st['slowest_ms']:.0f} | "
                      f"{st['over_1s']} | {_classes(classes)} |")

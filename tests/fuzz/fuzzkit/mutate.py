@@ -12,7 +12,7 @@ import json
 import re
 from typing import Protocol
 
-MAX_INPUT = 1 << 20  # 1 MiB: room for 's += s' growth and long tokens, small enough for a few seconds a check
+MAX_INPUT = 1 << 18  # 256 KiB: room for `s += s` growth and long tokens, small enough for a few seconds a check
 
 
 class Chooser(Protocol):

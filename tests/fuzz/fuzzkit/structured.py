@@ -38,16 +38,23 @@ def hostile_values(ch: Chooser, here):
     return options[ch.int(0, len(options) - 1)]()
 
 
-def _walk(node, path, out):
-    if len(out) >= MAX_NODES:
+def _walk(node, path, out, seen=None):
+    """(path, node) of the document's values, each container once (a loaded alias is shared; a recursive
+    one refers to its parent), at most MAX_NODES of them and 200 deep."""
+    seen = set() if seen is None else seen
+    if len(out) >= MAX_NODES or len(path) > 200:
         return
     out.append((path, node))
+    if isinstance(node, (dict, list)):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
     if isinstance(node, dict):
         for k, v in node.items():
-            _walk(v, path + (k,), out)
+            _walk(v, path + (k,), out, seen)
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            _walk(v, path + (i,), out)
+            _walk(v, path + (i,), out, seen)
 
 
 def _load(data: bytes):
