@@ -25,7 +25,7 @@ import io
 import re
 import tokenize
 
-from canary_lint.pysyntax import Interpolation, TemplateStr, TypeAlias, ast_parse
+from canary_lint.pysyntax import Interpolation, TemplateStr, TypeAlias, ast_parse, stalls_tokenize
 
 __all__ = ["Interpolation", "TemplateSource", "TemplateStr", "TypeAlias", "is_template", "parse"]
 
@@ -144,6 +144,8 @@ def is_template(source: str, path: str) -> bool:
     if _template_path(path):
         return True
     prev = None
+    if stalls_tokenize(source):
+        return bool(_TEMPLATE_LINE.search(source))
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
             if prev is not None and prev.string == "{" and tok.start == prev.end and (

@@ -10,6 +10,21 @@ import re
 import warnings
 
 NEWLINE = re.compile(r"\r\n|\r|\n")
+_BLANKS = re.compile(r"[ \t\f]+")
+TOKENIZE_BLANKS = 256
+
+
+def stalls_tokenize(source: str) -> bool:
+    """Would the `tokenize` module of our Python take quadratic time on `source`? Before a character no token
+    starts with (or a quote it cannot close) it backtracks over the whole run of blanks, once per blank: 8,000
+    spaces and a `!` took 37 s. No Python reads such a run outside a string; callers judge the source without
+    the tokenizer (each run is matched once here)."""
+    for m in _BLANKS.finditer(source):
+        if m.end() - m.start() >= TOKENIZE_BLANKS:
+            after = source[m.end():m.end() + 1]
+            if after and not (after.isalnum() or after in "_\r\n#"):
+                return True
+    return False
 
 
 def _node(name: str, fields: tuple, base):

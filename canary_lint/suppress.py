@@ -50,7 +50,9 @@ class Suppression:
 def _comment_lines(path: str, text: str):
     """(line number, text) of the lines that may hold a suppression. In Python only real comments count
     (a docstring that shows the syntax is not a suppression); other formats are read line by line."""
-    if path.endswith((".py", ".pyi")):
+    from canary_lint.pysyntax import stalls_tokenize
+
+    if path.endswith((".py", ".pyi")) and not stalls_tokenize(text):
         import io
         import tokenize
 

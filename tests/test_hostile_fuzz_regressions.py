@@ -129,3 +129,23 @@ def test_newer_syntax_with_ordinary_statements_still_reaches_the_native_parser()
     assert not pysource._longer_than(source, pysource.NATIVE_TOKENS)
     assert pysource._longer_than("x = [" + "1, " * 600 + "]\n", pysource.NATIVE_TOKENS)
     assert not pysource._longer_than("x = '" + "a, " * 2000 + "'\n", pysource.NATIVE_TOKENS)  # one string
+
+
+# ---- CPython's tokenize module never sees a long run of blanks it would backtrack over --------------------------
+@pytest.mark.parametrize("tail", ["!", "$", "'unterminated", "\x0b", "\u20ac"])
+def test_a_long_run_of_blanks_before_a_stray_character(tmp_path, tail):
+    """tokenize backtracks over the run once per blank: 8,000 spaces and a `!` took 37 s, a 19 KB file 138 s
+    (while telling a template from Python, and while looking for suppression comments)."""
+    write(tmp_path, {"app/main.py": "x = 1  # canary-lint: ignore[CLS101] kept\n" + "y = 2" + " " * 20_000 + tail + "\n"})
+    with alarm(20):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert ("CL001", "app/main.py") in [(f.rule, f.path) for f in report.findings]
+
+
+def test_suppressions_are_still_read_from_comments_only():
+    from canary_lint.pysyntax import stalls_tokenize
+
+    text = 'DOC = """ # canary-lint: ignore[CLM101] in a string """\nx = 1  # canary-lint: ignore[CLM102] real\n'
+    assert [s.rules for s in suppress.parse("app.py", text)] == [["CLM102"]]
+    assert not stalls_tokenize("x = 1" + " " * 300 + "# a comment far right\n" + "\t" * 300 + "y\n")
+    assert stalls_tokenize("x = 1" + " " * 300 + "!\n")
