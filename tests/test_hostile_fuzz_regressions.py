@@ -30,6 +30,8 @@ def alarm(seconds: float):
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
+    except Overrun as exc:
+        pytest.fail(f"did not finish: {exc}", pytrace=False)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
@@ -149,3 +151,24 @@ def test_suppressions_are_still_read_from_comments_only():
     assert [s.rules for s in suppress.parse("app.py", text)] == [["CLM102"]]
     assert not stalls_tokenize("x = 1" + " " * 300 + "# a comment far right\n" + "\t" * 300 + "y\n")
     assert stalls_tokenize("x = 1" + " " * 300 + "!\n")
+
+
+# ---- the state analyzer's disk round-trips: one pass, not every write x read x handler x handler ----------------
+def _cls107_app() -> dict:
+    from canary_lint import examples
+    from canary_lint.registry import registry
+
+    case = next(c for c in examples.page_cases("CLS107", registry().get("CLS107").page) if c.expect)
+    return case.head
+
+
+def test_many_copies_of_upload_and_download_routes(tmp_path):
+    """64 copies of a Flask file with an upload and a download route took 7 s (O(n^4) in the copies)."""
+    files = {path: text * 128 if path.endswith(".py") and "UPLOAD" in text else text
+             for path, text in _cls107_app().items()}
+    write(tmp_path, files)
+    with alarm(20):
+        first = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    again = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    found = [f for f in first.findings if f.rule == "CLS107"]
+    assert found and [f.message for f in found] == [f.message for f in again.findings if f.rule == "CLS107"]
