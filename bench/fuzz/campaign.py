@@ -112,7 +112,8 @@ def run_front(front: str, args, stats: dict) -> None:
     i = 0
     while i < args.inputs and (deadline is None or time.monotonic() < deadline):
         cmd = [sys.executable, __file__, "--worker", front, "--seed", str(args.seed), "--start", str(i),
-               "--stop", str(args.inputs), "--budget", str(args.budget), "--memory-mb", str(args.memory_mb)]
+               "--stop", str(min(args.inputs, i + args.recycle)), "--budget", str(args.budget),
+               "--memory-mb", str(args.memory_mb)]
         env = {**os.environ, "CANARY_LINT_CACHE_DIR": "", "PYTHONHASHSEED": "0"}
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
                                 preexec_fn=_limit(args.memory_mb))
@@ -131,6 +132,8 @@ def run_front(front: str, args, stats: dict) -> None:
                 line = None  # between inputs: making the input hung, skipped below
                 break
             if line is None:
+                if current is None and proc.wait() == 0:
+                    line = ""  # done with its share (--recycle): a fresh worker takes the next inputs
                 reasons = [f"worker died (exit {proc.wait()}) on this input"]
                 break
             msg = json.loads(line)
@@ -244,6 +247,8 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=5.0, help="seconds an input may take (default 5)")
     ap.add_argument("--memory-mb", type=int, default=1536, help="resident memory the worker may reach")
     ap.add_argument("--kill-after", type=float, default=60.0, help="a worker silent this long is killed")
+    ap.add_argument("--recycle", type=int, default=2000, help="inputs a worker checks before a fresh one takes "
+                    "over (the resident-memory bound is the worker's high-water mark)")
     ap.add_argument("--replay", metavar="DIR", help="check saved failing inputs again (a fail-NNNNNN directory or "
                     "a campaign's --out)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
