@@ -211,11 +211,26 @@ def _write_summary(out: Path, args, stats: dict) -> None:
     (out / "summary.md").write_text("\n".join(lines) + "\n")
 
 
+def saved_input(where: Path, meta: dict):
+    """The input as saved (not made again: the generator may have changed since)."""
+    from fuzzkit.contract import Input
+    from fuzzkit.seeds import Seed
+
+    def tree(side: str) -> tuple:
+        root = where / side
+        return tuple(sorted((p.relative_to(root).as_posix(), p.read_bytes()) for p in root.rglob("*") if p.is_file()))
+
+    head, base = tree("head"), tree("base") if (where / "base").is_dir() else None
+    seed = Seed(meta["front"], f"saved:{where.name}", meta["target"], head, base, tuple(sorted(meta["config"].items())))
+    data = dict(head if meta["side"] == "head" else base)[meta["target"]]
+    return Input(meta["front"], seed, data, meta["side"])
+
+
 def replay(where: Path) -> int:
     """Check saved failing inputs again: one fail-NNNNNN directory, or every one under a campaign's DIR
     (a line each: index, the class it failed with, what it does now)."""
     from fuzzkit.contract import Sandbox, judge, warm_up
-    from fuzzkit.inputs import campaign_input, describe
+    from fuzzkit.inputs import describe
 
     dirs = [where] if (where / "input.json").is_file() else sorted(where.glob("*/fail-*"))
     warm_up()
@@ -224,7 +239,7 @@ def replay(where: Path) -> int:
     try:
         for d in dirs:
             meta = json.loads((d / "input.json").read_text())
-            inp = campaign_input(meta["front"], meta["seed"], meta["index"])
+            inp = saved_input(d, meta)
             reasons = judge(inp, box)
             failing += bool(reasons)
             if len(dirs) == 1:
