@@ -25,7 +25,7 @@ import io
 import re
 import tokenize
 
-from canary_lint.pysyntax import Interpolation, TemplateStr, TypeAlias, ast_parse
+from canary_lint.pysyntax import Interpolation, TemplateStr, TypeAlias, ast_parse, stalls_tokenize
 
 __all__ = ["Interpolation", "TemplateSource", "TemplateStr", "TypeAlias", "is_template", "parse"]
 
@@ -61,7 +61,7 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
         return tree
     if is_template(source, path):
         raise TemplateSource(path)
-    if _deeper_than(source, NATIVE_DEPTH):
+    if _deeper_than(source, NATIVE_DEPTH) or _longer_than(source, NATIVE_TOKENS):
         raise original
     from canary_lint.pycst import cst_module
 
@@ -91,6 +91,49 @@ def _deeper_than(source: str, limit: int) -> bool:
     return False
 
 
+# tokens the native parser may see in one statement: on a syntax error its time grows much faster than the
+# statement (a 10 KB chain of `not`, or of attribute reads, took 86 s and 35 s); a statement longer than this
+# is a data table, not what a file needs the native parser for (such a file is not read: a CL001)
+NATIVE_TOKENS = 1000
+_LEXEME = re.compile(r"#[^\r\n]*|(?:[rRbBuUfFtT]{1,2})?(?:'''|\"\"\"|'|\")|\\(?:\r\n|[\r\n])|\r\n|[\r\n]|[([{]|[)\]}]|\w+"
+                     r"|[^\s\w]")
+
+
+def _longer_than(source: str, limit: int) -> bool:
+    """Does one logical line hold more than `limit` tokens? A scan the way the tokenizer reads: a string is
+    one token (its body skipped by the scan's bounded patterns), brackets and backslashes continue a line;
+    an unterminated string counts its quote alone."""
+    from canary_lint.pyscan import _BODY
+
+    count = depth = 0
+    pos, end = 0, len(source)
+    while pos < end:
+        m = _LEXEME.search(source, pos)
+        if m is None:
+            break
+        text, pos = m.group(), m.end()
+        last = text[-1]
+        if last in "'\"":
+            quote = text[-3:] if text[-3:] in ("'''", '"""') else last
+            body = _BODY[quote].match(source, pos)
+            if body:
+                pos = body.end()
+        elif text[0] == "#" or (text[0] == "\\" and len(text) > 1):
+            continue
+        elif last in "\r\n":
+            if depth == 0:
+                count = 0
+            continue
+        elif text in "([{":
+            depth += 1
+        elif text in ")]}":
+            depth -= 1 if depth else 0
+        count += 1
+        if count > limit:
+            return True
+    return False
+
+
 def _template_path(path: str) -> bool:
     return any(_TEMPLATE_DIR.search(part) for part in path.replace("\\", "/").split("/"))
 
@@ -101,6 +144,8 @@ def is_template(source: str, path: str) -> bool:
     if _template_path(path):
         return True
     prev = None
+    if stalls_tokenize(source):
+        return bool(_TEMPLATE_LINE.search(source))
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
             if prev is not None and prev.string == "{" and tok.start == prev.end and (

@@ -10,6 +10,21 @@ import re
 import warnings
 
 NEWLINE = re.compile(r"\r\n|\r|\n")
+_BLANKS = re.compile(r"[ \t\f]+")
+TOKENIZE_BLANKS = 256
+
+
+def stalls_tokenize(source: str) -> bool:
+    """Would the `tokenize` module of our Python take quadratic time on `source`? Before a character no token
+    starts with (or a quote it cannot close) it backtracks over the whole run of blanks, once per blank: 8,000
+    spaces and a `!` took 37 s. No Python reads such a run outside a string; callers judge the source without
+    the tokenizer (each run is matched once here)."""
+    for m in _BLANKS.finditer(source):
+        if m.end() - m.start() >= TOKENIZE_BLANKS:
+            after = source[m.end():m.end() + 1]
+            if after and not (after.isalnum() or after in "_\r\n#"):
+                return True
+    return False
 
 
 def _node(name: str, fields: tuple, base):
@@ -24,10 +39,22 @@ TemplateStr = _node("TemplateStr", ("values",), ast.expr)
 Interpolation = _node("Interpolation", ("value", "str", "conversion", "format_spec"), ast.expr)
 
 
+# On a syntax error CPython reads the offending line from the file *named* `filename` (relative to the process's
+# working directory, not the checked tree) before it falls back to the source string: a v1 file parsed under
+# its path would read v2's file of that name, `check --example` a file of the user's directory. A name under
+# /dev/null names no file, so the line always comes from `source`; SyntaxError.filename is the path again.
+NO_FILE = "/dev/null/"
+
+
 def ast_parse(source: str, path: str, mode: str = "exec"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ast.parse(source, filename=path, mode=mode)
+        try:
+            return ast.parse(source, filename=NO_FILE + path, mode=mode)
+        except SyntaxError as exc:
+            if isinstance(exc.filename, str) and exc.filename.startswith(NO_FILE):
+                exc.filename = exc.filename[len(NO_FILE):]
+            raise
 
 
 def merge(values: list) -> list:

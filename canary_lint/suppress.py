@@ -27,33 +27,42 @@ class Suppression:
     rules: list[str]  # as written
     reason: str
     used: set = field(default_factory=set)  # the entries of `rules` that silenced something
+    _first: dict | None = field(default=None, repr=False, compare=False)  # entry -> its first index in `rules`
 
     def covers(self, code: str, name: str, aliases: tuple, line: int, registry: Registry) -> str | None:
+        """The first entry, as written, that names the rule (or ALL); None when none does or the line is
+        not covered. One look-up per name of the rule, whatever the number of entries (a suppression may
+        list thousands, and each of them may itself be a finding to judge)."""
         if not self.file_wide and line not in (self.line, self.line + 1):
             return None
-        for entry in self.rules:
-            if entry in (code, name, *aliases) or entry == "ALL":
-                return entry
-        return None
+        order = self._order()
+        hits = [order[e] for e in (code, name, *aliases, "ALL") if e in order]
+        return self.rules[min(hits)] if hits else None
+
+    def _order(self) -> dict:
+        if self._first is None:
+            self._first = {}
+            for i, entry in enumerate(self.rules):
+                self._first.setdefault(entry, i)
+        return self._first
 
 
 def _comment_lines(path: str, text: str):
     """(line number, text) of the lines that may hold a suppression. In Python only real comments count
     (a docstring that shows the syntax is not a suppression); other formats are read line by line."""
-    if path.endswith((".py", ".pyi")):
+    from canary_lint.pysyntax import stalls_tokenize
+
+    if path.endswith((".py", ".pyi")) and not stalls_tokenize(text):
         import io
         import tokenize
 
-        try:
-            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-                if tok.type == tokenize.COMMENT and "canary-lint:" in tok.string:
-                    yield tok.start[0], tok.start[1], tok.string
-            return
+        try:  # all or nothing: comments met before a token error would be read again line by line
+            return [(tok.start[0], tok.start[1], tok.string)
+                    for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+                    if tok.type == tokenize.COMMENT and "canary-lint:" in tok.string]
         except (tokenize.TokenError, SyntaxError, IndentationError):
             pass  # unparsable file (reported as CL001): fall back to lines
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if "canary-lint:" in line:
-            yield lineno, 0, line
+    return [(lineno, 0, line) for lineno, line in enumerate(text.splitlines(), 1) if "canary-lint:" in line]
 
 
 def parse(path: str, text: str) -> list[Suppression]:

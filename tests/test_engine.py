@@ -70,7 +70,7 @@ def test_each_python_file_is_parsed_once(tmp_path, monkeypatch):
     real = ast_mod.parse
     monkeypatch.setattr(ast_mod, "parse", lambda src, *a, **k: calls.append(k.get("filename")) or real(src, *a, **k))
     engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path)
-    assert sorted(calls) == [f"m{i}.py" for i in range(5)]
+    assert sorted(c.removeprefix("/dev/null/") for c in calls) == [f"m{i}.py" for i in range(5)]
 
 
 def _repo_with_base(tmp_path):

@@ -381,13 +381,13 @@ def _pair(index: ModuleIndex, writes: list[Use], reads: list[Use]):
     if not writers:
         return None
     best = None
+    wh, w = min(writers.items(), key=lambda item: (item[1].node.lineno, item[0].node.lineno))  # once, not per read
     for r in reads:
         for rh in index.reached_by.get(r.func, ()):
             if rh in writers:
                 continue
             if rh.handler == "socket.io event" and connection_key(r.key):
                 continue  # keyed on the socket's own id: events of one connection all reach the same process
-            wh, w = min(writers.items(), key=lambda item: (item[1].node.lineno, item[0].node.lineno))
             rank = (w.node.lineno, r.node.lineno)
             if best is None or rank < best[0]:
                 best = (rank, (w, r, wh, rh))
@@ -496,17 +496,45 @@ def disk_round_trips(index: ModuleIndex, roots: dict[str, str]):
     uses: list[DiskUse] = []
     for func in index.reached_by:
         uses.extend(disk_uses(func, roots))
+    by_root: dict[str, tuple[list, list]] = {}
+    for u in uses:
+        by_root.setdefault(u.root, ([], []))[0 if u.write else 1].append(u)
     out = []
-    for root in sorted({u.root for u in uses}):
-        writes = [u for u in uses if u.root == root and u.write]
-        reads = [u for u in uses if u.root == root and not u.write]
-        best = None
-        for w in writes:
-            for r in reads:
-                for wh in index.reached_by.get(w.func, ()):
-                    for rh in index.reached_by.get(r.func, ()):
-                        if wh is not rh and (best is None or (w.node.lineno, r.node.lineno) < best[0]):
-                            best = ((w.node.lineno, r.node.lineno), (root, w, r, wh, rh))
-        if best:
-            out.append(best[1])
+    for root in sorted(by_root):
+        found = _first_round_trip(index.reached_by, *by_root[root])
+        if found:
+            out.append((root, *found))
     return out
+
+
+def _first_round_trip(handlers: dict, writes: list, reads: list):
+    """(write, read, writer handler, reader handler): the write and read with the smallest (write line, read
+    line) that two different handlers reach, as comparing every pair of writes, reads and their handlers
+    finds it (ties: the earlier write, then the earlier read), after one sort instead of that comparison
+    (a file of copied handlers made it O(n^4): 64 copies took 7 s). The handlers named are the first by line
+    (the comparison named whichever a set gave first, a different one from run to run)."""
+    reads = [r for r in sorted(reads, key=lambda u: u.node.lineno) if handlers.get(r.func)]
+    if not reads:
+        return None
+
+    def only(u):  # the one handler reaching `u`, or None when several do
+        hs = handlers.get(u.func, ())
+        return next(iter(hs)) if len(hs) == 1 else None
+
+    first = only(reads[0])
+    other = next((r for r in reads if only(r) is not first), None)  # reached by another handler than `first`
+    best = None
+    for w in sorted(writes, key=lambda u: u.node.lineno):
+        hw = handlers.get(w.func, ())
+        if not hw:
+            continue
+        r = reads[0] if len(hw) > 1 or first is None or next(iter(hw)) is not first else other
+        if r is not None and (best is None or (w.node.lineno, r.node.lineno) < best[0]):
+            best = ((w.node.lineno, r.node.lineno), w, r)
+    if best is None:
+        return None
+    _, w, r = best
+    by_line = lambda h: h.node.lineno  # noqa: E731 - the handlers named are the first ones, run after run
+    hw, hr = sorted(handlers[w.func], key=by_line), sorted(handlers[r.func], key=by_line)
+    rh = next((h for h in hr if h is not hw[0]), None)
+    return (w, r, hw[0], rh) if rh is not None else (w, r, hw[1], hr[0])

@@ -1,0 +1,10 @@
+"""Hostile rollout plans (validated only: nothing routed, nothing queried) keep the contract."""
+
+from fuzzkit.strategies import assert_contract, fuzz_settings, inputs, sandbox  # noqa: F401 - fixture
+from hypothesis import given
+
+
+@fuzz_settings
+@given(inp=inputs("rollout"))
+def test_rollout_inputs_keep_the_contract(inp, sandbox):  # noqa: F811
+    assert_contract(inp, sandbox)

@@ -1,0 +1,10 @@
+"""Hostile SQL migrations (Flyway, golang-migrate, dbmate, migrations/*.sql) keep the contract."""
+
+from fuzzkit.strategies import assert_contract, fuzz_settings, inputs, sandbox  # noqa: F401 - fixture
+from hypothesis import given
+
+
+@fuzz_settings
+@given(inp=inputs("sql"))
+def test_sql_migrations_keep_the_contract(inp, sandbox):  # noqa: F811
+    assert_contract(inp, sandbox)

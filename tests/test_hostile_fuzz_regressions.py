@@ -1,0 +1,188 @@
+"""Classes of contract violations the fuzz campaign (bench/fuzz, tests/fuzz) found, one test per class.
+
+Each runs the real engine in this process, the way the fuzz suite does, under an alarm far above what the
+fixed code needs and far below what the broken code took."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from canary_lint import engine, suppress
+from canary_lint.config import Config
+
+
+class Overrun(BaseException):
+    pass
+
+
+@contextmanager
+def alarm(seconds: float):
+    def ring(_signum, _frame):
+        raise Overrun(f"over {seconds}s")
+
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except Overrun as exc:
+        pytest.fail(f"did not finish: {exc}", pytrace=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def write(root: Path, files: dict) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    return root
+
+
+# ---- suppressions: thousands of entries --------------------------------------------------------------------
+def test_a_suppression_in_python_that_does_not_tokenize_is_read_once():
+    """Comments met before the token error were read, then every line again: the suppression twice."""
+    text = "def upgrade():  # canary-lint: ignore[CLM101] ok\n    op.execute('unterminated\n"
+    sups = suppress.parse("migrations/versions/b.py", text)
+    assert [(s.line, s.rules) for s in sups] == [(1, ["CLM101"])]
+
+
+def test_suppressions_with_thousands_of_entries_are_judged_in_linear_time(tmp_path):
+    """Each unknown entry is a CL003 judged against every other suppression of the file: with a scan of the
+    entries per judgement, 2 x 20,000 entries took minutes."""
+    names = ",".join(f"X{i}" for i in range(20_000))
+    write(tmp_path, {"app/main.py": f"# canary-lint: file-ignore[{names}] a reason\n"
+                                    f"x = 1  # canary-lint: ignore[{names}] a reason\n"})
+    with alarm(30):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    unknown = [f for f in report.findings if f.rule == "CL003"]
+    assert len({f.message for f in unknown}) == 20_000
+
+
+def test_covers_names_the_first_entry_as_written():
+    sup = suppress.Suppression("a.py", 1, 1, 2, False, ["drop-column-still-read-by-v1", "CLM101", "ALL"], "r")
+    assert sup.covers("CLM101", "drop-column-still-read-by-v1", (), 1, None) == "drop-column-still-read-by-v1"
+    assert sup.covers("CLM102", "other", (), 2, None) == "ALL"
+    assert sup.covers("CLM101", "x", (), 3, None) is None  # not its line
+    alias = suppress.Suppression("a.py", 1, 1, 2, True, ["old-name"], "r")
+    assert alias.covers("CLM101", "x", ("CLM001", "old-name"), 9, None) == "old-name"
+
+
+# ---- a syntax error never makes CPython open a file by the displayed path ---------------------------------------
+def test_a_syntax_error_opens_no_file_by_its_display_path(tmp_path, monkeypatch):
+    """On a syntax error CPython reads the offending line from the file named `filename`, relative to the
+    process's directory: the display path of a checked file (or of v1's file) named a file outside the tree."""
+    tree = write(tmp_path / "tree", {"app/main.py": "def f(:\n    pass\n"})
+    elsewhere = write(tmp_path / "elsewhere", {"app/main.py": "x = 1\n"})
+    monkeypatch.chdir(elsewhere)
+    watch = {"on": True, "opened": []}
+
+    def hook(event, args):  # audit hooks stay for the life of the process: inert once the test is done
+        if watch["on"] and event == "open" and isinstance(args[0], str) and args[0].endswith("app/main.py"):
+            watch["opened"].append(os.path.abspath(args[0]))
+
+    sys.addaudithook(hook)
+    try:
+        report = engine.run_check(["."], Config(root=tree), cwd=tree, record_commit=False)
+    finally:
+        watch["on"] = False
+    assert [(f.rule, f.line) for f in report.findings] == [("CL001", 1)]
+    assert str(elsewhere / "app" / "main.py") not in watch["opened"]
+
+
+def test_the_line_of_a_syntax_error_comes_from_the_source_parsed(tmp_path, monkeypatch):
+    """v1's file is parsed under its path: the line CPython showed for its error was v2's line on disk."""
+    from canary_lint.pysource import parse
+
+    write(tmp_path, {"app/models.py": "v2 = 'on disk'\n"})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SyntaxError) as err:
+        parse("def f(:\n    pass\n", "app/models.py")
+    assert err.value.filename == "app/models.py"
+    assert err.value.text.startswith("def f(")
+
+
+# ---- the native (libcst) parser never sees a statement it could take minutes on ----------------------------------
+@pytest.mark.parametrize("source", [
+    "x = 1\n" + "not " * 5000 + "b = 2\n",  # 10 KB: 86 s
+    "x = 1\n" + "x." * 3000 + "b = = 2\n",  # 6 KB: 35 s
+    "x = 1\n" + "a + " * 3000 + "b = = 2\n",
+    "x = 1\n" + "x.\\\n" * 3000 + "b = = 2\n",  # backslashes continue the statement
+    "x = 1\n  y = 2\n" + "not " * 5000 + "b = 2\n",  # the tokenizer gives up before the chain
+])
+def test_long_statements_python_rejects_are_a_file_not_read(tmp_path, source):
+    write(tmp_path, {"app/main.py": source})
+    with alarm(20):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert [(f.rule, f.path) for f in report.findings] == [("CL001", "app/main.py")]
+
+
+def test_newer_syntax_with_ordinary_statements_still_reaches_the_native_parser():
+    from canary_lint import pysource
+
+    source = "type X = int\n" + "".join(f"v{i} = {{'k': [{i}, {i} + 1]}}\n" for i in range(300)) + \
+        "def f[T](x: T) -> T:\n    return x\n"
+    assert not pysource._longer_than(source, pysource.NATIVE_TOKENS)
+    assert pysource._longer_than("x = [" + "1, " * 600 + "]\n", pysource.NATIVE_TOKENS)
+    assert not pysource._longer_than("x = '" + "a, " * 2000 + "'\n", pysource.NATIVE_TOKENS)  # one string
+
+
+# ---- CPython's tokenize module never sees a long run of blanks it would backtrack over --------------------------
+@pytest.mark.parametrize("tail", ["!", "$", "'unterminated", "\x0b", "\u20ac"])
+def test_a_long_run_of_blanks_before_a_stray_character(tmp_path, tail):
+    """tokenize backtracks over the run once per blank: 8,000 spaces and a `!` took 37 s, a 19 KB file 138 s
+    (while telling a template from Python, and while looking for suppression comments)."""
+    write(tmp_path, {"app/main.py": "x = 1  # canary-lint: ignore[CLS101] kept\n" + "y = 2" + " " * 20_000 + tail + "\n"})
+    with alarm(20):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert ("CL001", "app/main.py") in [(f.rule, f.path) for f in report.findings]
+
+
+def test_suppressions_are_still_read_from_comments_only():
+    from canary_lint.pysyntax import stalls_tokenize
+
+    text = 'DOC = """ # canary-lint: ignore[CLM101] in a string """\nx = 1  # canary-lint: ignore[CLM102] real\n'
+    assert [s.rules for s in suppress.parse("app.py", text)] == [["CLM102"]]
+    assert not stalls_tokenize("x = 1" + " " * 300 + "# a comment far right\n" + "\t" * 300 + "y\n")
+    assert stalls_tokenize("x = 1" + " " * 300 + "!\n")
+
+
+# ---- the state analyzer's disk round-trips: one pass, not every write x read x handler x handler ----------------
+def _cls107_app() -> dict:
+    from canary_lint import examples
+    from canary_lint.registry import registry
+
+    case = next(c for c in examples.page_cases("CLS107", registry().get("CLS107").page) if c.expect)
+    return case.head
+
+
+def test_many_copies_of_upload_and_download_routes(tmp_path):
+    """64 copies of a Flask file with an upload and a download route took 7 s (O(n^4) in the copies)."""
+    files = {path: text * 128 if path.endswith(".py") and "UPLOAD" in text else text
+             for path, text in _cls107_app().items()}
+    write(tmp_path, files)
+    with alarm(20):
+        first = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    again = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    found = [f for f in first.findings if f.rule == "CLS107"]
+    assert found and [f.message for f in found] == [f.message for f in again.findings if f.rule == "CLS107"]
+
+
+def test_many_copies_of_socketio_handlers_calling_the_same_names(tmp_path):
+    """Which handlers reach each function: a walk per handler over every call it reached was cubic in the copies
+    (1,024 copies of a socket.io module, 220 KB, took 58 s)."""
+    from canary_lint import examples
+
+    case = next(c for c in examples.fixture_cases(Path(__file__).resolve().parent.parent / "fixtures" / "rules")
+                if c.ident == "CLS101-session-registry-across-modules")
+    files = {p: (t * 1024 if p == "app/socket.py" else t) for p, t in case.head.items()}
+    write(tmp_path, files)
+    with alarm(20):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert any(f.rule == "CLS101" for f in report.findings)
