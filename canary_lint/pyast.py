@@ -33,3 +33,15 @@ def const_str(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     return None
+
+
+def source_of(node: ast.AST, limit: int | None = 60) -> str:
+    """`ast.unparse(node)` (its first `limit` characters) for a message, or "…" for what it cannot print: a
+    nesting deeper than its recursion (`- - - … x`, which our parser still reads) or an int past Python's
+    4,300-digit printing limit."""
+    try:
+        text = ast.unparse(node)
+    except (RecursionError, ValueError, MemoryError):
+        return "…"
+    return text if limit is None else text[:limit]
+

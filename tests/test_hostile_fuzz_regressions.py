@@ -186,3 +186,37 @@ def test_many_copies_of_socketio_handlers_calling_the_same_names(tmp_path):
     with alarm(20):
         report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
     assert any(f.rule == "CLS101" for f in report.findings)
+
+
+# ---- Django operations the reader describes or groups -------------------------------------------------------------
+DJANGO_0001 = ("from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+               "    initial = True\n    dependencies = []\n    operations = [\n"
+               "        migrations.CreateModel(name='Order', fields=[('id', models.AutoField(primary_key=True)),\n"
+               "                                                    ('status', models.CharField(max_length=10))]),\n"
+               "    ]\n")
+
+
+def _django_0002(operation: str) -> dict:
+    return {"shop/__init__.py": "", "shop/migrations/__init__.py": "", "shop/migrations/0001_initial.py": DJANGO_0001,
+            "shop/migrations/0002_next.py": ("from django.db import migrations, models\n\n\n"
+                                             "class Migration(migrations.Migration):\n"
+                                             "    dependencies = [('shop', '0001_initial')]\n"
+                                             f"    operations = [\n        {operation},\n    ]\n")}
+
+
+@pytest.mark.parametrize("operation", [
+    "- " * 1000 + "x",  # deeper than ast.unparse recurses (our parser reads it)
+    "0x" + "f" * 5000,  # an int Python will not print in decimal
+    "migrations.RunPython(" + "- " * 1000 + "x)",
+])
+def test_an_operation_the_reader_cannot_print_is_described_not_a_crash(tmp_path, operation):
+    write(tmp_path, _django_0002(operation))
+    report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert not [f for f in report.findings if f.rule == "CL005"], [f.message for f in report.findings]
+
+
+def test_unique_together_with_a_group_that_is_not_field_names(tmp_path):
+    """`unique_together={(None,)}`: the group's entry is no field name; joining it into an index name crashed."""
+    write(tmp_path, _django_0002("migrations.AlterUniqueTogether(name='order', unique_together={(None,), ('status',)})"))
+    report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert not [f for f in report.findings if f.rule == "CL005"], [f.message for f in report.findings]

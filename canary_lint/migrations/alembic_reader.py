@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 
+from canary_lint.pyast import source_of
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.alembic_ops import OpCalls
 from canary_lint.migrations.alembic_values import BIND, CONTEXT, OP, UNKNOWN, _dotted, _lit, _Marker, _span
@@ -277,7 +278,7 @@ class Reader(OpCalls, Evaluator):
             self.add(Op(K.DATA, value.value if isinstance(value.value, str) else None, detail="SQLAlchemy expression"), node)
             return UNKNOWN
         if not isinstance(value, str):
-            what = f"{_dotted(node.func)}({ast.unparse(arg)[:60]})"
+            what = f"{_dotted(node.func)}({source_of(arg)})"
             if isinstance(arg, ast.Name) and value is UNKNOWN and ORIGIN + arg.id in env:
                 what += f" ({arg.id} is {env[ORIGIN + arg.id]})"  # what computed it, or the bound it hit
             self.add(Op(K.DYNAMIC, detail=what), node)

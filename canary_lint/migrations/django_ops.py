@@ -18,7 +18,7 @@ from canary_lint.migrations.django_fields import Field, field_info, literal
 from canary_lint.migrations.django_state import (Model, State, elements, field_pairs, kw, span, str_arg,
                                                  together)
 from canary_lint.migrations.ops import ColumnSpec, Op
-from canary_lint.pyast import call_name
+from canary_lint.pyast import call_name, source_of
 
 EXTENSIONS = {"CreateExtension", "HStoreExtension", "TrigramExtension", "BtreeGinExtension", "BtreeGistExtension",
               "CITextExtension", "CryptoExtension", "UnaccentExtension", "BloomExtension", "CreateCollation",
@@ -92,7 +92,7 @@ class Converter:
     # ---- one operation -----------------------------------------------------------------------------
     def operation(self, node: ast.AST, atomic: bool | None = None) -> None:  # noqa: C901 - one dispatch
         if not isinstance(node, ast.Call):
-            self.add(Op(K.UNKNOWN, detail=ast.unparse(node)[:60]), node)
+            self.add(Op(K.UNKNOWN, detail=source_of(node)), node)
             return
         name = call_name(node)
         st = self.state
@@ -246,7 +246,7 @@ class Converter:
             if code is None or (isinstance(code, ast.Attribute) and code.attr == "noop"):
                 return
             own = literal(kw(node, "atomic"))
-            label = ast.unparse(code)[:60]
+            label = source_of(code)
             self.add(Op(K.DATA, None, detail=f"RunPython({label})"), node,
                      atomic=(own if isinstance(own, bool) else atomic))
         elif name == "SeparateDatabaseAndState":
@@ -261,7 +261,7 @@ class Converter:
             self.add(Op(K.CREATE_OBJECT if name.startswith("Create") or name.endswith("Extension") else K.OTHER,
                         name=str_arg(node, "name", 0) or name, object_kind="extension", detail=name), node)
         else:
-            self.add(Op(K.UNKNOWN, detail=f"{ast.unparse(node.func)}"), node)
+            self.add(Op(K.UNKNOWN, detail=source_of(node.func, None)), node)
 
     def _state_only(self, nodes: list) -> None:
         scratch = Converter(self.state, self.app, self.dialect, self.atomic, self.path)
@@ -365,7 +365,7 @@ class Converter:
                     part = part.elts[0]
                 text = literal(part)
                 if not isinstance(text, str):
-                    self.add(Op(K.DYNAMIC, detail=f"RunSQL({ast.unparse(part)[:60]})"), node, atomic)
+                    self.add(Op(K.DYNAMIC, detail=f"RunSQL({source_of(part)})"), node, atomic)
                     continue
                 try:
                     found = read_sql(text, self.dialect, span=span(node))

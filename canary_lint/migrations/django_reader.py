@@ -13,6 +13,7 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from canary_lint.pyast import source_of
 from canary_lint.migrations.django_fields import literal
 from canary_lint.migrations.django_ops import Converter, State
 from canary_lint.migrations.history import HistoryProblem
@@ -241,7 +242,7 @@ def replay(files: list[DjangoFile], dialect: str) -> list[Migration]:
         conv = Converter(state, f.app, dialect, f.atomic, f.path)
         if not f.readable:
             node = f.operations[0]
-            conv.add(Op(K.DYNAMIC, detail=f"operations = {ast.unparse(node)[:60]}"), node)
+            conv.add(Op(K.DYNAMIC, detail=f"operations = {source_of(node)}"), node)
         else:
             for node in f.operations:
                 conv.operation(node)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from canary_lint.pyast import call_name
+from canary_lint.pyast import call_name, source_of
 from canary_lint.resolver import SCOPE, Evaluator, Marker, ModuleScope
 
 COLUMN_CALLS = frozenset({"Column", "mapped_column", "relationship", "Field", "column_property", "synonym"})
@@ -46,7 +46,7 @@ def _columns(node: ast.ClassDef) -> frozenset:
         if name.startswith("__"):
             continue
         if (value is not None and call_name(value) in COLUMN_CALLS) or (
-                annotation is not None and "Mapped" in ast.unparse(annotation)):
+                annotation is not None and "Mapped" in source_of(annotation, None)):
             out.add(_literal(value.args[0]) if isinstance(value, ast.Call) and value.args and _literal(value.args[0])
                     else name)
     return frozenset(c.lower() for c in out)

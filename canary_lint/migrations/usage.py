@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from canary_lint.migrations import models
-from canary_lint.pyast import call_name
+from canary_lint.pyast import call_name, source_of
 
 SQL_WORDS = re.compile(r"\b(select|insert\s+into|update|delete\s+from)\b", re.I)
 _SQL_STRIP = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.S)
@@ -140,10 +140,10 @@ def index_columns(index: UsageIndex, path: str, node: ast.ClassDef, table: str) 
         if target is None or target.startswith("__"):
             continue
         fname = call_name(value) if value is not None else ""
-        mapped = annotation is not None and "Mapped" in ast.unparse(annotation) and \
+        mapped = annotation is not None and "Mapped" in source_of(annotation, None) and \
             (value is None or fname in ("mapped_column", "Column"))
         field_ = sqlmodel and annotation is not None and fname in ("", "Field") and \
-            "Relationship" not in ast.unparse(annotation)
+            "Relationship" not in source_of(annotation, None)
         if fname in ("Column", "mapped_column") or mapped or field_:
             col = target
             if isinstance(value, ast.Call) and value.args and _str(value.args[0]):
