@@ -93,4 +93,5 @@ def together(node: ast.AST | None) -> set:
         return set()
     if isinstance(value, (list, tuple, set)) and value and all(isinstance(v, str) for v in value):
         return {tuple(value)}
-    return {tuple(v) for v in value if isinstance(v, (list, tuple))}
+    # a group is field names; one holding anything else (a name the reader cannot know, a number) is not read
+    return {tuple(v) for v in value if isinstance(v, (list, tuple)) and all(isinstance(c, str) for c in v)}
