@@ -220,3 +220,15 @@ def test_unique_together_with_a_group_that_is_not_field_names(tmp_path):
     write(tmp_path, _django_0002("migrations.AlterUniqueTogether(name='order', unique_together={(None,), ('status',)})"))
     report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
     assert not [f for f in report.findings if f.rule == "CL005"], [f.message for f in report.findings]
+
+
+def test_a_long_word_in_a_handler_is_scanned_once(tmp_path):
+    """Callees found by `name(` in a handler's text: each position of a 100,000-letter word started a new
+    attempt over the rest of it (63 s)."""
+    write(tmp_path, {"app/main.py": "from flask import Flask\napp = Flask(__name__)\n\n\n@app.get('/')\ndef index():\n"
+                                    f"    x = '{'a' * 100_000}'\n    return helper(x)\n\n\ndef helper(x):\n    return x\n"})
+    with alarm(20):
+        engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    from canary_lint.state.handlers import CALLED
+
+    assert CALLED.findall("self.save(x); helper (y); 9abc(z)") == ["self.save", "helper"]
