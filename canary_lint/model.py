@@ -18,7 +18,10 @@ def printable(text: str) -> str:
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a lone surrogate from a string literal ('\ud800'), not from a file name
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Severity(str, Enum):

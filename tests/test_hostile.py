@@ -185,3 +185,11 @@ def test_fifo_in_the_tree_and_on_the_command_line(tmp_path):
     check_json(tmp_path)
     proc = run_cli("check", str(tmp_path / "app" / "pipe.py"), cwd=tmp_path)
     assert proc.returncode in (0, 1, 2) and "Traceback" not in proc.stderr
+
+
+def test_any_lone_surrogate_prints():
+    from canary_lint.model import printable
+
+    assert printable("m\udcff.py") == "m\\xff.py"  # a file name's undecodable byte
+    assert printable("x\ud800y") == "x\\ud800y"  # a string literal's lone surrogate
+

@@ -279,8 +279,12 @@ def _journal_path(value: str, plan: Path) -> Path:
     journal = Path(value)
     if not journal.is_absolute():
         journal = plan.parent / journal
-    home = plan.parent.resolve()
-    resolved = journal.resolve()
+    try:
+        home = plan.parent.resolve()
+        resolved = journal.resolve()
+        resolved.exists()
+    except OSError as exc:
+        raise PlanError(f"{plan}: journal {str(value)[:80]!r} cannot be used: {exc.strerror or exc}") from None
     if resolved != home and home not in resolved.parents:
         raise PlanError(f"{plan}: journal {value!r} leaves the plan's directory {home}; keep it beside the plan")
     if resolved.exists():

@@ -192,3 +192,10 @@ def test_a_plan_that_is_not_a_regular_file(tmp_path):
     os.mkfifo(tmp_path / "rollout.yaml")
     with pytest.raises(P.PlanError, match="not a regular file"):
         P.load(tmp_path / "rollout.yaml")
+
+
+def test_a_journal_path_the_file_system_refuses_is_one_line(tmp_path):
+    d = plan_dict()
+    d["journal"] = "j" * 5000
+    with pytest.raises(P.PlanError, match="journal"):
+        P.from_dict(d, tmp_path / "rollout.yaml")
