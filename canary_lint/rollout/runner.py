@@ -15,6 +15,7 @@ from canary_lint.rollout.journal import Journal, Locked
 from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
 from canary_lint.rollout.plan import Plan, Step, fmt_duration, percent
 from canary_lint.rollout.routers import Route, Router, RouterError
+from canary_lint.rollout.units import unit_of
 
 _SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^{}]*)\}")  # a metric name and its label matchers
 
@@ -53,6 +54,7 @@ class Runner:
         log=None,
         clock=time.time,
         sleep=time.sleep,
+        view=None,
     ):
         self.plan = plan
         self.journal = journal
@@ -70,6 +72,7 @@ class Runner:
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.clock = clock
         self.sleep = sleep
+        self.view = view  # shows each look (canary_lint/rollout/live.py); None: one log line per look
         self.rollout: int | None = None
         self.stop_signal: str | None = None
         self.routes: list[Route] = [Route() for _ in self.routers]
@@ -371,10 +374,15 @@ class Runner:
             self.sleep(min(left, 0.2))
 
     def _pause(self, region: int, stage: int, step: Step) -> tuple[str, str]:
+        from canary_lint.rollout.stages import operator_commands
+
         self.journal.event(self.rollout, "paused", {"reason": step.reason}, region=region, stage=stage)
+        self.journal.update(self.rollout, state="paused")
+        cmds = operator_commands(self.plan.path)
         self.log(
-            f"[{self.plan.service}] paused{': ' + step.reason if step.reason else ''}; "
-            f"continue with `canary-lint rollout promote {self.plan.path}` or stop with `... abort`"
+            f"[{self.plan.service}] {self._where(region)}stage {stage + 1}/{len(self.plan.steps)} paused"
+            f"{': ' + step.reason if step.reason else ''}; continue with `{cmds['promote']}` or roll back with "
+            f"`{cmds['abort']}`"
         )
         while True:
             for cmd in self._wait(3600):
@@ -502,24 +510,36 @@ class Runner:
                         data = {"reason": reason, "dry_run": self.dry_run}
                         eid = self.journal.event(self.rollout, "rollback-intent", data, region=region)
                     self._decided = {"id": eid, "ts": time.time(), "region": region, "data": data}
-                    self.log(line)
+                    self._show(line, desc, step, look)
                     return "fail", reason
                 self.journal.event(self.rollout, "measurement", look, region=region, stage=stage)
-                self.log(line)
+                self._show(line, desc, step, look)
                 if outcome == J.PASS and elapsed >= step.hold_min:
                     self.log(f"[{self.plan.service}] {desc}: pass")
                     return "pass", ""
                 if elapsed >= step.hold_max:
                     open_ = [v for v in verdicts if v.outcome != J.PASS]
-                    why = f"{desc}: still inconclusive after {fmt_duration(elapsed)}: " + "; ".join(
+                    state_ = "worse than the tolerance" if outcome == J.WORSE else "still inconclusive"
+                    why = f"{desc}: {state_} after {fmt_duration(elapsed)}: " + "; ".join(
                         f"{v.criterion}: {v.message}" for v in open_
                     )
-                    if self.plan.on_inconclusive == "pause":
+                    if self.plan.on_inconclusive == "pause" and outcome != J.WORSE:
+                        if self.view is not None:
+                            self.view.end()
                         self.log(f"[{self.plan.service}] {why}")
                         return self._pause(region, stage, Step("pause", reason="inconclusive"))
                     return "fail", why
         finally:
             self.metrics.deadline = None
+            if self.view is not None:
+                self.view.end()
+
+    def _show(self, line: str, desc: str, step: Step, look: dict) -> None:
+        """One look: to the live view when there is one, else as one log line."""
+        if self.view is None:
+            self.log(line)
+        else:
+            self.view.look(desc, step, look)
 
     def _data_time(self, start: float, now: float, state: dict) -> tuple[float, tuple[str, str] | None]:
         """(at, None) when both versions have new samples up to `at`, else (at, (event kind, why we hold)).
@@ -707,6 +727,7 @@ class Runner:
                         tolerance=percent(raw["max_increase"]),
                         alpha=alpha / looks,
                         power=power,
+                        unit=unit_of(raw["query"]),
                     )
                 )
                 if mixed and "$route" not in raw["query"]:
@@ -811,7 +832,9 @@ class Runner:
                     if t is not None:
                         state["thresholds"][key] = (t, bq)
             t, bq = state["thresholds"].get(key, (None, None))
-            out.append(J.judge_latency(c.name, q, t, cb, bb, detect=detect, alpha=alpha, power=power, baseline_q=bq))
+            early = J.threshold(bb, q, add=add, scale=scale)[0] if t is None and bb else None
+            out.append(J.judge_latency(c.name, q, t, cb, bb, detect=detect, alpha=alpha, power=power, baseline_q=bq,
+                                       provisional=early))
         return out
 
     def _gate_desc(self) -> str:
