@@ -83,3 +83,12 @@ def change(a: float | None, b: float | None) -> str | None:
 def count(n: float | None) -> str:
     return "n/a" if n is None else f"{round(n):,}"
 
+
+
+def axis(unit: str, top: float) -> tuple[float, str]:
+    """(divisor, unit label) for a chart axis whose largest value is `top`: ratio -> (0.01, '%'),
+    seconds 0.25 -> (0.001, 'ms'), bytes 1.5e8 -> (1e6, 'MB')."""
+    if unit in ("ratio", "percent"):
+        return 0.01, "%"
+    factor, name = _scale(abs(top) or 1.0, _table(unit))
+    return factor, name
