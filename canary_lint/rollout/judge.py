@@ -13,8 +13,8 @@
 - `gauge`: Welch's t interval for the difference of the means of the two versions' samples, spending the
   criterion's alpha over the stage's maximum number of looks.
 Outcomes: pass / fail / worse / inconclusive / no-data. No data is never a pass. *worse*: not decided at the
-rollout's alpha, but the canary is beyond the tolerance at 95% confidence (a one-look interval): never called
-inconclusive, and a stage that ends its maximum hold so rolls back whatever `on_inconclusive` says.
+rollout's alpha (or accepted by the sequential test alone), but beyond the tolerance at 95% confidence (a
+one-look interval): never a pass nor "inconclusive"; a stage still worse at its maximum hold rolls back.
 Messages carry the numbers in human units ("p99 2.1 s vs 0.11 s", "152 MB vs 107 MB (+42%, tolerance +10%)").
 """
 
@@ -142,26 +142,28 @@ def judge_ratio(
             f"{U.percent(tolerance)} (sequential test, alpha {alpha:.2g})",
             nums,
         )
-    if llr <= lower:
+    lo, hi = rate_ratio_interval(x_c, n_c, x_b, n_b)
+    if lo is not None:
+        nums["rate_ratio_95"] = [lo, hi]
+    bound = lo if direction == "increase" else hi
+    worse = bound is not None and (bound > r0 if direction == "increase" else bound < r0)
+    if llr <= lower and not worse:  # a canary between the tolerance and `detect` is accepted by Wald's test alone
         return Verdict(name, PASS, f"{what}: within {U.percent(tolerance)} of baseline", nums)
-    if negligible is not None and direction == "increase":
+    if negligible is not None and direction == "increase" and not worse:
         ub = clopper_pearson_upper(x_c, n_c)
         nums["canary_upper_95"] = ub
         if ub <= negligible:
             return Verdict(name, PASS, f"{what}: canary rate below {U.percent(negligible)} at 95% confidence", nums)
     need = nums.get("needed_canary_n")
     hint = f"; ~{need:,} canary requests needed to decide" if need else ""
-    lo, hi = rate_ratio_interval(x_c, n_c, x_b, n_b)
-    if lo is not None:
-        nums["rate_ratio_95"] = [lo, hi]
-    bound = lo if direction == "increase" else hi
-    if bound is not None and (bound > r0 if direction == "increase" else bound < r0):
+    if worse:
         return Verdict(
             name,
             WORSE,
             f"{what}: worse than the tolerance at {CONFIDENCE:.0%} confidence (canary rate "
             f"{'at least' if direction == 'increase' else 'at most'} {U.change(bound, 1.0)} against baseline), "
-            f"not yet a fail at alpha {alpha:.2g}{hint}",
+            f"not yet a fail at alpha {alpha:.2g}" + ("" if llr > lower else "; not passed, although the sequential "
+                                                        "test alone would accept it") + hint,
             nums,
         )
     if x_c + x_b == 0 and negligible is None:
@@ -310,10 +312,11 @@ def judge_latency(
     if llr >= upper:
         return Verdict(label, FAIL, f"{what}: more than {U.percent(p0)} exceed it (sequential test, alpha {alpha:.2g})",
                        nums)
-    if llr <= lower:
+    worse = _over(x, n, p0)
+    if llr <= lower and not worse:
         return Verdict(label, PASS, what, nums)
     hint = f"; ~{nums['needed_canary_n']:,} canary requests needed to decide"
-    if _over(x, n, p0):
+    if worse:
         return Verdict(
             label,
             WORSE,

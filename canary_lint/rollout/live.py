@@ -54,7 +54,8 @@ class LiveView:
             from rich.console import Console
             from rich.live import Live
 
-            self._live = Live(table, console=Console(file=self.stream), refresh_per_second=4, transient=False)
+            self._live = Live(table, console=Console(file=self.stream, force_terminal=True), refresh_per_second=4,
+                             transient=False)
             self._live.start()
         else:
             self._live.update(table)
