@@ -14,8 +14,7 @@
   criterion's alpha over the stage's maximum number of looks.
 Outcomes: pass / fail / worse / inconclusive / no-data. No data is never a pass. *worse*: not decided at the
 rollout's alpha (or accepted by the sequential test alone), but beyond the tolerance at 95% confidence (a
-one-look interval): never a pass nor "inconclusive"; a stage still worse at its maximum hold rolls back.
-Messages carry the numbers in human units ("p99 2.1 s vs 0.11 s", "152 MB vs 107 MB (+42%, tolerance +10%)").
+one-look interval): never a pass nor "inconclusive". Messages say their numbers in human units (units.py).
 """
 
 from __future__ import annotations
@@ -142,7 +141,8 @@ def judge_ratio(
             f"{U.percent(tolerance)} (sequential test, alpha {alpha:.2g})",
             nums,
         )
-    lo, hi = rate_ratio_interval(x_c, n_c, x_b, n_b)
+    beyond = rate_c > rate_b * r0 if direction == "increase" else rate_c < rate_b * r0
+    lo, hi = rate_ratio_interval(x_c, n_c, x_b, n_b) if beyond else (None, None)  # else its bound is within
     if lo is not None:
         nums["rate_ratio_95"] = [lo, hi]
     bound = lo if direction == "increase" else hi
