@@ -4,9 +4,9 @@
     python3 scripts/dev.py example   install into .venv and check the bundled example release
     python3 scripts/dev.py test      install everything the tests need and run the whole suite
 
-System packages (git; nginx, haproxy and prometheus for the rollout tests; PostgreSQL and MariaDB for the
-migration proofs in tests/proof/; python3-venv where Debian splits it out) are installed with apt-get when
-missing and we are root. The tests start their own servers in temporary directories on 127.0.0.1.
+System packages (git; nginx, haproxy and prometheus for the rollout tests, chromium for its HTML report;
+PostgreSQL and MariaDB for the migration proofs in tests/proof/; python3-venv where Debian splits it out) are
+installed with apt-get when missing and we are root. The tests start their own servers in temporary directories on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("CANARY_LINT_VENV", ROOT / ".venv"))
 BIN = VENV / "bin"
 TEST_SERVERS = {"nginx": "nginx", "haproxy": "haproxy", "prometheus": "prometheus"}  # binary -> Debian package
+BROWSER = {"chromium": "chromium", "chromedriver": "chromium-driver"}  # the HTML rollout report, rendered headless
 PROOF_SERVERS = {"mariadbd": "mariadb-server"}  # tests/proof/ (PostgreSQL: see postgres_missing)
 
 
@@ -110,7 +111,7 @@ def example() -> int:
 
 
 def test() -> int:
-    ensure_system({"git": "git", "npm": "npm", **TEST_SERVERS, **PROOF_SERVERS})  # npm: the SARIF team's validator
+    ensure_system({"git": "git", "npm": "npm", **TEST_SERVERS, **PROOF_SERVERS, **BROWSER})  # npm: the SARIF validator
     apt_install(postgres_missing())
     stop_system_services()
     ensure_venv()

@@ -62,6 +62,13 @@ def _journal(plan, by: str):
     return journal, applied
 
 
+def _view(plan):
+    """The live view of each stage on stderr: a table redrawn in place on a terminal, a line per look else."""
+    from canary_lint.rollout.live import LiveView
+
+    return LiveView(plan.service)
+
+
 def _finish(result) -> None:
     sys.exit(result.exit_code)
 
@@ -91,7 +98,7 @@ def run_cmd(plan_path, dry_run):
     plan = _load(plan_path)
     journal, _ = _journal(plan, "run")
     try:
-        result = Runner(plan, journal, dry_run=dry_run).run()
+        result = Runner(plan, journal, dry_run=dry_run, view=_view(plan)).run()
     except Locked as exc:
         _fail(str(exc), EXIT_ERROR)
     except GateError as exc:
@@ -123,7 +130,7 @@ def resume_cmd(plan_path):
         if applied and journal.latest(plan.service, active_only=True) is None:
             _finish(applied[-1])  # resuming that rollout was applying its rollback: done
         r = _in_progress(journal, plan)
-        result = Runner(from_journal(r.plan), journal).resume(r.id)
+        result = Runner(from_journal(r.plan), journal, view=_view(plan)).resume(r.id)
     except Locked as exc:
         _fail(str(exc), EXIT_ERROR)
     finally:
@@ -135,7 +142,9 @@ def resume_cmd(plan_path):
 @click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def status_cmd(plan_path, fmt):
-    """Current stage, last verdicts with their numbers, routing changes."""
+    """Current stage (a waiting pause with its message and the commands to promote or abort), the last
+    look's verdicts with their numbers, routing changes."""
+    from canary_lint.rollout import status
     from canary_lint.rollout.plan import from_journal
 
     plan = _load(plan_path)
@@ -144,45 +153,47 @@ def status_cmd(plan_path, fmt):
         r = journal.latest(plan.service)
         if r is None:
             _fail(f"no rollout of {plan.service} recorded in {plan.journal_path}")
-        p = from_journal(r.plan)
-        holder = journal.holder(plan.service)
-        last = journal.last_event(r.id, "measurement")
-        routes = [e for e in journal.events(r.id) if e["kind"] in ("route-verified", "rollback-done", "route-intent")]
-        step = p.steps[r.stage] if r.stage < len(p.steps) else None
-        data = {
-            "rollout": r.id,
-            "service": r.service,
-            "state": r.state,
-            "reason": r.reason,
-            "commit": r.commit,
-            "dry_run": r.dry_run,
-            "runner_pid": holder,
-            "region": r.region,
-            "stage": r.stage + 1,
-            "stages": len(p.steps),
-            "step": step.describe() if step else None,
-            "last_measurement": last and last["data"],
-            "routing": [{"kind": e["kind"], "ts": e["ts"], **e["data"]} for e in routes[-10:]],
-        }
+        data = status.collect(journal, r, from_journal(r.plan), plan_path, journal.holder(plan.service))
     finally:
         journal.close()
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
         return
-    runner = f"runner pid {holder}" if holder else "no runner"
-    click.echo(
-        f"{r.service}: rollout {r.id} {r.state}{' (dry run)' if r.dry_run else ''} — "
-        f"stage {r.stage + 1}/{len(p.steps)} {data['step'] or ''} — {runner}"
-    )
-    if r.reason:
-        click.echo(f"  reason: {r.reason}")
-    if last:
-        click.echo(f"  last look at {last['data']['elapsed']:.0f}s: {last['data']['outcome']}")
-        for v in last["data"]["verdicts"]:
-            click.echo(f"    {v['criterion']:<14} {v['outcome']:<12} {v['message']}")
-    for e in routes[-5:]:
-        when = time.strftime("%H:%M:%S", time.localtime(e["ts"]))
-        click.echo(f"  {when} {e['kind']}: {json.dumps({k: v for k, v in e.items() if k not in ('kind', 'ts')})}")
+    for line in status.text(data):
+        click.echo(line)
+
+
+@rollout.command("report")
+@click.argument("plan_path", metavar="PLAN.yaml", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown", show_default=True)
+@click.option("--output", "output", type=click.Path(dir_okay=False), help="Write the report here (default: stdout).")
+@click.option("--rollout", "rollout_id", type=int, help="Which rollout of the journal (default: the latest).")
+def report_cmd(plan_path, fmt, output, rollout_id):
+    """The rollout as a reviewer reads it: stages, routing changes with their verified latency, each
+    criterion's canary and baseline over time as a chart, the decision with its numbers."""
+    from canary_lint.rollout.journal import JournalError
+    from canary_lint.rollout.report import render
+
+    plan = _load(plan_path)
+    journal, _ = _journal(plan, "report")
+    try:
+        r = journal.get(rollout_id) if rollout_id is not None else journal.latest(plan.service)
+        if r is None:
+            _fail(f"no rollout of {plan.service} recorded in {plan.journal_path}")
+        text = render(journal, r.id, fmt, plan_path)
+    except JournalError as exc:
+        _fail(str(exc))
+    finally:
+        journal.close()
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}")
+        click.echo(f"{plan.service}: rollout {r.id} report ({fmt}) written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 def _command(plan_path: str, command: str) -> None:

@@ -12,7 +12,9 @@
   exceed T", tested with a one-sample binomial SPRT on canary requests (H0: 1-q, H1: (1-q)*(1+detect)).
 - `gauge`: Welch's t interval for the difference of the means of the two versions' samples, spending the
   criterion's alpha over the stage's maximum number of looks.
-Outcomes: pass / fail / inconclusive / no-data. No data is never a pass.
+Outcomes: pass / fail / worse / inconclusive / no-data. No data is never a pass. *worse*: not decided at the
+rollout's alpha (or accepted by the sequential test alone), but beyond the tolerance at 95% confidence (a
+one-look interval): never a pass nor "inconclusive". Messages say their numbers in human units (units.py).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import math
 from dataclasses import dataclass, field
 from statistics import NormalDist, fmean, variance
 
+from canary_lint.rollout import units as U
 from canary_lint.rollout.stats import beta_ppf, t_ppf
 
-PASS, FAIL, INCONCLUSIVE, NO_DATA = "pass", "fail", "inconclusive", "no-data"
+PASS, FAIL, WORSE, INCONCLUSIVE, NO_DATA = "pass", "fail", "worse", "inconclusive", "no-data"
+CONFIDENCE = 0.95  # of the one-look interval that says a canary not yet failed is already worse
 
 
 @dataclass
@@ -91,21 +95,9 @@ def judge_ratio(
     """Events x out of n requests for canary (c) and baseline (b). `direction="increase"` for bad events
     (errors), `"decrease"` for good events (conversions). `tolerance` and `detect` are relative changes."""
     if None in (x_c, n_c, x_b, n_b):
-        return Verdict(
-            name,
-            NO_DATA,
-            "no data for "
-            + ", ".join(
-                w
-                for w, v in (
-                    ("canary events", x_c),
-                    ("canary requests", n_c),
-                    ("baseline events", x_b),
-                    ("baseline requests", n_b),
-                )
-                if v is None
-            ),
-        )
+        names = ("canary events", "canary requests", "baseline events", "baseline requests")
+        missing = [w for w, v in zip(names, (x_c, n_c, x_b, n_b)) if v is None]
+        return Verdict(name, NO_DATA, "no data for " + ", ".join(missing))
     x_c, n_c, x_b, n_b = (max(0, round(v)) for v in (x_c, n_c, x_b, n_b))
     x_c, x_b = min(x_c, n_c), min(x_b, n_b)
     if n_c == 0 or n_b == 0:
@@ -128,33 +120,75 @@ def judge_ratio(
         "llr": round(llr, 4),
         "fail_at": round(upper, 4),
         "pass_at": round(lower, 4),
+        "tolerance": tolerance,
     }
     p_ref = rate_b if x_b > 0 else (1.0 / (n_b + 1))
     if detail and r1 > 0:
         needed = fixed_sample_canary_n(min(p_ref * r0, 0.999), r1 / r0, share, alpha, beta)
         nums["needed_canary_n"] = int(math.ceil(needed))
-    what = f"canary {x_c}/{n_c} ({rate_c:.3%}) vs baseline {x_b}/{n_b} ({rate_b:.3%})"
+    sign = "+" if direction == "increase" else "-"
+    rel = U.change(rate_c, rate_b)
+    what = (
+        f"canary {x_c:,}/{n_c:,} ({U.percent(rate_c)}) vs baseline {x_b:,}/{n_b:,} ({U.percent(rate_b)}) "
+        f"({rel + ', ' if rel else ''}tolerance {sign}{U.percent(tolerance)})"
+    )
     if llr >= upper:
         change = "higher" if direction == "increase" else "lower"
         return Verdict(
             name,
             FAIL,
             f"{what}: canary rate is {change} than baseline by more than "
-            f"{tolerance:.0%} (sequential test, alpha {alpha:.2g})",
+            f"{U.percent(tolerance)} (sequential test, alpha {alpha:.2g})",
             nums,
         )
-    if llr <= lower:
-        return Verdict(name, PASS, f"{what}: within {tolerance:.0%} of baseline", nums)
-    if negligible is not None and direction == "increase":
+    beyond = rate_c > rate_b * r0 if direction == "increase" else rate_c < rate_b * r0
+    lo, hi = rate_ratio_interval(x_c, n_c, x_b, n_b) if beyond else (None, None)  # else its bound is within
+    if lo is not None:
+        nums["rate_ratio_95"] = [lo, hi]
+    bound = lo if direction == "increase" else hi
+    worse = bound is not None and (bound > r0 if direction == "increase" else bound < r0)
+    if llr <= lower and not worse:  # a canary between the tolerance and `detect` is accepted by Wald's test alone
+        return Verdict(name, PASS, f"{what}: within {U.percent(tolerance)} of baseline", nums)
+    if negligible is not None and direction == "increase" and not worse:
         ub = clopper_pearson_upper(x_c, n_c)
         nums["canary_upper_95"] = ub
         if ub <= negligible:
-            return Verdict(name, PASS, f"{what}: canary rate below {negligible:.3%} at 95% confidence", nums)
+            return Verdict(name, PASS, f"{what}: canary rate below {U.percent(negligible)} at 95% confidence", nums)
     need = nums.get("needed_canary_n")
-    hint = f"; ~{need} canary requests needed to decide" if need else ""
+    hint = f"; ~{need:,} canary requests needed to decide" if need else ""
+    if worse:
+        return Verdict(
+            name,
+            WORSE,
+            f"{what}: worse than the tolerance at {CONFIDENCE:.0%} confidence (canary rate "
+            f"{'at least' if direction == 'increase' else 'at most'} {U.change(bound, 1.0)} against baseline), "
+            f"not yet a fail at alpha {alpha:.2g}" + ("" if llr > lower else "; not passed, although the sequential "
+                                                        "test alone would accept it") + hint,
+            nums,
+        )
+    if x_c + x_b == 0 and negligible is None:
+        hint = (
+            "; no event in either version, so no rate ratio can be tested: set `negligible` to pass a canary "
+            "whose rate is surely below it"
+        )
     return Verdict(
         name, INCONCLUSIVE, f"{what}: not decided yet (llr {llr:.2f} in ({lower:.2f}, {upper:.2f})){hint}", nums
     )
+
+
+def rate_ratio_interval(x_c: int, n_c: int, x_b: int, n_b: int, conf: float = CONFIDENCE):
+    """One-sided `conf` bounds (low, high) of the canary/baseline rate ratio: given x = x_c + x_b events, x_c
+    is Binomial(x, n_c*r / (n_c*r + n_b)); Clopper-Pearson bounds on that share, mapped back to r."""
+    x = x_c + x_b
+    if x == 0 or n_c <= 0 or n_b <= 0:
+        return None, None
+    lo = beta_ppf(1 - conf, x_c, x - x_c + 1) if x_c > 0 else 0.0
+    hi = beta_ppf(conf, x_c + 1, x - x_c) if x_c < x else 1.0
+
+    def ratio(pi):
+        return math.inf if pi >= 1 else pi * n_b / (n_c * (1 - pi))
+
+    return ratio(lo), ratio(hi)
 
 
 # --- latency -------------------------------------------------------------------------------------------
@@ -214,7 +248,10 @@ def judge_latency(
     alpha: float = 0.01,
     power: float = 0.8,
     baseline_q: float | None = None,
+    provisional: float | None = None,
 ) -> Verdict:
+    """`provisional`: the threshold the current baseline would give, while `t` is not fixed yet (too few
+    baseline requests); only used to say that a canary is already worse, never to pass or fail it."""
     label = f"{name} p{q * 100:g}"
     if not canary:
         return Verdict(label, NO_DATA, "no canary histogram data in the window")
@@ -222,11 +259,26 @@ def judge_latency(
         return Verdict(label, NO_DATA, "no baseline histogram data in the window")
     cq, bq_now = quantile(canary, q), quantile(baseline, q)
     nums = {"canary_quantile": cq, "baseline_quantile": bq_now}
+    qn = f"p{q * 100:g}"
+    c_txt, b_txt = U.pair(cq, bq_now, "seconds")
+    p0 = 1 - q
     if t is None:
+        what = f"canary {qn} ~{c_txt} vs baseline ~{b_txt}"
+        x, n = exceed(canary, provisional) if provisional is not None else (0, 0)
+        if n and _over(round(x), round(n), p0):
+            nums["provisional_threshold"] = provisional
+            return Verdict(
+                label,
+                WORSE,
+                f"{what}: {round(x):,}/{round(n):,} canary requests slower than {U.value(provisional, 'seconds')} "
+                f"(the current baseline {qn} + tolerance), more than {U.percent(p0)} at {CONFIDENCE:.0%} "
+                "confidence; the threshold is fixed once the baseline has enough requests",
+                nums,
+            )
         return Verdict(
             label,
             INCONCLUSIVE,
-            "threshold not fixed yet (waiting for enough baseline requests, "
+            f"{what}: threshold not fixed yet (waiting for enough baseline requests, "
             "or the histogram has no finite bucket above baseline + tolerance)",
             nums,
         )
@@ -234,31 +286,52 @@ def judge_latency(
     x, n = round(x), round(n)
     if n == 0:
         return Verdict(label, NO_DATA, "no canary requests in the window", nums)
-    p0 = 1 - q
     p1 = min(p0 * (1 + detect), 0.999)
     upper, lower = sprt_bounds(alpha, 1 - power)
     llr = x * math.log(p1 / p0) + (n - x) * math.log((1 - p1) / (1 - p0))
+    za, zb = _z(1 - alpha), _z(power)
+    needed = ((za * math.sqrt(p0 * (1 - p0)) + zb * math.sqrt(p1 * (1 - p1))) / (p1 - p0)) ** 2
     nums.update(
         {
             "threshold": t,
             "baseline_quantile_at_start": baseline_q,
             "canary_over": [x, n],
             "canary_over_rate": x / n,
+            "allowed_over_rate": p0,
+            "needed_canary_n": int(math.ceil(needed)),
             "llr": round(llr, 4),
             "fail_at": round(upper, 4),
             "pass_at": round(lower, 4),
         }
     )
-    ms = lambda v: "n/a" if v is None else f"{v * 1000:.0f}ms"  # noqa: E731
     what = (
-        f"{x}/{n} canary requests ({x / n:.2%}) slower than {ms(t)} (baseline p{q * 100:g} {ms(baseline_q)} "
-        f"+ tolerance); canary p{q * 100:g} ~{ms(cq)} vs baseline ~{ms(bq_now)}"
+        f"canary {qn} ~{c_txt} vs baseline ~{b_txt}; {x:,}/{n:,} canary requests ({U.percent(x / n)}) slower than "
+        f"{U.value(t, 'seconds')} (baseline {qn} {U.value(baseline_q, 'seconds')} + tolerance; "
+        f"{U.percent(p0)} allowed)"
     )
     if llr >= upper:
-        return Verdict(label, FAIL, f"{what}: more than {p0:.1%} exceed it (sequential test, alpha {alpha:.2g})", nums)
-    if llr <= lower:
+        return Verdict(label, FAIL, f"{what}: more than {U.percent(p0)} exceed it (sequential test, alpha {alpha:.2g})",
+                       nums)
+    worse = _over(x, n, p0)
+    if llr <= lower and not worse:
         return Verdict(label, PASS, what, nums)
-    return Verdict(label, INCONCLUSIVE, f"{what}: not decided yet (llr {llr:.2f} in ({lower:.2f}, {upper:.2f}))", nums)
+    hint = f"; ~{nums['needed_canary_n']:,} canary requests needed to decide"
+    if worse:
+        return Verdict(
+            label,
+            WORSE,
+            f"{what}: more than {U.percent(p0)} exceed it at {CONFIDENCE:.0%} confidence, not yet a fail at alpha "
+            f"{alpha:.2g}{hint}",
+            nums,
+        )
+    return Verdict(
+        label, INCONCLUSIVE, f"{what}: not decided yet (llr {llr:.2f} in ({lower:.2f}, {upper:.2f})){hint}", nums
+    )
+
+
+def _over(x: int, n: int, p0: float) -> bool:
+    """More than p0 of n exceed, at CONFIDENCE (Clopper-Pearson lower bound)."""
+    return x > 0 and n > 0 and beta_ppf(1 - CONFIDENCE, x, n - x + 1) > p0
 
 
 # --- gauges --------------------------------------------------------------------------------------------
@@ -272,7 +345,9 @@ def judge_gauge(
     tolerance: float,
     alpha: float = 0.01,
     power: float = 0.8,
+    unit: str = "",
 ) -> Verdict:
+    """`unit`: bytes, seconds, ratio or '' (see units.unit_of), for the message only."""
     if not canary or len(canary) < 3:
         return Verdict(name, NO_DATA, "fewer than 3 canary samples in the window")
     if not baseline or len(baseline) < 3:
@@ -286,9 +361,13 @@ def judge_gauge(
         "canary_mean": mc,
         "baseline_mean": mb,
         "allowed_increase": allowed,
+        "tolerance": tolerance,
+        "unit": unit,
         "samples": [len(canary), len(baseline)],
     }
-    what = f"canary mean {mc:.4g} vs baseline {mb:.4g} (allowed +{tolerance:.0%})"
+    c_txt, b_txt = U.pair(mc, mb, unit)
+    rel = U.change(mc, mb)
+    what = f"canary {name} {c_txt} vs baseline {b_txt} ({rel + ', ' if rel else ''}tolerance +{U.percent(tolerance)})"
     if se == 0:
         return Verdict(name, FAIL if d > allowed else PASS, what, nums)
     df = (vc + vb) ** 2 / ((vc**2 / (len(canary) - 1)) + (vb**2 / (len(baseline) - 1)))
@@ -299,13 +378,23 @@ def judge_gauge(
         return Verdict(name, FAIL, f"{what}: increase above tolerance (Welch, alpha {alpha:.2g})", nums)
     if hi <= allowed:
         return Verdict(name, PASS, what, nums)
+    if d - t_ppf(CONFIDENCE, df) * se > allowed:
+        return Verdict(
+            name,
+            WORSE,
+            f"{what}: increase above tolerance at {CONFIDENCE:.0%} confidence, not yet a fail at alpha {alpha:.2g}",
+            nums,
+        )
     return Verdict(name, INCONCLUSIVE, f"{what}: not decided yet", nums)
 
 
 def stage_outcome(verdicts: list[Verdict]) -> str:
-    """fail if any criterion fails; pass only when every criterion passes; otherwise inconclusive."""
+    """fail if any criterion fails; else worse if any is worse; pass only when every criterion passes;
+    otherwise inconclusive."""
     if any(v.outcome == FAIL for v in verdicts):
         return FAIL
+    if any(v.outcome == WORSE for v in verdicts):
+        return WORSE
     if verdicts and all(v.outcome == PASS for v in verdicts):
         return PASS
     return INCONCLUSIVE

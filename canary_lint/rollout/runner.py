@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from canary_lint.rollout import EXIT_ERROR, EXIT_PROMOTED, EXIT_REFUSED, EXIT_ROLLED_BACK
 from canary_lint.rollout import judge as J
+from canary_lint.rollout.datatime import data_time
 from canary_lint.rollout.journal import Journal, Locked
 from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
 from canary_lint.rollout.plan import Plan, Step, fmt_duration, percent
 from canary_lint.rollout.routers import Route, Router, RouterError
+from canary_lint.rollout.units import unit_of
 
 _SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^{}]*)\}")  # a metric name and its label matchers
 
@@ -53,6 +55,7 @@ class Runner:
         log=None,
         clock=time.time,
         sleep=time.sleep,
+        view=None,
     ):
         self.plan = plan
         self.journal = journal
@@ -70,6 +73,7 @@ class Runner:
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.clock = clock
         self.sleep = sleep
+        self.view = view  # shows each look (canary_lint/rollout/live.py); None: one log line per look
         self.rollout: int | None = None
         self.stop_signal: str | None = None
         self.routes: list[Route] = [Route() for _ in self.routers]
@@ -371,10 +375,15 @@ class Runner:
             self.sleep(min(left, 0.2))
 
     def _pause(self, region: int, stage: int, step: Step) -> tuple[str, str]:
+        from canary_lint.rollout.stages import operator_commands
+
         self.journal.event(self.rollout, "paused", {"reason": step.reason}, region=region, stage=stage)
+        self.journal.update(self.rollout, state="paused")
+        cmds = operator_commands(self.plan.path)
         self.log(
-            f"[{self.plan.service}] paused{': ' + step.reason if step.reason else ''}; "
-            f"continue with `canary-lint rollout promote {self.plan.path}` or stop with `... abort`"
+            f"[{self.plan.service}] {self._where(region)}stage {stage + 1}/{len(self.plan.steps)} paused"
+            f"{': ' + step.reason if step.reason else ''}; continue with `{cmds['promote']}` or roll back with "
+            f"`{cmds['abort']}`"
         )
         while True:
             for cmd in self._wait(3600):
@@ -502,82 +511,39 @@ class Runner:
                         data = {"reason": reason, "dry_run": self.dry_run}
                         eid = self.journal.event(self.rollout, "rollback-intent", data, region=region)
                     self._decided = {"id": eid, "ts": time.time(), "region": region, "data": data}
-                    self.log(line)
+                    self._show(line, desc, step, look)
                     return "fail", reason
                 self.journal.event(self.rollout, "measurement", look, region=region, stage=stage)
-                self.log(line)
+                self._show(line, desc, step, look)
                 if outcome == J.PASS and elapsed >= step.hold_min:
                     self.log(f"[{self.plan.service}] {desc}: pass")
                     return "pass", ""
                 if elapsed >= step.hold_max:
                     open_ = [v for v in verdicts if v.outcome != J.PASS]
-                    why = f"{desc}: still inconclusive after {fmt_duration(elapsed)}: " + "; ".join(
+                    state_ = "worse than the tolerance" if outcome == J.WORSE else "still inconclusive"
+                    why = f"{desc}: {state_} after {fmt_duration(elapsed)}: " + "; ".join(
                         f"{v.criterion}: {v.message}" for v in open_
                     )
-                    if self.plan.on_inconclusive == "pause":
+                    if self.plan.on_inconclusive == "pause" and outcome != J.WORSE:
+                        if self.view is not None:
+                            self.view.end()
                         self.log(f"[{self.plan.service}] {why}")
                         return self._pause(region, stage, Step("pause", reason="inconclusive"))
                     return "fail", why
         finally:
             self.metrics.deadline = None
+            if self.view is not None:
+                self.view.end()
+
+    def _show(self, line: str, desc: str, step: Step, look: dict) -> None:
+        """One look: to the live view when there is one, else as one log line."""
+        if self.view is None:
+            self.log(line)
+        else:
+            self.view.look(desc, step, look)
 
     def _data_time(self, start: float, now: float, state: dict) -> tuple[float, tuple[str, str] | None]:
-        """(at, None) when both versions have new samples up to `at`, else (at, (event kind, why we hold)).
-
-        `at` is the latest sample time of the version scraped last; the look is judged there, and only if the
-        other version too has a sample after the previous look (or the stage start) at or before `at`: after a
-        Prometheus restart the first scrape of one version would otherwise be compared with the samples of
-        the other from before the outage."""
-        m = self.plan.metrics
-        versions = (m["canary"], m["stable"])
-        counters = self._counters()
-        if not counters:  # no request counter in the plan (gauges only): the look is judged at now
-            return now, None
-
-        def latest(v: str, when: float) -> float | None:
-            seen = [self.metrics.latest(f"{c}{{{self._sel(v)}}}", when) for c in counters]
-            return None if None in seen else min(seen)
-
-        times = {v: latest(v, now) for v in versions}
-        present = {v for v in versions if times[v] is not None}
-        gone = state["seen"] - present
-        state["seen"] |= present
-        if not present:
-            return now, ("metrics-stale", "no samples of either version")
-        if gone:
-            return now, ("metrics-stale", f"the series of {', '.join(sorted(gone))} went stale (its scrapes fail)")
-        # a version never seen this stage is judged as it is (a dead canary has no series at all)
-        at = min(min(times[v] for v in present), now)
-        # each version needs a sample after `since` at or before `at`: after the previous look, and after a
-        # Prometheus restart (the samples it replayed end at the stop, an outage ago)
-        since, why = max(start, state["last_at"] or start), "since the previous look"
-        if since == start:
-            why = "since the stage started"
-        boot = self.metrics.started()
-        if boot is not None and since < boot < at:
-            since, why = boot, f"since Prometheus restarted at {time.strftime('%H:%M:%S', time.localtime(boot))}"
-        behind = []
-        for v in sorted(present):
-            reach = times[v] if times[v] <= at else latest(v, at)
-            if reach is None or reach <= since:
-                behind.append(v)
-        if behind:
-            return at, ("metrics-stale", f"no new samples of {', '.join(behind)} {why} ({now - since:.1f}s ago)")
-        # counter resets in the window, against the previous look's count (None: a new window, count afresh)
-        before = state["resets"]
-        state["resets"] = {
-            v: sum(self.metrics.resets(f"{c}{{{self._sel(v)}}}", at - start, at) or 0 for c in counters)
-            for v in sorted(present)
-        }
-        state["last_at"] = at
-        reset = [v for v, n in state["resets"].items() if before is not None and n > before.get(v, 0)]
-        if reset:
-            return at, (
-                "counter-reset",
-                f"a counter of {', '.join(reset)} went back (a restarted process): the stage's window starts "
-                "again after it",
-            )
-        return at, None
+        return data_time(self.metrics, self.plan, self._counters(), self._sel, start, now, state)
 
     def _q(self, expr: str, version: str, window: float, region: int, route: str = "") -> str:
         return (
@@ -707,6 +673,7 @@ class Runner:
                         tolerance=percent(raw["max_increase"]),
                         alpha=alpha / looks,
                         power=power,
+                        unit=unit_of(raw["query"]),
                     )
                 )
                 if mixed and "$route" not in raw["query"]:
@@ -811,7 +778,9 @@ class Runner:
                     if t is not None:
                         state["thresholds"][key] = (t, bq)
             t, bq = state["thresholds"].get(key, (None, None))
-            out.append(J.judge_latency(c.name, q, t, cb, bb, detect=detect, alpha=alpha, power=power, baseline_q=bq))
+            early = J.threshold(bb, q, add=add, scale=scale)[0] if t is None and bb else None
+            out.append(J.judge_latency(c.name, q, t, cb, bb, detect=detect, alpha=alpha, power=power, baseline_q=bq,
+                                       provisional=early))
         return out
 
     def _gate_desc(self) -> str:

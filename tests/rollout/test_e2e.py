@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import browser
 import pytest
 import yaml
 from rollout_fakes import RED, git_release, report
@@ -247,6 +249,18 @@ def test_p99_regression_is_rolled_back_although_most_requests_are_faster(lab, tm
     assert "latency p99" in out.stderr
     assert nginx_route(lab) == Route(0)
     j = journal_of(plan)
+    # what a reviewer reads of it: the decision in seconds, a chart per criterion, routing with its latency
+    md = rollout("report", str(plan))
+    assert md.returncode == 0, md.stderr
+    decision = next(line for line in md.stdout.splitlines() if line.startswith("**Decision"))
+    assert re.search(r"latency p99: canary p99 \\~[\d.]+ m?s vs baseline \\~[\d.]+ m?s", decision), decision
+    assert md.stdout.count("xychart-beta") == 3  # traffic, errors, latency p99 of the one judged stage
+    assert re.search(r"\| \d\d:\d\d:\d\d \| rollback \| canary 0% \| [\d,]+ ms \|", md.stdout)
+    page = tmp_path / "report.html"
+    html = rollout("report", str(plan), "--format", "html", "--output", str(page))
+    assert html.returncode == 0, html.stderr
+    dom, console = browser.load(page, tmp_path)
+    assert console == [] and len(re.findall(r'<svg[^>]* class="chart"', dom)) == 3
     record("p99: 95% of requests faster, 5% 2 s slower (nginx)", expected="roll back on p99",
            observed="rolled back: latency p99", **figures(j, j.latest("shop").id))
 

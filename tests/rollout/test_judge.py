@@ -153,3 +153,49 @@ def test_stage_outcome():
     assert J.stage_outcome([p, i]) == J.INCONCLUSIVE
     assert J.stage_outcome([p, i, f]) == J.FAIL
     assert J.stage_outcome([]) == J.INCONCLUSIVE
+
+
+def test_a_canary_measurably_worse_is_never_called_inconclusive():
+    # +60% errors with a +10% tolerance and a 100% detect: the sequential test has not decided, but at 95%
+    # the rate ratio is above 1.1: "worse", with the numbers, not "inconclusive"
+    v = J.judge_ratio("errors", 128, 1600, 320, 6400, tolerance=0.1, detect=1.0, alpha=0.0017)
+    assert v.outcome == J.WORSE
+    assert "worse than the tolerance at 95% confidence" in v.message and "(+60%, tolerance +10%)" in v.message
+    assert v.numbers["rate_ratio_95"][0] > 1.1
+    for x_c, n_c, x_b, n_b in [(10, 1000, 100, 10000), (12, 1000, 100, 10000), (30, 1000, 100, 10000),
+                               (5, 100, 20, 1000), (40, 400, 200, 4000), (0, 1000, 3, 10000)]:
+        v = J.judge_ratio("e", x_c, n_c, x_b, n_b, tolerance=0.1, detect=1.0, alpha=0.0001)
+        lo, _ = J.rate_ratio_interval(x_c, n_c, x_b, n_b)
+        if lo is not None and lo > 1.1:
+            assert v.outcome in (J.FAIL, J.WORSE), (x_c, n_c, x_b, n_b, v.message)
+        else:
+            assert v.outcome != J.WORSE
+    assert J.stage_outcome([J.Verdict("a", J.PASS, ""), J.Verdict("b", J.WORSE, "")]) == J.WORSE
+
+
+def test_latency_and_gauge_say_worse_in_human_units():
+    canary = [(0.1, 900.0), (0.25, 930.0), (2.5, 1000.0), (math.inf, 1000.0)]
+    base = [(0.1, 9900.0), (0.25, 9990.0), (2.5, 10000.0), (math.inf, 10000.0)]
+    t, bq = J.threshold(base, 0.99, add=0.05)
+    early = J.judge_latency("latency", 0.99, None, canary, base, provisional=t)
+    assert early.outcome == J.WORSE and early.message.startswith("canary p99 ~2.2 s vs baseline ~0.10 s")
+    assert J.judge_latency("latency", 0.99, None, base, base, provisional=t).outcome == J.INCONCLUSIVE
+    v = J.judge_gauge("memory", [152e6, 151e6, 153e6], [107e6, 106e6, 108e6], tolerance=0.1, unit="bytes")
+    assert v.message.startswith("canary memory 152 MB vs baseline 107 MB (+42%, tolerance +10%)")
+    rng = random.Random(8)
+    worse = [rng.gauss(115, 8) for _ in range(30)]
+    same = [rng.gauss(100, 8) for _ in range(30)]
+    v = J.judge_gauge("memory", worse, same, tolerance=0.05, alpha=1e-6)
+    assert v.outcome in (J.WORSE, J.FAIL) and "inconclusive" not in v.message
+
+
+def test_units():
+    from canary_lint.rollout import units as U
+
+    assert U.pair(2.1, 0.11, "seconds") == ("2.1 s", "0.11 s")
+    assert U.pair(0.25, 0.02, "seconds") == ("250 ms", "20 ms")
+    assert U.pair(152e6, 107e6, "bytes") == ("152 MB", "107 MB")
+    assert U.percent(0.0123) == "1.2%" and U.change(152, 107) == "+42%"
+    assert U.unit_of('avg(process_resident_memory_bytes{version="$version"})') == "bytes"
+    assert U.unit_of("sum(rate(cpu_seconds_total{x=\"y\"}[1m]))") == "seconds"
+    assert U.unit_of('queue_depth{version="$version"}') == ""

@@ -38,8 +38,14 @@ def test_abort_a_paused_rollout(tmp_path):
     status = json.loads(_cli("status", str(plan), "--format", "json").stdout)
     assert status["state"] == "paused" and status["runner_pid"] == runner.pid
     assert status["step"] == "pause (waiting for the on-call)"
+    assert status["stage"] == 1 and status["stage_label"] == "stage 1/3 pause (waiting for the on-call)"
+    promote, abort = f"canary-lint rollout promote {plan}", f"canary-lint rollout abort {plan}"
+    assert status["paused"]["message"] == "waiting for the on-call" and status["paused"]["since"]
+    assert status["paused"]["promote"] == promote and status["paused"]["abort"] == abort
     text = _cli("status", str(plan)).stdout
     assert "paused" in text and f"runner pid {runner.pid}" in text
+    assert "paused: waiting for the on-call" in text
+    assert f"continue: {promote}" in text and f"roll back: {abort}" in text
     second = _cli(str(plan))
     assert second.returncode == 5 and "another rollout runner" in second.stderr
     out = _cli("abort", str(plan))

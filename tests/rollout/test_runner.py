@@ -282,3 +282,24 @@ def test_gauge_criterion_fails_a_memory_increase(tmp_path):
     assert result.state == "rolled-back"
     assert "memory" in result.reason and "increase above tolerance" in result.reason
     assert seen and all("$" not in q for q in seen)
+
+
+def test_a_stage_still_worse_at_its_maximum_hold_rolls_back_even_with_on_inconclusive_pause(tmp_path):
+    # errors +30% against a 10% tolerance (detect 100%): Wald's test alone accepts it (closer to +10% than to
+    # +100%), but with 260 canary errors against 800 it is measurably beyond the tolerance: never passed, and
+    # rolled back at the maximum hold as "worse", not paused as "inconclusive"
+    crit = [{"name": "errors", "kind": "ratio", "bad": 'errors{version="$version"}[$window]',
+             "total": 'requests{version="$version"}[$window]', "max_increase": "10%"}]
+    runner, router, metrics = _runner(tmp_path, p_canary=0.065, criteria=crit,
+                                judge={"alpha": 0.01, "interval": "0.05s", "on_inconclusive": "pause"},
+                                steps=[{"weight": 20, "hold": {"min": "0.1s", "max": "0.6s"}}, {"weight": 100}])
+    metrics.rps = 20000.0
+    result = runner.run()
+    assert result.state == "rolled-back", result.reason
+    assert "worse than the tolerance after" in result.reason and "inconclusive" not in result.reason
+    assert "paused" not in _kinds(runner)
+    assert router.route == Route()
+    looks = [v for e in runner.journal.events(runner.rollout, "measurement") for v in e["data"]["verdicts"]
+             if v["criterion"] == "errors"]
+    assert looks and all(v["outcome"] == "worse" for v in looks)
+    assert "not passed, although the sequential test alone would accept it" in looks[-1]["message"]
