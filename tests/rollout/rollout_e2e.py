@@ -201,6 +201,17 @@ def rollout(*args, timeout=150) -> subprocess.CompletedProcess:
     )
 
 
+def rollout_killed_at(plan: Path, transition: str, timeout=150) -> subprocess.CompletedProcess:
+    """Run the plan with the runner SIGKILLing itself right after journaling `transition` (kind[:n])."""
+    return subprocess.run(
+        [sys.executable, "-m", "canary_lint", "rollout", str(plan)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "CANARY_LINT_KILL_AFTER": transition},
+    )
+
+
 def journal_of(plan: Path) -> Journal:
     return Journal(plan.parent / ".canary-lint" / "rollout.sqlite")
 

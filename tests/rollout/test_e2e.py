@@ -27,6 +27,7 @@ from rollout_e2e import (
     lab_fixture,
     record,
     rollout,
+    rollout_killed_at,
     weight_shares,
     write_plan,
 )
@@ -230,17 +231,6 @@ def _wait_for(fn, timeout):
             return got
         time.sleep(0.1)
     raise AssertionError("condition not reached")
-
-
-def rollout_killed_at(plan: Path, transition: str, timeout=150) -> subprocess.CompletedProcess:
-    """Run the plan with the runner SIGKILLing itself right after journaling `transition` (kind[:n])."""
-    return subprocess.run(
-        [sys.executable, "-m", "canary_lint", "rollout", str(plan)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "CANARY_LINT_KILL_AFTER": transition},
-    )
 
 
 def test_runner_killed_mid_stage_then_resumed_from_the_journaled_start(lab, tmp_path):

@@ -1,5 +1,6 @@
 """End to end through real Envoy and Traefik: the routers change what real requests reach, a change the proxy
-refuses is put back, and `canary-lint rollout` promotes a healthy canary and rolls back a failing one.
+refuses is put back, and `canary-lint rollout` promotes a healthy canary, rolls back a failing one, and a
+rollback journaled by a runner killed before applying it is applied by the next command.
 
 One lab per module (rollout_e2e.Lab): Prometheus (1 s scrapes) watching the two demo versions and Envoy's own
 counters (`envoy_cluster_upstream_rq_total`, its cluster names relabelled to the scenario's versions), Envoy and
@@ -9,6 +10,7 @@ Traefik in front of the same stable and canary ports.
 from __future__ import annotations
 
 import http.client
+import signal
 import time
 
 import pytest
@@ -21,6 +23,7 @@ from rollout_e2e import (
     lab_fixture,
     record,
     rollout,
+    rollout_killed_at,
     weight_shares,
     write_plan,
 )
@@ -135,3 +138,24 @@ def test_doubled_error_rate_is_rolled_back(lab, tmp_path, proxy):
     j = journal_of(plan)
     record(f"doubled error rate, 5% -> 10% ({proxy})", expected="roll back on errors",
            observed="rolled back: errors", **figures(j, j.latest("shop").id))
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_runner_killed_after_deciding_a_rollback_then_status_applies_it(lab, tmp_path, proxy):
+    versions = lab.start(f"kill-rb-{proxy}", HEALTHY, {"error_rate": 0.10, "latency_ms": 20}, proxy=proxy)
+    plan = _plan(tmp_path, lab, versions, [{"weight": 20, "hold": HOLD}, {"weight": 100}], proxy)
+    out = rollout_killed_at(plan, "rollback-intent")
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    assert lab.router(proxy).current() == Route(20)  # decided, journaled, not applied
+    after = rollout("status", str(plan), "--format", "json")
+    assert after.returncode == 0, after.stderr
+    assert "was never applied" in after.stderr
+    assert lab.router(proxy).current() == Route(0)
+    j = journal_of(plan)
+    r = j.latest("shop")
+    assert r.state == "rolled-back" and "errors" in r.reason
+    done = j.events(r.id, "rollback-done")[0]["data"]
+    record(f"runner kill -9 after journaling a rollback ({proxy}), then `status`",
+           expected="`status` applies the journaled rollback first",
+           observed=f"canary kept 20% until `status`; applied {done['unapplied_for']:.1f}s after the decision",
+           **figures(j, r.id))
