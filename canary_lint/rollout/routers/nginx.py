@@ -18,13 +18,11 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import threading
-import urllib.request
 import uuid
 from pathlib import Path
 
-from canary_lint.rollout.routers import Route, Router, RouterError
+from canary_lint.rollout.routers import Route, Router, RouterError, files
 from canary_lint.rollout.routers.values import UPSTREAM, header, require, under
 
 STATUS = re.compile(r"[0-9.]{7,15}:[0-9]{1,5}")
@@ -87,7 +85,7 @@ class NginxRouter(Router):
     def _set(self, target: Route, previous: Route | None) -> None:
         self._generation = uuid.uuid4().hex[:12]
         text = self.render(target, self._generation)
-        old = self.include.read_text(encoding="utf-8") if self.include.exists() else None
+        old = files.read(self.include)
         try:
             self._write(text)
             # the listening sockets the old workers hold, read while `nginx -t` runs (/proc/net/tcp is slow to read)
@@ -149,31 +147,13 @@ class NginxRouter(Router):
         return pid if pid > 0 and Path(f"/proc/{pid}").exists() else None
 
     def _restore(self, old: str | None) -> None:
-        """Put back the file as it was before this step (none at all when there was none)."""
-        try:
-            if old is None:
-                self.include.unlink(missing_ok=True)
-            else:
-                self._write(old)
-        except OSError:
-            pass
+        files.restore(self.include, old)
 
     def _write(self, text: str) -> None:
-        self.include.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.include.parent, prefix=".canary-lint-", suffix=".conf")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.include)
+        files.write(self.include, text)
 
     def _status(self) -> dict:
-        try:
-            with urllib.request.urlopen(f"http://{self.status}/", timeout=1.0) as resp:
-                return json.loads(resp.read().decode())
-        except (OSError, ValueError) as exc:
-            raise RouterError(f"nginx status listener {self.status} did not answer: {exc}") from None
+        return files.get_json(f"http://{self.status}/", "nginx status listener")
 
     def current(self) -> Route:
         return Route.from_dict(self._status())

@@ -13,11 +13,13 @@ from pathlib import Path
 
 from canary_lint.rollout.routers import RouterError
 
-UPSTREAM = re.compile(
-    r"(?:[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63}){0,20}|\[[0-9A-Fa-f:.]{2,45}\]):[0-9]{1,5}"
-    r"|unix:/[A-Za-z0-9_./-]{1,200}"
-)
+_HOST = r"(?:[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63}){0,20}|\[[0-9A-Fa-f:.]{2,45}\])"
+HOST_PORT = re.compile(_HOST + r":[0-9]{1,5}")
+UPSTREAM = re.compile(HOST_PORT.pattern + r"|unix:/[A-Za-z0-9_./-]{1,200}")
 HAPROXY_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")  # a name a router gives its own objects (Traefik routers, Envoy routes)
+ENVOY_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")  # Envoy cluster and route configuration names
+DOMAIN = re.compile(r"\*|(?:\*\.)?" + _HOST + r"(?::[0-9]{1,5})?")  # an Envoy virtual host domain or a Host()
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,100}")
 HEADER_VALUE = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 ABS_PATH = re.compile(r"/[A-Za-z0-9_./@+-]{1,1000}")
@@ -36,7 +38,8 @@ def header(kind: str, pair: tuple[str, str]) -> tuple[str, str]:
     return pair
 
 
-def under(kind: str, key: str, path: str, directory: Path) -> Path:
+def under(kind: str, key: str, path: str, directory: Path, dir_key: str = "include_dir",
+          reader: str = "nginx includes it from") -> Path:
     """`path` resolved, refused unless it lies inside `directory` (symlinks resolved on both)."""
     target = Path(path)
     if not target.is_absolute():
@@ -44,8 +47,15 @@ def under(kind: str, key: str, path: str, directory: Path) -> Path:
     real, allowed = target.resolve(), directory.resolve()
     if allowed not in real.parents:
         raise RouterError(f"{kind} router: `{key}` {str(path)!r:.120} is not inside {allowed}; "
-                          f"set `include_dir` to the directory nginx includes it from")
+                          f"set `{dir_key}` to the directory {reader}")
     return real
+
+
+def names(kind: str, key: str, value, pattern: re.Pattern, what: str) -> list[str]:
+    """A non-empty list of values that each match `pattern` whole."""
+    if not isinstance(value, list) or not value:
+        raise RouterError(f"{kind} router: `{key}` must be a non-empty list, got {value!r:.80}")
+    return [require(kind, f"{key}[{i}]", v, pattern, what) for i, v in enumerate(value)]
 
 
 def placeholders(kind: str, key: str, template: str, allowed: frozenset[str]) -> None:
