@@ -30,7 +30,7 @@ from proof_v1 import compare, reflect_v1, run_statements, v1_statements  # noqa:
 RESULTS = HERE / "results.json"
 LOCK_ROWS = (10_000, 100_000)
 BLOCK_GROWTH_MS = 3.0
-TRIALS = 2
+TRIALS = 3
 DIALECT_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MariaDB"}
 # SQLite: v1 never waits for the file lock (each refused write is counted and retried); MariaDB: loopback, no TLS
 CONNECT_ARGS = {"sqlite": {"timeout": 10}, "mysql": {"ssl_disabled": True}, "postgresql": {}}
@@ -124,11 +124,14 @@ def lock_verdict(sizes: list[dict], dialect: str) -> bool:
     SQLite locks the whole database for every writing transaction, and the migration's own waits for v1's
     writes (its busy timeout) make its time no measure of the table: v1 was blocked when its writes were
     refused ("database is locked") while the migration ran on the larger table.
-    Each figure is the median of TRIALS runs."""
+    The figures shown are medians of TRIALS runs; the growth is judged on each size's least-disturbed trial
+    (the shortest wait: a busy machine only ever adds to a wait, on the small table as much as on the large
+    one, and a median of two noisy trials on a 5 ms wait decided the verdict by the machine's load)."""
     small, large = sizes[0], sizes[-1]
     if dialect == "sqlite":
         return large["v1_blocked_ms"] > 0
-    grew = large["v1_blocked_ms"] >= 2 * small["v1_blocked_ms"] + BLOCK_GROWTH_MS
+    least = [min(s.get("v1_blocked_ms_trials") or [s["v1_blocked_ms"]]) for s in (small, large)]
+    grew = least[1] >= 2 * least[0] + BLOCK_GROWTH_MS
     return grew and large["v1_blocked_ms"] >= 0.5 * large["migration_ms"]
 
 
