@@ -55,3 +55,23 @@ def test_every_example_of_a_proven_rule_is_run_or_says_why_not(observed):
     assert {c.ident for c in cases} <= ran
     assert all(reason for reason in not_run.values())
     assert len(observed["servers"]) == 3, f"servers tested: {observed['servers']}"
+
+
+def _size(rows, migration_ms, blocked_ms):
+    return {"rows": rows, "migration_ms": migration_ms, "v1_blocked_ms": blocked_ms}
+
+
+def test_a_stall_that_does_not_grow_with_the_migrations_work_is_not_a_lock():
+    from proof_run import lock_verdict
+    # MariaDB widening a VARCHAR in place, on a loaded CI machine: v1 stalled 5 ms on the larger table,
+    # but the migration itself took about as long on 100k rows as on 10k
+    assert not lock_verdict([_size(10_000, 5.8, 2.9), _size(100_000, 7.4, 5.2)], "mysql")
+    # the migration's time grew with the table, v1 did not wait for it
+    assert not lock_verdict([_size(10_000, 18.0, 5.1), _size(100_000, 98.0, 9.6)], "mysql")
+
+
+def test_a_wait_that_grows_with_the_migrations_work_is_a_lock():
+    from proof_run import lock_verdict
+    assert lock_verdict([_size(10_000, 2.3, 0.0), _size(100_000, 14.0, 13.8)], "postgresql")
+    assert lock_verdict([_size(10_000, 87.5, 86.2), _size(100_000, 694.0, 691.3)], "mysql")
+    assert not lock_verdict([_size(10_000, 2.3, 0.0), _size(100_000, 14.0, 2.0)], "postgresql")
