@@ -12,7 +12,9 @@ import hashlib
 import json
 from pathlib import Path
 
-VERSION = "2"
+from canary_lint.model import literal_text
+
+VERSION = "3"  # the key of cached verdicts: bumped when what is reported changes
 MAX_ERRORS = 3
 
 
@@ -93,7 +95,7 @@ def _run(data) -> list[tuple[str, str]]:
     for key in ("openapi", "swagger"):
         if key in data and not isinstance(data[key], str):
             return [(f"/{key}", f"`{key}` must be a version string such as \"3.1.0\", not {type(data[key]).__name__} "
-                                f"{str(data[key])[:40]!r} (quote it in YAML)")]
+                                f"{literal_text(data[key], 40)!r} (quote it in YAML)")]
     try:
         cls = get_validator_cls(data)
     except (ValidatorDetectError, KeyError, TypeError):
