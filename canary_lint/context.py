@@ -204,8 +204,9 @@ class ReleaseContext:
             end_column = column
         return Finding(
             rule=meta.code, name=meta.name, family=meta.family, severity=sev, path=printable(path), line=line,
-            column=column, end_line=end_line, end_column=end_column, message=printable(message), fix=fix,
-            operation=operation, pointer=pointer, subject=printable(subject), line_in_base=line_in_base,
+            column=column, end_line=end_line, end_column=end_column, message=printable(message),
+            fix=printable(fix) if fix else fix, operation=printable(operation) if operation else operation,
+            pointer=printable(pointer) if pointer else pointer, subject=printable(subject), line_in_base=line_in_base,
         )
 
     def file_error(self, path: str, message: str, line: int = 1, column: int = 1) -> None:
