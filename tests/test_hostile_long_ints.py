@@ -201,3 +201,13 @@ def test_config_with_a_long_int_is_one_line(tmp_path, value, said):
     proc = run_cli("check", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and said in proc.stderr and len(proc.stderr) < 400
+
+
+@pytest.mark.parametrize("command", [["check", "--baseline", "data.json", "."], ["comment", "--report", "data.json",
+                                                                                 "--repo", "a/b", "--pr", "1"]])
+def test_a_baseline_or_report_with_a_long_int_is_one_line(tmp_path, command):
+    write(tmp_path, {"app/main.py": "x = 1\n",
+                     "data.json": f'{{"tool": "canary-lint", "schema": 1, "findings": [{{"count": {DECIMAL}}}]}}'})
+    proc = run_cli(*command, cwd=tmp_path, env={"GITHUB_TOKEN": "unused"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "more than 4,300 digits" in proc.stderr
