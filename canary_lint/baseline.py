@@ -80,6 +80,8 @@ def load(path: str | Path) -> list[Entry]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"baseline file {where} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError:  # json reads integers with int(): past Python's 4,300-digit limit it raises
+        raise BaselineError(f"baseline file {where} holds an integer of more than 4,300 digits") from None
     return parse(data, where, text.splitlines())
 
 

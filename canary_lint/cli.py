@@ -82,6 +82,12 @@ def _read_source(path: str, root: Path | None = None) -> list[str] | None:
     return None if data is None else data.decode("utf-8", "replace").splitlines()
 
 
+def echo_notes(report) -> None:
+    """What the run could not do and how to get it (an optional dependency missing), one line each."""
+    for note in report.extra.get("notes", ()):
+        click.echo(f"canary-lint: {note}", err=True)
+
+
 def write_reports(report, formats: tuple[str, ...], output: str | None, color_choice: str,
                   read_source=None) -> None:
     """Render each `FMT` or `FMT:PATH`; a bare format goes to --output or stdout."""
@@ -201,6 +207,7 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
         for line in report.extra.get("serving", ["serving code: no app rule ran (no Python files judged)"]):
             click.echo(f"canary-lint: {line}", err=True)
     write_reports(report, formats, output, color)
+    echo_notes(report)
     if cfg.base is None and report.extra.get("migration_files"):
         click.echo(NO_BASE_HINT, err=True)
     if report.files == 0:

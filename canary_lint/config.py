@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from canary_lint.model import Severity
+from canary_lint.model import Severity, literal_repr, literal_text
 
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "build", "dist",
@@ -84,7 +84,7 @@ def _str_list(where: str, key: str, value) -> tuple[str, ...]:
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"{where}: `{key}` must be a list of strings, got {value!r}")
+    raise ConfigError(f"{where}: `{key}` must be a list of strings, got {literal_repr(value, 80)}")
 
 
 def _parse(table: dict, where: str, source: str | None, root: Path) -> Config:
@@ -110,7 +110,7 @@ def _parse(table: dict, where: str, source: str | None, root: Path) -> Config:
                 if rule_key not in reg:
                     raise ConfigError(f"{where}: `severity` names unknown rule {rule_key!r}")
                 try:
-                    sev[reg.get(rule_key).code] = Severity.parse(str(level))
+                    sev[reg.get(rule_key).code] = Severity.parse(literal_text(level, 80))
                 except ValueError as exc:
                     raise ConfigError(f"{where}: `severity.{rule_key}`: {exc}") from None
             kw["severity"] = sev
@@ -120,19 +120,19 @@ def _parse(table: dict, where: str, source: str | None, root: Path) -> Config:
             kw["base"] = value
         elif key == "fail_on":
             if value not in ("error", "warning"):
-                raise ConfigError(f"{where}: `fail-on` must be \"error\" or \"warning\", got {value!r}")
+                raise ConfigError(f"{where}: `fail-on` must be \"error\" or \"warning\", got {literal_repr(value, 80)}")
             kw["fail_on"] = Severity(value)
         elif key == "fail_on_existing":
             if not isinstance(value, bool):
-                raise ConfigError(f"{where}: `fail-on-existing` must be true or false, got {value!r}")
+                raise ConfigError(f"{where}: `fail-on-existing` must be true or false, got {literal_repr(value, 80)}")
             kw["fail_on_existing"] = value
         elif key == "dialect":
             if value not in DIALECTS:
-                raise ConfigError(f"{where}: `dialect` must be one of {', '.join(DIALECTS)}, got {value!r}")
+                raise ConfigError(f"{where}: `dialect` must be one of {', '.join(DIALECTS)}, got {literal_repr(value, 80)}")
             kw["dialect"] = value
         elif key == "postgres_version":
             if not isinstance(value, int) or isinstance(value, bool) or not 9 <= value <= 30:
-                raise ConfigError(f"{where}: `postgres-version` must be a major version number like 16, got {value!r}")
+                raise ConfigError(f"{where}: `postgres-version` must be a major version number like 16, got {literal_repr(value, 80)}")
             kw["postgres_version"] = value
         elif key in FAMILY_TABLES:
             if not isinstance(value, dict):
@@ -155,6 +155,8 @@ def load_file(path: Path) -> Config:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except ValueError:  # tomllib reads decimal integers with int(): past Python's 4,300-digit limit it raises
+        raise ConfigError(f"{path}: invalid TOML: an integer of more than 4,300 digits") from None
     if path.name == "pyproject.toml":
         table = data.get("tool", {}).get("canary-lint", {})
         where = f"{path} [tool.canary-lint]"

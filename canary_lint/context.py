@@ -57,6 +57,7 @@ class ReleaseContext:
     errors: list[FileError] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
     meta_findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line each for stderr: what the run could not do, and why
     crashed: bool = False
 
     # ---- the head tree -------------------------------------------------------------------------
@@ -204,9 +205,16 @@ class ReleaseContext:
             end_column = column
         return Finding(
             rule=meta.code, name=meta.name, family=meta.family, severity=sev, path=printable(path), line=line,
-            column=column, end_line=end_line, end_column=end_column, message=printable(message), fix=fix,
-            operation=operation, pointer=pointer, subject=printable(subject), line_in_base=line_in_base,
+            column=column, end_line=end_line, end_column=end_column, message=printable(message),
+            fix=printable(fix) if fix else fix, operation=printable(operation) if operation else operation,
+            pointer=printable(pointer) if pointer else pointer, subject=printable(subject), line_in_base=line_in_base,
         )
+
+    def note(self, text: str) -> None:
+        """A line the CLI prints on stderr once (`canary-lint: TEXT`): an optional part that did not run."""
+        text = printable(text)
+        if self.shared is None and text not in self.notes:  # v1's run (`shared` set) repeats the head's
+            self.notes.append(text)
 
     def file_error(self, path: str, message: str, line: int = 1, column: int = 1) -> None:
         """Record that `path` could not be read/decoded/parsed: a CL001 finding and a JSON `errors` entry."""

@@ -154,7 +154,7 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
         findings = existing.mark(findings, existing.v1_counts(paths, config, ctx.base, cwd, shared=ctx))
     ctx.close()
     migrations = len(ctx.files_of("alembic", "django", "sql_migration"))
-    extra = {"migration_files": migrations}
+    extra = {"migration_files": migrations, "notes": list(ctx.notes)}
     if ("serving",) in ctx._cache:
         extra["serving"] = ctx._cache[("serving",)].describe()
     return Report(

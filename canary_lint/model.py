@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -22,6 +23,86 @@ def printable(text: str) -> str:
             return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         except UnicodeEncodeError:  # a lone surrogate from a string literal ('\ud800'), not from a file name
             return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# ---- values read from user input, printed ------------------------------------------------------------------
+# Python refuses to turn an int of more than `sys.get_int_max_str_digits()` (4,300) decimal digits into text
+# (ValueError), and to read one from decimal text. A hex literal (`0x` + 5,000 `f`) or a YAML `0x…` number
+# is such an int, so every literal value from user input is printed through `literal_text`/`literal_repr`,
+# and every decimal number text from user input is read through `number`.
+
+
+class _Hex(str):
+    """An int too long for decimal, as its hex text; repr() shows it unquoted, like the int it stands for."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _decimal_ok(n: int) -> bool:
+    limit = sys.get_int_max_str_digits()
+    return limit == 0 or n.bit_length() * 0.30103 < limit - 2  # 0.30103: log10(2); conservative by 2 digits
+
+
+def hex_long_ints(value, depth: int = 0):
+    """`value` with each int too long for decimal replaced by its hex text (exact: linear to print)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if _decimal_ok(value) else _Hex(hex(value))
+    if depth > 64:
+        return _Hex("…")
+    if isinstance(value, dict):
+        return {hex_long_ints(k, depth + 1): hex_long_ints(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [hex_long_ints(v, depth + 1) for v in value]
+        return items if isinstance(value, list) else tuple(items) if isinstance(value, tuple) else set(items)
+    return value
+
+
+def _shown(value, convert, limit: int | None) -> str:
+    try:
+        text = convert(value)
+    except ValueError:  # an int past the decimal limit, alone or inside a container
+        text = convert(hex_long_ints(value))
+    except RecursionError:
+        text = "…"
+    if limit is not None and len(text) > limit:  # both ends, so two long values still read apart
+        head = (limit - 1) * 2 // 3
+        text = text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+    return text
+
+
+def literal_text(value, limit: int | None = None) -> str:
+    """`str(value)` for a value read from user input (a Python literal, a YAML/JSON/TOML scalar, a container of
+    them) that never raises: an int past the decimal limit is written in hex (exact, so it still compares
+    and hashes as the same value). With `limit`, at most that many characters: both ends, "…" between."""
+    return _shown(value, str, limit)
+
+
+def literal_repr(value, limit: int | None = None) -> str:
+    """`repr(value)` with the guarantees of `literal_text`."""
+    return _shown(value, repr, limit)
+
+
+def literal_json(value, **kwargs) -> str:
+    """`json.dumps(value, **kwargs)` for user data, with an int past the decimal limit as its hex text."""
+    import json
+
+    try:
+        return json.dumps(value, **kwargs)
+    except ValueError:
+        return json.dumps(hex_long_ints(value), **kwargs)
+
+
+def number(text: str) -> int | float:
+    """A decimal integer's text from user input (JSON, YAML, SQL) as a number: the int, or past Python's
+    4,300-digit limit the float that readers parsing numbers as doubles (JavaScript's JSON.parse) see, which is
+    linear to compute where the exact int is quadratic. Raises ValueError for text that is not a number."""
+    try:
+        return int(text)
+    except ValueError:
+        if text.strip().lstrip("+-").isdigit():
+            return float(text)
+        raise
 
 
 class Severity(str, Enum):

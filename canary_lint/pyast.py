@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import copy
+
+from canary_lint.model import hex_long_ints
 
 
 def dotted(node: ast.AST) -> str | None:
@@ -45,3 +48,19 @@ def source_of(node: ast.AST, limit: int | None = 60) -> str:
         return "…"
     return text if limit is None else text[:limit]
 
+
+
+def dump_of(node: ast.AST) -> str:
+    """`ast.dump(node)`, to compare two expressions, for any node the parser gives: an int constant past
+    Python's 4,300-digit printing limit is dumped as its hex text, a nesting deeper than `ast.dump`'s recursion
+    as "…"."""
+    try:
+        return ast.dump(node)
+    except ValueError:
+        node = copy.deepcopy(node)
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Constant):
+                sub.value = hex_long_ints(sub.value)
+        return ast.dump(node)
+    except (RecursionError, MemoryError):
+        return "…"

@@ -11,6 +11,7 @@ keeps lines, the deploy reader keeps columns); `load` builds plain Python values
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_BYTES = 16 * 1024 * 1024
 MAX_NODES = 5_000_000
@@ -36,10 +37,27 @@ class YamlError(ValueError):
         self.line = line
 
 
+@lru_cache(maxsize=1)
 def _loader():
+    """libyaml's safe loader, reading a decimal integer past Python's 4,300-digit limit as JSON does
+    (`model.number`: a float) instead of failing the whole document."""
     import yaml
 
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):
+        pass
+
+    def construct_int(loader, node):
+        try:
+            return base.construct_yaml_int(loader, node)
+        except ValueError:
+            from canary_lint.model import number
+
+            return number(loader.construct_scalar(node).replace("_", ""))
+
+    Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
+    return Loader
 
 
 def compose(text: str, limits: Limits = DEFAULT):

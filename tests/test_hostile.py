@@ -193,3 +193,9 @@ def test_any_lone_surrogate_prints():
     assert printable("m\udcff.py") == "m\\xff.py"  # a file name's undecodable byte
     assert printable("x\ud800y") == "x\\ud800y"  # a string literal's lone surrogate
 
+
+
+def test_a_lone_surrogate_in_a_name_reaches_every_field_of_the_report_printable(tmp_path):
+    code, report, _ = check_json(write(tmp_path, revision("    op.drop_table('\\ud800')")))
+    drops = [f for f in report["findings"] if f["rule"] == "CLM102"]
+    assert code == 1 and drops and "\\ud800" in drops[0]["fix"], report["findings"]  # the fix names it too

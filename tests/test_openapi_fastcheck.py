@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 
 import pytest
 
@@ -95,3 +98,46 @@ def test_messages_name_the_deepest_cause():
 def test_versions_without_a_bundled_schema_fall_back():
     assert fastcheck.check({"swagger": "2.0"}) is None
     assert fastcheck.check({"openapi": "4.0.0"}) is None
+
+
+@pytest.mark.parametrize("folder", ["v3.0", "v3.1", "v3.2"])
+def test_the_shipped_schemas_are_the_ones_openapi_spec_validator_ships(folder):
+    from importlib import resources
+
+    ours = resources.files("canary_lint.openapi").joinpath(f"schemas/{folder}/schema.json").read_bytes()
+    theirs = resources.files("openapi_spec_validator").joinpath(f"resources/schemas/{folder}/schema.json").read_bytes()
+    assert ours == theirs
+
+
+WITHOUT_OSV = """import sys
+sys.modules["openapi_spec_validator"] = None  # as in `pip install canary-lint` without the swagger extra
+from canary_lint.cli import main
+sys.argv = ["canary-lint", *sys.argv[1:]]
+main()
+"""
+SWAGGER = "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n"
+
+
+def test_without_openapi_spec_validator_openapi_3_is_validated_and_swagger_2_says_what_to_install(tmp_path):
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "openapi.yaml").write_text(  # info without a version: invalid
+        "openapi: 3.0.3\ninfo: {title: t}\npaths: {}\n")
+    (tmp_path / "legacy").mkdir()
+    (tmp_path / "legacy" / "swagger.yaml").write_text(SWAGGER)
+    script = tmp_path / "without_osv.py"
+    script.write_text(WITHOUT_OSV)
+    proc = subprocess.run([sys.executable, str(script), "check", "--format", "json", "--color", "never", "."],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    found = [(f["rule"], f["path"]) for f in json.loads(proc.stdout)["findings"]]
+    assert found == [("CLA190", "api/openapi.yaml")], found
+    notes = [line for line in proc.stderr.splitlines() if "swagger.yaml" in line]
+    assert notes == ["canary-lint: legacy/swagger.yaml is Swagger 2.0, validated (CLA190) by openapi-spec-validator, "
+                     "which is not installed: pip install 'canary-lint[swagger]' (the comparison with v1 ran)"]
+    bad_swagger = SWAGGER.replace("version: '1'", "x: 1")
+    (tmp_path / "legacy" / "swagger.yaml").write_text(bad_swagger)  # with it installed: CLA190 as before
+    proc = subprocess.run([sys.executable, "-m", "canary_lint", "check", "--format", "json", "."], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert ("CLA190", "legacy/swagger.yaml") in [(f["rule"], f["path"]) for f in
+                                                 json.loads(proc.stdout)["findings"]]
+    assert "not installed" not in proc.stderr

@@ -8,6 +8,7 @@ from dataclasses import replace
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.alembic_values import BIND, CONTEXT, UNKNOWN, _dotted, _known, _Marker
 from canary_lint.migrations.ops import ColumnSpec, Op, not_null_column
+from canary_lint.model import literal_text
 from canary_lint.resolver import OneOf
 
 HARMLESS_OPS = {
@@ -252,7 +253,7 @@ class OpCalls:
         if isinstance(v, str):
             return "'" + v.replace("'", "''") + "'"
         if isinstance(v, (int, float)):
-            return str(v)
+            return literal_text(v)
         if isinstance(node, ast.Call):
             d = _dotted(node.func)
             if ".func." in f".{d}" or d.startswith("func."):
@@ -284,12 +285,12 @@ class OpCalls:
         sql = SA_TYPES.get(base.upper(), base.upper())
         if sql == "VARCHAR" or sql == "CHAR":
             n = args[0] if args and isinstance(args[0], int) else kw.get("length")
-            return f"{sql}({n})" if isinstance(n, int) else sql
+            return f"{sql}({literal_text(n)})" if isinstance(n, int) else sql
         if sql == "NUMERIC":
             p = args[0] if args and isinstance(args[0], int) else kw.get("precision")
             s = args[1] if len(args) > 1 and isinstance(args[1], int) else kw.get("scale")
             if isinstance(p, int):
-                return f"NUMERIC({p},{s if isinstance(s, int) else 0})"
+                return f"NUMERIC({literal_text(p)},{literal_text(s) if isinstance(s, int) else 0})"
             return "NUMERIC"
         if sql == "TIMESTAMP" and kw.get("timezone") is True:
             return "TIMESTAMP WITH TIME ZONE"

@@ -21,6 +21,7 @@ from canary_lint.migrations import ops as K
 from canary_lint.migrations.alembic_ops import OpCalls
 from canary_lint.migrations.alembic_values import BIND, CONTEXT, OP, UNKNOWN, _dotted, _lit, _Marker, _span
 from canary_lint.migrations.ops import Migration, Op
+from canary_lint.model import literal_text
 from canary_lint.resolver import ORIGIN, SCOPE, Bound, Budget, Evaluator, ModuleScope, Project
 
 DATA_SESSION_METHODS = {"add", "add_all", "merge", "bulk_save_objects", "bulk_insert_mappings",
@@ -62,13 +63,13 @@ class Reader(OpCalls, Evaluator):
             return None
         down = self.consts.get("down_revision", None)
         if isinstance(down, (list, tuple)):
-            down_t = tuple(str(d) for d in down if d is not None)
+            down_t = tuple(literal_text(d) for d in down if d is not None)
         elif down is None or down is UNKNOWN:
             down_t = ()
         else:
-            down_t = (str(down),)
+            down_t = (literal_text(down),)
         deps = self.consts.get("depends_on", None)
-        deps = (deps,) if isinstance(deps, str) else tuple(str(d) for d in deps if d) if isinstance(deps, (list, tuple)) else ()
+        deps = (deps,) if isinstance(deps, str) else tuple(literal_text(d) for d in deps if d) if isinstance(deps, (list, tuple)) else ()
         upgrade = self.funcs["upgrade"]
         try:
             params = {a.arg for a in upgrade.args.posonlyargs + upgrade.args.args + upgrade.args.kwonlyargs}
@@ -81,7 +82,7 @@ class Reader(OpCalls, Evaluator):
             last = self.ops[-1].line if self.ops else upgrade.lineno
             self.ops.append(Op(K.DYNAMIC, line=last, end_line=last, stopped=True,
                                detail=f"upgrade() was read only up to line {last}: the reader stopped at {bound}"))
-        return Migration(self.path, "alembic", "alembic", str(rev) if rev is not UNKNOWN else None, down_t, self.ops,
+        return Migration(self.path, "alembic", "alembic", literal_text(rev) if rev is not UNKNOWN else None, down_t, self.ops,
                          dialect=self.dialect, depends=deps,
                          revision_line=self.rev_line)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from canary_lint.pyast import call_name
+from canary_lint.model import literal_text
+from canary_lint.pyast import call_name, dump_of
 
 # Python-side attributes: changing them never touches the database
 PYTHON_ONLY = frozenset({
@@ -87,7 +88,7 @@ def _sql_default(node: ast.AST) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return str(value)
+        return literal_text(value)
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     if isinstance(node, ast.Call):
@@ -146,7 +147,7 @@ def field_info(name: str, call: ast.AST, dialect: str) -> Field | None:
     if isinstance(lit.get("db_column"), str):
         f.column = lit["db_column"]
     f.type = _type(kind, call, lit, types, dialect)
-    relevant = sorted((k, ast.dump(v)) for k, v in kwargs.items() if k not in PYTHON_ONLY and k != "to")
+    relevant = sorted((k, dump_of(v)) for k, v in kwargs.items() if k not in PYTHON_ONLY and k != "to")
     f.signature = f"{kind}|{f.target}|{relevant}"
     return f
 
@@ -155,12 +156,12 @@ def _type(kind: str, call: ast.Call, lit: dict, types: dict, dialect: str) -> st
     if kind in CHAR_FIELDS:
         n = lit.get("max_length", CHAR_FIELDS[kind])
         if isinstance(n, int) and not isinstance(n, bool):
-            return f"VARCHAR({n})"
+            return f"VARCHAR({literal_text(n)})"
         return "VARCHAR" if dialect != "mysql" else None
     if kind == "DecimalField":
         digits, places = lit.get("max_digits"), lit.get("decimal_places")
         if isinstance(digits, int) and isinstance(places, int):
-            return f"NUMERIC({digits},{places})"
+            return f"NUMERIC({literal_text(digits)},{literal_text(places)})"
         return "NUMERIC"
     if kind == "ArrayField":
         base = call.args[0] if call.args else None

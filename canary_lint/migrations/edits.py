@@ -13,6 +13,7 @@ import re
 
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.ops import Migration, Op
+from canary_lint.model import literal_text
 
 # what an operation does, not where it is written or how the reader saw it
 _PLACE = frozenset({"line", "column_no", "end_line", "end_column", "in_transaction", "tx", "sql"})
@@ -88,7 +89,7 @@ def _show(v) -> str:
         return "none"
     if isinstance(v, tuple):
         return "(" + ", ".join(_show(x) for x in v) + ")"
-    return str(v)
+    return literal_text(v)
 
 
 def first_difference(base_ops: list, head_ops: list) -> tuple[int, Op | None, Op | None] | None:

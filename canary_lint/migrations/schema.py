@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.ops import ColumnSpec, Op
+from canary_lint.model import number
 
 
 class Table:
@@ -158,7 +159,7 @@ def _parse(t: str):
     m = _T.match(t)
     if not m:
         return t, None, None
-    return m.group(1).strip(), int(m.group(2)) if m.group(2) else None, int(m.group(3)) if m.group(3) else None
+    return m.group(1).strip(), number(m.group(2)) if m.group(2) else None, number(m.group(3)) if m.group(3) else None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from canary_lint.config import ConfigError, check_keys
+from canary_lint.model import literal_repr
 
 KEYS = {"lock-severity": ("warning", "error")}
 
@@ -15,4 +16,4 @@ def validate(table: dict, where: str) -> None:
     for key, value in table.items():
         allowed = KEYS[key]
         if value not in allowed:
-            raise ConfigError(f"{where}: `{key}` must be one of {', '.join(allowed)}, got {value!r}")
+            raise ConfigError(f"{where}: `{key}` must be one of {', '.join(allowed)}, got {literal_repr(value, 80)}")

@@ -91,9 +91,12 @@ def compare_specs(ctx, base, head, *, validate: bool = True, cache_dir: Path | N
     if head is not None:
         head.check_refs()
     if head is not None and validate:
-        from canary_lint.openapi.validate import validate as run_validation
+        from canary_lint.openapi.validate import SWAGGER_NEEDS, validate as run_validation
 
-        for pointer, reason in run_validation(head.root.data, head_text or "", cache_dir):
+        errors = run_validation(head.root.data, head_text or "", cache_dir)
+        if errors is None:
+            ctx.note(f"{head.display(head.root.path)} {SWAGGER_NEEDS}")
+        for pointer, reason in errors or ():
             findings.append(ctx.finding(
                 "CLA190", head.display(head.root.path), head.root.line_of(pointer), subject=f"{pointer}:{reason[:60]}",
                 pointer=pointer or None,

@@ -74,7 +74,7 @@ def diff_files(base_path: str, head_path: str, *, validate: bool = True, config=
     findings.extend(ctx.meta_findings)
     unique = {(f.rule, f.path, f.line, f.column, f.message): f for f in findings}
     return Report(findings=tuple(sorted(unique.values(), key=lambda f: f.sort_key)), errors=tuple(ctx.errors),
-                  files=2, tool_version=__version__, internal_error=ctx.crashed)
+                  files=2, tool_version=__version__, internal_error=ctx.crashed, extra={"notes": list(ctx.notes)})
 
 
 @click.command("openapi-diff")
@@ -84,12 +84,12 @@ def diff_files(base_path: str, head_path: str, *, validate: bool = True, config=
               help="text, json, sarif, github, gitlab, junit, markdown; repeat with FMT:PATH for several reports.")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True)
-@click.option("--no-validate", is_flag=True, help="Skip openapi-spec-validator on HEAD_SPEC.")
+@click.option("--no-validate", is_flag=True, help="Skip the validation of HEAD_SPEC (CLA190).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
 @click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
 def openapi_diff(base_spec, head_spec, formats, output, fail_on, no_validate, exit_zero, color):
     """Compare two OpenAPI specs: what breaks a client of BASE_SPEC (v1) when HEAD_SPEC (v2) answers."""
-    from canary_lint.cli import UsageFailure, exit_code, write_reports
+    from canary_lint.cli import UsageFailure, echo_notes, exit_code, write_reports
     from canary_lint.formatters.text import summary_line
     from canary_lint.model import Severity
 
@@ -98,5 +98,6 @@ def openapi_diff(base_spec, head_spec, formats, output, fail_on, no_validate, ex
             raise UsageFailure(f"path does not exist: {p}")
     report = diff_files(base_spec, head_spec, validate=not no_validate)
     write_reports(report, formats, output, color)
+    echo_notes(report)
     click.echo(summary_line(report), err=True)
     return 0 if exit_zero and not report.internal_error else exit_code(report, Severity(fail_on))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from canary_lint.model import literal_repr, literal_text
 from canary_lint.openapi import ops as ops_mod
 from canary_lint.openapi.refs import Loc, Spec
 from canary_lint.openapi.schema import REQ, RESP, Change, Differ
@@ -150,8 +151,8 @@ class SpecDiff:
                 bf = self.differ.flat("base", (bp.schema,))
                 hf = self.differ.flat("head", (hp.schema,))
                 if not bp.required and bf.has_default and bf.default != hf.default:
-                    now = f"changed from {bf.default!r} to {hf.default!r}" if hf.has_default else \
-                        f"{bf.default!r} was removed"
+                    now = f"changed from {literal_repr(bf.default, 60)} to {literal_repr(hf.default, 60)}" if hf.has_default \
+                        else f"{literal_repr(bf.default, 60)} was removed"
                     self.add("CLA115", "head", hf.loc, f"{h.label}: {what} default {now}; v1 clients that omit it "
                              "now get different behaviour", h, f"{h.label}:param:{key}:default")
             if (bp.style, bp.explode) != (hp.style, hp.explode):
@@ -258,7 +259,7 @@ def _alternatives(security) -> list[dict]:
     for alt in security:
         if isinstance(alt, dict):
             # scopes are strings; anything else (CLA190 reports it) is compared by its text, never hashed raw
-            out.append({str(k): frozenset(str(x) for x in v if not isinstance(x, (dict, list)))
+            out.append({literal_text(k): frozenset(literal_text(x) for x in v if not isinstance(x, (dict, list)))
                         if isinstance(v, list) else frozenset() for k, v in alt.items()})
     return out or [{}]
 

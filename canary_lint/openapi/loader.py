@@ -13,6 +13,8 @@ import bisect
 import json
 import re
 
+from canary_lint.model import literal_text, number
+
 MAX_YAML_BYTES = 16 * 1024 * 1024
 
 
@@ -37,7 +39,7 @@ def unescape(token: str) -> str:
 
 
 def escape(token) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
+    return literal_text(token).replace("~", "~0").replace("/", "~1")
 
 
 def split_pointer(pointer: str) -> list[str]:
@@ -249,7 +251,7 @@ def load(path: str, text: str, max_yaml_bytes: int = MAX_YAML_BYTES) -> Document
     """Parse `text`; raises LoadError with a line for invalid input, an alias bomb or an oversized YAML."""
     if looks_json(path, text):
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_int=number)
         except json.JSONDecodeError as exc:
             if path.lower().endswith(".json"):
                 raise LoadError(f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
@@ -300,6 +302,11 @@ class _Builder:
                     value = self._scalar.construct_object(node)
                 except Exception:  # noqa: BLE001 - an odd scalar stays its text
                     value = node.value
+                    if tag == "tag:yaml.org,2002:int":  # decimal digits past Python's limit: as JSON reads them
+                        try:
+                            value = number(value.replace("_", ""))
+                        except ValueError:
+                            pass
             self._done[key] = value
             return value
         if node.id == "sequence":
@@ -329,7 +336,7 @@ class _Builder:
             k = self._value(k_node, depth + 1)
             if isinstance(k, bool):
                 k = str(k).lower()
-            k = str(k) if not isinstance(k, str) else k
+            k = literal_text(k) if not isinstance(k, str) else k
             out[k] = self._value(v_node, depth + 1)
             out.lines[k] = k_node.start_mark.line + 1
         return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from canary_lint.model import literal_text
 from canary_lint.openapi.refs import Loc, Spec
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -104,7 +105,7 @@ def operations(spec: Spec) -> dict[tuple, Operation]:
             op = Operation(method, path, op_loc)
             ign = op_node.get("x-canary-lint-ignore")
             if isinstance(ign, list):
-                op.ignore = frozenset(str(x) for x in ign)
+                op.ignore = frozenset(literal_text(x) for x in ign)
             params: list[Loc] = [item_loc.child("parameters", i) for i in range(len(shared))]
             own = op_node.get("parameters") if isinstance(op_node.get("parameters"), list) else []
             params += [op_loc.child("parameters", i) for i in range(len(own))]

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
+from canary_lint.model import literal_text
 from canary_lint.openapi.loader import Document, LoadError, escape, load
 
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -91,6 +92,9 @@ class Spec:
 
     def target(self, loc: Loc, ref: str) -> Loc | None:
         """The value `ref` (written in `loc.doc`) names, or None after recording why it cannot be used."""
+        if not isinstance(ref, str):  # a mapping, a list, a number: nothing to follow (and no cache key)
+            self._problem(loc, literal_text(ref, 80), f"$ref is a {_json_type(ref)}, not a string")
+            return None
         key = (loc.doc, ref)
         if key in self._cache:
             return self._cache[key]
@@ -99,9 +103,6 @@ class Spec:
         return result
 
     def _target(self, loc: Loc, ref: str) -> Loc | None:
-        if not isinstance(ref, str):
-            self._problem(loc, str(ref), "$ref is not a string")
-            return None
         file_part, _, fragment = ref.partition("#")
         if file_part:
             if SCHEME.match(file_part) or file_part.startswith("//"):
@@ -190,3 +191,13 @@ class Spec:
 
     def is_opaque(self, loc: Loc) -> bool:
         return isinstance(loc.node, dict) and "$ref" in loc.node
+
+
+def _json_type(value) -> str:
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, bool) or value is None:
+        return "boolean" if value is not None else "null"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__

@@ -15,9 +15,9 @@ a change names it (`tags<contains>`, `point[0]`, `<then>.amount`, `<when card is
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 
+from canary_lint.model import literal_json, literal_text
 from canary_lint.openapi.refs import Loc, Spec
 
 REQ, RESP = "request", "response"
@@ -85,7 +85,7 @@ def _types_of(node: dict, spec: Spec) -> tuple[frozenset | None, bool]:
     t = node.get("type")
     nullable = bool(node.get("nullable")) or bool(node.get("x-nullable"))
     if isinstance(t, list):
-        types = {str(x) for x in t}
+        types = {literal_text(x) for x in t}
     elif isinstance(t, str):
         types = {t}
     else:
@@ -197,7 +197,7 @@ class Differ:
                     f.types = frozenset()
                 continue
             if "$ref" in node:
-                opaque.append(str(node["$ref"]))
+                opaque.append(literal_text(node["$ref"]))
                 continue
             t, n = _types_of(node, spec)
             types = _meet(types, t)
@@ -205,7 +205,7 @@ class Differ:
             if ("contentMediaType" in node or "contentEncoding" in node) and f.content == (None, None):
                 f.content = (node.get("contentMediaType"), node.get("contentEncoding"))
             if "format" in node and f.format is None:
-                f.format = str(node["format"])
+                f.format = literal_text(node["format"], 80)
             if "enum" in node and isinstance(node["enum"], list):
                 vals = tuple(v for v in node["enum"] if v is not None)
                 if None in node["enum"]:
@@ -245,7 +245,7 @@ class Differ:
                     pl = p.child("properties", name)
                     f.properties[name] = (*f.properties.get(name, ()), pl)
             if isinstance(node.get("required"), list):
-                required.update(str(r) for r in node["required"])
+                required.update(literal_text(r) for r in node["required"])
             if "additionalProperties" in node:
                 ap = node["additionalProperties"]
                 if ap is False:
@@ -317,7 +317,7 @@ class Differ:
             for name, needs in node["dependentRequired"].items():
                 if isinstance(needs, list):
                     at = p.child("dependentRequired", name)
-                    sub = Loc(at.doc, at.pointer, {"required": [str(n) for n in needs]})
+                    sub = Loc(at.doc, at.pointer, {"required": [literal_text(n) for n in needs]})
                     f.subs[("dependentSchemas", str(name))] = (*f.subs.get(("dependentSchemas", str(name)), ()), sub)
 
     def flag(self, side: str, locs: tuple, name: str) -> bool:
@@ -337,7 +337,7 @@ class Differ:
         key = (side, loc.doc, loc.pointer)
         if key not in self._prints:
             canon = self._canon(side, loc, 0, set())
-            self._prints[key] = json.dumps(canon, sort_keys=True, default=str)
+            self._prints[key] = literal_json(canon, sort_keys=True, default=str)
         return self._prints[key]
 
     def _canon(self, side: str, loc: Loc, depth: int, stack: set):
@@ -507,8 +507,8 @@ class Differ:
                 out.append(Change("CLA136", (), "head", h.loc, f"loosened {name} from {_show(bv)} to "
                                   f"{_show(hv)}; v1 clients may not handle the new values"))
         if req:
-            if h.multiple_of and (not b.multiple_of or (b.multiple_of / h.multiple_of) % 1):
-                out.append(Change("CLA114", (), "head", h.loc, f"now requires a multiple of {h.multiple_of}; "
+            if h.multiple_of and (not b.multiple_of or _not_a_multiple(b.multiple_of, h.multiple_of)):
+                out.append(Change("CLA114", (), "head", h.loc, f"now requires a multiple of {_show(h.multiple_of)}; "
                                   "values v1 clients send may be rejected"))
             if h.unique and not b.unique:
                 out.append(Change("CLA114", (), "head", h.loc, "now requires unique items; v1 clients may send "
@@ -607,7 +607,7 @@ class Differ:
         if not b_locs and not h_locs:
             return []
         if implied is not None:
-            tag = json.dumps(implied, sort_keys=True)
+            tag = literal_json(implied, sort_keys=True)
             b_locs = (*b_locs, Loc(b.loc.doc, f"{b.loc.pointer}/~~{seg}~~{tag}", implied))
             h_locs = (*h_locs, Loc(h.loc.doc, f"{h.loc.pointer}/~~{seg}~~{tag}", implied))
         b_locs = b_locs or (Loc(b.loc.doc, f"{b.loc.pointer}/~~{seg}", {}),)
@@ -889,8 +889,16 @@ def _show(value) -> str:
     if value is None:
         return "none"
     if isinstance(value, tuple):
-        return f"{value[0]}{' (exclusive)' if value[1] else ''}"
-    return str(value)
+        return f"{literal_text(value[0], 60)}{' (exclusive)' if value[1] else ''}"
+    return literal_text(value, 60)
+
+
+def _not_a_multiple(old, new) -> bool:
+    """Is `old` (a multipleOf v1 allowed) not itself a multiple of `new`, so that v1's values may fail?"""
+    try:
+        return bool((old / new) % 1)
+    except (OverflowError, ZeroDivisionError, TypeError):  # past float range: no exact answer, say it may
+        return True
 
 
 def _content(content: tuple) -> str:
@@ -900,7 +908,7 @@ def _content(content: tuple) -> str:
 
 def _values(values) -> str:
     vals = list(values)
-    shown = ", ".join(f"`{v}`" for v in vals[:5])
+    shown = ", ".join(f"`{literal_text(v, 60)}`" for v in vals[:5])
     return shown + (f" and {len(vals) - 5} more" if len(vals) > 5 else "")
 
 

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from canary_lint.model import literal_repr
+
 KEYS = {
     "validate": "true/false: validate head specs with openapi-spec-validator (default true)",
     "max-yaml-mb": "a positive integer: the largest YAML spec loaded, in MB (default 16)",
@@ -18,9 +20,9 @@ def validate(table: dict, where: str) -> None:
     check_keys(table, where, KEYS)
     for key, value in table.items():
         if key == "validate" and not isinstance(value, bool):
-            raise ConfigError(f"{where}: `validate` must be true or false, got {value!r}")
+            raise ConfigError(f"{where}: `validate` must be true or false, got {literal_repr(value, 80)}")
         if key == "max-yaml-mb" and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-            raise ConfigError(f"{where}: `max-yaml-mb` must be a positive integer ({KEYS[key]}), got {value!r}")
+            raise ConfigError(f"{where}: `max-yaml-mb` must be a positive integer ({KEYS[key]}), got {literal_repr(value, 80)}")
 
 
 def options(table: dict) -> dict:

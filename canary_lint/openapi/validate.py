@@ -1,4 +1,5 @@
-"""Validate a spec with openapi-spec-validator, cached by content hash.
+"""Validate a spec (CLA190), cached by content hash: OpenAPI 3.x with jsonschema-rs (`fastcheck`), Swagger 2.0
+with openapi-spec-validator, an optional dependency (`pip install 'canary-lint[swagger]'`).
 
 Whole-spec validation of a multi-megabyte description takes seconds, so the verdict is stored in the user's
 cache directory (`cachedir.py`: never inside the checked tree, where a pull request could commit a forged
@@ -12,7 +13,9 @@ import hashlib
 import json
 from pathlib import Path
 
-VERSION = "2"
+from canary_lint.model import literal_text
+
+VERSION = "3"  # the key of cached verdicts: bumped when what is reported changes
 MAX_ERRORS = 3
 
 
@@ -38,23 +41,25 @@ def cache_dir_for(tree: Path) -> Path | None:
     return cache_dir("openapi", tree)
 
 
+SWAGGER_NEEDS = ("is Swagger 2.0, validated (CLA190) by openapi-spec-validator, which is not installed: "
+                 "pip install 'canary-lint[swagger]' (the comparison with v1 ran)")
+
+
 def _validator_version() -> str:
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-        return f"{version('openapi-spec-validator')}+{version('jsonschema-rs') if _has_rs() else '-'}"
-    except Exception:  # noqa: BLE001 - not installed, or unreadable metadata: the key still changes with ours
-        return "?"
-
-
-def _has_rs() -> bool:
-    from canary_lint.openapi import fastcheck
-
-    return fastcheck.available()
+    found = []
+    for name in ("openapi-spec-validator", "jsonschema-rs"):
+        try:
+            found.append(version(name))
+        except (PackageNotFoundError, ValueError):  # not installed, or unreadable metadata
+            found.append("-")
+    return "+".join(found)
 
 
-def validate(data, text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
-    """[(JSON pointer, reason)] for an invalid spec; [] when valid or not checkable here."""
+def validate(data, text: str, cache_dir: Path | None) -> list[tuple[str, str]] | None:
+    """[(JSON pointer, reason)] for an invalid spec; [] when valid or not checkable here; None when the spec
+    needs openapi-spec-validator and it is not installed (`SWAGGER_NEEDS` says what to do)."""
     key = f"{VERSION}\0{_validator_version()}\0{text}"
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     cached = cache_dir / f"{digest}.json" if cache_dir else None
@@ -66,6 +71,8 @@ def validate(data, text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
         except (OSError, ValueError):
             pass
     errors = _run(data)
+    if errors is None:
+        return None
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +82,7 @@ def validate(data, text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
     return errors
 
 
-def _run(data) -> list[tuple[str, str]]:
+def _run(data) -> list[tuple[str, str]] | None:
     if not isinstance(data, dict) or _external_refs(data):
         return []
     from canary_lint.openapi import fastcheck
@@ -83,22 +90,26 @@ def _run(data) -> list[tuple[str, str]]:
     fast = fastcheck.check(data, MAX_ERRORS)
     if fast is not None:
         return fast
+    for key in ("openapi", "swagger"):
+        if key in data and not isinstance(data[key], str):
+            return [(f"/{key}", f"`{key}` must be a version string such as \"3.1.0\", not {type(data[key]).__name__} "
+                                f"{literal_text(data[key], 40)!r} (quote it in YAML)")]
+    version = data.get("openapi") or data.get("swagger")
+    unsupported = [("/openapi" if "openapi" in data else "/swagger", f"unsupported OpenAPI version {version!r}")]
+    try:
+        import openapi_spec_validator  # noqa: F401 - optional (the `swagger` extra): Swagger 2.0 only
+    except ImportError:
+        return None if "swagger" in data and "openapi" not in data and version.startswith("2.") else unsupported
     try:
         from jsonschema_path import SchemaPath
         from openapi_spec_validator.shortcuts import get_validator_cls
         from openapi_spec_validator.validation.exceptions import ValidatorDetectError
     except ImportError:  # older openapi-spec-validator: first error only, through the stable entry point
         return _run_simple(data)
-
-    for key in ("openapi", "swagger"):
-        if key in data and not isinstance(data[key], str):
-            return [(f"/{key}", f"`{key}` must be a version string such as \"3.1.0\", not {type(data[key]).__name__} "
-                                f"{str(data[key])[:40]!r} (quote it in YAML)")]
     try:
         cls = get_validator_cls(data)
     except (ValidatorDetectError, KeyError, TypeError):
-        version = data.get("openapi") or data.get("swagger")
-        return [("/openapi" if "openapi" in data else "/swagger", f"unsupported OpenAPI version {version!r}")]
+        return unsupported
     out = []
     try:
         for err in cls(SchemaPath.from_dict(data, base_uri="")).iter_errors():

@@ -56,6 +56,9 @@ def load(path: str | Path) -> Report:
     except json.JSONDecodeError as exc:
         raise ReportFileError(f"{where} is not JSON ({exc.msg} at line {exc.lineno}); "
                               "expected a canary-lint JSON report") from None
+    except ValueError:  # json reads integers with int(): past Python's 4,300-digit limit it raises
+        raise ReportFileError(f"{where} holds an integer of more than 4,300 digits; expected a canary-lint JSON "
+                              "report") from None
     if not isinstance(data, dict) or not isinstance(data.get("tool"), dict) \
             or data["tool"].get("name") != "canary-lint":
         raise ReportFileError(f"{where} is not a canary-lint JSON report (no \"tool\": {{\"name\": \"canary-lint\"}})")

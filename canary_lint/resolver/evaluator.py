@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 
+from canary_lint.model import literal_text
+from canary_lint.pyast import source_of
 from canary_lint.resolver.expressions import Expressions
 from canary_lint.resolver.modules import ModuleScope
 from canary_lint.resolver.values import ORIGIN, SCOPE, UNKNOWN, Budget, Marker, OneOf, TooLarge, known
@@ -148,7 +150,7 @@ class Evaluator(Expressions):
             else:  # **options: a dict literal (or one built in the same scope) passes its keys
                 v = self.ev(k.value, env)
                 if isinstance(v, dict):
-                    kwargs.update({str(key): val for key, val in v.items()})
+                    kwargs.update({literal_text(key): val for key, val in v.items()})
         return args, kwargs
 
     # ---- statements ---------------------------------------------------------------------------------
@@ -284,7 +286,7 @@ class Evaluator(Expressions):
             return "a value computed at run time"
         if isinstance(node, ast.Name) and ORIGIN + node.id in env:
             return env[ORIGIN + node.id]
-        text = ast.unparse(node)
+        text = source_of(node, None)
         if len(text) > 60:
             text = text[:57] + "..."
         scope = self.scope_of(env)

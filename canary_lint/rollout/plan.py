@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from canary_lint import yamlio
+from canary_lint.model import literal_repr, literal_text
 
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+LARGEST = 2 ** 53  # every number of a plan (weights, durations in seconds, limits) is an exact float below it
 
 
 class PlanError(Exception):
@@ -24,8 +26,11 @@ def duration(value) -> float:
         return float(value)
     parts = _DURATION_PART.findall(value)
     if not parts or "".join(n + u for n, u in parts) != value:
-        raise PlanError(f"bad duration {value!r} (use e.g. 30s, 5m, 1h30m)")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+        raise PlanError(f"bad duration {literal_repr(value, 60)} (use e.g. 30s, 5m, 1h30m)")
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if not seconds < LARGEST:  # also inf, from hundreds of digits
+        raise PlanError(f"bad duration {literal_repr(value, 60)}: longer than any rollout (2^53 seconds)")
+    return seconds
 
 
 def percent(value: str) -> float:
@@ -133,6 +138,21 @@ def _validate(data, where: str) -> None:
         raise PlanError(f"{where}: plan does not match the rollout plan schema:\n" + "\n".join(lines))
 
 
+def _refuse_unbounded_numbers(data, path: Path) -> None:
+    """A number no plan needs (past 2^53, inf, nan) is refused by where it is, before the schema's messages
+    print it (Python will not print an int of more than 4,300 digits) or a duration overflows a float."""
+    stack = [(data, "")]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{at}/{literal_text(k, 40)}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{at}/{i}") for i, v in enumerate(node))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool) and not abs(node) < LARGEST:
+            raise PlanError(f"{path}: at {at.lstrip('/') or '(top)'}: {literal_text(node, 40)} is not a number a plan "
+                            "can hold (finite, below 2^53)")
+
+
 def _short(err) -> str:
     if err.validator in ("oneOf", "anyOf") and err.context:
         best = min(err.context, key=lambda e: len(e.message))
@@ -172,6 +192,7 @@ def from_dict(data, path: Path) -> Plan:
     path = Path(path).absolute()
     if not isinstance(data, dict):
         raise PlanError(f"{path}: a rollout plan is a YAML mapping (service, gate, router, metrics, criteria, steps)")
+    _refuse_unbounded_numbers(data, path)
     _validate(data, str(path))
     steps = []
     for i, s in enumerate(data["steps"]):

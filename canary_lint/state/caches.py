@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from canary_lint.model import literal_text
 from canary_lint.state.envs import dotted
 
 IDENTITY_PARAMS = {
@@ -27,7 +28,7 @@ class CacheFinding:
 
 def _ttl(ttl: ast.AST) -> str:
     if isinstance(ttl, ast.Constant):
-        return f"for {ttl.value} s"
+        return f"for {literal_text(ttl.value, 40)} s"
     return f"for {dotted(ttl) or 'the configured TTL'} seconds" if dotted(ttl) else "for the configured TTL"
 
 
@@ -49,7 +50,7 @@ def _decorator(dec: ast.AST, text: str) -> tuple[str, str] | None:
         if last == "cache" and "import cache" not in text and "functools.cache" not in name:
             return None
         size = kwargs.get("maxsize") or (call.args[0] if call and call.args else None)
-        bound = f"maxsize={size.value}" if isinstance(size, ast.Constant) else "maxsize=128" if last == "lru_cache" else "no size bound"
+        bound = f"maxsize={literal_text(size.value, 40)}" if isinstance(size, ast.Constant) else "maxsize=128" if last == "lru_cache" else "no size bound"
         ttl = kwargs.get("ttl")
         return name, _ttl(ttl) if ttl is not None else f"until evicted ({bound})"
     if last in ("ttl_cache", "lfu_cache", "mru_cache", "rr_cache", "fifo_cache") and "cachetools" in text:

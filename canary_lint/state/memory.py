@@ -8,6 +8,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from canary_lint.pyast import dump_of
 from canary_lint.state.envs import const_str, dotted
 from canary_lint.state.handlers import Func, ModuleIndex
 
@@ -232,19 +233,19 @@ def function_uses(func: Func, names: set[str]) -> list[Use]:
                     if method in WRITE_ONLY or id(node) in discarded:
                         consumed.add(id(receiver))
                 elif method == "get" and node.args:
-                    read_keys.setdefault(receiver.id, set()).add(ast.dump(node.args[0]))
+                    read_keys.setdefault(receiver.id, set()).add(dump_of(node.args[0]))
                     name_keys[id(receiver)] = node.args[0]
             elif _base_name(receiver) in watched and method in WRITE_ONLY | WRITE_READ:
                 uses.append(Use(func, node, True))
         elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
             for comp in node.comparators:
                 if isinstance(comp, ast.Name) and comp.id in watched:
-                    read_keys.setdefault(comp.id, set()).add(ast.dump(node.left))
+                    read_keys.setdefault(comp.id, set()).add(dump_of(node.left))
                     name_keys[id(comp)] = node.left
                     in_tests.add(id(comp))
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name):
             if node.value.id in watched:
-                read_keys.setdefault(node.value.id, set()).add(ast.dump(node.slice))
+                read_keys.setdefault(node.value.id, set()).add(dump_of(node.slice))
                 name_keys[id(node.value)] = node.slice
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len" and len(node.args) == 1:
             if isinstance(node.args[0], ast.Name):
@@ -264,7 +265,7 @@ def function_uses(func: Func, names: set[str]) -> list[Use]:
         if use.write and isinstance(use.node, ast.Assign) and use.key is not None:
             name = _base_name(use.node.targets[0])
             mentions_self = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(use.node.value))
-            use.memo = not mentions_self and ast.dump(use.key) in read_keys.get(name, ())
+            use.memo = not mentions_self and dump_of(use.key) in read_keys.get(name, ())
     return uses
 
 

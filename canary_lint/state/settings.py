@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from canary_lint.config import ConfigError, check_keys
+from canary_lint.model import literal_repr
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ALLOWED = ("env-set",)
@@ -21,4 +22,4 @@ def validate(table: dict, where: str) -> None:
     check_keys(table, where, ALLOWED)
     for key, value in table.items():
         if not isinstance(value, list) or not all(isinstance(v, str) and ENV_NAME.match(v) for v in value):
-            raise ConfigError(f"{where}: `{key}` must be a list of environment variable names, got {value!r}")
+            raise ConfigError(f"{where}: `{key}` must be a list of environment variable names, got {literal_repr(value, 80)}")

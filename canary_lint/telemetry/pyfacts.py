@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
-from canary_lint.pyast import dotted  # noqa: F401 - used here and re-exported
+from canary_lint.pyast import dotted, dump_of  # noqa: F401 - dotted used here and re-exported
 
 # A file holds a telemetry set-up only if it names one of these; other files are never walked.
 STRONG_TOKENS = ("opentelemetry", "sentry_sdk", "prometheus", "ddtrace", "datadog", "structlog", "jsonlogger",
@@ -337,7 +337,7 @@ class Scanner:
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
                 mod.consts[stmt.target.id] = stmt.value
         script = path.endswith("__main__.py") or any(
-            isinstance(s, ast.If) and "__main__" in ast.dump(s.test) for s in tree.body)
+            isinstance(s, ast.If) and "__main__" in dump_of(s.test) for s in tree.body)
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 mod.functions.setdefault(stmt.name, stmt)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from canary_lint.model import literal_repr, literal_text
 from canary_lint.rollout.k8s import schema as S
 
 ERROR, WARNING = "error", "warning"
@@ -56,7 +57,7 @@ def dotted(path) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + literal_text(part)
     return out
 
 
@@ -65,7 +66,7 @@ def validate(obj, *, cel: bool = True) -> Result:
         return Result("?", "", [Problem("", "a manifest object is a mapping", "kind")])
     kind, api = obj.get("kind"), obj.get("apiVersion")
     name = (obj.get("metadata") or {}).get("name", "") if isinstance(obj.get("metadata"), dict) else ""
-    result = Result(str(kind), str(name))
+    result = Result(literal_text(kind, 80), literal_text(name, 80))
     if not isinstance(kind, str) or not isinstance(api, str):
         result.problems.append(Problem("", "apiVersion and kind must be strings", "kind"))
         return result
@@ -73,6 +74,10 @@ def validate(obj, *, cel: bool = True) -> Result:
         ks = S.kind_schema(api, kind)
     except S.UnknownKind as exc:
         result.problems.append(Problem("apiVersion", str(exc), "kind"))
+        return result
+    numbers = _not_json_numbers(obj)
+    if numbers:  # the API server refuses the object before any other layer looks at it
+        result.problems += numbers
         return result
     value = copy.deepcopy(obj)
     for path, note in S.prune_and_default(ks.structural, value):
@@ -128,6 +133,23 @@ def _explain(err) -> list[Problem]:
     return [Problem(dotted(path), err.message, "schema")]
 
 
+def _not_json_numbers(obj) -> list[Problem]:
+    """Numbers the API server cannot decode: integers outside int64 (a YAML `0x` + 5,000 digits), inf, nan."""
+    out = []
+    stack = [(obj, ())]
+    while stack and len(out) < 5:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(reversed([(v, path + (k,)) for k, v in node.items()]))  # in document order
+        elif isinstance(node, list):
+            stack.extend(reversed([(v, path + (i,)) for i, v in enumerate(node)]))
+        elif isinstance(node, int) and not isinstance(node, bool) and not -2 ** 63 <= node < 2 ** 63:
+            out.append(Problem(dotted(path), f"{literal_text(node, 40)} is not a 64-bit integer", "schema"))
+        elif isinstance(node, float) and not abs(node) < float("inf"):
+            out.append(Problem(dotted(path), f"{node} is not a JSON number", "schema"))
+    return out
+
+
 def _json_type(value) -> str:
     if value is None:
         return "null"
@@ -136,8 +158,7 @@ def _json_type(value) -> str:
 
 
 def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return literal_repr(value, 60)
 
 
 # --- metadata -------------------------------------------------------------------------------------------
@@ -188,7 +209,7 @@ def metadata(meta) -> list[Problem]:
             out.append(Problem(f"metadata.{key}", "must be a map of strings", "metadata"))
             continue
         for k, v in m.items():
-            where = f"metadata.{key}[{k!r}]"
+            where = f"metadata.{key}[{literal_repr(k, 80)}]"
             if not isinstance(k, str) or not label_key(k):
                 out.append(Problem(where, "key is not a qualified name ([prefix/]name)", "metadata"))
             if not isinstance(v, str):
@@ -213,14 +234,14 @@ def _list_maps(schema, value, path: tuple) -> list[Problem]:
             for i, item in enumerate(value):
                 if not isinstance(item, dict):
                     continue
-                ident = tuple(repr(item.get(k)) for k in keys)
+                ident = tuple(literal_repr(item.get(k)) for k in keys)
                 if ident in seen:
-                    shown = ", ".join(f"{k}={item.get(k)!r}" for k in keys)
+                    shown = ", ".join(f"{k}={literal_repr(item.get(k), 60)}" for k in keys)
                     out.append(Problem(dotted(path), f"duplicate entries for map keys {keys} ({shown}): items "
                                        f"{seen[ident]} and {i}", "list-map"))
                 seen.setdefault(ident, i)
         elif kind == "set":
-            reprs = [repr(v) for v in value]
+            reprs = [literal_repr(v) for v in value]
             dup = sorted({r for r in reprs if reprs.count(r) > 1})
             if dup:
                 out.append(Problem(dotted(path), f"duplicate entries in a set: {', '.join(dup)[:120]}", "list-map"))
