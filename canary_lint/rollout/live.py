@@ -13,6 +13,12 @@ from canary_lint.rollout.readings import Reading, read_look
 COLOURS = {"pass": "green", "fail": "bold red", "worse": "red", "inconclusive": "yellow", "no-data": "magenta"}
 
 
+def rich_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("rich") is not None
+
+
 def hold_left(elapsed: float, hold_min: float, hold_max: float) -> str:
     """'18s to the minimum hold, 48s to the maximum' / 'minimum hold done, 48s to the maximum'."""
     to_max = max(0.0, hold_max - elapsed)
@@ -43,6 +49,10 @@ class LiveView:
         self.service = service
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)()) if tty is None else tty
+        if self.tty and not rich_installed():
+            print("canary-lint: the live table needs rich (pip install 'canary-lint[live]'); one line per look instead",
+                  file=self.stream, flush=True)
+            self.tty = False
         self._live = None
 
     def look(self, desc: str, step, look: dict) -> None:

@@ -210,6 +210,21 @@ def test_the_live_view_on_a_terminal_is_a_table(tmp_path):
         assert word in text
 
 
+def test_the_live_view_on_a_terminal_without_rich_says_so_and_prints_lines(tmp_path, monkeypatch):
+    from canary_lint.rollout import live
+
+    monkeypatch.setattr(live, "rich_installed", lambda: False)
+    stream = io.StringIO()
+    _, journal, result = run_rollout(tmp_path, [{"weight": 20, "hold": HOLD}, {"weight": 100}],
+                                     view=LiveView("shop", stream, tty=True))
+    assert result.state == "promoted", result.reason
+    first, *looks = stream.getvalue().strip().splitlines()
+    assert "pip install 'canary-lint[live]'" in first
+    assert "\x1b[" not in stream.getvalue()
+    assert len(looks) == len(journal.events(result.rollout, "measurement"))
+    assert all(line.startswith("[shop] stage 1/2 weight 20% ") for line in looks)
+
+
 def test_report_cli_writes_html_and_markdown(promoted, tmp_path):
     path = promoted[0]
     out = tmp_path / "r.html"
