@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "rollout"))
 
-from rollout_lab import Demo, HAProxy, Load, Nginx, free_port  # noqa: E402
+from rollout_lab import Demo, HAProxy, Load, Nginx, Seq, free_port, longest_run, max_window_share  # noqa: E402
 from rollout_lab_proxies import Envoy, Traefik  # noqa: E402
 
 from canary_lint.rollout.routers import Route, make  # noqa: E402
@@ -73,45 +73,6 @@ def leaks_after_rollback(router, port: int, trials: int) -> int:
         router.apply(Route(0))
         leaked += sum(1 for b in fresh_requests(port, 20) if b == "v2")
     return leaked
-
-
-class Seq:
-    """One keep-alive client; returns the version that answered each request (a new connection when a reload
-    closed the old one)."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-
-    def get(self, n: int) -> list[str]:
-        out = []
-        while len(out) < n:
-            try:
-                self.c.request("GET", "/")
-                out.append(self.c.getresponse().read().decode().strip())
-            except (OSError, http.client.HTTPException):
-                self.c.close()
-                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        return out
-
-
-def longest_run(seq: list[str], who: str = "v2") -> int:
-    best = cur = 0
-    for s in seq:
-        cur = cur + 1 if s == who else 0
-        best = max(best, cur)
-    return best
-
-
-def max_window_share(seq: list[str], w: int = 50) -> float:
-    if len(seq) < w:
-        return 0.0
-    c = sum(1 for s in seq[:w] if s == "v2")
-    best = c
-    for i in range(w, len(seq)):
-        c += (seq[i] == "v2") - (seq[i - w] == "v2")
-        best = max(best, c)
-    return best / w
 
 
 def runs_during_change(router, port: int, trials: int, after: int = 300) -> tuple[int, float]:

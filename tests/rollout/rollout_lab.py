@@ -310,3 +310,42 @@ class Load:
         self.stop_event.set()
         for t in self.threads:
             t.join(15)
+
+
+class Seq:
+    """One keep-alive client; returns the version that answered each request (a new connection when a reload
+    closed the old one)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+
+    def get(self, n: int) -> list[str]:
+        out = []
+        while len(out) < n:
+            try:
+                self.c.request("GET", "/")
+                out.append(self.c.getresponse().read().decode().strip())
+            except (OSError, http.client.HTTPException):
+                self.c.close()
+                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        return out
+
+
+def longest_run(seq: list[str], who: str = "v2") -> int:
+    best = cur = 0
+    for s in seq:
+        cur = cur + 1 if s == who else 0
+        best = max(best, cur)
+    return best
+
+
+def max_window_share(seq: list[str], w: int = 50) -> float:
+    if len(seq) < w:
+        return 0.0
+    c = sum(1 for s in seq[:w] if s == "v2")
+    best = c
+    for i in range(w, len(seq)):
+        c += (seq[i] == "v2") - (seq[i - w] == "v2")
+        best = max(best, c)
+    return best / w
