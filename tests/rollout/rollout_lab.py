@@ -43,10 +43,12 @@ def have(binary: str) -> bool:
 
 
 class Proc:
-    def __init__(self, argv: list[str], log: Path, cwd: Path | None = None):
+    def __init__(self, argv: list[str], log: Path, cwd: Path | None = None, **popen):
+        """`popen`: more Popen arguments (`user`, `group`, `extra_groups` for a server that must not run as root)."""
         self.log = log
         self.f = open(log, "wb")
-        self.p = subprocess.Popen(argv, stdout=self.f, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        self.p = subprocess.Popen(argv, stdout=self.f, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
+                                  **popen)
 
     @property
     def pid(self) -> int:
