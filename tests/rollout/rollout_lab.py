@@ -351,3 +351,22 @@ def max_window_share(seq: list[str], w: int = 50) -> float:
         c += (seq[i] == "v2") - (seq[i - w] == "v2")
         best = max(best, c)
     return best / w
+
+
+def runs_after_changes(router, port: int, before: float, after: float, phases: int = 16,
+                       n: int = 100) -> tuple[list[int], list[float]]:
+    """The longest canary run and the canary's share in the `n` requests of one sequential client after each of
+    `phases` changes `before` -> `after` percent, made `n` requests apart (so they land at `phases` phases of a
+    round-robin schedule `phases * n` requests long)."""
+    from canary_lint.rollout.routers import Route
+
+    client = Seq(port)
+    runs, shares = [], []
+    for _ in range(phases):
+        router.apply(Route(before))
+        router.apply(Route(after))
+        got = client.get(n)
+        runs.append(longest_run(got))
+        shares.append(got.count("v2") / len(got))
+    router.apply(Route(0))
+    return runs, shares

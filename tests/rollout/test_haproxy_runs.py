@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from rollout_lab import Demo, HAProxy, Seq, free_port, longest_run
+from rollout_lab import Demo, HAProxy, free_port, runs_after_changes
 
-from canary_lint.rollout.routers import Route, make
+from canary_lint.rollout.routers import make
 
 TRANSITIONS = [(0, 5), (0, 20), (5, 20), (20, 50)]
-PHASES, AFTER = 16, 100
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +33,6 @@ def haproxy(tmp_path_factory):
             part.stop()
 
 
-def runs_after(hp: HAProxy, spec: dict, before: int, after: int) -> tuple[list[int], list[float]]:
-    """The longest canary run and the canary's share in the `AFTER` requests after each of `PHASES` changes
-    `before` -> `after` percent."""
-    router, client = make(spec, "shop"), Seq(hp.port)
-    runs, shares = [], []
-    for _ in range(PHASES):
-        router.apply(Route(before))
-        router.apply(Route(after))
-        got = client.get(AFTER)
-        runs.append(longest_run(got))
-        shares.append(got.count("v2") / len(got))
-    router.apply(Route(0))
-    return runs, shares
-
-
 def most_in_a_row(weight: int) -> int:
     """What interleaving by weight allows: ceil(w / (100 - w)) canary requests between two baseline ones, and
     one more where the change meets the old schedule."""
@@ -57,7 +41,7 @@ def most_in_a_row(weight: int) -> int:
 
 @pytest.mark.parametrize("before, after", TRANSITIONS)
 def test_the_canary_gets_requests_at_its_weights_pace_after_a_change(haproxy, before, after):
-    runs, shares = runs_after(haproxy, haproxy.spec, before, after)
+    runs, shares = runs_after_changes(make(haproxy.spec, "shop"), haproxy.port, before, after)
     assert max(runs) <= most_in_a_row(after), (runs, shares)
     assert all(abs(s - after / 100) <= 0.05 for s in shares), shares  # 100 requests: the weight +- 5
 
@@ -65,5 +49,5 @@ def test_the_canary_gets_requests_at_its_weights_pace_after_a_change(haproxy, be
 def test_lowering_the_baseline_first_bursts_at_some_phases(haproxy):
     """The order the router no longer uses when the canary goes up (`order: stable-first`): the same sweep finds
     its burst, which is what the sweep is for."""
-    runs, _ = runs_after(haproxy, {**haproxy.spec, "order": "stable-first"}, 0, 20)
+    runs, _ = runs_after_changes(make({**haproxy.spec, "order": "stable-first"}, "shop"), haproxy.port, 0, 20)
     assert max(runs) > 10 * most_in_a_row(20), runs
