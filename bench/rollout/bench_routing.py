@@ -1,18 +1,19 @@
-"""Routing with real nginx, HAProxy, Envoy and Traefik on loopback:
+"""Routing with real nginx, HAProxy, Envoy, Traefik and Apache httpd on loopback:
 `python bench/rollout/bench_routing.py [--trials N] [--routers nginx,envoy]`.
 
 1. Decision -> verified routing: how long `Router.apply()` takes to change the split and read it back in
    force (nginx: rewrite include, `nginx -t`, reload, status listener shows the new generation; HAProxy:
    runtime API, `get weight` read-back; Envoy: RDS file renamed in, admin /stats shows its version_text,
-   /config_dump reads it back; Traefik: file provider, /api/http read-back), under 200 req/s of load.
+   /config_dump reads it back; Traefik: file provider, /api/http read-back; Apache: balancer-manager forms,
+   its XML read back), under 200 req/s of load.
    Goal <= 0.2 s (Traefik: its file watch); the rollback (canary -> 0) is the figure that matters.
 2. After a verified rollback, requests on new connections that still reach the canary (must be 0); and, for
    a change 0 -> 20% with one sequential client sending throughout, the longest run of consecutive canary
    responses and the highest canary share in any 50-request window.
-3. HAProxy weight-change order: for each transition, the canary/baseline weights are changed in one order
-   or the other with requests flowing between (1-60) and after (300) the two commands, from a random
-   round-robin phase (one sequential client, so the sequence of servers is exact). Reports the longest run of consecutive canary responses and the highest
-   canary share in any 50-request window, against the target share.
+3. HAProxy weight-change order: each transition made 16 times, 100 requests of one sequential client apart (16
+   phases of the round-robin window, 1600 positions at weights adding up to 100), with the weight going up
+   changed first (the router's order) or the baseline lowered first (`order: stable-first`); the longest run of
+   consecutive canary responses and the range of the canary's share in the 100 requests after each change.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "rollout"))
 
-from rollout_lab import Demo, HAProxy, Load, Nginx, free_port  # noqa: E402
-from rollout_lab_proxies import Envoy, Traefik  # noqa: E402
+from rollout_lab import (  # noqa: E402
+    Demo, HAProxy, Load, Nginx, Seq, free_port, longest_run, max_window_share, runs_after_changes)
+from rollout_lab_proxies import Apache, Envoy, Traefik  # noqa: E402
 
 from canary_lint.rollout.routers import Route, make  # noqa: E402
-from canary_lint.rollout.routers.haproxy import HAProxyRouter  # noqa: E402
 
-PARTS = {"nginx": Nginx, "haproxy": HAProxy, "envoy": Envoy, "traefik": Traefik}
+PARTS = {"nginx": Nginx, "haproxy": HAProxy, "envoy": Envoy, "traefik": Traefik, "apache": Apache}
 
 
 def pct(values, q):
@@ -75,45 +76,6 @@ def leaks_after_rollback(router, port: int, trials: int) -> int:
     return leaked
 
 
-class Seq:
-    """One keep-alive client; returns the version that answered each request (a new connection when a reload
-    closed the old one)."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-
-    def get(self, n: int) -> list[str]:
-        out = []
-        while len(out) < n:
-            try:
-                self.c.request("GET", "/")
-                out.append(self.c.getresponse().read().decode().strip())
-            except (OSError, http.client.HTTPException):
-                self.c.close()
-                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        return out
-
-
-def longest_run(seq: list[str], who: str = "v2") -> int:
-    best = cur = 0
-    for s in seq:
-        cur = cur + 1 if s == who else 0
-        best = max(best, cur)
-    return best
-
-
-def max_window_share(seq: list[str], w: int = 50) -> float:
-    if len(seq) < w:
-        return 0.0
-    c = sum(1 for s in seq[:w] if s == "v2")
-    best = c
-    for i in range(w, len(seq)):
-        c += (seq[i] == "v2") - (seq[i - w] == "v2")
-        best = max(best, c)
-    return best / w
-
-
 def runs_during_change(router, port: int, trials: int, after: int = 300) -> tuple[int, float]:
     """0 -> 20% while one sequential client sends requests, until `after` requests past the verified change."""
     import threading
@@ -141,42 +103,12 @@ def runs_during_change(router, port: int, trials: int, after: int = 300) -> tupl
     return worst_run, worst_share
 
 
-def haproxy_order(hp: HAProxy, trials: int, between: int = 60, after: int = 300) -> dict:
-    import random
-
-    rng = random.Random(7)
-    router = HAProxyRouter(hp.spec, "shop")
-    seq = Seq(hp.port)
-    transitions = [(1, 5), (5, 20), (20, 50), (50, 20), (20, 0)]
+def haproxy_order(hp: HAProxy, phases: int) -> dict:
+    transitions = [(0, 5), (0, 20), (5, 20), (20, 50), (50, 20), (1, 20)]
     results = {}
     for order in ("canary-first", "stable-first"):
-        worst_run, worst_excess, rows = 0, 0.0, []
-        for a, b in transitions:
-            runs, shares = [], []
-            for _ in range(trials):
-                for cmd in (
-                    f"set server shop/v2 weight {a}",
-                    f"set server shop/v1 weight {100 - a}",
-                    "set server shop/v1 state ready",
-                    "set server shop/v2 state ready",
-                ):
-                    router._check(cmd)
-                seq.get(rng.randint(50, 350))  # a random round-robin phase at the change
-                c_cmd, s_cmd = f"set server shop/v2 weight {b}", f"set server shop/v1 weight {100 - b}"
-                first, second = (c_cmd, s_cmd) if order == "canary-first" else (s_cmd, c_cmd)
-                router._check(first)
-                got = seq.get(rng.randint(1, between))
-                router._check(second)
-                got += seq.get(after)
-                runs.append(longest_run(got))
-                shares.append(max_window_share(got))
-            target = max(a, b) / 100
-            run, share = max(runs), max(shares)
-            rows.append((a, b, run, share))
-            if True:
-                worst_run = max(worst_run, run)
-                worst_excess = max(worst_excess, share - target)
-        results[order] = (worst_run, worst_excess, rows)
+        router = make({**hp.spec, "order": order}, "shop")
+        results[order] = [(a, b, *runs_after_changes(router, hp.port, a, b, phases)) for a, b in transitions]
     return results
 
 
@@ -185,7 +117,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--routers", default="nginx,haproxy,envoy,traefik", help="comma-separated: " + ", ".join(PARTS))
     ap.add_argument("--only", choices=["timing", "order"], help="run one part only")
-    ap.add_argument("--order-trials", type=int, default=10, help="trials per HAProxy transition and order")
+    ap.add_argument("--order-phases", type=int, default=16, help="changes per HAProxy transition and order")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     tmp = Path(tempfile.mkdtemp(prefix="canary-lint-bench-"))
@@ -219,13 +151,9 @@ def main() -> None:
                   f"in a 50-request window {share:.0%}")
         if args.only == "timing" or "haproxy" not in parts:
             return
-        res = haproxy_order(parts["haproxy"], args.order_trials)
-        for order, (run, excess, rows) in res.items():
-            detail = ", ".join(f"{a}->{b}: run {r}, max50 {s:.0%}" for a, b, r, s in rows)
-            print(
-                f"haproxy order {order}: longest canary run {run}, worst 50-request canary share above target "
-                f"{excess:+.0%} | {detail}"
-            )
+        for order, rows in haproxy_order(parts["haproxy"], args.order_phases).items():
+            detail = ", ".join(f"{a}->{b}: run {max(runs)}, share {min(sh):.0%}..{max(sh):.0%}" for a, b, runs, sh in rows)
+            print(f"haproxy {order}: longest canary run {max(max(r[2]) for r in rows)} | {detail}")
     finally:
         for part in parts.values():
             part.stop()

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from rollout_fakes import git_release, report
 from rollout_lab import Demo, HAProxy, Load, Nginx, Prometheus, free_port
-from rollout_lab_proxies import Envoy, Traefik
+from rollout_lab_proxies import Apache, Envoy, Traefik
 
 from canary_lint.rollout.journal import Journal
 from canary_lint.rollout.routers import Route, make
@@ -37,7 +37,7 @@ def lab_fixture(*proxies: str):
     return lab
 
 
-PROXIES = {"nginx": Nginx, "haproxy": HAProxy, "envoy": Envoy, "traefik": Traefik}
+PROXIES = {"nginx": Nginx, "haproxy": HAProxy, "envoy": Envoy, "traefik": Traefik, "apache": Apache}
 
 
 class Lab:

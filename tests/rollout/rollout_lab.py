@@ -43,10 +43,12 @@ def have(binary: str) -> bool:
 
 
 class Proc:
-    def __init__(self, argv: list[str], log: Path, cwd: Path | None = None):
+    def __init__(self, argv: list[str], log: Path, cwd: Path | None = None, **popen):
+        """`popen`: more Popen arguments (`user`, `group`, `extra_groups` for a server that must not run as root)."""
         self.log = log
         self.f = open(log, "wb")
-        self.p = subprocess.Popen(argv, stdout=self.f, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        self.p = subprocess.Popen(argv, stdout=self.f, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
+                                  **popen)
 
     @property
     def pid(self) -> int:
@@ -310,3 +312,61 @@ class Load:
         self.stop_event.set()
         for t in self.threads:
             t.join(15)
+
+
+class Seq:
+    """One keep-alive client; returns the version that answered each request (a new connection when a reload
+    closed the old one)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+
+    def get(self, n: int) -> list[str]:
+        out = []
+        while len(out) < n:
+            try:
+                self.c.request("GET", "/")
+                out.append(self.c.getresponse().read().decode().strip())
+            except (OSError, http.client.HTTPException):
+                self.c.close()
+                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        return out
+
+
+def longest_run(seq: list[str], who: str = "v2") -> int:
+    best = cur = 0
+    for s in seq:
+        cur = cur + 1 if s == who else 0
+        best = max(best, cur)
+    return best
+
+
+def max_window_share(seq: list[str], w: int = 50) -> float:
+    if len(seq) < w:
+        return 0.0
+    c = sum(1 for s in seq[:w] if s == "v2")
+    best = c
+    for i in range(w, len(seq)):
+        c += (seq[i] == "v2") - (seq[i - w] == "v2")
+        best = max(best, c)
+    return best / w
+
+
+def runs_after_changes(router, port: int, before: float, after: float, phases: int = 16,
+                       n: int = 100) -> tuple[list[int], list[float]]:
+    """The longest canary run and the canary's share in the `n` requests of one sequential client after each of
+    `phases` changes `before` -> `after` percent, made `n` requests apart (so they land at `phases` phases of a
+    round-robin schedule `phases * n` requests long)."""
+    from canary_lint.rollout.routers import Route
+
+    client = Seq(port)
+    runs, shares = [], []
+    for _ in range(phases):
+        router.apply(Route(before))
+        router.apply(Route(after))
+        got = client.get(n)
+        runs.append(longest_run(got))
+        shares.append(got.count("v2") / len(got))
+    router.apply(Route(0))
+    return runs, shares

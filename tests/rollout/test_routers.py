@@ -22,24 +22,27 @@ class FakeHAProxy:
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
-                cmd = self.rfile.readline().decode().strip()
-                outer.commands.append(cmd)
-                parts = cmd.split()
-                out = "\n"
-                if cmd.startswith("set server") and parts[3] == "weight":
-                    outer.weights[parts[2]] = int(parts[4])
-                elif cmd.startswith("get weight"):
-                    out = f"{outer.weights[parts[2]]} (initial 1)\n"
-                elif cmd.startswith("clear map"):
-                    outer.map.clear()
-                elif cmd.startswith("add map"):
-                    outer.map[parts[3]] = parts[4]
-                elif cmd.startswith("show map"):
-                    out = "".join(f"0x1 {k} {v}\n" for k, v in outer.map.items())
+                out = "".join(outer.answer(cmd.strip()) for cmd in self.rfile.readline().decode().split(";"))
                 self.wfile.write(out.encode())
 
         self.server = socketserver.UnixStreamServer(str(path), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, cmd: str) -> str:
+        """One command of a line (HAProxy runs `a; b` one after the other and answers each)."""
+        self.commands.append(cmd)
+        parts = cmd.split()
+        if cmd.startswith("set server") and parts[3] == "weight":
+            self.weights[parts[2]] = int(parts[4])
+        elif cmd.startswith("get weight"):
+            return f"{self.weights[parts[2]]} (initial 1)\n"
+        elif cmd.startswith("clear map"):
+            self.map.clear()
+        elif cmd.startswith("add map"):
+            self.map[parts[3]] = parts[4]
+        elif cmd.startswith("show map"):
+            return "".join(f"0x1 {k} {v}\n" for k, v in self.map.items())
+        return "\n"
 
     def close(self):
         self.server.shutdown()
@@ -66,14 +69,19 @@ def _weight_cmds(cmds):
     return [c for c in cmds if " weight " in c and c.startswith("set server")]
 
 
-def test_haproxy_raise_lowers_the_baseline_first_and_rollback_drops_the_canary_first(haproxy):
+def test_haproxy_changes_the_weight_going_up_first_on_one_line(haproxy):
     fake, router = haproxy
     assert router.apply(Route(20), Route(0)) == Route(20)
-    assert _weight_cmds(fake.commands) == ["set server shop/v1 weight 80", "set server shop/v2 weight 20"]
+    assert _weight_cmds(fake.commands) == ["set server shop/v2 weight 20", "set server shop/v1 weight 80"]
+    assert fake.commands[:2] == ["set server shop/v2 state ready", "set server shop/v2 weight 20"]
     fake.commands.clear()
-    assert router.apply(Route(0), Route(20)) == Route(0)
-    assert _weight_cmds(fake.commands) == ["set server shop/v2 weight 0", "set server shop/v1 weight 100"]
-    assert "set server shop/v2 state drain" in fake.commands
+    assert router.apply(Route(0), Route(20)) == Route(0)  # a rollback: the baseline back to 100, then the canary 0
+    assert fake.commands[:4] == ["set server shop/v1 state ready", "set server shop/v1 weight 100",
+                                 "set server shop/v2 weight 0", "set server shop/v2 state drain"]
+    fake.commands.clear()
+    lowering = make({**router.spec, "order": "stable-first"}, "shop")
+    lowering.apply(Route(5), Route(0))
+    assert _weight_cmds(fake.commands) == ["set server shop/v1 weight 95", "set server shop/v2 weight 5"]
 
 
 def test_haproxy_header_route_via_map(haproxy):

@@ -1,5 +1,5 @@
 """Envoy and Traefik routers without the binaries: the files they write, the values they refuse, the plan keys.
-The same routers against real Envoy and Traefik: test_e2e_envoy_traefik.py."""
+The same routers against real Envoy and Traefik: test_e2e_proxies.py."""
 
 from __future__ import annotations
 

@@ -94,6 +94,7 @@ KINDS = {
     "haproxy": ("haproxy", "HAProxyRouter"),
     "envoy": ("envoy", "EnvoyRouter"),
     "traefik": ("traefik", "TraefikRouter"),
+    "apache": ("apache", "ApacheRouter"),
     "command": ("command", "CommandRouter"),
 }
 

@@ -1,5 +1,5 @@
 """What routers share below the routing itself: the file a router owns, replaced whole by an atomic rename and
-put back as it was when a change fails; and GETs to a proxy's admin or status endpoint.
+put back as it was when a change fails; and requests to a proxy's admin or status endpoint.
 
 A watcher (Envoy's filesystem subscription, Traefik's file provider) or a reload (nginx) only ever sees the old
 file or the new one, never half of one: the text goes to a temporary file in the same directory, is flushed to
@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -28,8 +29,12 @@ def read(path: Path) -> str | None:
         return None
 
 
-def write(path: Path, text: str) -> None:
+def write(path: Path, text: str, newer: bool = False) -> None:
+    """`newer`: the new file's mtime is later than the old one's by at least a microsecond, even when both are
+    written within one tick of the file system's clock (a few ms), for readers that notice a change by its mtime
+    alone (mod_rewrite's map cache)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    before = _mtime_ns(path) if newer else None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".canary-lint-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -37,10 +42,19 @@ def write(path: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
+        if before is not None and _mtime_ns(Path(tmp)) < before + 1000:
+            os.utime(tmp, ns=(before + 1000, before + 1000))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
 
 
 def restore(path: Path, old: str | None) -> None:
@@ -54,10 +68,13 @@ def restore(path: Path, old: str | None) -> None:
         pass
 
 
-def get(url: str, what: str, timeout: float = 1.0, missing_ok: bool = False) -> bytes | None:
-    """The body of a GET to a local endpoint; None for a 404 when `missing_ok`."""
+def get(url: str, what: str, timeout: float = 1.0, missing_ok: bool = False,
+        headers: dict[str, str] | None = None, form: dict[str, str] | None = None) -> bytes | None:
+    """The body of a GET to a local endpoint (a POST of `form`, URL-encoded, when given); None for a 404 when
+    `missing_ok`."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
     try:
-        with _NO_PROXY.open(url, timeout=timeout) as resp:
+        with _NO_PROXY.open(urllib.request.Request(url, data=data, headers=headers or {}), timeout=timeout) as resp:
             return resp.read()
     except urllib.error.HTTPError as exc:
         if missing_ok and exc.code == 404:

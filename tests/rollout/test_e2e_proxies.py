@@ -1,10 +1,11 @@
-"""End to end through real Envoy and Traefik: the routers change what real requests reach, a change the proxy
-refuses is put back, and `canary-lint rollout` promotes a healthy canary, rolls back a failing one, and a
-rollback journaled by a runner killed before applying it is applied by the next command.
+"""End to end through real Envoy, Traefik and Apache httpd: the routers change what real requests reach, a change
+the proxy refuses is put back (or fails naming why), and `canary-lint rollout` promotes a healthy canary, rolls
+back a failing one, and a rollback journaled by a runner killed before applying it is applied by the next
+command.
 
 One lab per module (rollout_e2e.Lab): Prometheus (1 s scrapes) watching the two demo versions and Envoy's own
-counters (`envoy_cluster_upstream_rq_total`, its cluster names relabelled to the scenario's versions), Envoy and
-Traefik in front of the same stable and canary ports.
+counters (`envoy_cluster_upstream_rq_total`, its cluster names relabelled to the scenario's versions), Envoy,
+Traefik and Apache in front of the same stable and canary ports.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from rollout_e2e import (
 
 from canary_lint.rollout.routers import Route, RouterError, files, make
 
-lab = lab_fixture("envoy", "traefik")
-PROXIES = ["envoy", "traefik"]
+lab = lab_fixture("envoy", "traefik", "apache")
+PROXIES = ["envoy", "traefik", "apache"]
 HEADER = ("X-Canary", "internal")
 
 
@@ -95,6 +96,31 @@ def test_a_dynamic_file_traefik_cannot_serve_is_put_back_and_fails_the_step(lab)
     with pytest.raises(RouterError, match="with errors; the old file is back: .*nonexistent"):
         unknown.apply(Route(50))
     assert files.read(router.file) == before
+    assert router.apply(Route(0)) == Route(0)
+
+
+def test_a_member_apache_does_not_have_fails_the_step_naming_its_members(lab):
+    lab.start("apache-unknown", HEALTHY, HEALTHY, proxy="apache")
+    router = lab.router("apache")
+    router.apply(Route(20))
+    unknown = make({**lab.apache.spec, "canary": "http://127.0.0.1:9"}, "shop")
+    with pytest.raises(RouterError, match="has no member http://127.0.0.1:9; it has http://127.0.0.1:"):
+        unknown.apply(Route(50))
+    assert router.current() == Route(20)  # nothing was posted
+    assert router.apply(Route(0)) == Route(0)
+
+
+def test_apache_restarted_between_changes_takes_the_next_one_with_a_fresh_nonce(lab):
+    v1, v2 = lab.start("apache-restart", HEALTHY, HEALTHY, proxy="apache")
+    router = lab.router("apache")
+    router.apply(Route(20))
+    stale = router.nonce()
+    lab.apache.restart()  # a new nonce; the members as configured: the canary disabled
+    assert router.current() == Route(0)
+    assert router.apply(Route(50)) == Route(50)  # the form with the old nonce is ignored, the fresh one taken
+    assert router.nonce() != stale
+    got = answers(lab.apache.port, 200)
+    assert abs(got.count(v2) / len(got) - 0.5) < 0.1, got.count(v2)
     assert router.apply(Route(0)) == Route(0)
 
 
