@@ -64,3 +64,12 @@ def dump_of(node: ast.AST) -> str:
         return ast.dump(node)
     except (RecursionError, MemoryError):
         return "…"
+
+
+def where(node: ast.AST) -> dict:
+    """A node's place as the keywords of ReleaseContext.finding (1-based columns)."""
+    line = getattr(node, "lineno", 1)
+    col = getattr(node, "col_offset", 0)
+    end_col = getattr(node, "end_col_offset", None)
+    return dict(line=line, column=col + 1, end_line=getattr(node, "end_lineno", None) or line,
+                end_column=(end_col if end_col is not None else col) + 1)

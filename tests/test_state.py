@@ -977,3 +977,106 @@ def test_socketio_server_imported_from_another_module(tmp_path):
     async def connect(sid): pass
     """
     assert handler_names(src) == {"connect"}
+
+
+FLASK_CACHE_USER = """
+    from flask_caching import Cache
+    cache = Cache()
+    class Account:
+        @cache.memoize()
+        def balance(self):
+            return 0
+    """
+
+
+@pytest.mark.parametrize("config, expected", [
+    # an `if` on another setting: the branch without it is reported, naming the condition
+    ("""
+     import os
+     class Config:
+         URL = os.environ.get("REDIS_URL")
+         if URL:
+             CACHE_TYPE = "RedisCache"
+         else:
+             CACHE_TYPE = "FileSystemCache"
+     """, "safe when `URL` selects a shared backend"),
+    # nested: only one path of two `if`s is local
+    ("""
+     import os
+     URL = os.environ.get("REDIS_URL")
+     MEMCACHED = os.environ.get("MEMCACHED")
+     if URL:
+         CACHE_TYPE = "redis"
+     elif MEMCACHED:
+         CACHE_TYPE = "memcached"
+     else:
+         CACHE_TYPE = "simple"
+     """, "safe when `URL` or `MEMCACHED` selects a shared backend"),
+    # development branch and classes are not what v1 and v2 serve with
+    ("""
+     DEBUG = bool(open("debug").read())
+     if DEBUG:
+         CACHE_TYPE = "simple"
+     else:
+         CACHE_TYPE = "redis"
+     """, None),
+    ("""
+     class DevelopmentConfig:
+         CACHE_TYPE = "SimpleCache"
+     class TestingConfig:
+         CACHE_TYPE = "SimpleCache"
+     """, None),
+    # a shared backend in every case elsewhere: the local one belongs to another configuration
+    ("""
+     class Config:
+         CACHE_TYPE = "SimpleCache"
+     class ProductionConfig(Config):
+         CACHE_TYPE = "RedisCache"
+     """, None),
+    # the text mentions redis in a comparison, which sets nothing: still local
+    ("""
+     CACHE_TYPE = "simple"
+     def is_redis(app):
+         return app.config["CACHE_TYPE"] == "redis"
+     """, ""),
+])
+def test_flask_caching_backend_chosen_by_a_branch_or_a_class(tmp_path, config, expected):
+    found = state_findings(tmp_path, {"app/config.py": config, "app/models.py": FLASK_CACHE_USER,
+                                      "app/__init__.py": """
+        from flask import Flask
+        import app.models
+        application = Flask(__name__)
+        application.config.from_object("app.config")
+        """})
+    if expected is None:
+        assert found == []
+        return
+    assert rules(found) == [("CLS108", 4)]
+    assert "@cache.memoize on Account.balance()" in found[0].message
+    assert expected in found[0].message
+
+
+def test_session_interface_on_a_cache_subclass_is_reported_where_it_is_installed(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/cache.py": """
+            from flask_caching import Cache
+            class AppCache(Cache):
+                pass
+            cache = AppCache(config={"CACHE_TYPE": "FileSystemCache"})
+            """,
+        "app/sessions.py": """
+            from flask.sessions import SessionInterface
+            from app.cache import cache
+            class CacheSessions(SessionInterface):
+                def open_session(self, app, request):
+                    return cache.get("s" + request.cookies.get("sid", ""))
+            """,
+        "app/__init__.py": """
+            from flask import Flask
+            from app.sessions import CacheSessions
+            app = Flask(__name__)
+            app.session_interface = CacheSessions()
+            """,
+    })
+    assert [(f.rule, f.path, f.line) for f in found] == [("CLS103", "app/__init__.py", 4)]
+    assert found[0].severity.value == "error" and "FileSystemCache" in found[0].message

@@ -13,8 +13,9 @@ from __future__ import annotations
 import ast
 import re
 
+from canary_lint.pyast import where
 from canary_lint.serving import serving
-from canary_lint.state import backends, caches, crossmodule, djcache, handlers, keys, memory
+from canary_lint.state import backends, caches, crossmodule, djcache, flaskcache, handlers, keys, memory, storage
 from canary_lint.state.envs import deploy_env_names
 
 RULES = (
@@ -67,17 +68,12 @@ DISK_TOKENS = ("open(", "write_text", "write_bytes", ".save(")
 
 MEMORY_FIX = ("keep it where every version reads it (the database, Redis, or the user's session) instead of "
               "process memory")
+STORAGE_TOKENS = ("open(", "send_file", "send_from_directory", "FileResponse", "write_bytes", "write_text", ".save(")
 DISK_FIX = "write it to storage both versions share (object storage, a shared volume or the database)"
 KEY_FIX = ("read the key from the environment or a secret store shared by v1 and v2, and refuse to start "
            "without it")
 CACHE_FIX = ("keep it only if a stale answer for that long is acceptable; otherwise cache in Redis/Memcached "
              "shared by both versions, or drop the cache")
-
-
-def _where(node: ast.AST) -> dict:
-    return dict(line=getattr(node, "lineno", 1), column=getattr(node, "col_offset", 0) + 1,
-                end_line=getattr(node, "end_lineno", None),
-                end_column=(getattr(node, "end_col_offset", None) or 0) + 1 if getattr(node, "end_col_offset", None) is not None else None)
 
 
 def _handler_label(func: handlers.Func) -> str:
@@ -121,7 +117,7 @@ def analyze(ctx):
     with ctx.guard(".", "state"):
         yield from _across_modules(ctx, files, django_targets, indexes, reported)
     with ctx.guard(".", "state"):
-        yield from _flask_caching(ctx, files)
+        yield from flaskcache.analyze(ctx, files)
     with ctx.guard(".", "state"):
         yield from _django_default_cache(ctx, files)
 
@@ -143,7 +139,7 @@ def _django_default_cache(ctx, files):
     for write, read, key in djcache.state_in_default_cache(found):
         method = write.node.func.attr
         yield ctx.finding(
-            "CLS101", write.path, **_where(write.node), subject=f"django-cache:{key}",
+            "CLS101", write.path, **where(write.node), subject=f"django-cache:{key}",
             message=(f"`cache.{method}({key!r}…)` in {write.func} keeps state that {read.func} "
                      f"({read.path}:{read.node.lineno}) reads back from Django's default cache; with no CACHES "
                      f"setting ({settings[0].path} has none) that is LocMemCache, one per process: when the next "
@@ -189,6 +185,8 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
             if index.reached_by:
                 yield from _memory(ctx, path, containers, index, text)
                 yield from _disk(ctx, path, roots, index)
+    if "self." in text and any(t in text for t in STORAGE_TOKENS):
+        yield from storage.findings(ctx, path, tree, text)
     if any(t in text for t in SECRET_WORDS):  # a random call here, or a helper that makes the key elsewhere
         yield from _keys(ctx, path, tree, text, env_set)
     if any(t in text for t in CONFIG_TOKENS) or ("Limiter(" in text and LIMITER.search(text)):
@@ -196,7 +194,7 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
     if any(t in text for t in CACHE_TOKENS):
         for f in caches.identity_caches(tree, text):
             yield ctx.finding(
-                "CLS106", path, **_where(f.node), subject=f"{f.func}:{f.param}",
+                "CLS106", path, **where(f.node), subject=f"{f.func}:{f.param}",
                 message=(f"{f.func}() is cached per process by {f.decorator} on `{f.param}` {f.bound}: v1 and v2 "
                          f"each keep their own answer per {f.param}, so after a change made through one version the "
                          f"other keeps serving the old value; fine only for data derivable from {f.param} that "
@@ -209,7 +207,7 @@ def _memory(ctx, path, containers, index, text):
     for m in memory.memory_state(index, containers, text):
         keyed = f" keyed on `{m.identity}`" if m.identity else ""
         yield ctx.finding(
-            "CLS101", path, **_where(m.container.node), subject=m.container.name,
+            "CLS101", path, **where(m.container.node), subject=m.container.name,
             message=(f"`{m.container.name}` is a module-level {m.container.kind} that {_handler_label(m.writer_handler)} "
                      f"writes{keyed} (line {m.writer.node.lineno}) and {_handler_label(m.reader_handler)} reads back "
                      f"(line {m.reader.node.lineno}): each process has its own copy, so when the user's next request "
@@ -321,7 +319,7 @@ def _across_modules(ctx, files, django_targets, indexes, reported):
             # and counters a module keeps for its own worker are bookkeeping
         container = by_path[path].containers[cname]
         yield ctx.finding(
-            "CLS101", path, **_where(container.node), subject=cname,
+            "CLS101", path, **where(container.node), subject=cname,
             message=(f"`{cname}` is a module-level {container.kind} that {_handler_label(w.handler)} in {w.path} "
                      f"writes (line {w.line}) and {_handler_label(r.handler)} in {r.path} reads back (line {r.line}): "
                      f"each process has its own copy, so when the user's next request reaches the other version "
@@ -330,64 +328,10 @@ def _across_modules(ctx, files, django_targets, indexes, reported):
         )
 
 
-CACHE_WRITE_METHODS = {"set", "add", "set_many", "get", "get_many", "inc", "dec"}
-
-
-def _flask_caching(ctx, files):
-    """CLS108: per-user data in a Flask-Caching cache whose backend is per process or per host."""
-    local, names, shared = [], set(), False
-    for file, text in files:
-        if "CACHE_TYPE" not in text and "flask_caching" not in text:
-            continue
-        tree = ctx.python_ast(file)
-        if tree is None:
-            continue
-        found, bound = backends.flask_caching_setup(tree)
-        names |= bound if "flask_caching" in text else set()
-        local.extend((file.path, node, desc, sw) for node, desc, sw in found)
-        if "CACHE_TYPE" in text and any(t in text for t in ("Redis", "redis", "Memcached", "memcached", "SASL")):
-            shared = True  # another configuration (production) uses a shared backend
-    if not local or not names or shared:
-        return
-    where_path, where_node, desc, switches = local[0]
-    safe = f"; safe when {' or '.join(sorted(set(switches)))} selects a shared backend" if switches else ""
-    for file, text in files:
-        if not any(f"{n}." in text for n in names):
-            continue
-        tree = ctx.python_ast(file)
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            hit = None
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
-                    and node.func.value.id in names and node.func.attr in CACHE_WRITE_METHODS - {"get", "get_many"} and node.args:
-                ident = memory.key_words(node.args[0])
-                if ident:
-                    hit = (node, f"{node.func.value.id}.{node.func.attr}", f"its key names `{ident}`")
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for dec in node.decorator_list:
-                    target = dec.func if isinstance(dec, ast.Call) else dec
-                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id in names \
-                            and target.attr == "memoize":
-                        params = [a.arg for a in node.args.args if a.arg.lower() in caches.IDENTITY_PARAMS]
-                        if params:
-                            hit = (dec, f"@{target.value.id}.memoize on {node.name}()", f"it is keyed on `{params[0]}`")
-            if hit:
-                at, what, why = hit
-                yield ctx.finding(
-                    "CLS108", file.path, **_where(at), subject=what,
-                    message=(f"{what} keeps per-user data ({why}) in Flask-Caching's {desc}, configured at "
-                             f"{where_path}:{where_node.lineno}: v1 and v2 each keep their own copy, so what a request "
-                             f"on one version stores is missing or stale on the other{safe}"),
-                    fix=("configure a shared backend (CACHE_TYPE \"RedisCache\" or \"MemcachedCache\") for both versions, "
-                         "or keep per-user data in the database or the session"),
-                )
-
-
 def _disk(ctx, path, roots, index):
     for root, w, r, wh, rh in memory.disk_round_trips(index, roots):
         yield ctx.finding(
-            "CLS107", path, **_where(w.node), subject=root,
+            "CLS107", path, **where(w.node), subject=root,
             message=(f"{_handler_label(wh)} writes a file under `{root}` ({roots[root]}) and {_handler_label(rh)} "
                      f"reads it back (line {r.node.lineno}): the file exists only on the host that took the first "
                      f"request, so when the next one reaches the other version it is not there"),
@@ -409,7 +353,7 @@ def _keys(ctx, path, tree, text, env_set):
             when = f"is generated by {k.generator}{saved} when none exists" if saved else f"is generated by {k.generator} at start-up"
             safe = ""
         yield ctx.finding(
-            "CLS102", path, **_where(k.node), subject=k.target,
+            "CLS102", path, **where(k.node), subject=k.target,
             message=(f"signing key `{k.target}` {when}: every host{'' if k.saved_to_file else ' (and process)'} has its own key, so v1 rejects "
                      f"what v2 signs with it (session cookies, tokens, signed data) and the other way round{safe}"),
             fix=KEY_FIX,
@@ -433,4 +377,4 @@ def _backends(ctx, path, tree, text, env_set, project):
         named = re.search(r"safe when ((?:[A-Z][A-Z0-9_]*)(?: or [A-Z][A-Z0-9_]*)*)", b.message)
         if named and all(n in env_set for n in named.group(1).split(" or ")):
             continue  # the deployment sets the switch
-        yield ctx.finding(b.rule, path, **_where(b.node), subject=b.subject, message=b.message, fix=b.fix)
+        yield ctx.finding(b.rule, path, **where(b.node), subject=b.subject, message=b.message, fix=b.fix)

@@ -26,6 +26,15 @@ class Setting:
 
 
 @dataclass
+class Branches:
+    """The value of a setting an `if` the reader cannot decide writes in one branch or both: the setting
+    when the test holds and when it does not (None: not set on that side)."""
+    test: ast.AST
+    taken: "Setting | None"
+    other: "Setting | None"
+
+
+@dataclass
 class BackendFinding:
     rule: str
     node: ast.AST
@@ -90,8 +99,11 @@ def resolve(value: ast.AST, switches: list[str]):
     return UNKNOWN
 
 
-def module_settings(body: list[ast.stmt], keys: set[str]) -> dict[str, Setting]:
-    """The effective value of each module-level (or class-level) `KEY = …` with the environment unset."""
+def module_settings(body: list[ast.stmt], keys: set[str], branches: bool = False) -> dict[str, Setting]:
+    """The effective value of each module-level (or class-level) `KEY = …` with the environment unset.
+
+    An `if` that cannot be decided makes the values it writes UNKNOWN, or, with `branches`, a Branches of
+    the value on each side."""
     found: dict[str, Setting] = {}
 
     def visit(stmts, switches, certain):
@@ -106,7 +118,9 @@ def module_settings(body: list[ast.stmt], keys: set[str]) -> dict[str, Setting]:
             elif isinstance(stmt, ast.If):
                 sw = list(switches)
                 truth = _eval_test(stmt.test, sw)
-                if truth is UNKNOWN:
+                if truth is UNKNOWN and branches and certain:
+                    both(stmt, sw)
+                elif truth is UNKNOWN:
                     visit(stmt.body, sw, False)
                     visit(stmt.orelse, sw, False)
                 else:
@@ -117,6 +131,19 @@ def module_settings(body: list[ast.stmt], keys: set[str]) -> dict[str, Setting]:
                     visit(handler.body, switches, False)
                 visit(stmt.orelse, switches, certain)
                 visit(stmt.finalbody, switches, certain)
+
+    def both(stmt: ast.If, switches):
+        before = dict(found)
+        visit(stmt.body, switches, True)
+        taken = dict(found)
+        found.clear()
+        found.update(before)
+        visit(stmt.orelse, switches, True)
+        for key in set(taken) | set(found):
+            a, b = taken.get(key), found.get(key)
+            if a is not b:
+                node = (a or b).node
+                found[key] = Setting(node, Branches(stmt.test, a, b), tuple(switches))
 
     visit(body, [], True)
     return found
@@ -378,45 +405,3 @@ def socketio_servers(tree: ast.Module, text: str, project_has_queue: bool) -> li
         ))
     return out
 
-
-# ---- Flask-Caching ---------------------------------------------------------------------------------------------
-LOCAL_FLASK_CACHES = {"simple": "SimpleCache (per-process memory)", "simplecache": "SimpleCache (per-process memory)",
-                      "filesystem": "FileSystemCache (local files)", "filesystemcache": "FileSystemCache (local files)"}
-
-
-def _local_cache_type(value) -> str:
-    if not isinstance(value, str):
-        return ""
-    return LOCAL_FLASK_CACHES.get(value.rsplit(".", 1)[-1].lower(), "")
-
-
-def flask_caching_setup(tree: ast.Module) -> tuple[list[tuple[ast.AST, str, tuple]], set[str]]:
-    """([(node, backend description, env switches)] for CACHE_TYPE on a local backend, names bound to `Cache(...)`)."""
-    local: list = []
-    names: set[str] = set()
-    settings = module_settings(tree.body, {"CACHE_TYPE"})
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef):
-            settings.update({f"{node.name}.CACHE_TYPE": s for s in module_settings(node.body, {"CACHE_TYPE"}).values()})
-        elif isinstance(node, ast.Assign):
-            for t in node.targets:
-                if isinstance(t, ast.Subscript) and dotted(t.value).endswith("config") and const_str(t.slice) == "CACHE_TYPE":
-                    sw: list[str] = []
-                    settings[f"config@{node.lineno}"] = Setting(node, resolve(node.value, sw), tuple(sw))
-            if isinstance(node.value, ast.Call) and dotted(node.value.func).rsplit(".", 1)[-1] == "Cache":
-                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.Dict):
-            for k, v in zip(node.keys, node.values):
-                if const_str(k) == "CACHE_TYPE":
-                    sw = []
-                    settings[f"dict@{v.lineno}"] = Setting(v, resolve(v, sw), tuple(sw))
-        elif isinstance(node, ast.Call) and dotted(node.func).endswith(("config.update", "config.from_mapping")):
-            for kw in node.keywords:
-                if kw.arg == "CACHE_TYPE":
-                    sw = []
-                    settings[f"update@{kw.value.lineno}"] = Setting(kw.value, resolve(kw.value, sw), tuple(sw))
-    for setting in settings.values():
-        described = _local_cache_type(setting.value)
-        if described:
-            local.append((setting.node, described, setting.switches))
-    return local, names

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections import Counter
 
 from canary_lint import deploy as deploy_facts
+from canary_lint.pyast import where
 from canary_lint.resolver.app import AppValues
 from canary_lint.telemetry import logfiles
 from canary_lint.serving import serving
 from canary_lint.telemetry.pyfacts import (
-    ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env, span,
+    ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env,
 )
 
 RULES = (
@@ -128,7 +129,7 @@ def _otel(ctx, py, env: _Env):
                 continue
             if item.kind == "resource-ctor":
                 yield ctx.finding(
-                    "resource-constructor-drops-version", facts.path, **span(item.node),
+                    "resource-constructor-drops-version", facts.path, **where(item.node),
                     subject=_subject(seen, facts.path, "Resource"),
                     message="`Resource(...)` is built directly, without `service.version`; the constructor never "
                             "reads OTEL_RESOURCE_ATTRIBUTES, so no deployment setting can tell v1 spans and metrics "
@@ -137,7 +138,7 @@ def _otel(ctx, py, env: _Env):
                         "so OTEL_RESOURCE_ATTRIBUTES=service.version=<version> is read")
             elif item.kind == "resource-create" and not otel_env:
                 yield ctx.finding(
-                    "traces-without-service-version", facts.path, **span(item.node),
+                    "traces-without-service-version", facts.path, **where(item.node),
                     subject=_subject(seen, facts.path, "Resource.create"),
                     message="`Resource.create(...)` sets no `service.version` and no deployment file sets "
                             "OTEL_RESOURCE_ATTRIBUTES=service.version=…; v1 and v2 spans and metrics carry the same "
@@ -146,7 +147,7 @@ def _otel(ctx, py, env: _Env):
                         "OTEL_RESOURCE_ATTRIBUTES=service.version=<version> in the container env")
             elif item.kind == "provider" and not otel_env:
                 yield ctx.finding(
-                    "provider-without-versioned-resource", facts.path, **span(item.node),
+                    "provider-without-versioned-resource", facts.path, **where(item.node),
                     subject=_subject(seen, facts.path, item.what),
                     message=f"`{item.what}()` gets no `resource=`, so it uses the default resource without "
                             "`service.version`, and no deployment file sets OTEL_RESOURCE_ATTRIBUTES; v1 and v2 "
@@ -163,7 +164,7 @@ def _sentry(ctx, py, env: _Env):
         for item in facts.items:
             if item.kind == "sentry" and item.verdict is False:
                 yield ctx.finding(
-                    "errors-without-sentry-release", facts.path, **span(item.node),
+                    "errors-without-sentry-release", facts.path, **where(item.node),
                     subject=_subject(seen, facts.path, "sentry_sdk.init"),
                     message="`sentry_sdk.init(...)` passes no `release=` and no deployment file sets SENTRY_RELEASE; "
                             "v1 and v2 errors land in one release, so a canary regression hides among v1's events",
@@ -180,7 +181,7 @@ def _metrics(ctx, py, dep):
     others = len(bare) - 1
     more = f" and {others} other metric{'s' if others != 1 else ''}" if others else ""
     yield ctx.finding(
-        "metrics-without-version", path, **span(first.node), subject=f"metrics:{first.what}",
+        "metrics-without-version", path, **where(first.node), subject=f"metrics:{first.what}",
         message=f"`{first.what}`{more} {'carry' if others else 'carries'} no version label and the app exposes no `*_build_info`/`Info` metric "
                 "with its version, nor does any scrape config copy a pod `version` label; v1 and v2 series "
                 "cannot be told apart in PromQL",
@@ -206,7 +207,7 @@ def _logs(ctx, py):
                 what = f"log format {item.detail!r} of {item.what} prints no" if item.detail else \
                     f"none of the {item.what} prints a"
                 yield ctx.finding(
-                    "log-format-without-version", facts.path, **span(item.node),
+                    "log-format-without-version", facts.path, **where(item.node),
                     subject=_subject(seen, facts.path, item.what),
                     message=f"{what} version field: v1 and v2 log lines look identical, so canary errors cannot "
                             "be told from v1's",
@@ -215,7 +216,7 @@ def _logs(ctx, py):
             elif item.kind in ("log-json", "structlog") and not attached:
                 what = "structlog processor chain" if item.kind == "structlog" else f"JSON log formatter ({item.what})"
                 yield ctx.finding(
-                    "structured-logs-without-version", facts.path, **span(item.node),
+                    "structured-logs-without-version", facts.path, **where(item.node),
                     subject=_subject(seen, facts.path, item.what),
                     message=f"the {what} never adds a version field and nothing in the app puts one on log "
                             "records (no filter, LoggerAdapter, extra=, bind_contextvars(version=...)); v1 and v2 "
@@ -234,12 +235,12 @@ def _datadog(ctx, py, dep, env: _Env):
         return
     if uses:
         path, node = uses[0]
-        what, where = f"{path}:{node.lineno}", span(node)
+        what, place = f"{path}:{node.lineno}", where(node)
     else:
         path, line = launchers[0]
-        what, where = f"ddtrace-run in {path}:{line}", {"line": line}
+        what, place = f"ddtrace-run in {path}:{line}", {"line": line}
     yield ctx.finding(
-        "datadog-without-dd-version", path, **where, subject="datadog",
+        "datadog-without-dd-version", path, **place, subject="datadog",
         message=f"Datadog is used ({what}) but DD_VERSION is set in no deployment file and no pod carries the "
                 f"`{deploy_facts.DD_VERSION_LABEL}` label; APM and DogStatsD cannot split v1 from v2",
         fix="set DD_VERSION in the container env (e.g. from the pod label tags.datadoghq.com/version via the "

@@ -88,11 +88,6 @@ def _is_log_record(node: ast.AST) -> bool:
     return any(w in name for w in ("record", "event", "fields", "log"))
 
 
-def span(node: ast.AST) -> dict:
-    return dict(line=node.lineno, column=node.col_offset + 1, end_line=getattr(node, "end_lineno", None) or node.lineno,
-                end_column=(getattr(node, "end_col_offset", None) or node.col_offset) + 1)
-
-
 @dataclass
 class Item:
     """One telemetry call site."""

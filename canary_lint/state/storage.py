@@ -1,0 +1,167 @@
+"""CLS107 through a storage class: a class that writes files under a directory it keeps (`self.base_path`, set
+from a config key, an environment variable or a path) in one method and reads or serves them from there in
+another (`store()` and `download()` of an uploader). The files live on the host that stored them; the class
+is the storage, whichever handler calls it. A sibling class on object storage (boto3, google.cloud.storage,
+azure) is named as the shared alternative the configuration can select.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from canary_lint.pyast import const_str, dotted, where
+from canary_lint.state.envs import env_read
+
+ROOT_NAMES = re.compile(r"(?i)(?:dir|folder|path|root|location|storage)$|^(?:base|root|media|upload)")
+REMOTE = ("boto3", "botocore", "google.cloud", "azure.storage", "minio", "s3fs", "gcsfs")
+NOT_STORAGE = re.compile(r"(?i)cache|test|mock|fake|temp|log")
+WRITE_MODES = ("w", "a", "x")
+READERS = {"send_file", "send_from_directory", "FileResponse", "listdir", "scandir", "iterdir", "read_text",
+           "read_bytes", "copyfileobj"}
+FIX = ("store the files where every version reads them (object storage, a volume every host mounts, or the "
+       "database), or select the shared storage class in the configuration v1 and v2 run with")
+
+
+@dataclass
+class Trip:
+    cls: ast.ClassDef
+    attr: str  # the directory attribute
+    origin: str  # "UPLOAD_FOLDER" or "a local path"
+    write: ast.AST
+    writer: str
+    reader: str
+
+
+def _origin(value: ast.AST) -> str:
+    """The config key or environment variable the directory comes from; '' when it names none."""
+    for node in ast.walk(value):
+        read = env_read(node)
+        if read:
+            return read[0]
+        if isinstance(node, ast.Subscript) and (dotted(node.value) or "").endswith("config"):
+            key = const_str(node.slice)
+            if key:
+                return key
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and (dotted(node.func.value) or "").endswith("config") and node.args:
+            key = const_str(node.args[0])
+            if key:
+                return key
+        if isinstance(node, ast.Attribute) and (dotted(node.value) or "").endswith("settings") and node.attr.isupper():
+            return node.attr
+    return ""
+
+
+def _dirs(cls: ast.ClassDef) -> dict[str, str]:
+    """{attribute: origin} of `self.X = …` that hold a directory."""
+    out: dict[str, str] = {}
+    for node in ast.walk(cls):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self" \
+                        and ROOT_NAMES.search(t.attr):
+                    origin = _origin(node.value)
+                    if origin or isinstance(node.value, (ast.Call, ast.BinOp, ast.Constant, ast.JoinedStr)):
+                        out.setdefault(t.attr, origin or "a local path")
+    return out
+
+
+def _under(expr: ast.AST, attrs: set[str], derived: set[str]) -> str:
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
+                and node.attr in attrs:
+            return node.attr
+        if isinstance(node, ast.Name) and node.id in derived:
+            return node.id
+    return ""
+
+
+def _uses(func: ast.FunctionDef, attrs: set[str]):
+    """(node, attribute, is_write) of each file write or read under one of the directories."""
+    derived: dict[str, str] = {}  # local name -> the attribute its path is built from
+    out = []
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            attr = _under(node.value, attrs, set(derived))
+            if attr:
+                derived[node.targets[0].id] = derived.get(attr, attr)
+    for node in ast.walk(func):
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted(node.func) or ""
+        last = node.func.attr if isinstance(node.func, ast.Attribute) else name
+        subject, write = None, None
+        if last == "open":
+            if name in ("open", "io.open", "aiofiles.open", "codecs.open"):
+                subject, mode = (node.args[0] if node.args else None), (node.args[1] if len(node.args) > 1 else None)
+            elif isinstance(node.func, ast.Attribute):
+                subject, mode = node.func.value, (node.args[0] if node.args else None)
+            else:
+                continue
+            mode = next((kw.value for kw in node.keywords if kw.arg == "mode"), mode)
+            text = const_str(mode)
+            write = bool(text) and text.startswith(WRITE_MODES)
+            if mode is not None and text is None:
+                continue  # a mode the caller passes: neither a known write nor a known read
+        elif last in ("write_text", "write_bytes") and isinstance(node.func, ast.Attribute):
+            subject, write = node.func.value, True
+        elif last == "save" and node.args:
+            subject, write = node.args[0], True
+        elif last in READERS and last != "copyfileobj":
+            subject, write = (node.args[0] if node.args else getattr(node.func, "value", None)), False
+        if subject is None:
+            continue
+        attr = _under(subject, attrs, set(derived))
+        if attr:
+            out.append((node, derived.get(attr, attr), write))
+    return out
+
+
+def round_trips(tree: ast.Module) -> list[Trip]:
+    out = []
+    for cls in ast.walk(tree):
+        if not isinstance(cls, ast.ClassDef) or NOT_STORAGE.search(cls.name):
+            continue
+        dirs = _dirs(cls)
+        if not dirs:
+            continue
+        writes, reads = [], []
+        for item in cls.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name != "__init__":
+                for node, attr, write in _uses(item, set(dirs)):
+                    (writes if write else reads).append((item.name, node, attr))
+        for method, node, attr in writes:
+            reader = next((m for m, _, a in reads if a == attr and m != method), None)
+            if reader:
+                out.append(Trip(cls, attr, dirs[attr], node, method, reader))
+                break
+    return out
+
+
+def remote_sibling(tree: ast.Module, text: str, cls: ast.ClassDef) -> str:
+    """A class beside `cls` (same module, a common base) that stores on object storage."""
+    if not any(r in text for r in REMOTE):
+        return ""
+    bases = {dotted(b) for b in cls.bases} - {"object", None}
+    for other in tree.body:
+        if isinstance(other, ast.ClassDef) and other is not cls and ({dotted(b) for b in other.bases} & bases):
+            src = ast.unparse(other)
+            if any(r in src for r in ("boto3", "s3", "S3", "storage.Client", "BlobServiceClient", "Minio")):
+                return other.name
+    return ""
+
+
+def findings(ctx, path: str, tree: ast.Module, text: str):
+    for trip in round_trips(tree):
+        sibling = remote_sibling(tree, text, trip.cls)
+        where_from = f" ({trip.origin})" if trip.origin != "a local path" else ""
+        alt = f"; {sibling} is the shared alternative, safe when the configuration selects it" if sibling else ""
+        yield ctx.finding(
+            "CLS107", path, **where(trip.write), subject=f"{trip.cls.name}.{trip.attr}",
+            message=(f"{trip.cls.name}.{trip.writer}() writes files under `self.{trip.attr}`{where_from}, a directory "
+                     f"of the host, and {trip.cls.name}.{trip.reader}() reads them back from there: a file stored "
+                     f"through one host is missing when the next request reaches the other version{alt}"),
+            fix=FIX)
