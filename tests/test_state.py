@@ -1080,3 +1080,54 @@ def test_session_interface_on_a_cache_subclass_is_reported_where_it_is_installed
     })
     assert [(f.rule, f.path, f.line) for f in found] == [("CLS103", "app/__init__.py", 4)]
     assert found[0].severity.value == "error" and "FileSystemCache" in found[0].message
+
+
+def test_storage_class_round_trip_names_the_config_key_and_the_remote_sibling(tmp_path):
+    found = state_findings(tmp_path, {"app/storage.py": """
+        import os
+        import boto3
+        from pathlib import Path
+        from django.conf import settings
+
+        class LocalStorage:
+            def __init__(self):
+                self.root = settings.MEDIA_ROOT
+
+            def save(self, name, data):
+                path = Path(self.root) / name
+                path.write_bytes(data)
+
+            def load(self, name):
+                return (Path(self.root) / name).read_bytes()
+
+        class S3Storage:
+            def save(self, name, data):
+                boto3.client("s3").put_object(Bucket="b", Key=name, Body=data)
+        """})
+    assert [(f.rule, f.line) for f in found] == [("CLS107", 12)]
+    assert "(MEDIA_ROOT)" in found[0].message and "S3Storage is the shared alternative" in found[0].message
+
+
+def test_quiet_storage_class_on_a_mode_the_caller_passes_or_a_cache_dir(tmp_path):
+    assert state_findings(tmp_path, {"app/storage.py": """
+        import os
+
+        class Reader:
+            def __init__(self, base_dir):
+                self.base_dir = base_dir
+
+            def open(self, name, mode):
+                return open(os.path.join(self.base_dir, name), mode)
+
+        class ThumbnailCache:
+            def __init__(self):
+                self.cache_dir = "/var/cache/thumbs"
+
+            def put(self, name, data):
+                with open(os.path.join(self.cache_dir, name), "wb") as fh:
+                    fh.write(data)
+
+            def get(self, name):
+                with open(os.path.join(self.cache_dir, name), "rb") as fh:
+                    return fh.read()
+        """}) == []

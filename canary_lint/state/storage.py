@@ -142,16 +142,23 @@ def round_trips(tree: ast.Module) -> list[Trip]:
 
 
 def remote_sibling(tree: ast.Module, text: str, cls: ast.ClassDef) -> str:
-    """A class beside `cls` (same module, a common base) that stores on object storage."""
+    """A class beside `cls` (same module; a common base or a method of the same name) on object storage."""
     if not any(r in text for r in REMOTE):
         return ""
     bases = {dotted(b) for b in cls.bases} - {"object", None}
+    methods = _methods(cls)
     for other in tree.body:
-        if isinstance(other, ast.ClassDef) and other is not cls and ({dotted(b) for b in other.bases} & bases):
+        if isinstance(other, ast.ClassDef) and other is not cls \
+                and ({dotted(b) for b in other.bases} & bases or _methods(other) & methods):
             src = ast.unparse(other)
             if any(r in src for r in ("boto3", "s3", "S3", "storage.Client", "BlobServiceClient", "Minio")):
                 return other.name
     return ""
+
+
+def _methods(cls: ast.ClassDef) -> set[str]:
+    return {f.name for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and not f.name.startswith("__")}
 
 
 def findings(ctx, path: str, tree: ast.Module, text: str):
