@@ -243,3 +243,57 @@ def test_environment_reads_keep_their_fallback_for_app_readers():
     assert env_name(ev.lookup("PLAIN", {SCOPE: scope})) == "PLAIN"
     # the plain evaluator (migrations) knows no environment: unknown, never a guess
     assert value_of({"conf.py": "import os\nX = os.environ.get('T', 'orders')\n"}, "conf", "X") is UNKNOWN
+
+
+def test_an_undecided_if_or_try_leaves_one_of_its_blocks_values():
+    files = {"m.py": """
+        import os
+        from conf import settings
+        URL = settings.REDIS_URL
+        KIND = "simple"
+        if URL:
+            KIND = "redis"
+        if settings.MEMCACHED:
+            BACKEND = "memcached"
+        else:
+            BACKEND = "filesystem"
+        try:
+            PORT = int(settings.PORT)
+        except ValueError:
+            PORT = 6379
+        try:
+            from ujson import dumps
+        except ImportError:
+            dumps = None
+        def pick(flag):
+            if flag:
+                return "early"
+            else:
+                name = "late"
+            return name
+        LATE = pick(settings.FLAG)
+        class Config:
+            if URL:
+                CACHE_TYPE = "redis"
+            else:
+                CACHE_TYPE = "filesystem"
+            TIMEOUT = 300
+        CONFIGURED = Config.CACHE_TYPE
+    """}
+    assert value_of(files, "m", "KIND") == OneOf(("redis", "simple"))
+    assert value_of(files, "m", "BACKEND") == OneOf(("memcached", "filesystem"))
+    assert value_of(files, "m", "PORT") is UNKNOWN  # the body's int() is unknown, so one of them is
+    assert value_of(files, "m", "dumps") is not None  # the import decides, not the fallback
+    assert value_of(files, "m", "LATE") == "late"  # the branch that returned does not reach the second return
+    assert value_of(files, "m", "CONFIGURED") == OneOf(("redis", "filesystem"))
+
+
+def test_a_name_rebound_after_the_if_is_the_later_value():
+    assert value_of({"m.py": """
+        from conf import settings
+        if settings.X:
+            MODE = "a"
+        else:
+            MODE = "b"
+        MODE = "c"
+    """}, "m", "MODE") == "c"

@@ -49,6 +49,10 @@ class Evaluator(Expressions):
         return self.module_value(self.scope_of(env), name)
 
     def module_value(self, scope: ModuleScope, name: str, depth: int = 0):
+        if name in scope.branched and scope.lines.get(name, 0) < scope.branched[name][-1].lineno:
+            value = self.branched_value(scope, name)
+            if value is not UNKNOWN:
+                return value
         if scope.consts.get(name, UNKNOWN) is not UNKNOWN:
             return scope.consts[name]
         if name in scope.funcs:
@@ -83,12 +87,18 @@ class Evaluator(Expressions):
         return value
 
     def class_attr(self, scope: ModuleScope, cls: ast.ClassDef, name: str, depth: int = 0):
+        nested = False
         for stmt in cls.body:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value else []
             if any(isinstance(t, ast.Name) and t.id == name for t in targets):
                 return self.ev(stmt.value, {SCOPE: scope})
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
                 return Marker("func", (scope, stmt))
+            nested = nested or (isinstance(stmt, (ast.If, ast.Try, ast.With)) and name in _names([stmt])[0])
+        if nested:  # `if REDIS_URL: CACHE_TYPE = ...` in the class body: run the body once, as Python does
+            body = self.class_body(scope, cls)
+            if body.get(name, UNKNOWN) is not UNKNOWN:
+                return body[name]
         for base in cls.bases:  # inherited: a base class of the same tree
             if depth >= self.MAX_DEPTH:
                 break
@@ -98,6 +108,46 @@ class Evaluator(Expressions):
                 if value is not UNKNOWN:
                     return value
         return UNKNOWN
+
+    def branched_value(self, scope: ModuleScope, name: str):
+        """A module name (re)bound inside top-level `if`/`try` blocks: its value before them, then the blocks
+        run in order (an `if` that cannot be decided leaves one of its branches' values)."""
+        cache = scope.evaluated.setdefault((type(self), "branched"), {})
+        key = (id(scope), name)
+        if name in scope.imports:
+            return UNKNOWN  # `try: from x import y` / `except ImportError: y = None`: the import decides
+        if name in cache or key in self._evaluating:
+            return cache.get(name, UNKNOWN)
+        self._evaluating.add(key)
+        try:
+            env: dict = {SCOPE: scope}
+            if name in scope.lines and scope.lines[name] < scope.branched[name][0].lineno:
+                if scope.consts.get(name, UNKNOWN) is not UNKNOWN:
+                    env[name] = scope.consts[name]
+                elif name in scope.nodes:
+                    env[name] = self.ev(scope.nodes[name], {SCOPE: scope})
+            for stmt in scope.branched[name]:
+                try:
+                    self.statement(stmt, env)
+                except (_Return, _Loop):
+                    pass
+            cache[name] = env.get(name, UNKNOWN)
+        finally:
+            self._evaluating.discard(key)
+        return cache[name]
+
+    def class_body(self, scope: ModuleScope, cls: ast.ClassDef) -> dict:
+        """The names a class body binds, its statements run in order (cached per class and reader)."""
+        cache = scope.evaluated.setdefault((type(self), "class"), {})
+        if id(cls) not in cache:
+            cache[id(cls)] = {}  # a body that reads its own class while running sees nothing yet
+            env: dict = {SCOPE: scope}
+            try:
+                self.walk(cls.body, env)
+            except (_Return, _Loop):
+                pass
+            cache[id(cls)] = env
+        return cache[id(cls)]
 
     # ---- functions ----------------------------------------------------------------------------------
     def call_function(self, target, args: list, kwargs: dict, outer: dict):
@@ -199,17 +249,11 @@ class Evaluator(Expressions):
             if known(cond):
                 self.walk(stmt.body if cond else stmt.orelse, env)
             else:
-                # either branch may run: a `return` or `continue` in one of them does not end the other
-                for branch in (stmt.body, stmt.orelse):
-                    try:
-                        self.walk(branch, env)
-                    except (_Return, _Loop):
-                        pass
+                self.either([stmt.body, stmt.orelse], env)
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            # after the body (read once: readers record what it does), its `else` or one of the handlers ran
             self.walk(stmt.body, env)
-            for h in stmt.handlers:
-                self.walk(h.body, env)
-            self.walk(stmt.orelse, env)
+            self.either([stmt.orelse, *[h.body for h in stmt.handlers]], env)
             self.walk(stmt.finalbody, env)
         elif isinstance(stmt, ast.Return):
             raise _Return(self.ev(stmt.value, env) if stmt.value is not None else None)
@@ -220,6 +264,33 @@ class Evaluator(Expressions):
         elif isinstance(stmt, ast.Match):
             for case in stmt.cases:
                 self.walk(case.body, env)
+
+    def either(self, branches: list[list], env: dict) -> None:
+        """Blocks of which one runs (an `if` whose test is unknown, a `try` and its handlers): each runs on
+        its own copy of the names, and a name they bind differently is one of their values afterwards. A
+        block that ends in `return`, `break` or `continue` does not reach what follows, so its names do not
+        either (unless all end)."""
+        before = dict(env)
+        ran: list[tuple[dict, bool]] = []
+        for branch in branches:
+            branch_env = dict(before)
+            try:
+                self.walk(branch, branch_env)
+                ran.append((branch_env, False))
+            except (_Return, _Loop):
+                ran.append((branch_env, True))
+        live = [e for e, ended in ran if not ended] or [e for e, _ in ran]
+        merged: dict = {}
+        for name in dict.fromkeys(k for e in live for k in e):
+            values = [e[name] for e in live if name in e]
+            if isinstance(name, str) and name.startswith(ORIGIN):
+                merged[name] = values[0]
+            elif all(v is values[0] for v in values):
+                merged[name] = values[0]
+            else:
+                merged[name] = OneOf.of(values)
+        env.clear()
+        env.update(merged)
 
     def loop(self, stmt: ast.For, env: dict) -> None:
         items = self.ev(stmt.iter, env)

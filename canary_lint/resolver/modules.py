@@ -43,6 +43,7 @@ class ModuleScope:
         self.imports: dict = {}  # local name -> (module, attribute or None)
         self.lines: dict = {}  # top-level name -> line of its (last) assignment
         self.evaluated: dict = {}  # reader class -> {name: value} of `nodes` evaluated on first use
+        self.branched: dict = {}  # name -> the top-level `if`/`try` statements that (re)bind it
         for node in tree.body:
             self._top(node)
 
@@ -80,6 +81,8 @@ class ModuleScope:
                 for inner in part:
                     if isinstance(inner, (ast.Import, ast.ImportFrom)):
                         self._top(inner)
+            for name in _bound(node):
+                self.branched.setdefault(name, []).append(node)
 
     def _absolute(self, module: str, level: int) -> str:
         return absolute(self.name, module, level, self.package)
@@ -129,3 +132,17 @@ def tree_project(ctx, side: str = "head") -> Project:
         by_path = {f.path: f for f in ctx.files_of("python")}
         return Project(list(by_path), lambda path: ctx.python_ast(by_path[path]) if path in by_path else None)
     return ctx.cached(("resolver", "project", side), build)
+
+
+def _bound(stmt: ast.stmt) -> set[str]:
+    """Names a statement assigns, outside the functions and classes it defines."""
+    out: set[str] = set()
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
