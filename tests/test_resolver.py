@@ -297,3 +297,25 @@ def test_a_name_rebound_after_the_if_is_the_later_value():
             MODE = "b"
         MODE = "c"
     """}, "m", "MODE") == "c"
+
+
+def test_one_of_several_dicts_gains_keys_and_answers_pure_methods_per_choice():
+    files = {"m.py": """
+        from conf import settings
+        DEFAULTS = {"a": 1}
+        def build():
+            if settings.X:
+                data = {"b": 2}
+            else:
+                data = DEFAULTS
+            data["id"] = 3
+            columns = ", ".join(data.keys())
+            marks = ", ".join(f":{k}" for k in data.keys())
+            return f"INSERT INTO t ({columns}) VALUES ({marks})"
+        SQL = build()
+    """}
+    sql = value_of(files, "m", "SQL")
+    # both statements the code can run; the names' choices are not tied to each other (no path sensitivity),
+    # so the mixed ones are among the choices too
+    assert isinstance(sql, OneOf) and len(sql.choices) == 4
+    assert {"INSERT INTO t (b, id) VALUES (:b, :id)", "INSERT INTO t (a, id) VALUES (:a, :id)"} <= set(sql.choices)

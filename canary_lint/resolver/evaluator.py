@@ -332,8 +332,13 @@ class Evaluator(Expressions):
         if isinstance(target, ast.Subscript):  # `opts["release"] = ...`: the dict gains the key
             holder = self.ev(target.value, env)
             key = self.ev(target.slice, env)
-            if isinstance(holder, dict) and isinstance(key, (str, int)) and not isinstance(key, bool):
-                holder[key] = value
+            if isinstance(holder, OneOf) and all(isinstance(c, dict) for c in holder.choices):
+                holders = holder.choices  # whichever branch's dict it is, it gains the key
+            else:
+                holders = (holder,)
+            if all(isinstance(h, dict) for h in holders) and isinstance(key, (str, int)) and not isinstance(key, bool):
+                for h in holders:
+                    h[key] = value
             elif isinstance(holder, (dict, list)):
                 self.forget(target.value, env)
             return

@@ -8,6 +8,9 @@ import ast
 from canary_lint.resolver.values import MAX_CHOICES, UNKNOWN, Marker, OneOf, TooLarge, known, wide_format
 
 FUNC_KINDS = ("func", "localfunc")
+# methods that return a value and change nothing: on one of several values, each choice answers
+PURE_METHODS = frozenset({"format", "join", "strip", "lower", "upper", "lstrip", "rstrip", "items", "keys", "values",
+                          "get"})
 
 
 class Expressions:
@@ -178,14 +181,17 @@ class Expressions:
             left = right
         return True
 
-    def comprehension(self, node, env: dict):
-        """Comprehensions over known lists; a filter that cannot be decided keeps the item."""
+    def comprehension(self, node, env: dict, first=None):
+        """Comprehensions over known lists; a filter that cannot be decided keeps the item; over one of
+        several lists, one of the results."""
         results: list = []
         envs = [dict(env)]
-        for gen in node.generators:
+        for depth, gen in enumerate(node.generators):
             nxt = []
             for inner in envs:
-                items = self.ev(gen.iter, inner)
+                items = first if depth == 0 and first is not None else self.ev(gen.iter, inner)
+                if depth == 0 and first is None and isinstance(items, OneOf):
+                    return OneOf.of([self.comprehension(node, env, first=c) for c in items.choices])
                 if isinstance(items, dict):
                     items = list(items)
                 if not isinstance(items, (list, tuple)) or len(items) > self.MAX_UNROLL:
@@ -243,56 +249,66 @@ class Expressions:
                 return self.module_value(other, node.attr)
         return UNKNOWN
 
-    def call(self, node: ast.Call, env: dict):  # noqa: C901 - methods of plain values
+    def call(self, node: ast.Call, env: dict):
         func = node.func
         if isinstance(func, ast.Attribute):
             recv = self.ev(func.value, env)
             name = func.attr
-            if isinstance(recv, list) and name in ("append", "extend", "insert") and node.args:
-                args, _ = self.call_args(node, env)
-                if name == "append" and len(args) == 1:
-                    recv.append(args[0])
-                elif name == "extend" and len(args) == 1 and isinstance(args[0], (list, tuple)):
-                    recv.extend(args[0])
-                elif name == "insert" and len(args) == 2 and isinstance(args[0], int):
-                    recv.insert(args[0], args[1])
-                else:
-                    recv.append(UNKNOWN)
-                self.budget.sized(recv)
-                return None
-            if isinstance(recv, str) and name == "format":
-                args, kwargs = self.call_args(node, env)
-                if all(known(a) for a in args) and all(known(v) for v in kwargs.values()):
-                    if wide_format(recv):
-                        raise TooLarge("a .format() wider than the string bound")
-                    try:
-                        return self.budget.sized(recv.format(*args, **kwargs))
-                    except (IndexError, KeyError, ValueError, AttributeError, TypeError):
-                        return UNKNOWN
-                return UNKNOWN
-            if isinstance(recv, str) and name == "join":
-                items = self.ev(node.args[0], env) if node.args else UNKNOWN
+            if isinstance(recv, OneOf) and name in PURE_METHODS:  # a method that changes nothing, per choice
+                return OneOf.of([self.method(choice, name, node, env) for choice in recv.choices])
+            return self.method(recv, name, node, env)
+        return self.plain_call(func, node, env)
+
+    def method(self, recv, name: str, node: ast.Call, env: dict):  # noqa: C901 - methods of plain values
+        func = node.func
+        if isinstance(recv, list) and name in ("append", "extend", "insert") and node.args:
+            args, _ = self.call_args(node, env)
+            if name == "append" and len(args) == 1:
+                recv.append(args[0])
+            elif name == "extend" and len(args) == 1 and isinstance(args[0], (list, tuple)):
+                recv.extend(args[0])
+            elif name == "insert" and len(args) == 2 and isinstance(args[0], int):
+                recv.insert(args[0], args[1])
+            else:
+                recv.append(UNKNOWN)
+            self.budget.sized(recv)
+            return None
+        if isinstance(recv, str) and name == "format":
+            args, kwargs = self.call_args(node, env)
+            if all(known(a) for a in args) and all(known(v) for v in kwargs.values()):
+                if wide_format(recv):
+                    raise TooLarge("a .format() wider than the string bound")
+                try:
+                    return self.budget.sized(recv.format(*args, **kwargs))
+                except (IndexError, KeyError, ValueError, AttributeError, TypeError):
+                    return UNKNOWN
+            return UNKNOWN
+        if isinstance(recv, str) and name == "join":
+            def join(items):
                 if isinstance(items, (list, tuple)) and all(isinstance(i, str) for i in items):
                     return self.budget.sized(recv.join(items))
                 return UNKNOWN
-            if isinstance(recv, str) and name in ("strip", "lower", "upper", "lstrip", "rstrip") and not node.args:
-                return getattr(recv, name)()
-            if isinstance(recv, dict) and name in ("update", "setdefault", "pop", "clear"):
-                return self.dict_method(recv, name, node, env)
-            if isinstance(recv, dict) and name in ("items", "keys", "values") and not node.args:
-                return [list(x) if isinstance(x, tuple) else x for x in getattr(recv, name)()]
-            if isinstance(recv, dict) and name == "get" and node.args:
-                key = self.ev(node.args[0], env)
-                default = self.ev(node.args[1], env) if len(node.args) > 1 else None
-                return recv.get(key, default) if isinstance(key, (str, int)) else UNKNOWN
-            if isinstance(recv, Marker) and recv.kind in ("class", "module"):
-                target = self.attribute(func, recv, env)
-                if isinstance(target, Marker) and target.kind in FUNC_KINDS:
-                    args, kwargs = self.call_args(node, env)
-                    return self.call_function(target.value, args, kwargs, env)
-            for a in node.args:
-                self.ev(a, env)
-            return UNKNOWN
+            return self.lift(join, self.ev(node.args[0], env) if node.args else UNKNOWN)
+        if isinstance(recv, str) and name in ("strip", "lower", "upper", "lstrip", "rstrip") and not node.args:
+            return getattr(recv, name)()
+        if isinstance(recv, dict) and name in ("update", "setdefault", "pop", "clear"):
+            return self.dict_method(recv, name, node, env)
+        if isinstance(recv, dict) and name in ("items", "keys", "values") and not node.args:
+            return [list(x) if isinstance(x, tuple) else x for x in getattr(recv, name)()]
+        if isinstance(recv, dict) and name == "get" and node.args:
+            key = self.ev(node.args[0], env)
+            default = self.ev(node.args[1], env) if len(node.args) > 1 else None
+            return recv.get(key, default) if isinstance(key, (str, int)) else UNKNOWN
+        if isinstance(recv, Marker) and recv.kind in ("class", "module"):
+            target = self.attribute(func, recv, env)
+            if isinstance(target, Marker) and target.kind in FUNC_KINDS:
+                args, kwargs = self.call_args(node, env)
+                return self.call_function(target.value, args, kwargs, env)
+        for a in node.args:
+            self.ev(a, env)
+        return UNKNOWN
+
+    def plain_call(self, func: ast.AST, node: ast.Call, env: dict):
         if isinstance(func, ast.Name):
             target = self.lookup(func.id, env)
             if isinstance(target, Marker) and target.kind in FUNC_KINDS:
