@@ -716,6 +716,37 @@ def test_moving_computed_sql_down_the_file_is_no_edit():
     assert [f.rule for f in release_findings(head, base)] == ["CLR101"]
 
 
+def test_a_type_decorator_swapped_for_its_impl_is_no_edit():
+    types = {"app/types.py": "import sqlalchemy as sa\n\nclass PseudoJSON(sa.types.TypeDecorator):\n    impl = sa.Text\n"}
+    col = 'op.add_column("queries", sa.Column("schedule", {}, nullable=True))'
+    base = {**types, V + "0002_s.py": rev(col.format("MutableDict.as_mutable(PseudoJSON)"),
+                                          header="from app.types import PseudoJSON\nfrom x import MutableDict")}
+    head = {**types, V + "0002_s.py": rev(col.format("sa.Text()"))}
+    assert release_findings(head, base) == []
+    head = {**types, V + "0002_s.py": rev(col.format("sa.String(10)"))}
+    assert "type TEXT -> VARCHAR(10)" in release_findings(head, base)[0].message
+
+
+def test_a_helper_of_the_app_whose_data_code_changed_is_no_edit_but_its_schema_change_is():
+    body = """
+        set_policy("push")
+    """
+    helper = """
+        import sqlalchemy as sa
+        from alembic import op
+        from app.db import session
+        def set_policy(name):
+            {}
+    """
+    imports = "from app.policy import set_policy"
+    edited = body.replace('"push")', '"push")  # the constant was renamed')  # the revision's text changed too
+    base = {"app/policy.py": textwrap.dedent(helper.format("session.execute(sa.select(name))")), V + "0002_p.py": rev(body, header=imports)}
+    head = {"app/policy.py": textwrap.dedent(helper.format("session.add(name)")), V + "0002_p.py": rev(edited, header=imports)}
+    assert release_findings(head, base) == []
+    head = {"app/policy.py": textwrap.dedent(helper.format('op.drop_column("policy", "old")')), V + "0002_p.py": rev(edited, header=imports)}
+    assert [f.rule for f in release_findings(head, base)] == ["CLR101"]
+
+
 def test_removed_operation_is_reported_at_the_revision_line():
     base = {V + "0002_phone.py": rev(PHONE)}
     head = {V + "0002_phone.py": rev(PHONE.splitlines()[1])}

@@ -9,6 +9,7 @@ from canary_lint.migrations import ops as K
 from canary_lint.migrations.alembic_values import BIND, CONTEXT, UNKNOWN, _dotted, _known, _Marker
 from canary_lint.migrations.ops import ColumnSpec, Op, not_null_column
 from canary_lint.model import literal_text
+from canary_lint import resolver
 from canary_lint.resolver import OneOf
 
 HARMLESS_OPS = {
@@ -261,6 +262,24 @@ class OpCalls:
             return d.split(".")[-1] + "()"
         return "?"
 
+    def decorated_impl(self, node: ast.AST, env: dict) -> str | None:
+        """The SQL type of a TypeDecorator subclass of the project (`class PseudoJSON(TypeDecorator): impl =
+        db.Text`), None for anything else."""
+        if not isinstance(node, (ast.Name, ast.Attribute)) or ("impl", id(node)) in self._evaluating:
+            return None
+        target = self.ev(node, env)
+        if not (isinstance(target, _Marker) and target.kind == "class"):
+            return None
+        scope, cls = target.value
+        for stmt in cls.body:
+            if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "impl" for t in stmt.targets):
+                self._evaluating.add(("impl", id(node)))
+                try:
+                    return self.type_of(stmt.value, {resolver.SCOPE: scope})
+                finally:
+                    self._evaluating.discard(("impl", id(node)))
+        return None
+
     def type_of(self, node: ast.AST, env: dict) -> str | None:
         if node is None:
             return None
@@ -282,6 +301,11 @@ class OpCalls:
             return None
         if base == "with_variant" and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             return self.type_of(node.func.value, env)
+        if base == "as_mutable" and isinstance(node, ast.Call) and node.args:  # MutableDict.as_mutable(JSON)
+            return self.type_of(node.args[0], env)
+        impl = self.decorated_impl(node.func if isinstance(node, ast.Call) else node, env)
+        if impl is not None:  # a TypeDecorator of the project: the database sees its `impl`
+            return impl
         sql = SA_TYPES.get(base.upper(), base.upper())
         if sql == "VARCHAR" or sql == "CHAR":
             n = args[0] if args and isinstance(args[0], int) else kw.get("length")

@@ -97,6 +97,7 @@ class Reader(OpCalls, Evaluator):
     def add(self, op: Op, node: ast.AST) -> Op:
         """An op of a helper in another module is reported where the revision calls into it."""
         at = self._sites[-1] if self._foreign and self._sites else node
+        op.foreign = bool(self._foreign and self._sites)
         op.line, op.column_no, op.end_line, op.end_column = _span(at)
         op.in_transaction = self.tx_open
         op.tx = self.tx_why

@@ -16,7 +16,7 @@ from canary_lint.migrations.ops import Migration, Op
 from canary_lint.model import literal_text
 
 # what an operation does, not where it is written or how the reader saw it
-_PLACE = frozenset({"line", "column_no", "end_line", "end_column", "in_transaction", "tx", "sql"})
+_PLACE = frozenset({"line", "column_no", "end_line", "end_column", "in_transaction", "tx", "sql", "foreign"})
 # the reader's note is the only content of operations whose effect it does not model
 _KEEP_DETAIL = frozenset({K.DYNAMIC, K.UNKNOWN, K.DATA})
 
@@ -34,19 +34,29 @@ def _value(v):
 _AT_LINE = re.compile(r" at line \d+")
 
 
+def _detail_is_content(op: Op) -> bool:
+    """A statement the reader does not model, or SQL that changes data: its text is what it does. The call a
+    Python data step makes (`db.session.add()`, a helper of the application) is only the reader's wording:
+    the helper's own code changes from release to release while the schema stays the same."""
+    return op.kind in (K.DYNAMIC, K.UNKNOWN) or (op.kind == K.DATA and op.sql)
+
+
 def signature(op: Op) -> tuple:
     """The normalized content of an operation, without its position or the reader's wording."""
     out = []
     for f in dataclasses.fields(op):
-        if f.name in _PLACE or (f.name == "detail" and op.kind not in _KEEP_DETAIL):
+        if f.name in _PLACE or (f.name == "detail" and not _detail_is_content(op)):
             continue
         out.append((f.name, _value(getattr(op, f.name))))
     return tuple(out)
 
 
 def effective(ops: list) -> list:
-    """The operations that change something (comments, SET, transaction control dropped)."""
-    return [o for o in ops if o.kind not in (K.OTHER, K.BEGIN, K.COMMIT)]
+    """The operations that change something (comments, SET, transaction control dropped). What an
+    application helper in another module does to data, or does in a way the reader cannot model, is that
+    helper's code of the day, not the revision's: its schema changes count, the rest does not."""
+    return [o for o in ops if o.kind not in (K.OTHER, K.BEGIN, K.COMMIT)
+            and not (o.foreign and o.kind in (K.DATA, K.DYNAMIC, K.UNKNOWN))]
 
 
 def describe(op: Op) -> str:
@@ -59,7 +69,12 @@ def describe(op: Op) -> str:
         target = f"{op.table}.{column}"
     elif op.table and op.name and op.kind not in (K.DATA,):
         target = f"{op.name} on {op.table}"
+    elif op.table and op.kind in _NAMED:
+        target = f"on {op.table} (its name computed at run time)"
     return f"{what} {target}".strip()
+
+
+_NAMED = frozenset({K.CREATE_INDEX, K.DROP_INDEX, K.ADD_CONSTRAINT, K.DROP_CONSTRAINT, K.VALIDATE_CONSTRAINT})
 
 
 def _flat(sig: tuple, prefix: str = "") -> dict:

@@ -91,6 +91,7 @@ class Op:
     backfilled: str = ""  # add_column: how existing rows get a value although no server default stays (Django)
     computed: str = ""  # the table or column is computed at run time: what computes it ("get_data() at line 121")
     stopped: bool = False  # dynamic: the reader hit its budget here; what follows in the file was not read
+    foreign: bool = False  # done by a helper in another module of the tree (reported at the revision's call)
 
     @property
     def where(self) -> tuple[int, int, int, int]:
