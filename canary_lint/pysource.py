@@ -29,6 +29,9 @@ from canary_lint.pysyntax import Interpolation, TemplateStr, TypeAlias, ast_pars
 
 __all__ = ["Interpolation", "TemplateSource", "TemplateStr", "TypeAlias", "is_template", "parse"]
 
+# errors in a literal's own text (an unknown \N{name}, a bad \x escape, non-ASCII bytes in b''): every Python
+# refuses them, so no rewrite for a newer grammar can help and libcst (which does not decode literals) is not asked
+_EVERY_VERSION_REFUSES = ("(unicode error)", "(value error)", "bytes can only contain ASCII")
 _TEMPLATE_LINE = re.compile(r"^[ \t]*\{[%#]", re.M)
 _TEMPLATE_DIR = re.compile(r"\{\{.*\}\}|\{%.*%\}")
 
@@ -47,7 +50,7 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
         # CPython's own parser gave up on the nesting; the other parsers would recurse deeper still (libcst's
         # native parser overflows the C stack on it): this file is not read
         raise SyntaxError(f"expressions nest too deeply to be read ({path})") from None
-    if "too many nested" in str(original.msg):
+    if "too many nested" in str(original.msg) or str(original.msg).startswith(_EVERY_VERSION_REFUSES):
         raise original
     if _template_path(path):
         raise TemplateSource(path)
@@ -55,7 +58,11 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
 
     try:
         tree = rewrite(source, path)
-    except (SyntaxError, ValueError, RecursionError):
+    except SyntaxError as err:
+        if str(err.msg).startswith(_EVERY_VERSION_REFUSES):
+            raise err from None  # the newer syntax was read; a literal further on is what no Python accepts
+        tree = None
+    except (ValueError, RecursionError):
         tree = None
     if tree is not None:
         return tree
@@ -67,7 +74,9 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
 
     try:
         return cst_module(source, path)
-    except (SyntaxError, ValueError, RecursionError):
+    except (SyntaxError, ValueError, RecursionError, KeyError, IndexError):
+        # KeyError/IndexError: a node libcst built without a position, an offset past the source: what it read
+        # cannot be mapped back onto the file, and the file is what `ast` said
         raise original from None
 
 

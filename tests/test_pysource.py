@@ -180,3 +180,19 @@ def test_small_hostile_files_end(source):
 ])
 def test_the_scan_stays_linear(source):
     pyscan.scan(source)  # quadratic work over ~500 KB would not finish in any reasonable time
+
+
+@pytest.mark.parametrize("literal", ["'\\N{BOGUS}'", "'\\x4'", "b'caf\u00e9'"])
+def test_a_literal_no_python_decodes_is_a_syntax_error_without_asking_libcst(no_libcst, literal):
+    # libcst does not decode literals: asked, it read a 255 KB file of them for 6 s and then failed anyway
+    with pytest.raises(SyntaxError):
+        parse("type Alias = int\nopts = {}\nopts[" + literal + "] = 1\n", "sentry.py")
+
+
+def test_a_module_libcst_cannot_place_is_the_original_syntax_error(monkeypatch):
+    def unplaced(source, path):
+        raise KeyError("IndentedBlock")
+
+    monkeypatch.setattr(pycst, "cst_module", unplaced)
+    with pytest.raises(SyntaxError):
+        parse("def f[T](x: T) -> T:\n    return x\n" + "x = (1 +\n", "g.py")
