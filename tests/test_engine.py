@@ -6,7 +6,7 @@ import json
 import sys
 import types
 
-from canary_lint import analysis, analyzers, engine
+from canary_lint import analysis, engine
 from canary_lint.analyzers import AnalyzerSpec
 from canary_lint.config import Config
 from conftest import git, run_cli

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 
-from canary_lint.pyast import where
+from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
 from canary_lint.state import backends, caches, crossmodule, djcache, flaskcache, handlers, keys, memory, storage
 from canary_lint.state.envs import deploy_env_names
@@ -291,9 +291,9 @@ def _across_modules(ctx, files, django_targets, indexes, reported):
         if index is None or not index.reached_by or not names:
             continue
         text = texts[module.path][1]
-        starts = memory.line_starts(text)
+        starts = line_starts(text)
         for func, roots in index.reached_by.items():
-            if not memory.mentions(text, starts, func.node, names):
+            if not mentions(text, starts, func.node, names):
                 continue
             for use in memory.function_uses(func, names):
                 if (use.write and (use.memo or memory._is_eviction(use))) or (not use.write and use.len_only):

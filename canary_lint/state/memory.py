@@ -4,11 +4,10 @@ writes under a local directory that another handler reads back (CLS107)."""
 from __future__ import annotations
 
 import ast
-import functools
 import re
 from dataclasses import dataclass, field
 
-from canary_lint.pyast import dump_of
+from canary_lint.pyast import dump_of, line_starts, mentions, walk_body
 from canary_lint.state.envs import const_str, dotted
 from canary_lint.state.handlers import Func, ModuleIndex
 
@@ -159,35 +158,12 @@ def _locals(func: ast.AST, nodes=None) -> tuple[set[str], set[str]]:
     for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
         if a is not None:
             bound.add(a.arg)
-    for node in nodes if nodes is not None else _walk(func):
+    for node in nodes if nodes is not None else walk_body(func):
         if isinstance(node, ast.Global):
             declared.update(node.names)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound.add(node.id)
     return bound - declared, declared
-
-
-_SKIP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_LEAVES = (ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.operator, ast.cmpop, ast.boolop, ast.unaryop)
-
-
-def _walk(func: ast.AST):
-    """ast.walk over a function body without entering nested functions or classes."""
-    stack = list(func.body) if hasattr(func, "body") else [func]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node = pop()
-        yield node
-        if isinstance(node, _LEAVES):
-            continue
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                for child in value:
-                    if isinstance(child, ast.AST) and not isinstance(child, _SKIP):
-                        push(child)
-            elif isinstance(value, ast.AST) and not isinstance(value, _SKIP):
-                push(value)
 
 
 def _base_name(node: ast.AST) -> str:
@@ -198,7 +174,7 @@ def _base_name(node: ast.AST) -> str:
 
 def function_uses(func: Func, names: set[str]) -> list[Use]:
     """Reads and writes of the module containers `names` inside one function."""
-    nodes = list(_walk(func.node))
+    nodes = list(walk_body(func.node))
     local, declared = _locals(func.node, nodes)
     watched = (names - local) | (names & declared)
     if not watched:
@@ -313,26 +289,6 @@ class MemoryFinding:
     reader_handler: Func
     identity: str = ""
     extra_writers: list = field(default_factory=list)
-
-
-@functools.lru_cache(maxsize=4096)
-def line_starts(text: str) -> list[int]:
-    starts = [0]
-    find = text.find
-    pos = find("\n")
-    while pos >= 0:
-        starts.append(pos + 1)
-        pos = find("\n", pos + 1)
-    return starts
-
-
-def mentions(text: str, starts: list[int], node: ast.AST, names) -> bool:
-    """Does the source of `node` contain one of `names`? (a substring test that skips most functions)"""
-    lo = starts[node.lineno - 1] if node.lineno - 1 < len(starts) else 0
-    end = node.end_lineno or node.lineno
-    hi = starts[end] if end < len(starts) else len(text)
-    segment = text[lo:hi]
-    return any(n in segment for n in names)
 
 
 def memory_state(index: ModuleIndex, containers: dict[str, Container], text: str = "") -> list[MemoryFinding]:
@@ -456,7 +412,7 @@ def _path_text(value: ast.AST | None) -> str | None:
 
 def disk_uses(func: Func, roots: dict[str, str]) -> list[DiskUse]:
     out: list[DiskUse] = []
-    for node in _walk(func.node):
+    for node in walk_body(func.node):
         if not isinstance(node, ast.Call):
             continue
         name = dotted(node.func)
