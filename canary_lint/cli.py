@@ -16,7 +16,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 LAZY_COMMANDS = {
     "openapi-diff": "canary_lint.openapi.cli:openapi_diff",
     "comment": "canary_lint.publish.cli:comment",
-    "baseline": "canary_lint.baseline:baseline_cli",
+    "baseline": "canary_lint.baseline_commands:baseline_cli",
     "rollout": "canary_lint.rollout.cli:rollout",
 }
 

@@ -129,7 +129,7 @@ def _run_on_v1(paths, config: Config, cwd: Path, tree: V1Tree, candidates: list[
     """v1's findings as baseline entries, and whether an analyzer crashed (then nothing is cached)."""
     from canary_lint.context import ReleaseContext
     from canary_lint.discovery import discover_listing
-    from canary_lint.engine import analyze
+    from canary_lint.analysis import analyze
     from canary_lint.registry import registry
 
     tree.sizes(candidates)

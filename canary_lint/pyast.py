@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 
 from canary_lint.model import hex_long_ints
 
@@ -73,3 +74,47 @@ def where(node: ast.AST) -> dict:
     end_col = getattr(node, "end_col_offset", None)
     return dict(line=line, column=col + 1, end_line=getattr(node, "end_lineno", None) or line,
                 end_column=(end_col if end_col is not None else col) + 1)
+
+
+_SKIP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_LEAVES = (ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.operator, ast.cmpop, ast.boolop, ast.unaryop)
+
+
+def walk_body(func: ast.AST):
+    """ast.walk over a function body without entering nested functions or classes."""
+    stack = list(func.body) if hasattr(func, "body") else [func]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        yield node
+        if isinstance(node, _LEAVES):
+            continue
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for child in value:
+                    if isinstance(child, ast.AST) and not isinstance(child, _SKIP):
+                        push(child)
+            elif isinstance(value, ast.AST) and not isinstance(value, _SKIP):
+                push(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def line_starts(text: str) -> list[int]:
+    """Offset of the first character of each line of `text` (cached: one table per text)."""
+    starts = [0]
+    find = text.find
+    pos = find("\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = find("\n", pos + 1)
+    return starts
+
+
+def mentions(text: str, starts: list[int], node: ast.AST, names) -> bool:
+    """Does the source of `node` contain one of `names`? (a substring test that skips most functions)"""
+    lo = starts[node.lineno - 1] if node.lineno - 1 < len(starts) else 0
+    end = node.end_lineno or node.lineno
+    hi = starts[end] if end < len(starts) else len(text)
+    segment = text[lo:hi]
+    return any(n in segment for n in names)

@@ -6,7 +6,7 @@ import json
 import sys
 import types
 
-from canary_lint import analyzers, engine
+from canary_lint import analysis, engine
 from canary_lint.analyzers import AnalyzerSpec
 from canary_lint.config import Config
 from conftest import git, run_cli
@@ -32,7 +32,7 @@ def test_analyzer_crash_becomes_cl005_and_the_run_goes_on(tmp_path, monkeypatch)
     (tmp_path / "boom.py").write_text("x = 1\n")
     (tmp_path / "later.py").write_text("y = 2\n")
     sys.modules["canary_lint_test_crashy"] = _crashing_module("canary_lint_test_crashy")
-    monkeypatch.setattr(engine, "ANALYZERS", (AnalyzerSpec("crashy", "canary_lint_test_crashy", frozenset({"python"})),))
+    monkeypatch.setattr(analysis, "ANALYZERS", (AnalyzerSpec("crashy", "canary_lint_test_crashy", frozenset({"python"})),))
     report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path)
     assert report.internal_error
     crash = [f for f in report.findings if f.rule == "CL005"]
@@ -56,7 +56,7 @@ def test_crash_outside_guard_is_cl005_too(tmp_path, monkeypatch):
 
     mod.analyze = analyze
     sys.modules["canary_lint_test_crash2"] = mod
-    monkeypatch.setattr(engine, "ANALYZERS", (AnalyzerSpec("crash2", "canary_lint_test_crash2", frozenset({"python"})),))
+    monkeypatch.setattr(analysis, "ANALYZERS", (AnalyzerSpec("crash2", "canary_lint_test_crash2", frozenset({"python"})),))
     report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path)
     assert report.internal_error and [f.rule for f in report.findings] == ["CL005"]
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import ast
 import re
 
-from canary_lint.pyast import where
+from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
-from canary_lint.state import backends, caches, crossmodule, djcache, flaskcache, handlers, keys, memory, storage
+from canary_lint.state import (backends, caches, crossmodule, djcache, flaskcache, handlers, keys, localdisk, memory,
+                               storage)
 from canary_lint.state.envs import deploy_env_names
 
 RULES = (
@@ -176,7 +177,7 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
     if containers:
         written = memory.written_in_text(text, containers)
         containers = {k: v for k, v in containers.items() if k in written}
-    roots = memory.local_roots(tree) if any(t in text for t in DISK_TOKENS) else {}
+    roots = localdisk.local_roots(tree) if any(t in text for t in DISK_TOKENS) else {}
     if containers or roots:
         extra = _extra_handlers(path, django_targets)
         if extra or has_handlers(text):
@@ -291,9 +292,9 @@ def _across_modules(ctx, files, django_targets, indexes, reported):
         if index is None or not index.reached_by or not names:
             continue
         text = texts[module.path][1]
-        starts = memory.line_starts(text)
+        starts = line_starts(text)
         for func, roots in index.reached_by.items():
-            if not memory.mentions(text, starts, func.node, names):
+            if not mentions(text, starts, func.node, names):
                 continue
             for use in memory.function_uses(func, names):
                 if (use.write and (use.memo or memory._is_eviction(use))) or (not use.write and use.len_only):
@@ -329,7 +330,7 @@ def _across_modules(ctx, files, django_targets, indexes, reported):
 
 
 def _disk(ctx, path, roots, index):
-    for root, w, r, wh, rh in memory.disk_round_trips(index, roots):
+    for root, w, r, wh, rh in localdisk.disk_round_trips(index, roots):
         yield ctx.finding(
             "CLS107", path, **where(w.node), subject=root,
             message=(f"{_handler_label(wh)} writes a file under `{root}` ({roots[root]}) and {_handler_label(rh)} "

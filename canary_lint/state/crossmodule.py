@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from canary_lint.pyast import line_starts, mentions, walk_body
 from canary_lint.state import handlers, memory
 
 MAX_DEPTH = 2
@@ -106,10 +107,10 @@ def state_module(tree: ast.Module, text: str, path: str, index: handlers.ModuleI
     if index is None:
         index = handlers.ModuleIndex()
         handlers._collect(tree, index)
-    starts = memory.line_starts(text)
+    starts = line_starts(text)
     direct: dict = {}
     for func in index.funcs:
-        if not memory.mentions(text, starts, func.node, names):
+        if not mentions(text, starts, func.node, names):
             continue
         per: dict = {}
         for use in memory.function_uses(func, names):
@@ -246,7 +247,7 @@ def _alias_uses(func: handlers.Func, aliases: dict):
             return node
         return None
 
-    for node in memory._walk(func.node):
+    for node in walk_body(func.node):
         if isinstance(node, (ast.Assign, ast.AugAssign)):
             for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 if isinstance(target, ast.Subscript) and ref(target.value):
@@ -269,14 +270,14 @@ def handler_accesses(tree: ast.Module, text: str, path: str, table: ModuleTable,
     imported = _imports(tree, path, table) if imported is None else imported
     if not imported:
         return
-    starts = memory.line_starts(text)
+    starts = line_starts(text)
     locals_ = set(imported)
     direct = {local: hit for local, hit in imported.items() if hit[1] and hit[1] in hit[0].containers}
     aliases = {local: hit[0] for local, hit in imported.items() if hit[1] is None and hit[0].containers}
     for func, roots in index.reached_by.items():
-        if not memory.mentions(text, starts, func.node, locals_):
+        if not mentions(text, starts, func.node, locals_):
             continue
-        for node in memory._walk(func.node):
+        for node in walk_body(func.node):
             if not isinstance(node, ast.Call):
                 continue
             found = _export_key(node, imported)

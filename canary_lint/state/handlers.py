@@ -22,6 +22,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
+from canary_lint.pyast import line_starts
 from canary_lint.state.envs import const_str, dotted
 
 ROUTE_DECORATORS = {
@@ -269,7 +270,7 @@ def module_index(tree: ast.Module, text: str = "", extra_handlers: frozenset = f
             if func.qual == qual or (func.cls == qual and (func.name in VIEW_METHODS or func.name.startswith("on_"))):
                 func.handler = func.handler or "view"
     callees: dict = {}
-    starts = _line_starts(text) if text else None
+    starts = line_starts(text) if text else None  # one cached table per text
 
     def calls(func) -> list:
         if func not in callees:
@@ -315,12 +316,6 @@ def module_index(tree: ast.Module, text: str = "", extra_handlers: frozenset = f
             mask ^= low
         index.reached_by[func] = reached
     return index
-
-
-def _line_starts(text: str) -> list[int]:
-    from canary_lint.state.memory import line_starts  # one cached table per text
-
-    return line_starts(text)
 
 
 # ---- Django URLconf across modules ------------------------------------------------------------------------

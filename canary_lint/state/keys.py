@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from canary_lint.state.envs import const_str, dotted, env_read
 from canary_lint.state.handlers import _statements_at
-from canary_lint.state.memory import line_starts
+from canary_lint.pyast import line_starts
 
 RANDOM_TOKENS = ("token_hex", "token_urlsafe", "token_bytes", "urandom", "get_random_secret_key", "generate_key",
                  "uuid4", "get_random_string", "randbytes", "getrandbits", "gen_salt")

@@ -322,7 +322,7 @@ def _spec_unreadable(text: str, path: str) -> bool:
 
 def expected_unreadable(inp: Input, kinds: set) -> str | None:
     """Why the mutated head file must get a CL001, or None."""
-    from canary_lint.engine import CHECKED_KINDS
+    from canary_lint.analysis import CHECKED_KINDS
 
     if inp.side != "head" or not kinds & CHECKED_KINDS:
         return None
