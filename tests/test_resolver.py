@@ -319,3 +319,15 @@ def test_one_of_several_dicts_gains_keys_and_answers_pure_methods_per_choice():
     # so the mixed ones are among the choices too
     assert isinstance(sql, OneOf) and len(sql.choices) == 4
     assert {"INSERT INTO t (b, id) VALUES (:b, :id)", "INSERT INTO t (a, id) VALUES (:a, :id)"} <= set(sql.choices)
+
+
+def test_a_module_imported_inside_a_function_is_read():
+    files = {"web/config.py": "LOG_FORMAT = '%(message)s'\n",
+             "web/app.py": """
+        def create_app():
+            import config
+            from config import LOG_FORMAT as fmt
+            return config.LOG_FORMAT
+        SEEN = create_app()
+    """}
+    assert value_of(files, "web.app", "SEEN") == "%(message)s"

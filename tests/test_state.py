@@ -1131,3 +1131,44 @@ def test_quiet_storage_class_on_a_mode_the_caller_passes_or_a_cache_dir(tmp_path
                 with open(os.path.join(self.cache_dir, name), "rb") as fh:
                     return fh.read()
         """}) == []
+
+
+def test_storage_class_given_its_directory_and_joining_through_a_method(tmp_path):
+    found = state_findings(tmp_path, {"app/storage.py": """
+        import os
+        from flask import send_file
+
+        class FileSystemStorage:
+            def __init__(self, data):
+                self.path = data
+
+            def _resolve(self, name):
+                return os.path.join(self.path, name)
+
+            def save(self, name, fileobj):
+                with open(self._resolve(name), "wb") as fh:
+                    fh.write(fileobj.read())
+
+            def send(self, name, filename):
+                return send_file(filename, self._resolve(name))
+        """})
+    assert [(f.rule, f.line) for f in found] == [("CLS107", 12)]
+    assert "FileSystemStorage.save() writes files under `self.path`" in found[0].message
+
+
+def test_quiet_class_that_keeps_one_file_at_its_path(tmp_path):
+    assert state_findings(tmp_path, {"app/state.py": """
+        import json
+
+        class Settings:
+            def __init__(self, path):
+                self.path = path
+
+            def save(self, data):
+                with open(self.path, "w") as fh:
+                    json.dump(data, fh)
+
+            def load(self):
+                with open(self.path) as fh:
+                    return json.load(fh)
+        """}) == []

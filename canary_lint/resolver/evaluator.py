@@ -72,8 +72,10 @@ class Evaluator(Expressions):
             finally:
                 self._evaluating.discard(key)
             cache[name] = value
-        if value is UNKNOWN and name in scope.imports and scope.project is not None and depth < self.MAX_DEPTH:
-            module, attr = scope.imports[name]
+        imported = scope.imports.get(name) or (scope.local_imports.get(name) if value is UNKNOWN and
+                                                name not in scope.nodes else None)
+        if value is UNKNOWN and imported and scope.project is not None and depth < self.MAX_DEPTH:
+            module, attr = imported
             if attr is None:
                 return Marker("module", module)
             other = scope.project.scope(module)

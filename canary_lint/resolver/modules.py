@@ -46,6 +46,12 @@ class ModuleScope:
         self.branched: dict = {}  # name -> the top-level `if`/`try` statements that (re)bind it
         for node in tree.body:
             self._top(node)
+        self.local_imports: dict = {}  # `def create_app(): import config`: names imported inside functions
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                        self._local_import(inner)
 
     def _top(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Assign):
@@ -83,6 +89,20 @@ class ModuleScope:
                         self._top(inner)
             for name in _bound(node):
                 self.branched.setdefault(name, []).append(node)
+
+    def _local_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        """Read as if at module level, unless the module binds the name itself (then scoping decides)."""
+        top = self.imports, self.local_imports
+        self.imports = {}
+        try:
+            self._top(node)
+            found = self.imports
+        finally:
+            self.imports, self.local_imports = top
+        for name, target in found.items():
+            if name not in self.imports and name not in self.consts and name not in self.funcs \
+                    and name not in self.classes:
+                self.local_imports.setdefault(name, target)
 
     def _absolute(self, module: str, level: int) -> str:
         return absolute(self.name, module, level, self.package)

@@ -18,6 +18,7 @@ ROOT_NAMES = re.compile(r"(?i)(?:dir|folder|path|root|location|storage)$|^(?:bas
 REMOTE = ("boto3", "botocore", "google.cloud", "azure.storage", "minio", "s3fs", "gcsfs")
 NOT_STORAGE = re.compile(r"(?i)cache|test|mock|fake|temp|log")
 WRITE_MODES = ("w", "a", "x")
+JOINS = {"join", "safe_join"}
 READERS = {"send_file", "send_from_directory", "FileResponse", "listdir", "scandir", "iterdir", "read_text",
            "read_bytes", "copyfileobj"}
 FIX = ("store the files where every version reads them (object storage, a volume every host mounts, or the "
@@ -66,10 +67,12 @@ def _dirs(cls: ast.ClassDef) -> dict[str, str]:
                     origin = _origin(node.value)
                     if origin or isinstance(node.value, (ast.Call, ast.BinOp, ast.Constant, ast.JoinedStr)):
                         out.setdefault(t.attr, origin or "a local path")
+                    elif isinstance(node.value, (ast.Name, ast.BoolOp)):  # `self.path = data`: given to it
+                        out.setdefault(t.attr, "a local path")
     return out
 
 
-def _under(expr: ast.AST, attrs: set[str], derived: set[str]) -> str:
+def _mentions(expr: ast.AST, attrs: set[str], derived: set[str]) -> str:
     for node in ast.walk(expr):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
                 and node.attr in attrs:
@@ -79,15 +82,62 @@ def _under(expr: ast.AST, attrs: set[str], derived: set[str]) -> str:
     return ""
 
 
-def _uses(func: ast.FunctionDef, attrs: set[str]):
-    """(node, attribute, is_write) of each file write or read under one of the directories."""
-    derived: dict[str, str] = {}  # local name -> the attribute its path is built from
-    out = []
+def _under(expr: ast.AST, attrs: set[str], derived: set[str], helpers: dict | None = None) -> str:
+    """The directory attribute (or a local path built from one) `expr` is a file under: a join of it with a
+    name (`os.path.join(self.base_path, name)`, `Path(self.root) / name`, an f-string), or a name that holds
+    one. The directory itself (one file the class keeps, a lock, its own settings) is not a store of files."""
+    if isinstance(expr, ast.Name) and expr.id in derived:
+        return expr.id
+    for node in ast.walk(expr):
+        if helpers and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "self" and node.func.attr in helpers:
+            return helpers[node.func.attr]  # `self._resolve_path(name)`: a method that joins the directory
+        parts = []
+        if isinstance(node, ast.Call) and (dotted(node.func) or "").rsplit(".", 1)[-1] in JOINS and len(node.args) > 1:
+            parts = [node.args[0]]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "joinpath":
+            parts = [node.func.value]
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            parts = [node.left]
+        elif isinstance(node, ast.JoinedStr) and len(node.values) > 1:
+            parts = [v.value for v in node.values if isinstance(v, ast.FormattedValue)][:1]
+        for part in parts:
+            attr = _mentions(part, attrs, derived)
+            if attr:
+                return attr
+    return ""
+
+
+def _derived(func: ast.FunctionDef, attrs: set[str], helpers: dict) -> dict[str, str]:
+    """Local names holding a path under one of the directories -> that directory's attribute."""
+    derived: dict[str, str] = {}
     for node in ast.walk(func):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            attr = _under(node.value, attrs, set(derived))
+            attr = _under(node.value, attrs, set(derived), helpers)
             if attr:
                 derived[node.targets[0].id] = derived.get(attr, attr)
+    return derived
+
+
+def path_helpers(cls: ast.ClassDef, attrs: set[str]) -> dict[str, str]:
+    """{method: attribute} of methods that return a path under a directory attribute."""
+    out: dict[str, str] = {}
+    for item in cls.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name != "__init__":
+            derived = _derived(item, attrs, {})
+            for node in ast.walk(item):
+                if isinstance(node, ast.Return) and node.value is not None:
+                    attr = _under(node.value, attrs, set(derived))
+                    if attr:
+                        out[item.name] = derived.get(attr, attr)
+                        break
+    return out
+
+
+def _uses(func: ast.FunctionDef, attrs: set[str], helpers: dict):
+    """(node, attribute, is_write) of each file write or read under one of the directories."""
+    derived = _derived(func, attrs, helpers)
+    out = []
     for node in ast.walk(func):
         if not isinstance(node, ast.Call):
             continue
@@ -111,10 +161,10 @@ def _uses(func: ast.FunctionDef, attrs: set[str]):
         elif last == "save" and node.args:
             subject, write = node.args[0], True
         elif last in READERS and last != "copyfileobj":
-            subject, write = (node.args[0] if node.args else getattr(node.func, "value", None)), False
+            subject, write = ast.Tuple(elts=list(node.args) or [getattr(node.func, "value", None) or node.func]), False
         if subject is None:
             continue
-        attr = _under(subject, attrs, set(derived))
+        attr = _under(subject, attrs, set(derived), helpers)
         if attr:
             out.append((node, derived.get(attr, attr), write))
     return out
@@ -129,9 +179,10 @@ def round_trips(tree: ast.Module) -> list[Trip]:
         if not dirs:
             continue
         writes, reads = [], []
+        helpers = path_helpers(cls, set(dirs))
         for item in cls.body:
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name != "__init__":
-                for node, attr, write in _uses(item, set(dirs)):
+                for node, attr, write in _uses(item, set(dirs), helpers):
                     (writes if write else reads).append((item.name, node, attr))
         for method, node, attr in writes:
             reader = next((m for m, _, a in reads if a == attr and m != method), None)
