@@ -1172,3 +1172,69 @@ def test_quiet_class_that_keeps_one_file_at_its_path(tmp_path):
                 with open(self.path) as fh:
                     return json.load(fh)
         """}) == []
+
+
+# ---- containers kept by an object made once per process ----------------------------------------------------
+def test_module_singleton_written_by_signal_receiver_and_read_by_view(tmp_path):
+    found = state_findings(tmp_path, {"app/keys.py": """
+        from flask import Flask, jsonify, request
+        from flask_login import user_logged_in
+
+        class KeyManager:
+            def __init__(self):
+                self.keys = {}
+                self.timeout = 30
+
+            def remember(self, user_id, key):
+                self.keys[user_id] = key
+
+            def key_of(self, user_id):
+                return self.keys.get(user_id)
+
+        manager = KeyManager()
+        app = Flask(__name__)
+
+        @user_logged_in.connect_via(app)
+        def on_login(sender, user):
+            manager.remember(user.id, request.form["password"])
+
+        @app.get("/secret")
+        def secret():
+            return jsonify(key=manager.key_of(request.args["user"]))
+        """})
+    assert rules(found) == [("CLS101", 6)]
+    message = found[0].message
+    assert "`manager.keys`" in message and "the one KeyManager" in message
+    assert "remember() (line 20)" in message and "key_of() (line 24)" in message
+
+
+def test_quiet_object_made_per_request_or_read_and_written_by_one_handler(tmp_path):
+    found = state_findings(tmp_path, {"app/report.py": """
+        from flask import Flask, jsonify, request
+
+        class Totals:
+            def __init__(self):
+                self.rows = []
+
+            def add(self, row):
+                self.rows.append(row)
+
+            def all(self):
+                return list(self.rows)
+
+        shared = Totals()
+        app = Flask(__name__)
+
+        @app.post("/report")
+        def report():
+            totals = Totals()
+            for row in request.json["rows"]:
+                totals.add(row)
+            return jsonify(totals.all())
+
+        @app.post("/echo")
+        def echo():
+            shared.add(request.json)
+            return jsonify(shared.all())
+        """})
+    assert rules(found) == []

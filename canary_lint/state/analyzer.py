@@ -15,7 +15,7 @@ import re
 
 from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
-from canary_lint.state import (backends, caches, crossmodule, djcache, flaskcache, handlers, keys, localdisk, memory,
+from canary_lint.state import (backends, caches, crossmodule, djcache, flaskcache, handlers, instances, keys, localdisk, memory,
                                storage)
 from canary_lint.state.envs import deploy_env_names
 
@@ -178,7 +178,8 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
         written = memory.written_in_text(text, containers)
         containers = {k: v for k, v in containers.items() if k in written}
     roots = localdisk.local_roots(tree) if any(t in text for t in DISK_TOKENS) else {}
-    if containers or roots:
+    objects = instances.singletons(tree) if "self." in text and "class " in text else {}
+    if containers or roots or objects:
         extra = _extra_handlers(path, django_targets)
         if extra or has_handlers(text):
             index = handlers.module_index(tree, text, extra)
@@ -186,6 +187,8 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
             if index.reached_by:
                 yield from _memory(ctx, path, containers, index, text)
                 yield from _disk(ctx, path, roots, index)
+                if objects:
+                    yield from _objects(ctx, path, tree, index)
     if "self." in text and any(t in text for t in STORAGE_TOKENS):
         yield from storage.findings(ctx, path, tree, text)
     if any(t in text for t in SECRET_WORDS):  # a random call here, or a helper that makes the key elsewhere
@@ -202,6 +205,21 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
                          f"may be stale that long"),
                 fix=CACHE_FIX,
             )
+
+
+def _objects(ctx, path, tree, index):
+    for f in instances.instance_state(tree, index):
+        keyed = f" keyed on `{f.identity}`" if f.identity else ""
+        single = f.single
+        yield ctx.finding(
+            "CLS101", path, **where(single.defs[f.attr]), subject=f"{single.name}.{f.attr}",
+            message=(f"`{single.name}.{f.attr}` is a {single.attrs[f.attr]} of the one {single.cls.name} this process "
+                     f"makes (line {single.node.lineno}): {_handler_label(f.writer_handler)} writes it{keyed} through "
+                     f"{f.writer_method}() (line {f.writer.lineno}) and {_handler_label(f.reader_handler)} reads it "
+                     f"back through {f.reader_method}() (line {f.reader.lineno}): each process has its own copy, so "
+                     f"when the user's next request reaches the other version it is not there"),
+            fix=MEMORY_FIX,
+        )
 
 
 def _memory(ctx, path, containers, index, text):

@@ -91,6 +91,8 @@ def _decorator_kind(dec: ast.AST) -> str:
             return ""
     if last in ("task", "shared_task", "actor"):
         return "task"
+    if last in ("connect_via", "receiver") or (last == "connect" and "." in name):
+        return "signal receiver"  # blinker's `user_logged_in.connect_via(app)`, Django's `@receiver(post_save)`
     if last in ("on", "event"):
         if "." not in name:
             return ""
