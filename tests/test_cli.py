@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import git, run_cli
+from conftest import run_cli
 
 BROKEN_PY = "def upgrade(:\n    pass\n"
 
