@@ -158,6 +158,10 @@ def _test_data(parts: tuple) -> bool:
     return any(p.lower() in TEST_DATA for p in parts[:-1])
 
 
+# a logging table shipped as a template (`logging.yaml.sample`): the telemetry analyzer reads it only when the
+# service's code names it (its default when no other file is configured)
+SAMPLE_LOG_CONFIG = re.compile(r"^log(?:ging)?[\w.-]{0,60}\.(?:json|ya?ml)\.(?:sample|example|dist|default|tmpl|template)$")
+
 # directories of message catalogues (Home Assistant keeps 47,000 translation files): not opened to sniff
 LOCALE_DIRS = frozenset({"translations", "locale", "locales", "i18n", "l10n"})
 
@@ -214,6 +218,8 @@ def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path], snif
         ):
             kinds.add("deploy")
         kinds.add("json" if is_json else "yaml")
+    elif SAMPLE_LOG_CONFIG.match(lower):
+        kinds.add("json" if ".json." in lower else "yaml")  # `logging.yaml.sample`: the default a service may load
     elif lower.startswith("dockerfile") or lower.endswith(".dockerfile") or lower == ".env" or lower.startswith(".env.") or lower.endswith(".env"):
         kinds.add("deploy")
     elif lower == "alembic.ini":

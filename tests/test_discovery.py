@@ -60,6 +60,9 @@ def test_specs_and_deploy_files(tmp_path):
         "docker-compose.yml": "services: {}\n",
         ".env": "DD_VERSION=1\n",
         "config.yaml": "a: 1\n",
+        "app/logging.yaml.sample": "version: 1\n",
+        "app/log.json.example": "{}",
+        "app/settings.yaml.sample": "a: 1\n",
     })
     assert kinds["api/openapi.yaml"] == ["openapi", "yaml"]
     assert kinds["api/swagger.json"] == ["json", "openapi"]
@@ -69,6 +72,9 @@ def test_specs_and_deploy_files(tmp_path):
     assert kinds["docker-compose.yml"] == ["deploy", "yaml"]
     assert kinds[".env"] == ["deploy"]
     assert kinds["config.yaml"] == ["yaml"]
+    assert kinds["app/logging.yaml.sample"] == ["yaml"]  # a logging table's template: read when the code names it
+    assert kinds["app/log.json.example"] == ["json"]
+    assert "app/settings.yaml.sample" not in kinds
 
 
 def test_default_excludes_and_explicit_files(tmp_path):

@@ -1205,7 +1205,48 @@ def test_module_singleton_written_by_signal_receiver_and_read_by_view(tmp_path):
     assert rules(found) == [("CLS101", 6)]
     message = found[0].message
     assert "`manager.keys`" in message and "the one KeyManager" in message
-    assert "remember() (line 20)" in message and "key_of() (line 24)" in message
+    assert "remember() (app/keys.py:20)" in message and "key_of() (line 24)" in message
+
+
+def test_object_of_a_project_class_put_on_the_app_in_create_app(tmp_path):
+    found = state_findings(tmp_path, {
+        "portal/utils/__init__.py": """
+            from flask_login import current_user
+
+            class KeyManager:
+                def __init__(self):
+                    self.users = dict()
+
+                def set(self, key):
+                    self.users[current_user.id] = key
+
+                def get(self):
+                    return self.users.get(current_user.id)
+            """,
+        "portal/__init__.py": """
+            from flask import Flask, current_app, request, redirect
+            from flask_login import user_logged_in
+
+            from portal.utils import KeyManager
+
+            def create_app():
+                app = Flask(__name__)
+
+                @user_logged_in.connect_via(app)
+                def store_key(sender, user):
+                    current_app.key_manager.set(request.form["password"])
+
+                @app.before_request
+                def need_key():
+                    if current_app.key_manager.get() is None:
+                        return redirect("/login")
+
+                app.key_manager = KeyManager()
+                return app
+            """,
+    })
+    assert [(f.rule, f.path, f.line) for f in found] == [("CLS101", "portal/utils/__init__.py", 5)]
+    assert "made (portal/__init__.py:18)" not in found[0].message and "(portal/__init__.py:18)" in found[0].message
 
 
 def test_quiet_object_made_per_request_or_read_and_written_by_one_handler(tmp_path):

@@ -86,7 +86,7 @@ def analyze(ctx):
     env_set = frozenset(settings.get("env-set", ())) | deploy_env_names(ctx)
     files = []
     project = {"storage": "RATELIMIT_STORAGE_URI" in env_set or "RATELIMIT_STORAGE_URL" in env_set, "queue": False,
-               "caches": set()}
+               "caches": set(), "classes": instances.ClassTable()}
     django_targets: list[tuple[str, str]] = []
     service = serving(ctx)
     for file in ctx.files_of("python"):
@@ -102,6 +102,10 @@ def analyze(ctx):
             project["queue"] = True
         if "CACHES" in text and CACHES_SET.search(text):
             project["caches"].add(file.path)
+        if "self." in text and "class " in text:
+            tree = ctx.python_ast(file)
+            if tree is not None:
+                project["classes"].add_module(tree, file.path, text)
         if "urlpatterns" in text:
             tree = ctx.python_ast(file)
             if tree is not None:
@@ -178,7 +182,8 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
         written = memory.written_in_text(text, containers)
         containers = {k: v for k, v in containers.items() if k in written}
     roots = localdisk.local_roots(tree) if any(t in text for t in DISK_TOKENS) else {}
-    objects = instances.singletons(tree) if "self." in text and "class " in text else {}
+    objects = instances.singletons(tree, path, project["classes"]) \
+        if project["classes"].by_suffix or ("self." in text and "class " in text) else {}
     if containers or roots or objects:
         extra = _extra_handlers(path, django_targets)
         if extra or has_handlers(text):
@@ -188,7 +193,7 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
                 yield from _memory(ctx, path, containers, index, text)
                 yield from _disk(ctx, path, roots, index)
                 if objects:
-                    yield from _objects(ctx, path, tree, index)
+                    yield from _objects(ctx, path, tree, index, objects)
     if "self." in text and any(t in text for t in STORAGE_TOKENS):
         yield from storage.findings(ctx, path, tree, text)
     if any(t in text for t in SECRET_WORDS):  # a random call here, or a helper that makes the key elsewhere
@@ -207,17 +212,18 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
             )
 
 
-def _objects(ctx, path, tree, index):
-    for f in instances.instance_state(tree, index):
+def _objects(ctx, path, tree, index, objects):
+    for f in instances.instance_state(tree, index, objects):
         keyed = f" keyed on `{f.identity}`" if f.identity else ""
         single = f.single
+        made = f"line {single.node.lineno}" if not single.cls_path else f"{path}:{single.node.lineno}"
         yield ctx.finding(
-            "CLS101", path, **where(single.defs[f.attr]), subject=f"{single.name}.{f.attr}",
+            "CLS101", single.cls_path or path, **where(single.defs[f.attr]), subject=f"{single.name}.{f.attr}",
             message=(f"`{single.name}.{f.attr}` is a {single.attrs[f.attr]} of the one {single.cls.name} this process "
-                     f"makes (line {single.node.lineno}): {_handler_label(f.writer_handler)} writes it{keyed} through "
-                     f"{f.writer_method}() (line {f.writer.lineno}) and {_handler_label(f.reader_handler)} reads it "
-                     f"back through {f.reader_method}() (line {f.reader.lineno}): each process has its own copy, so "
-                     f"when the user's next request reaches the other version it is not there"),
+                     f"makes ({made}): {_handler_label(f.writer_handler)} writes it{keyed} through "
+                     f"{f.writer_method}() ({path}:{f.writer.lineno}) and {_handler_label(f.reader_handler)} reads "
+                     f"it back through {f.reader_method}() (line {f.reader.lineno}): each process has its own copy, "
+                     f"so when the user's next request reaches the other version it is not there"),
             fix=MEMORY_FIX,
         )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from canary_lint.state import memory
 from canary_lint.state.envs import dotted
-from canary_lint.state.handlers import ModuleIndex
+from canary_lint.state.handlers import ModuleIndex, _resolve_from, module_name
 
 WRITES = {"append", "add", "update", "setdefault", "extend", "insert", "appendleft", "__setitem__"}
 READS = {"get", "items", "keys", "values", "__getitem__", "__contains__"}
@@ -22,6 +22,7 @@ READS = {"get", "items", "keys", "values", "__getitem__", "__contains__"}
 class Singleton:
     name: str  # how handlers reach it: the module name or the attribute (`driver`, `key_manager`)
     cls: ast.ClassDef
+    cls_path: str  # the file the class is in ("" : this module)
     node: ast.AST  # where it is made
     attrs: dict  # container attribute -> kind ("dict", "list", ...)
     defs: dict  # container attribute -> the `self.X = {}` statement
@@ -40,22 +41,69 @@ class InstanceFinding:
     identity: str
 
 
-def singletons(tree: ast.Module) -> dict[str, Singleton]:
-    """{name: Singleton} of module-level instances of the module's classes that keep containers."""
-    classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
+
+
+class ClassTable:
+    """Classes of the project whose `__init__` keeps a container, by the dotted name an import uses."""
+
+    def __init__(self):
+        self.by_suffix: dict[str, list[tuple[ast.ClassDef, str]]] = {}
+
+    def add_module(self, tree: ast.Module, path: str, text: str) -> None:
+        if "__init__" not in text or "self." not in text:
+            return
+        parts = module_name(path).split(".")
+        for cls in tree.body:
+            if isinstance(cls, ast.ClassDef) and _containers(cls):
+                for i in range(len(parts)):
+                    self.by_suffix.setdefault(".".join([*parts[i:], cls.name]), []).append((cls, path))
+
+    def get(self, dotted_name: str) -> tuple[ast.ClassDef, str] | None:
+        found = self.by_suffix.get(dotted_name) or []
+        return found[0] if len(found) == 1 else None
+
+
+def _imported_classes(tree: ast.Module, path: str, table: ClassTable | None) -> dict[str, tuple[ast.ClassDef, str]]:
+    if table is None or not table.by_suffix:
+        return {}
+    current, is_package = module_name(path), path.endswith("__init__.py")
+    out: dict[str, ast.ClassDef] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            src = _resolve_from(node.module or "", node.level, current, is_package)
+            for alias in node.names:
+                cls = table.get(f"{src}.{alias.name}" if src else alias.name)
+                if cls is not None:
+                    out[alias.asname or alias.name] = cls
+    return out
+
+
+def singletons(tree: ast.Module, path: str = "", table: ClassTable | None = None) -> dict[str, Singleton]:
+    """{name: Singleton}: instances of classes keeping containers (the module's own or imported from the
+    project) made once per process: bound to a module-level name, or to an attribute (`app.key_manager =
+    KeyManager()`, in `create_app()` too). A name bound inside a function is that call's own object."""
+    classes = {c.name: (c, "") for c in tree.body if isinstance(c, ast.ClassDef) and _containers(c)}
+    classes.update(_imported_classes(tree, path, table))
     out: dict[str, Singleton] = {}
-    for stmt in tree.body:
+    if not classes:
+        return out
+    top = {id(s) for s in tree.body}
+    for stmt in ast.walk(tree):
         if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)):
             continue
-        cls = classes.get(dotted(stmt.value.func) or "")
+        cls, cls_path = classes.get(dotted(stmt.value.func) or "", (None, ""))
         defs = _containers(cls) if cls is not None else {}
         if not defs:
             continue
         attrs = {a: kind for a, (kind, _) in defs.items()}
         for t in stmt.targets:
-            name = t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute) else ""
-            if name:
-                out[name] = Singleton(name, cls, stmt, attrs, {a: node for a, (_, node) in defs.items()})
+            if isinstance(t, ast.Attribute) and not (isinstance(t.value, ast.Name) and t.value.id == "self"):
+                name = t.attr
+            elif isinstance(t, ast.Name) and id(stmt) in top:
+                name = t.id
+            else:
+                continue
+            out[name] = Singleton(name, cls, cls_path, stmt, attrs, {a: node for a, (_, node) in defs.items()})
     return out
 
 
@@ -129,8 +177,7 @@ def _receiver(call: ast.Call, names) -> str:
     return ""
 
 
-def instance_state(tree: ast.Module, index: ModuleIndex) -> list[InstanceFinding]:
-    found = singletons(tree)
+def instance_state(tree: ast.Module, index: ModuleIndex, found: dict[str, Singleton]) -> list[InstanceFinding]:
     if not found or not index.reached_by:
         return []
     methods = {name: _method_uses(s.cls, s.attrs) for name, s in found.items()}

@@ -3,7 +3,8 @@ and handed to `logging.config.dictConfig`): judged like a dictConfig table writt
 
 A file is read when it is named like a logging configuration (`log*.json`, `logging*.yaml`, …), sits in a
 directory of the service's Python code, is not a development or test variant, and is shaped for dictConfig
-(`version` and `formatters`).
+(`version` and `formatters`). A sample or template (`logging.yaml.sample`, `log.example.json`) is read when
+the service's code names it: then it is the table the service loads when nothing else is configured.
 """
 
 from __future__ import annotations
@@ -23,12 +24,19 @@ LIMITS = yamlio.Limits(max_bytes=1024 * 1024, max_nodes=50_000, max_depth=32)
 
 def facts(ctx, serves, extra: tuple) -> list[FileFacts]:
     """FileFacts (log items with a line) of the logging tables in files of the service's directories."""
-    dirs = {posixpath.dirname(f.path) for f in ctx.files_of("python") if serves(f.path)}
+    served = [f for f in ctx.files_of("python") if serves(f.path)]
+    dirs = {posixpath.dirname(f.path) for f in served}
     out = []
+    named: set[str] | None = None
     for f in ctx.files_of("json", "yaml"):
         name = posixpath.basename(f.path)
-        if not NAME.match(name) or any(v in name.lower() for v in VARIANTS) or posixpath.dirname(f.path) not in dirs:
+        if not NAME.match(name.rsplit(".", 1)[0] if SAMPLE.search(name) else name) or posixpath.dirname(f.path) not in dirs:
             continue
+        if any(v in name.lower() for v in VARIANTS):
+            if named is None:
+                named = _named_in_code(ctx, served)
+            if name not in named:
+                continue
         text = ctx.text(f)
         data = _load(text, name) if text else None
         if not (isinstance(data, dict) and "version" in data and isinstance(data.get("formatters"), dict)):
@@ -47,9 +55,23 @@ def facts(ctx, serves, extra: tuple) -> list[FileFacts]:
     return out
 
 
+SAMPLE = re.compile(r"(?i)\.(?:sample|example|dist|default|tmpl|template)$")
+QUOTED_NAME = re.compile(r"""["']([\w.-]{1,80}\.(?:json|ya?ml)(?:\.\w{1,10})?)["']""")
+
+
+def _named_in_code(ctx, served) -> set[str]:
+    """File names the service's code writes in string literals (`'logging.yaml.sample'`)."""
+    out: set[str] = set()
+    for f in served:
+        text = ctx.text(f) or ""
+        if ".json" in text or ".y" in text:
+            out.update(QUOTED_NAME.findall(text))
+    return out
+
+
 def _load(text: str, name: str):
     try:
-        return json.loads(text) if name.lower().endswith(".json") else yamlio.load(text, LIMITS)
+        return json.loads(text) if ".json" in name.lower() else yamlio.load(text, LIMITS)
     except (ValueError, RecursionError):
         return None
 
