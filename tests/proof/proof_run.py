@@ -30,6 +30,8 @@ from proof_v1 import compare, reflect_v1, run_statements, v1_statements  # noqa:
 RESULTS = HERE / "results.json"
 LOCK_ROWS = (10_000, 100_000)
 BLOCK_GROWTH_MS = 3.0
+MEASURABLE_MS = 60.0  # the migration's work on the largest table, below which a missed wait is not evidence
+MAX_LOCK_ROWS = 400_000
 TRIALS = 3
 DIALECT_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MariaDB"}
 # SQLite: v1 never waits for the file lock (each refused write is counted and retried); MariaDB: loopback, no TLS
@@ -132,8 +134,22 @@ def lock_verdict(sizes: list[dict], dialect: str) -> bool:
         return large["v1_blocked_ms"] > 0
     extra_work = large["migration_ms"] - small["migration_ms"]
     extra_wait = large["v1_blocked_ms"] - small["v1_blocked_ms"]
-    table_bound = large["migration_ms"] >= 2 * small["migration_ms"] + BLOCK_GROWTH_MS
-    return table_bound and extra_wait >= max(BLOCK_GROWTH_MS, 0.5 * extra_work)
+    return table_bound(sizes) and extra_wait >= max(BLOCK_GROWTH_MS, 0.5 * extra_work)
+
+
+def table_bound(sizes: list[dict]) -> bool:
+    """The migration's own time grows with the table: it works on the rows, not only on the catalog."""
+    return sizes[-1]["migration_ms"] >= 2 * sizes[0]["migration_ms"] + BLOCK_GROWTH_MS
+
+
+def _escalate(sizes: list[dict], dialect: str) -> bool:
+    """Measure on a larger table: the migration seems to work on the rows, but its work on the larger table was too
+    short for v1's few writes to land inside it (a 13 ms scan of 100,000 rows). Growing the table until the
+    work is long against v1's write cadence decides from evidence instead of from a lucky or unlucky trial."""
+    small, large = sizes[0]["migration_ms"], sizes[-1]["migration_ms"]
+    grows = large >= 1.5 * small + 1.0  # looser than table_bound: a hint of work on the rows is worth a look
+    return (dialect != "sqlite" and grows and large < MEASURABLE_MS
+            and sizes[-1]["rows"] * 4 <= MAX_LOCK_ROWS and not lock_verdict(sizes, dialect))
 
 
 def _lock_trial(case, dbs, n: int) -> dict:
@@ -160,8 +176,10 @@ MEDIANS = ("migration_ms", "v1_blocked_ms", "v1_longest_write_ms", "v1_median_wr
 
 
 def run_lock_case(case, dbs, rows=LOCK_ROWS, trials=TRIALS) -> dict:
-    sizes = []
-    for n in rows:
+    sizes: list[dict] = []
+    rows = list(rows)
+    while rows:
+        n = rows.pop(0)
         runs = [_lock_trial(case, dbs, n) for _ in range(trials)]
         failed = next((r["migration_error"] for r in runs if r["migration_error"]), None)
         if failed:
@@ -171,6 +189,8 @@ def run_lock_case(case, dbs, rows=LOCK_ROWS, trials=TRIALS) -> dict:
                     v1_errors=sorted({e for r in runs for e in r["v1_errors"]}),
                     v1_blocked_ms_trials=[r["v1_blocked_ms"] for r in runs])
         sizes.append(size)
+        if not rows and _escalate(sizes, dbs.dialect):
+            rows.append(n * 4)
     blocked = lock_verdict(sizes, dbs.dialect)
     status = ("proven" if blocked else "not-proven") if case.bad else ("not-clean" if blocked else "clean")
     return {"status": status, "migration": "ok", "sizes": sizes}
