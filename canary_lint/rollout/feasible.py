@@ -55,15 +55,25 @@ class Need:
                 "ok": self.ok, "message": self.message}
 
 
+def _num(x: float) -> str:
+    """Two significant digits without trailing zeros: 3, 7.5, 0.1, 2,000."""
+    t = U.sig(x)
+    return t.rstrip("0").rstrip(".") if "." in t else t
+
+
+def _pct(p: float) -> str:
+    return _num(p * 100) + "%"
+
+
 def duration(seconds: float) -> str:
     """45 s, 2 min, 81 min, 2.5 h, 3.1 days."""
     if seconds < 90:
-        return f"{U.sig(seconds)} s"
+        return f"{_num(seconds)} s"
     if seconds < 90 * 60:
         return f"{round(seconds / 60)} min"
     if seconds < 48 * 3600:
-        return f"{U.sig(seconds / 3600)} h"
-    return f"{U.sig(seconds / 86400)} days"
+        return f"{_num(seconds / 3600)} h"
+    return f"{_num(seconds / 86400)} days"
 
 
 def stage_needs(plan, index: int, rps: float | None, baseline: dict, where: str = "") -> list[Need]:
@@ -74,7 +84,7 @@ def stage_needs(plan, index: int, rps: float | None, baseline: dict, where: str 
     share = step.weight / 100.0
     canary_rps = rps * share if rps else 0.0
     alpha, power = plan.alpha_per_test, plan.power
-    at = f"at {step.weight:g}% of {U.sig(rps)} req/s" if rps else "with no requests observed"
+    at = f"at {step.weight:g}% of {_num(rps)} req/s" if rps else "with no requests observed"
     out: list[Need] = []
 
     def need(label: str, n: float, extra_seconds: float = 0.0, why: str = "") -> None:
@@ -89,7 +99,7 @@ def stage_needs(plan, index: int, rps: float | None, baseline: dict, where: str 
             msg = (f"{label} needs ~{req:,} canary requests; {at} that is {duration(secs)}, hold.max is "
                    f"{duration(step.hold_max)}")
             if secs > step.hold_max:
-                msg += f" (raise hold.max to {duration(secs)}, the weight, or the change it is sized for, `detect`)"
+                msg += " (raise hold.max or the weight, or size for a larger change: `detect`)"
         out.append(Need(label, index, req, secs, step.hold_max, msg))
 
     for c in plan.criteria:
@@ -99,7 +109,7 @@ def stage_needs(plan, index: int, rps: float | None, baseline: dict, where: str 
             if seen is None:
                 continue
             direction, tol, detect, neg = ratio_params(raw)
-            label = f"{c.name} {'+' if direction == 'increase' else '−'}{U.percent(detect)}"
+            label = f"{c.name} {'+' if direction == 'increase' else '−'}{_pct(detect)}"
             events, total = seen
             p_b = events if total is None else (events / total if total else None)
             if p_b is None:
@@ -107,7 +117,7 @@ def stage_needs(plan, index: int, rps: float | None, baseline: dict, where: str 
             if p_b <= 0:
                 counted = f" ({U.count(total)} baseline requests {where})" if total else ""
                 if direction == "increase" and neg is not None:
-                    need(f"{c.name} (negligible {U.percent(neg)})", S.negligible_n(neg))
+                    need(f"{c.name} (negligible {_pct(neg)})", S.negligible_n(neg))
                 elif direction == "increase":
                     need(label, math.inf, why=f"no {c.name} events in the baseline{counted}: {S.NEVER_WITHOUT_NEGLIGIBLE}")
                 else:

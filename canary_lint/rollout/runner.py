@@ -17,7 +17,6 @@ from canary_lint.rollout.journal import Journal, Locked
 from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
 from canary_lint.rollout.plan import Plan, Step, fmt_duration, percent
 from canary_lint.rollout.routers import Route, Router, RouterError
-from canary_lint.rollout import units as U
 from canary_lint.rollout.units import unit_of
 
 _SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^{}]*)\}")  # a metric name and its label matchers
@@ -292,7 +291,7 @@ class Runner:
         )
         if why is None:
             return None
-        why = f"{why} (request rate {U.sig(rps)} req/s {where})"
+        why = f"{why} (request rate {F._num(rps)} req/s {where})"
         if self.plan.on_infeasible == "warn":
             self.log(f"[{self.plan.service}] warning: {why}; going on (judge.on_infeasible: warn)")
             return None
