@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from statistics import NormalDist, fmean, variance
+from statistics import fmean, variance
 
+from canary_lint.rollout import samplesize as S
 from canary_lint.rollout import units as U
 from canary_lint.rollout.stats import beta_ppf, t_ppf
 
@@ -46,29 +47,12 @@ def sprt_bounds(alpha: float, beta: float) -> tuple[float, float]:
     return math.log((1 - beta) / alpha), math.log(beta / (1 - alpha))
 
 
-def _z(p: float) -> float:
-    return NormalDist().inv_cdf(p)
-
-
 def clopper_pearson_upper(x: int, n: int, conf: float = 0.95) -> float:
     if n <= 0:
         return 1.0
     if x >= n:
         return 1.0
     return beta_ppf(conf, x + 1, n - x)
-
-
-def fixed_sample_canary_n(p_base: float, ratio: float, share: float, alpha: float, beta: float) -> float:
-    """Canary requests a one-shot two-proportion z test needs (one-sided alpha, power 1-beta) to tell
-    p_canary = p_base*ratio from p_base when the canary gets `share` of the requests."""
-    p0 = min(max(p_base, 1e-9), 1 - 1e-9)
-    p1 = min(p0 * ratio, 1 - 1e-9)
-    share = min(max(share, 1e-6), 1 - 1e-6)
-    k = (1 - share) / share  # baseline requests per canary request
-    pbar = (p1 + k * p0) / (1 + k)
-    za, zb = _z(1 - alpha), _z(1 - beta)
-    num = za * math.sqrt(pbar * (1 - pbar) * (1 + 1 / k)) + zb * math.sqrt(p1 * (1 - p1) + p0 * (1 - p0) / k)
-    return (num / (p1 - p0)) ** 2
 
 
 def ratio_llr(x_c: float, n_c: float, x_b: float, n_b: float, r0: float, r1: float) -> float:
@@ -122,10 +106,14 @@ def judge_ratio(
         "pass_at": round(lower, 4),
         "tolerance": tolerance,
     }
-    p_ref = rate_b if x_b > 0 else (1.0 / (n_b + 1))
-    if detail and r1 > 0:
-        needed = fixed_sample_canary_n(min(p_ref * r0, 0.999), r1 / r0, share, alpha, beta)
-        nums["needed_canary_n"] = int(math.ceil(needed))
+    if detail:
+        if x_c + x_b == 0:  # no rate to size a ratio test on: only `negligible` can pass such a canary
+            needed = S.negligible_n(negligible) if negligible is not None and direction == "increase" else None
+        else:
+            p_ref = rate_b if x_b > 0 else (x_c + x_b) / (n_c + n_b)
+            needed = S.rate_n(p_ref, r0, r1, share, alpha, power)
+        if needed is not None and S.ceil(needed) is not None:
+            nums["needed_canary_n"] = S.ceil(needed)
     sign = "+" if direction == "increase" else "-"
     rel = U.change(rate_c, rate_b)
     what = (
@@ -167,10 +155,7 @@ def judge_ratio(
             nums,
         )
     if x_c + x_b == 0 and negligible is None:
-        hint = (
-            "; no event in either version, so no rate ratio can be tested: set `negligible` to pass a canary "
-            "whose rate is surely below it"
-        )
+        hint = "; " + S.NEVER_WITHOUT_NEGLIGIBLE
     return Verdict(
         name, INCONCLUSIVE, f"{what}: not decided yet (llr {llr:.2f} in ({lower:.2f}, {upper:.2f})){hint}", nums
     )
@@ -289,8 +274,7 @@ def judge_latency(
     p1 = min(p0 * (1 + detect), 0.999)
     upper, lower = sprt_bounds(alpha, 1 - power)
     llr = x * math.log(p1 / p0) + (n - x) * math.log((1 - p1) / (1 - p0))
-    za, zb = _z(1 - alpha), _z(power)
-    needed = ((za * math.sqrt(p0 * (1 - p0)) + zb * math.sqrt(p1 * (1 - p1))) / (p1 - p0)) ** 2
+    needed = S.exceedance_n(q, detect, alpha, power)
     nums.update(
         {
             "threshold": t,
@@ -298,7 +282,7 @@ def judge_latency(
             "canary_over": [x, n],
             "canary_over_rate": x / n,
             "allowed_over_rate": p0,
-            "needed_canary_n": int(math.ceil(needed)),
+            "needed_canary_n": S.ceil(needed),
             "llr": round(llr, 4),
             "fail_at": round(upper, 4),
             "pass_at": round(lower, 4),
@@ -315,7 +299,8 @@ def judge_latency(
     worse = _over(x, n, p0)
     if llr <= lower and not worse:
         return Verdict(label, PASS, what, nums)
-    hint = f"; ~{nums['needed_canary_n']:,} canary requests needed to decide"
+    need = nums["needed_canary_n"]
+    hint = f"; ~{need:,} canary requests needed to decide" if need else ""
     if worse:
         return Verdict(
             label,

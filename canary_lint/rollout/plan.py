@@ -96,6 +96,10 @@ class Plan:
     metrics_down_limit: float = 120.0
     header_routed: tuple[str, str, str] | None = None  # (label, operator, quoted value) of metrics.header_routed
     journal_path: Path = field(default_factory=Path)
+    on_infeasible: str = "refuse"  # or "warn": a criterion that cannot decide within its stage's hold.max
+    expected_rps: float | None = None  # traffic.expected_rps: sizes the stages at plan load
+    rate_window: float = 300.0  # traffic.rate_window: the request rate and baseline rates read before a stage
+    notes: tuple[str, ...] = ()  # warnings of the plan-load check (on_infeasible: warn)
 
     @property
     def base_dir(self) -> Path:
@@ -252,7 +256,7 @@ def from_dict(data, path: Path) -> Plan:
     _check_metrics_url(m["url"], path)
     header_routed = _header_routed(m, data, path)
     journal = _journal_path(data.get("journal", ".canary-lint/rollout.sqlite"), path)
-    return Plan(
+    plan = Plan(
         service=data["service"],
         raw=data,
         path=path,
@@ -273,7 +277,28 @@ def from_dict(data, path: Path) -> Plan:
         metrics_down_limit=duration(m.get("down_limit", "2m")),
         header_routed=header_routed,
         journal_path=journal,
+        on_infeasible=j.get("on_infeasible", "refuse"),
+        expected_rps=float(t["expected_rps"]) if "expected_rps" in t else None,
+        rate_window=duration(t.get("rate_window", "5m")),
     )
+    return _sized(plan, path)
+
+
+def _sized(plan: Plan, path: Path) -> Plan:
+    """With `traffic.expected_rps`, every weight stage is sized now: a criterion that cannot decide within its
+    hold.max refuses the plan (or, with judge.on_infeasible: warn, is noted)."""
+    from dataclasses import replace
+
+    from canary_lint.rollout import feasible
+
+    needs = feasible.plan_needs(plan)
+    why = feasible.refusal(plan, needs, lambda i: f"steps/{i} ({plan.steps[i].describe()})")
+    if why is None:
+        return plan
+    why = f"at traffic.expected_rps {plan.expected_rps:g}: {why}"
+    if plan.on_infeasible == "refuse":
+        raise PlanError(f"{path}: {why} (judge.on_infeasible: warn runs it anyway)")
+    return replace(plan, notes=(why,))
 
 
 def _check_metrics_url(url: str, path: Path) -> None:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from canary_lint.rollout import EXIT_ERROR, EXIT_PROMOTED, EXIT_REFUSED, EXIT_ROLLED_BACK
+from canary_lint.rollout import feasible as F
 from canary_lint.rollout import judge as J
 from canary_lint.rollout.datatime import data_time
 from canary_lint.rollout.journal import Journal, Locked
@@ -237,6 +238,9 @@ class Runner:
                     self._route(region, stage, target, force=not in_force)
                     observed = None
                 else:
+                    refused = self._size(region, stage)
+                    if refused is not None:
+                        return refused
                     self._route(region, stage, target)
                 if step.kind == "pause":
                     outcome = self._pause(region, stage, step)
@@ -254,6 +258,69 @@ class Runner:
         self.journal.event(self.rollout, "promoted", {})
         self.log(f"[{self.plan.service}] promoted: the canary serves 100%")
         return Result("promoted", "every stage passed", self.rollout)
+
+    def _size(self, region: int, stage: int) -> Result | None:
+        """Before a region's first stage, every weight stage of it; before each later weight stage, that one: can
+        each criterion decide within hold.max at the request rate Prometheus shows now? With judge.on_infeasible
+        `refuse`, a stage that cannot is refused before anything is routed (or rolled back when it comes later);
+        with `warn`, said and journaled."""
+        steps = self.plan.steps
+        if stage == 0:
+            todo = [i for i, s in enumerate(steps) if s.kind == "weight" and s.judged]
+        else:
+            todo = [stage] if steps[stage].kind == "weight" and steps[stage].judged else []
+        if not todo:
+            return None
+        try:
+            rps, rates, where = self._observe(region, todo[0])
+        except (MetricsError, MetricsUnavailable) as exc:
+            self.log(f"[{self.plan.service}] {self._where(region)}cannot size the stages ({exc}): going on")
+            return None
+        if not rps:
+            self.log(f"[{self.plan.service}] {self._where(region)}no requests {where}: the stages cannot be sized, "
+                     "going on")
+            return None
+        needs = [n for i in todo for n in F.stage_needs(self.plan, i, rps, rates, where)]
+        desc = (lambda i: f"{self._where(region)}stage {i + 1}/{len(steps)} {steps[i].describe()}")
+        why = F.refusal(self.plan, needs, desc)
+        self.journal.event(
+            self.rollout, "sized",
+            {"rps": round(rps, 3), "window": where, "needs": [n.to_dict() for n in needs], "feasible": why is None,
+             "policy": self.plan.on_infeasible},
+            region=region, stage=stage,
+        )
+        if why is None:
+            return None
+        why = f"{why} (request rate {F._num(rps)} req/s {where})"
+        if self.plan.on_infeasible == "warn":
+            self.log(f"[{self.plan.service}] warning: {why}; going on (judge.on_infeasible: warn)")
+            return None
+        if region == 0 and all(r == Route() for r in self.routes) and not self.journal.events(self.rollout,
+                                                                                                "route-intent"):
+            self.journal.update(self.rollout, state="refused", reason=why)
+            self.log(f"[{self.plan.service}] refused, nothing routed: {why}")
+            return Result("refused", why, self.rollout)
+        return self._rollback(why, region)
+
+    def _observe(self, region: int, stage: int) -> tuple[float | None, dict, str]:
+        """The request rate of both versions and each ratio criterion's baseline counts over the last
+        traffic.rate_window (or as much of it as has samples), of the requests weight stage `stage` judges."""
+        window = self.plan.rate_window
+        step, header = self.plan.steps[stage], self.route_at(stage).header
+        now = self.clock()
+
+        def scalar(expr, version):
+            route = self._route_matcher(step, version, header is not None)
+            expr = expr.replace("$selector", self._sel(version, route))
+            return self.metrics.scalar(self._q(expr, version, window, region, route))
+
+        span = window
+        for counter in self._counters():
+            first = self.metrics.oldest(f"{counter}{{{self._sel(self.plan.metrics['stable'])}}}", window, now)
+            if first is not None:
+                span = min(span, max(1.0, now - first))
+        rps, rates = F.observe(scalar, self.plan, self._traffic_expr(), window, span)
+        return rps, rates, f"over the last {fmt_duration(span)}"
 
     def _journaled_start(self, region: int, stage: int) -> dict | None:
         """The window of an interrupted stage: its journaled start (moved by a counter reset) and the latency
@@ -634,11 +701,7 @@ class Runner:
             raw = c.raw
             if c.kind == "ratio":
                 events = raw.get("bad") or raw.get("good")
-                direction = "increase" if "bad" in raw else "decrease"
-                tol = percent(raw["max_increase"] if "bad" in raw else raw["max_decrease"])
-                default_detect = max(1.0, 2 * tol) if direction == "increase" else min(0.5, max(0.2, 2 * tol))
-                detect = percent(raw["detect"]) if "detect" in raw else default_detect
-                neg = percent(raw["negligible"]) if "negligible" in raw else None
+                direction, tol, detect, neg = F.ratio_params(raw)
                 verdicts.append(
                     J.judge_ratio(
                         c.name,
@@ -760,7 +823,7 @@ class Runner:
             add = float(tol[:-2]) / 1000
         else:
             add = float(tol[:-1])
-        detect = percent(raw["detect"]) if "detect" in raw else 1.0
+        detect = F.latency_detect(raw)
 
         def buckets(version):
             expr = f"sum by (le) (increase({h}_bucket{{{self._sel(version, route(version))}}}[$window]))"

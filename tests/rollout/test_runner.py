@@ -78,8 +78,10 @@ def test_metrics_down_holds_then_rolls_back(tmp_path):
 
 def test_time_alone_never_advances_an_inconclusive_stage(tmp_path):
     # identical error rates but a tiny hold max: the test cannot decide in time, so the stage does not pass
+    # (sizing would refuse it before it starts: `warn` lets it run into its hold.max)
     runner, router, metrics = _runner(
-        tmp_path, steps=[{"weight": 20, "hold": {"min": "0.05s", "max": "0.12s"}}, {"weight": 100}]
+        tmp_path, steps=[{"weight": 20, "hold": {"min": "0.05s", "max": "0.12s"}}, {"weight": 100}],
+        judge={"alpha": 0.01, "interval": "0.05s", "on_infeasible": "warn"},
     )
     metrics.rps = 5.0
     result = runner.run()

@@ -11,7 +11,7 @@ from canary_lint.rollout.plan import PlanError
 from canary_lint.rollout.routers import Route
 from canary_lint.rollout.runner import Runner
 
-HOLD = {"min": "0.1s", "max": "3s"}
+HOLD = {"min": "0.1s", "max": "6s"}  # the 5% stage needs ~3.1 s of requests to decide (rollout/feasible.py)
 STEPS = [
     {"header": {"name": "X-Canary", "value": "internal"}, "hold": HOLD},
     {"weight": 5, "hold": HOLD},

@@ -85,6 +85,13 @@ class Prometheus:
         """Counter resets of `series` (a selector of one counter) over the `window` seconds before `at`."""
         return self.scalar(f"sum(resets({series}[{max(1, math.ceil(window))}s]))", at)
 
+    def oldest(self, series: str, window: float, at: float | None = None) -> float | None:
+        """When `series` has its first sample within the `window` before `at` (to 1/300 of the window, at least
+        1 s): how much of a window a rate over it really covers, for a service scraped for less time than that."""
+        w = max(1, math.ceil(window))
+        step = max(1, math.ceil(w / 300))
+        return self.scalar(f"min(min_over_time(timestamp({series})[{w}s:{step}s]))", at)
+
     def started(self) -> float | None:
         """When this Prometheus process started (/api/v1/status/runtimeinfo); None when the server does not say
         (an API-compatible store without that endpoint). Samples from before it come from the previous run."""
