@@ -9,6 +9,7 @@ from pathlib import Path
 
 from canary_lint import yamlio
 from canary_lint.model import literal_repr, literal_text
+from canary_lint.rollout.routed import ROUTED, RoutedError, check_cookie_steps, routed_matchers
 
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
@@ -48,22 +49,25 @@ def fmt_duration(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # "weight" | "header" | "pause"
+    kind: str  # "weight" | "header" | "cookie" | "pause"
     weight: float = 0.0
     header: tuple[str, str] | None = None
+    cookie: tuple[str, str] | None = None
     hold_min: float = 0.0
     hold_max: float = 0.0
     reason: str = ""
 
     @property
     def judged(self) -> bool:
-        return self.kind == "header" or (self.kind == "weight" and 0 < self.weight < 100)
+        return self.kind in ROUTED or (self.kind == "weight" and 0 < self.weight < 100)
 
     def describe(self) -> str:
         if self.kind == "pause":
             return f"pause ({self.reason})" if self.reason else "pause"
         if self.kind == "header":
             return f"header {self.header[0]}: {self.header[1]}"
+        if self.kind == "cookie":
+            return f"cookie {self.cookie[0]}={self.cookie[1]}"
         return f"weight {self.weight:g}%"
 
 
@@ -95,11 +99,16 @@ class Plan:
     metrics_retries: int = 2
     metrics_down_limit: float = 120.0
     header_routed: tuple[str, str, str] | None = None  # (label, operator, quoted value) of metrics.header_routed
+    cookie_routed: tuple[str, str, str] | None = None  # the same of metrics.cookie_routed
     journal_path: Path = field(default_factory=Path)
     on_infeasible: str = "refuse"  # or "warn": a criterion that cannot decide within its stage's hold.max
     expected_rps: float | None = None  # traffic.expected_rps: sizes the stages at plan load
     rate_window: float = 300.0  # traffic.rate_window: the request rate and baseline rates read before a stage
     notes: tuple[str, ...] = ()  # warnings of the plan-load check (on_infeasible: warn)
+
+    def routed(self, kind: str) -> tuple[str, str, str] | None:
+        """The label matcher naming the requests a `kind` ("header" | "cookie") route sent to the canary."""
+        return self.header_routed if kind == "header" else self.cookie_routed
 
     @property
     def base_dir(self) -> Path:
@@ -197,6 +206,10 @@ def from_dict(data, path: Path) -> Plan:
     if not isinstance(data, dict):
         raise PlanError(f"{path}: a rollout plan is a YAML mapping (service, gate, router, metrics, criteria, steps)")
     _refuse_unbounded_numbers(data, path)
+    try:
+        check_cookie_steps(data)
+    except RoutedError as exc:
+        raise PlanError(f"{path}: {exc}") from None
     _validate(data, str(path))
     steps = []
     for i, s in enumerate(data["steps"]):
@@ -215,6 +228,9 @@ def from_dict(data, path: Path) -> Plan:
                 raise PlanError(f"{path}: steps/{i}: hold max {hi:g}s is shorter than min {lo:g}s")
         if "header" in s:
             steps.append(Step("header", header=(s["header"]["name"], s["header"]["value"]), hold_min=lo, hold_max=hi))
+            continue
+        if "cookie" in s:
+            steps.append(Step("cookie", cookie=(s["cookie"]["name"], s["cookie"]["value"]), hold_min=lo, hold_max=hi))
             continue
         w = float(s["weight"])
         if 0 < w < 100 and hold is None:
@@ -254,7 +270,10 @@ def from_dict(data, path: Path) -> Plan:
     j = data.get("judge", {})
     t = data.get("traffic", {})
     _check_metrics_url(m["url"], path)
-    header_routed = _header_routed(m, data, path)
+    try:
+        header_routed, cookie_routed = routed_matchers(m, data, steps)
+    except RoutedError as exc:
+        raise PlanError(f"{path}: {exc}") from None
     journal = _journal_path(data.get("journal", ".canary-lint/rollout.sqlite"), path)
     plan = Plan(
         service=data["service"],
@@ -276,6 +295,7 @@ def from_dict(data, path: Path) -> Plan:
         metrics_retries=int(m.get("retries", 2)),
         metrics_down_limit=duration(m.get("down_limit", "2m")),
         header_routed=header_routed,
+        cookie_routed=cookie_routed,
         journal_path=journal,
         on_infeasible=j.get("on_infeasible", "refuse"),
         expected_rps=float(t["expected_rps"]) if "expected_rps" in t else None,
@@ -343,34 +363,6 @@ def _journal_path(value: str, plan: Path) -> Path:
             raise PlanError(f"{plan}: journal {value!r} exists and is not a rollout journal (not an SQLite "
                             "database); not touching it")
     return journal
-
-
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*')
-
-
-def _header_routed(m: dict, data: dict, path: Path) -> tuple[str, str, str] | None:
-    """metrics.header_routed as (label, operator, value); `$route` needs it, and with it every request query
-    places `$route` (a weight stage judges the requests the weight applies to, a header stage the others)."""
-    queries = [(f"criterion {c['name']}: {k}", c[k]) for c in data["criteria"] for k in ("bad", "good", "total")
-               if k in c]
-    if "query" in data.get("traffic", {}):
-        queries.append(("traffic: query", data["traffic"]["query"]))
-    spec = m.get("header_routed")
-    if spec is None:
-        for where, q in queries + [(f"criterion {c['name']}: query", c.get("query", "")) for c in data["criteria"]]:
-            if "$route" in q:
-                raise PlanError(f"{path}: {where} uses $route but metrics.header_routed is not set")
-        return None
-    found = _MATCHER.fullmatch(spec)
-    if not found:
-        raise PlanError(f'{path}: metrics.header_routed must be one label matcher, e.g. route="header"')
-    for where, q in queries:
-        if "$route" not in q:
-            raise PlanError(
-                f"{path}: {where} must place $route (metrics.header_routed is set), e.g. "
-                f'{{version="$version",$route}}, so header-routed and weighted requests are counted apart'
-            )
-    return found.group(1), found.group(2), found.group(3)
 
 
 def from_journal(text: str) -> Plan:

@@ -16,6 +16,8 @@ from canary_lint.rollout.datatime import data_time
 from canary_lint.rollout.journal import Journal, Locked
 from canary_lint.rollout.metrics import MetricsError, MetricsUnavailable
 from canary_lint.rollout.plan import Plan, Step, fmt_duration, percent
+from canary_lint.rollout import share as S
+from canary_lint.rollout.routed import ROUTED
 from canary_lint.rollout.routers import Route, Router, RouterError
 from canary_lint.rollout.units import unit_of
 
@@ -204,16 +206,19 @@ class Runner:
         self.log(f"[{self.plan.service}] {self.stop_signal}: rolling back to a safe state")
 
     def route_at(self, stage: int) -> Route:
-        """The route in force during `stage` of a region (steps folded in order)."""
-        weight, header = 0.0, None
+        """The route in force during `stage` of a region (steps folded in order): a header or cookie route stays
+        until the weight reaches 100."""
+        weight, header, cookie = 0.0, None, None
         for step in self.plan.steps[: stage + 1]:
             if step.kind == "header":
                 header = step.header
+            elif step.kind == "cookie":
+                cookie = step.cookie
             elif step.kind == "weight":
                 weight = step.weight
         if weight >= 100:
-            header = None
-        return Route(weight, header)
+            header = cookie = None
+        return Route(weight, header, cookie)
 
     def _walk(self, region: int, stage: int, observed: list[dict] | None = None) -> Result:
         """Walk the stages from (region, stage). `observed`: what each router read back when resuming; a stage
@@ -487,18 +492,22 @@ class Runner:
                 f"[{self.plan.service}] {self._where(region)}stage {stage + 1}: its routing is still in force; "
                 f"judging goes on from its start {fmt_duration(begun - start)} ago"
             )
-        state["header"] = self.route_at(stage).header
+        route = self.route_at(stage)
+        state["header"], state["cookie"] = route.header, route.cookie
         if self.dry_run:
             # nothing was routed: the share is checked against what the router has in force, if readable
             try:
                 seen = self.routers[region].current()
-                state["target"], state["header"] = seen.canary, seen.header
+                state["target"], state["header"], state["cookie"] = seen.canary, seen.header, seen.cookie
             except RouterError:
                 state["target"] = None
-        if step.kind == "weight" and state["header"] and self.plan.header_routed is None:
+        mixed = [k for k in ROUTED if state[k] and self.plan.routed(k) is None]
+        if step.kind == "weight" and mixed:
+            routes = " and ".join(mixed)
             self.log(
-                f"[{self.plan.service}] {self._where(region)}stage {stage + 1}: the header route is still in "
-                "force and the metrics do not tell header-routed requests apart (metrics.header_routed): the "
+                f"[{self.plan.service}] {self._where(region)}stage {stage + 1}: the {routes} route"
+                f"{'s are' if len(mixed) > 1 else ' is'} still in force and the metrics do not tell "
+                f"{S.routed_names(mixed)} requests apart ({', '.join(f'metrics.{k}_routed' for k in mixed)}): the "
                 "canary's samples include them, and its share is checked only for being at least the weight"
             )
         interval, limit = self.plan.interval, self.plan.metrics_down_limit
@@ -627,22 +636,6 @@ class Runner:
         sel = f'{m.get("version_label", "version")}="{version}"' + (f",{extra}" if extra else "")
         return f"{sel},{route}" if route else sel
 
-    def _route_matcher(self, step: Step, version: str, header_in_force: bool) -> str:
-        """What `$route` selects for `version` in this stage (metrics.header_routed names the header-routed
-        requests): a header stage judges the canary's header-routed requests against the baseline; a weight
-        stage with the header route still in force judges the requests the weight applies to, both versions'
-        without the header-routed ones; with no header route in force, every request."""
-        hr = self.plan.header_routed
-        if hr is None:
-            return ""
-        label, op, value = hr
-        negated = {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}[op]
-        if step.kind == "header":
-            return f'{label}{op if version == self.plan.metrics["canary"] else negated}"{value}"'
-        if header_in_force:
-            return f'{label}{negated}"{value}"'
-        return f'{label}=~".*"'
-
     def _traffic_expr(self) -> str | None:
         if self.plan.traffic_query:
             return self.plan.traffic_query
@@ -673,12 +666,14 @@ class Runner:
         alpha, power = self.plan.alpha_per_test, self.plan.power
         verdicts: list[J.Verdict] = []
 
-        # a weight stage while the header route is in force: the canary also gets every header-routed request
-        mixed = step.kind == "weight" and state.get("header") is not None
-        apart = self.plan.header_routed is not None  # the metrics tell the header-routed requests apart
+        # a weight stage while a header or cookie route is in force: the canary also gets every request it routes
+        in_force = [k for k in ROUTED if state.get(k) is not None]
+        mixed = step.kind == "weight" and bool(in_force)
+        together = [k for k in in_force if self.plan.routed(k) is None]  # the metrics do not tell these apart
+        apart = not together
 
         def route(version):
-            return self._route_matcher(step, version, state.get("header") is not None)
+            return S.route_matcher(self.plan, step, version, in_force)
 
         def scalar(expr, version):
             expr = expr.replace("$selector", self._sel(version, route(version)))
@@ -687,13 +682,15 @@ class Runner:
         traffic = self._traffic_expr()
         if traffic:
             verdicts.append(
-                self._share(
+                S.share_verdict(
+                    self.plan,
                     step,
                     scalar(traffic, can),
                     scalar(traffic, base),
                     window,
                     state.get("target", step.weight) if self.dry_run else step.weight,
                     lower_only=mixed and not apart,
+                    routed=together,
                 )
             )
         judged_from = len(verdicts)
@@ -740,76 +737,14 @@ class Runner:
                     )
                 )
                 if mixed and "$route" not in raw["query"]:
-                    verdicts[-1].message += " [process-wide: header-routed requests included]"
-                    verdicts[-1].numbers["samples"] = "weighted+header-routed"
+                    verdicts[-1].message += f" [process-wide: {S.routed_names(in_force)} requests included]"
+                    verdicts[-1].numbers["samples"] = "+".join(["weighted"] + [f"{k}-routed" for k in in_force])
         if mixed and not apart:  # said on every verdict: these canary samples are not the weighted ones alone
             for v in verdicts[judged_from:]:
                 if "samples" not in v.numbers:
-                    v.message += " [canary: weighted and header-routed requests, not told apart]"
-                    v.numbers["samples"] = "weighted+header-routed"
+                    v.message += f" [canary: {S.routed_names(['weighted'] + together)} requests, not told apart]"
+                    v.numbers["samples"] = "+".join(["weighted"] + [f"{k}-routed" for k in together])
         return verdicts
-
-    def _share(
-        self, step: Step, n_c, n_b, window: float, weight: float | None, lower_only: bool = False
-    ) -> J.Verdict:
-        """The canary's share of requests against the weight. `lower_only`: the counts include header-routed
-        requests the weight does not apply to (and that metrics cannot tell apart), which only ever add to
-        the canary's share, so only "at least the target" can be checked."""
-        grace = window < self.plan.traffic_grace
-        nums = {"canary_requests": n_c, "baseline_requests": n_b}
-        if step.kind == "header":
-            if n_c and n_c > 0:
-                return J.Verdict("traffic", J.PASS, f"canary serves header-routed requests ({n_c:.0f})", nums)
-            if grace:
-                return J.Verdict("traffic", J.INCONCLUSIVE, "no canary requests yet", nums)
-            return J.Verdict(
-                "traffic",
-                J.FAIL,
-                f"the canary received no requests in {fmt_duration(window)} "
-                "(is it up? does the header route reach it?)",
-                nums,
-            )
-        if weight is None or weight <= 0:  # dry run with an unreadable router: the canary must get requests
-            if n_c and n_c > 0:
-                return J.Verdict("traffic", J.PASS, f"canary serves requests ({n_c:.0f})", nums)
-            return J.Verdict(
-                "traffic",
-                J.INCONCLUSIVE if grace else J.FAIL,
-                f"the canary received no requests in {fmt_duration(window)}",
-                nums,
-            )
-        target = weight / 100.0
-        if n_c is None or n_b is None or (n_c or 0) + (n_b or 0) <= 0:
-            if grace:
-                return J.Verdict("traffic", J.NO_DATA, "no request counts yet", nums)
-            if n_c is None or not n_c:
-                return J.Verdict(
-                    "traffic",
-                    J.FAIL,
-                    f"no canary requests in {fmt_duration(window)}: the canary is down or not routed",
-                    nums,
-                )
-            return J.Verdict("traffic", J.NO_DATA, "no request counts", nums)
-        total = n_c + n_b
-        share = n_c / total
-        slack = self.plan.traffic_tolerance * target + 3 * math.sqrt(target * (1 - target) / total)
-        nums.update({"share": share, "target": target, "slack": slack})
-        msg = f"canary share {share:.1%} of {total:.0f} requests, target {target:.0%} ± {slack:.1%}"
-        if n_c <= 0:
-            ok = False
-            msg = f"the canary received no requests out of {total:.0f}: it is down or not routed"
-        elif lower_only:
-            ok = share >= target - slack
-            nums["lower_only"] = True
-            msg = (
-                f"canary share {share:.1%} of {total:.0f} requests, header-routed ones included, target at least "
-                f"{target:.0%} - {slack:.1%} (set metrics.header_routed to judge the weighted requests alone)"
-            )
-        else:
-            ok = abs(share - target) <= slack
-        if ok:
-            return J.Verdict("traffic", J.PASS, msg, nums)
-        return J.Verdict("traffic", J.INCONCLUSIVE if grace else J.FAIL, msg, nums)
 
     def _latency(self, c, region, window, now, state, alpha, power, route) -> list[J.Verdict]:
         raw = c.raw
@@ -853,3 +788,4 @@ class Runner:
         return f"check {' '.join(g['check'].get('paths', ['.']))}" + (
             f" --base {g['check']['base']}" if g["check"].get("base") else ""
         )
+

@@ -85,7 +85,7 @@ def text(data: dict) -> list[str]:
         where = f"stage {e['stage']}" if e["stage"] else "rollback"
         route = e.get("route")
         desc = f"canary {route['canary']:g}%" + (f", header {route['header'][0]}" if route.get("header") else "") \
-            if route else ""
+            + (f", cookie {route['cookie'][0]}" if route.get("cookie") else "") if route else ""
         took = f" in {e['seconds'] * 1000:.0f} ms" if e.get("seconds") is not None else ""
         lines.append(f"  {_clock(e['ts'])} {e['kind']} ({where}): {desc}{took}".rstrip())
     return lines

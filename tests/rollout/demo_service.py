@@ -2,9 +2,11 @@
 
   python demo_service.py --port 18001 --version v1 [--error-rate 0.05] [--latency-ms 20]
                          [--slow-fraction 0.05 --slow-seconds 2]
-Errors and slow requests are spread evenly (every 1/rate-th request), so a rate is exact, not random.
+Errors and slow requests are spread evenly (every 1/rate-th request of each route), so a rate is exact, not
+random, among the requests of each route as among all.
 Every series has a `route` label: "header" for requests that carry the canary header (X-Canary; the router
-sends those to the canary whatever the weight), "weight" for the others.
+sends those to the canary whatever the weight), "cookie" for requests that carry the canary cookie (`beta`),
+"weight" for the others.
 """
 
 from __future__ import annotations
@@ -17,22 +19,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-ROUTES = ("weight", "header")
+ROUTES = ("weight", "header", "cookie")
+
+
+def _route(headers) -> str:
+    if headers.get("X-Canary"):
+        return "header"
+    cookies = [c.strip().partition("=")[0] for h in headers.get_all("Cookie") or [] for c in h.split(";")]
+    return "cookie" if "beta" in cookies else "weight"
 
 
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
-        self.n = 0
+        self.n = dict.fromkeys(ROUTES, 0)  # counted per route, so each route's error rate is exact
         self.codes: dict[tuple[int, str], int] = {}
         self.buckets = {r: [0] * len(BUCKETS) for r in ROUTES}
         self.count = dict.fromkeys(ROUTES, 0)
         self.total = dict.fromkeys(ROUTES, 0.0)
 
-    def next(self) -> int:
+    def next(self, route: str) -> int:
         with self.lock:
-            self.n += 1
-            return self.n
+            self.n[route] += 1
+            return self.n[route]
 
     def observe(self, code: int, seconds: float, route: str) -> None:
         with self.lock:
@@ -94,14 +103,15 @@ def main(argv=None) -> None:
                 self._send(200, stats.render(args.version).encode(), "text/plain; version=0.0.4")
                 return
             t0 = time.perf_counter()
-            i = stats.next()
+            route = _route(self.headers)
+            i = stats.next(route)
             delay = args.latency_ms / 1000.0
             if _every(i, args.slow_fraction, 0.5):
                 delay += args.slow_seconds
             time.sleep(delay)
             code = 500 if _every(i, args.error_rate) else 200
             self._send(code, f"{args.version}\n".encode())
-            stats.observe(code, time.perf_counter() - t0, "header" if self.headers.get("X-Canary") else "weight")
+            stats.observe(code, time.perf_counter() - t0, route)
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True

@@ -68,7 +68,8 @@ class Lab:
         return make(self.proxies[proxy].spec, "shop")
 
     def start(
-        self, name: str, stable: dict, canary: dict | None, proxy: str = "nginx", rps: float = 200
+        self, name: str, stable: dict, canary: dict | None, proxy: str = "nginx", rps: float = 200,
+        cookie_share: float = 0.0,
     ) -> tuple[str, str]:
         self.finish()
         for p in self.proxies:
@@ -80,7 +81,7 @@ class Lab:
         self.demos = [Demo(self.tmp, self.stable_port, v1, **stable)]
         if canary is not None:
             self.demos.append(Demo(self.tmp, self.canary_port, v2, **canary))
-        self.load = Load(self.proxies[proxy].port, rps=rps, limit=150)
+        self.load = Load(self.proxies[proxy].port, rps=rps, limit=150, cookie_share=cookie_share)
         self._warm(v1)
         return v1, v2
     def _warm(self, version: str) -> None:

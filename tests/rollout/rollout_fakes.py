@@ -13,7 +13,8 @@ import yaml
 from canary_lint.rollout.metrics import MetricsUnavailable
 from canary_lint.rollout.routers import Route, Router
 
-_Q = re.compile(r'^(\w+)\{version="(\w+)"(?:,route(=|!=|=~)"([^"]*)")?\}\[(\d+)s\]$')
+_Q = re.compile(r'^(\w+)\{version="(\w+)"((?:,route(?:=|!=|=~|!~)"[^"]*")*)\}\[(\d+)s\]$')
+_ROUTE = re.compile(r',route(=|!=|=~|!~)"([^"]*)"')
 
 
 class FakeRouter(Router):
@@ -35,13 +36,14 @@ class FakeRouter(Router):
 class FakeMetrics:
     """requests/s = rps; errors = p * requests for each version; share = canary weight of the router; and
     `header_rps` requests/s that carry the canary header, which reach the canary while the router has a header
-    route (labelled route="header" when `labelled`)."""
+    route (labelled route="header" when `labelled`), and `cookie_rps` that carry the canary cookie, the same
+    with the cookie route (route="cookie")."""
 
     def __init__(self, router: FakeRouter, p_stable=0.05, p_canary=0.05, rps=2000.0, canary_alive=True):
         self.router, self.p = router, {"v1": p_stable, "v2": p_canary}
         self.rps, self.canary_alive, self.down = rps, canary_alive, False
         self.queries = 0
-        self.header_rps, self.labelled = 0.0, True
+        self.header_rps, self.cookie_rps, self.labelled = 0.0, 0.0, True
         self.reset_count: dict = {}  # version -> counter resets in any window
         self.boot = None  # when Prometheus (re)started, if it says
 
@@ -69,20 +71,26 @@ class FakeMetrics:
             raise MetricsUnavailable("connection refused")
         m = _Q.match(expr)
         assert m, expr
-        metric, version, op, window = m.group(1), m.group(2), m.group(3), float(m.group(5))
+        metric, version, window = m.group(1), m.group(2), float(m.group(4))
         share = self.router.route.canary / 100.0
         if version == "v2":
             share = share if self.canary_alive else 0.0
         else:
             share = 1 - share if self.canary_alive else 1.0
-        weighted = self.rps * window * share
-        header = self.header_rps * window if version == "v2" and self.router.route.header else 0.0
-        if self.header_rps and not self.router.route.header:  # no header route: they are split by weight too
-            weighted += self.header_rps * window * share
-        if op is None or op == "=~" or not self.labelled:
-            n = weighted + header
-        else:
-            n = header if op == "=" else weighted
+        counts = {"weight": self.rps * window * share, "header": 0.0, "cookie": 0.0}
+        for kind, rps in (("header", self.header_rps), ("cookie", self.cookie_rps)):
+            if getattr(self.router.route, kind):  # routed: every such request reaches the canary
+                counts[kind] = rps * window if version == "v2" else 0.0
+            else:  # no such route: they are split by weight too
+                counts["weight"] += rps * window * share
+        kept = counts
+        if self.labelled:
+            for op, value in _ROUTE.findall(m.group(3)):
+                hit = {"=": lambda k: k == value, "!=": lambda k: k != value,
+                       "=~": lambda k: re.fullmatch(value, k) is not None,
+                       "!~": lambda k: re.fullmatch(value, k) is None}[op]
+                kept = {k: n for k, n in kept.items() if hit(k)}
+        n = sum(kept.values())
         return n if metric == "requests" else n * self.p[version]
 
 

@@ -206,7 +206,9 @@ class HAProxy:
         self.dir.mkdir()
         self.socket = str(self.dir / "admin.sock")
         self.map = str(self.dir / "canary.map")
+        self.cookie_map = str(self.dir / "cookie.map")
         Path(self.map).write_text("")
+        Path(self.cookie_map).write_text("")
         self.backend = backend
         self.spec = {
             "kind": "haproxy",
@@ -215,6 +217,7 @@ class HAProxy:
             "stable": "v1",
             "canary": "v2",
             "header_map": self.map,
+            "cookie_map": self.cookie_map,
             "canary_backend": f"{backend}_canary",
         }
         cfg = self.dir / "haproxy.cfg"
@@ -230,6 +233,7 @@ defaults
 frontend fe
     bind 127.0.0.1:{self.port}
     use_backend %[req.hdr(X-Canary),map({self.map},{backend})] if {{ req.hdr(X-Canary) -m found }}
+    use_backend %[req.cook(beta),map({self.cookie_map},{backend})] if {{ req.cook(beta) -m found }}
     default_backend {backend}
 backend {backend}
     balance roundrobin
@@ -250,7 +254,8 @@ backend {backend}_canary
 
 class Load:
     """`rps` requests/s to 127.0.0.1:port from `threads` keep-alive clients, for at most `limit` seconds and
-    `max_requests` requests. `header_share` of the requests carry the canary header."""
+    `max_requests` requests. `header_share` of the requests carry the canary header, `cookie_share` others the
+    canary cookie."""
 
     def __init__(
         self,
@@ -261,9 +266,12 @@ class Load:
         max_requests: int = 100_000,
         header: tuple[str, str] = ("X-Canary", "internal"),
         header_share: float = 0.1,
+        cookie: tuple[str, str] = ("beta", "yes"),
+        cookie_share: float = 0.0,
     ):
         self.port, self.rps, self.limit, self.max = port, rps, limit, max_requests
         self.header, self.header_share = header, header_share
+        self.cookie, self.cookie_share = cookie, cookie_share
         self.stop_event = threading.Event()
         self.sent = 0
         self.codes: dict[int, int] = {}
@@ -280,6 +288,7 @@ class Load:
         k = 0
         conn = None
         every = int(round(1 / self.header_share)) if self.header_share else 0
+        every_cookie = int(round(1 / self.cookie_share)) if self.cookie_share else 0
         while not self.stop_event.is_set() and time.monotonic() - start < self.limit:
             with self.lock:
                 if self.sent >= self.max:
@@ -287,6 +296,8 @@ class Load:
                 self.sent += 1
                 seq = self.sent
             headers = {self.header[0]: self.header[1]} if every and seq % every == 0 else {}
+            if every_cookie and seq % every_cookie == every_cookie // 2 and not headers:
+                headers = {"Cookie": f"session=1; {self.cookie[0]}={self.cookie[1]}"}
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

@@ -271,3 +271,14 @@ def test_kubernetes_names_are_checked(tmp_path):
     with pytest.raises(K8sError, match="kubernetes.service"):
         cluster.cluster(plan)
     assert cluster.cluster(plan, service="shop-api").service == "shop-api"
+
+
+@pytest.mark.parametrize("command, target", [("render", "istio"), ("render", "gateway-api"),
+                                             ("export", "argo-rollouts"), ("export", "flagger")])
+def test_a_cookie_step_is_refused_for_a_cluster_rather_than_dropped(tmp_path, command, target):
+    def with_cookie(d):
+        d["steps"].insert(1, {"cookie": {"name": "beta", "value": "yes"}, "hold": d["steps"][0]["hold"]})
+
+    args = [command, str(_plan(tmp_path, with_cookie)), "--to", target]
+    proc = _cli(*args, *(["--out", str(tmp_path / "out")] if command == "render" else []))
+    assert proc.returncode == 2 and "steps/1: cookie beta=yes cannot be written for" in proc.stderr, proc.stderr

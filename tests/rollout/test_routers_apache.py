@@ -26,7 +26,7 @@ def test_the_map_file_routes_the_header_value_to_the_canary_and_names_the_header
     assert text == "# written by canary-lint rollout: header X-Canary\ninternal canary\n"
     assert [ln for ln in router.render_map(Route(5)).splitlines() if not ln.startswith("#")] == []
     (tmp_path / "shop-canary.map").write_text(text)
-    assert router._header() == ("X-Canary", "internal")  # what it writes, it reads back
+    assert router._routed("header") == ("X-Canary", "internal")  # what it writes, it reads back
 
 
 @pytest.mark.parametrize("canary, factors", [

@@ -1,7 +1,8 @@
 """Routers: one small interface for every traffic splitter.
 
-A router sets the canary's weight (0-100, the baseline gets the rest) and an optional header route (requests
-carrying `name: value` always reach the canary), and reads back what is in force. `apply()` changes routing
+A router sets the canary's weight (0-100, the baseline gets the rest), an optional header route (requests
+carrying `name: value` always reach the canary) and an optional cookie route (requests whose cookie `name` is
+`value` always reach the canary), and reads back what is in force. `apply()` changes routing
 and returns only once the change is verified in force (or raises `RouterError`). Kubernetes routers (Istio
 VirtualService, Gateway API HTTPRoute, Argo Rollouts) implement the same three methods.
 """
@@ -21,17 +22,21 @@ class RouterError(Exception):
 class Route:
     canary: float = 0.0  # percent of requests to the canary
     header: tuple[str, str] | None = None  # requests with this header always go to the canary
+    cookie: tuple[str, str] | None = None  # requests with this cookie (name, value) always go to the canary
 
     def describe(self) -> str:
         h = f", header {self.header[0]}: {self.header[1]} -> canary" if self.header else ""
-        return f"canary {self.canary:g}%{h}"
+        k = f", cookie {self.cookie[0]}={self.cookie[1]} -> canary" if self.cookie else ""
+        return f"canary {self.canary:g}%{h}{k}"
 
     def to_dict(self) -> dict:
-        return {"canary": self.canary, "header": list(self.header) if self.header else None}
+        d = {"canary": self.canary, "header": list(self.header) if self.header else None}
+        return {**d, "cookie": list(self.cookie)} if self.cookie else d  # a route without one reads as before
 
     @classmethod
     def from_dict(cls, d: dict) -> "Route":
-        return cls(float(d.get("canary", 0)), tuple(d["header"]) if d.get("header") else None)
+        return cls(float(d.get("canary", 0)), tuple(d["header"]) if d.get("header") else None,
+                   tuple(d["cookie"]) if d.get("cookie") else None)
 
 
 class Router(abc.ABC):
@@ -85,7 +90,7 @@ class Router(abc.ABC):
 
 def same(a: Route, b: Route) -> bool:
     """`a` is `b` as far as a router can tell (weights within half a percent)."""
-    return abs(a.canary - b.canary) < 0.5 and a.header == b.header
+    return abs(a.canary - b.canary) < 0.5 and a.header == b.header and a.cookie == b.cookie
 
 
 # kind -> (module under canary_lint.rollout.routers, class); each module is imported only when its kind is used

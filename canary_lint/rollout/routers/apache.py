@@ -22,7 +22,12 @@ renamed in is what the next request sees, on every connection, kept-alive ones t
 `<If>` on the header in a generated include would need a graceful reload per change: a config parse, new
 children, and old children serving their open connections under the old routing until those close; the
 rollback would wait for them, as nginx's does.) The file's first line names the header, which the config
-holds, so the route reads back from the file alone.
+holds, so the route reads back from the file alone. A cookie route is a second file, `cookie_map`, read the same
+way with the cookie's value taken from the Cookie header (`%1`, the group of the condition before):
+  RewriteMap shop_cookie "txt:/etc/apache2/shop-cookie.map"
+  RewriteCond "%{HTTP_COOKIE}" "(?:^|;\s*)beta=([^;]*)"
+  RewriteCond "${shop_cookie:%1|-}" "=canary"
+  RewriteRule "^/(.*)$" "http://10.0.0.2:8000/$1" [P,L]
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ MEMBER = re.compile(r"https?://" + HOST_PORT.pattern + r"(?:/[A-Za-z0-9_.~/-]{0,
 BALANCER = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 PATH = re.compile(r"/[A-Za-z0-9_./-]{0,200}")
 _NS = "{http://httpd.apache.org}"
-_HEADER_LINE = re.compile(rf"{re.escape(MARK)}: header (\S+)")
+_NAME_LINE = re.compile(rf"{re.escape(MARK)}: (header|cookie) (\S+)")
+ROUTES = ("header", "cookie")
 
 
 class ApacheRouter(Router):
@@ -54,16 +60,22 @@ class ApacheRouter(Router):
         self.balancer = require(self.kind, "balancer", spec["balancer"], BALANCER, "letters, digits and '_.-'")
         self.members = {role: require(self.kind, role, spec[role], MEMBER, "a member URL, http(s)://host:port")
                         for role in ("stable", "canary")}
-        self.map = None
-        if "header_map" in spec:
-            require(self.kind, "header_map", spec["header_map"], ABS_PATH, "an absolute path without spaces")
-            self.map = under(self.kind, "header_map", spec["header_map"],
-                             Path(spec.get("map_dir") or Path(spec["header_map"]).parent), "map_dir",
-                             "the RewriteMap reads from")
-            text = files.read(self.map) if self.map.is_file() else None
-            if (text and not text.startswith(MARK)) or (text is None and self.map.exists()):
-                raise RouterError(f"{self.kind} router: `header_map` {str(self.map)!r:.120} exists and was not "
+        self.maps: dict[str, Path] = {}  # "header" | "cookie" -> the RewriteMap file of that route
+        for kind in ROUTES:
+            key = f"{kind}_map"
+            if key not in spec:
+                continue
+            require(self.kind, key, spec[key], ABS_PATH, "an absolute path without spaces")
+            path = under(self.kind, key, spec[key], Path(spec.get("map_dir") or Path(spec[key]).parent), "map_dir",
+                         "the RewriteMap reads from")
+            text = files.read(path) if path.is_file() else None
+            if (text and not text.startswith(MARK)) or (text is None and path.exists()):
+                raise RouterError(f"{self.kind} router: `{key}` {str(path)!r:.120} exists and was not "
                                   "written by canary-lint; not replacing it (an empty file is taken)")
+            self.maps[kind] = path
+        if len(set(self.maps.values())) < len(self.maps):
+            raise RouterError(f"{self.kind} router: `header_map` and `cookie_map` must be two files")
+        self.map = self.maps.get("header")
         self.url = f"http://{spec['manager']}{self.path}"
         self.headers = {"Referer": self.url}  # the manager ignores (and logs) a request whose Referer is not its host
         self._nonce: str | None = None
@@ -71,12 +83,14 @@ class ApacheRouter(Router):
 
     # -- what is written --------------------------------------------------------------------------------
 
-    def render_map(self, route: Route) -> str:
-        """The RewriteMap txt file: the header's name in the first line, the value that routes to the canary."""
-        if not route.header:
-            return f"{MARK} for {self.service}: no header route\n"
-        name, value = values.header(self.kind, route.header)
-        return f"{MARK}: header {name}\n{value} canary\n"
+    def render_map(self, route: Route, kind: str = "header") -> str:
+        """The RewriteMap txt file of the header or cookie route: the name in the first line, then the value that
+        routes to the canary."""
+        pair = route.header if kind == "header" else route.cookie
+        if not pair:
+            return f"{MARK} for {self.service}: no {kind} route\n"
+        name, value = (values.header if kind == "header" else values.cookie)(self.kind, pair)
+        return f"{MARK}: {kind} {name}\n{value} canary\n"
 
     @staticmethod
     def factors(canary: float) -> dict[str, float | None]:
@@ -136,14 +150,15 @@ class ApacheRouter(Router):
         if c is None and s is None:
             raise RouterError(f"Apache balancer://{self.balancer}: both members are disabled")
         canary = 0.0 if c is None else 100.0 if s is None else 100.0 * c / (c + s)
-        return Route(canary, self._header())
+        return Route(canary, self._routed("header"), self._routed("cookie"))
 
-    def _header(self) -> tuple[str, str] | None:
-        text = files.read(self.map) if self.map else None
+    def _routed(self, kind: str) -> tuple[str, str] | None:
+        """The (name, value) the `kind` map file routes to the canary, None when it routes none."""
+        text = files.read(self.maps[kind]) if kind in self.maps else None
         lines = (text or "").splitlines()
-        m = _HEADER_LINE.fullmatch(lines[0]) if lines else None
+        m = _NAME_LINE.fullmatch(lines[0]) if lines else None
         routed = [ln.split()[0] for ln in lines[1:] if ln.strip() and ln.split()[1:] == ["canary"]]
-        return (m.group(1), routed[0]) if m and routed else None
+        return (m.group(2), routed[0]) if m and m.group(1) == kind and routed else None
 
     def current(self) -> Route:
         return self._route(self.loaded())
@@ -166,13 +181,16 @@ class ApacheRouter(Router):
             files.get(self.url, "Apache balancer-manager", 2.0, headers=self.headers, form={**form, "nonce": nonce})
 
     def _set(self, target: Route, previous: Route | None) -> None:
-        if self.map is None and target.header:
-            raise RouterError("Apache router: a header step needs `header_map` (the RewriteMap file)")
-        if self.map is not None and not target.header and self._header():
-            files.write(self.map, self.render_map(target), newer=True)  # the header route goes first
+        wanted = {"header": target.header, "cookie": target.cookie}
+        for kind, pair in wanted.items():
+            if pair and kind not in self.maps:
+                raise RouterError(f"Apache router: a {kind} step needs `{kind}_map` (the RewriteMap file)")
+            if kind in self.maps and not pair and self._routed(kind):
+                files.write(self.maps[kind], self.render_map(target, kind), newer=True)  # a route removed goes first
         self._post(self.posts(self.loaded(), target.canary), self.nonce())
-        if self.map is not None and target.header and self._header() != target.header:
-            files.write(self.map, self.render_map(target), newer=True)
+        for kind, pair in wanted.items():
+            if pair and self._routed(kind) != pair:
+                files.write(self.maps[kind], self.render_map(target, kind), newer=True)
 
     def apply(self, target: Route, previous: Route | None = None, timeout: float | None = None) -> Route:
         """Changed, then read back; the manager applies a form before it answers, so a read-back that differs

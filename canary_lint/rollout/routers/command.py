@@ -1,8 +1,8 @@
 """command: user-given commands for any other splitter (ALB, API gateways, service meshes).
 
 `set_weight` gets {canary} and {stable} (percent); `set_header` gets {name} and {value}; `clear_header`
-removes the header route; `read` prints what is in force, as JSON {"canary": N, "header": [name, value]}
-or just the canary percent. Without `read`, a zero exit status is taken as verification.
+removes the header route; `set_cookie` and `clear_cookie` do the same for the cookie route; `read` prints what is
+in force, as JSON {"canary": N, "header": [name, value], "cookie": [name, value]} or just the canary percent. Without `read`, a zero exit status is taken as verification.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from canary_lint.rollout.routers.values import expand, placeholders
 
 COMMON = frozenset({"service", "region"})
 PLACEHOLDERS = {"set_weight": COMMON | {"canary", "stable"}, "set_header": COMMON | {"name", "value"},
-                "clear_header": COMMON | {"name", "value"}, "read": COMMON}
+                "clear_header": COMMON | {"name", "value"}, "set_cookie": COMMON | {"name", "value"},
+                "clear_cookie": COMMON | {"name", "value"}, "read": COMMON}
 
 
 class CommandRouter(Router):
@@ -54,15 +55,18 @@ class CommandRouter(Router):
         return done.stdout
 
     def _set(self, target: Route, previous: Route | None) -> None:
-        prev_header = previous.header if previous else None
-        if prev_header and target.header != prev_header and "clear_header" in self.spec:
-            self._run("clear_header", name=prev_header[0], value=prev_header[1])
+        routes = {"header": (previous.header if previous else None, target.header),
+                  "cookie": (previous.cookie if previous else None, target.cookie)}
+        for kind, (before, after) in routes.items():  # a route removed goes before the weight changes
+            if before and after != before and f"clear_{kind}" in self.spec:
+                self._run(f"clear_{kind}", name=before[0], value=before[1])
         c = max(0.0, min(100.0, target.canary))
         self._run("set_weight", canary=f"{c:g}", stable=f"{100 - c:g}")
-        if target.header and target.header != prev_header:
-            if "set_header" not in self.spec:
-                raise RouterError("command router: a header step needs `set_header`")
-            self._run("set_header", name=target.header[0], value=target.header[1])
+        for kind, (before, after) in routes.items():
+            if after and after != before:
+                if f"set_{kind}" not in self.spec:
+                    raise RouterError(f"command router: a {kind} step needs `set_{kind}`")
+                self._run(f"set_{kind}", name=after[0], value=after[1])
         self._assumed = target
 
     def current(self) -> Route:
@@ -74,5 +78,5 @@ class CommandRouter(Router):
         except ValueError:
             raise RouterError(f"command router: read printed {out[:100]!r}, not JSON or a number") from None
         if isinstance(data, (int, float)):
-            return Route(float(data), self._assumed.header)
+            return Route(float(data), self._assumed.header, self._assumed.cookie)
         return Route.from_dict(data)

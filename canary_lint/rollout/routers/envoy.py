@@ -4,6 +4,9 @@ The runner owns one RDS file: a DiscoveryResponse with the RouteConfiguration `r
 service name), one virtual host, and two routes:
   `canary-header`  requests matching the header route go to `header_cluster` (default: the canary's cluster);
                    present only while a header route is in force
+  `canary-cookie`  requests whose Cookie header carries the cookie route's name=value (a regular expression on
+                   the whole header) go to `cookie_cluster` (default: the canary's cluster); only while a
+                   cookie route is in force
   `split`          weighted_clusters: the stable and canary clusters, weights in hundredths of a percent
 The clusters are the operator's (bootstrap `static_resources` or CDS); `validate_clusters` makes Envoy reject
 a route naming a cluster it does not know. The HTTP connection manager reads the file with
@@ -38,7 +41,7 @@ class EnvoyRouter(Router):
     def __init__(self, spec: dict, service: str):
         super().__init__(spec, service)
         require(self.kind, "admin", spec["admin"], HOST_PORT, "host:port of Envoy's admin endpoint")
-        for key in ("stable_cluster", "canary_cluster", "header_cluster"):
+        for key in ("stable_cluster", "canary_cluster", "header_cluster", "cookie_cluster"):
             if key in spec:
                 require(self.kind, key, spec[key], ENVOY_NAME, "letters, digits and '_.:-'")
         self.route_config = spec.get("route_config") or re.sub(r"[^A-Za-z0-9_-]", "_", service)
@@ -54,6 +57,7 @@ class EnvoyRouter(Router):
         self._refuse_foreign_file()
         self.admin = f"http://{spec['admin']}"
         self.header_cluster = spec.get("header_cluster", spec["canary_cluster"])
+        self.cookie_cluster = spec.get("cookie_cluster", spec["canary_cluster"])
         self.timings: dict[str, float] = {}
 
     def _refuse_foreign_file(self) -> None:
@@ -76,10 +80,15 @@ class EnvoyRouter(Router):
     # -- what is written --------------------------------------------------------------------------------
 
     def _matchers(self, route: Route) -> list[dict]:
-        """The header matchers of the `canary-header` route: every one must match (a cookie is a `cookie` header
-        matched by a regular expression, one more entry here)."""
+        """The header matchers of the `canary-header` route: every one must match."""
         name, value = values.header(self.kind, route.header)
         return [{"name": name, "string_match": {"exact": value}}]
+
+    def _cookie_matchers(self, route: Route) -> list[dict]:
+        """The header matchers of the `canary-cookie` route: the whole `cookie` header by a regular expression
+        (Envoy's route match has no cookie matcher; its safe_regex matches the whole value)."""
+        regex = values.cookie_regex(values.cookie(self.kind, route.cookie))
+        return [{"name": "cookie", "string_match": {"safe_regex": {"regex": regex}}}]
 
     def render(self, route: Route, version: str) -> str:
         import json
@@ -89,6 +98,9 @@ class EnvoyRouter(Router):
         if route.header:
             routes.append({"name": "canary-header", "match": {"prefix": "/", "headers": self._matchers(route)},
                            "route": {"cluster": self.header_cluster}})
+        if route.cookie:
+            routes.append({"name": "canary-cookie", "match": {"prefix": "/", "headers": self._cookie_matchers(route)},
+                           "route": {"cluster": self.cookie_cluster}})
         routes.append({"name": "split", "match": {"prefix": "/"}, "route": {"weighted_clusters": {"clusters": [
             {"name": self.spec["stable_cluster"], "weight": TOTAL - c},
             {"name": self.spec["canary_cluster"], "weight": c}]}}})
@@ -142,7 +154,13 @@ class EnvoyRouter(Router):
                 exact = m.get("string_match", {}).get("exact")
                 if exact is not None:
                     header = (m["name"], exact)
-        return Route(0.0 if c + s == 0 else 100.0 * c / (c + s), header)
+        cookie = None
+        if "canary-cookie" in routes:
+            for m in routes["canary-cookie"]["match"].get("headers", []):
+                regex = m.get("string_match", {}).get("safe_regex", {}).get("regex")
+                if m.get("name", "").lower() == "cookie" and regex:
+                    cookie = values.cookie_of_regex(regex)
+        return Route(0.0 if c + s == 0 else 100.0 * c / (c + s), header, cookie)
 
     def current(self) -> Route:
         return self.loaded()[0]

@@ -14,7 +14,10 @@ the change is half done, and the canary's share under the higher of its old and 
 A header route uses a map file named in the config:
   use_backend %[req.hdr(X-Canary),map(/etc/haproxy/canary.map,shop)] if { req.hdr(X-Canary) -m found }
   default_backend shop
-where `header_map` is that file and `canary_backend` the backend serving only the canary.
+where `header_map` is that file and `canary_backend` the backend serving only the canary. A cookie route is the
+same with `cookie_map` and `req.cook()` (before the default backend, after or before the header line):
+  use_backend %[req.cook(beta),map(/etc/haproxy/canary-cookie.map,shop)] if { req.cook(beta) -m found }
+The config names the header and the cookie; the map files hold the value that routes to the canary.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ class HAProxyRouter(Router):
         for key in ("backend", "stable", "canary", "canary_backend"):
             if key in spec:  # runtime-API arguments: a space or newline would add arguments or commands
                 require(self.kind, key, spec[key], HAPROXY_NAME, "letters, digits and '_.:-'")
-        if "header_map" in spec:
-            require(self.kind, "header_map", spec["header_map"], ABS_PATH, "an absolute path without spaces")
+        for key in ("header_map", "cookie_map"):
+            if key in spec:
+                require(self.kind, key, spec[key], ABS_PATH, "an absolute path without spaces")
         self.backend = spec["backend"]
         self.order = spec.get("order", "canary-first")
 
@@ -76,7 +80,9 @@ class HAProxyRouter(Router):
             except RouterError:
                 previous = Route()
         if target.header != previous.header and not target.header:
-            self._header(None)  # the header route goes before any weight change
+            self._map("header", None)  # a route removed goes before any weight change
+        if target.cookie != previous.cookie and not target.cookie:
+            self._map("cookie", None)
         c = int(round(max(0.0, min(100.0, target.canary))))
         s = 100 - c
         canary_cmds = self._weight_cmds(self.spec["canary"], c)
@@ -85,18 +91,32 @@ class HAProxyRouter(Router):
         canary_first = self.order != "stable-first" if c > previous.canary else False
         self._check("; ".join((canary_cmds + stable_cmds) if canary_first else (stable_cmds + canary_cmds)))
         if target.header and target.header != previous.header:
-            self._header(target.header)
+            self._map("header", target.header)
+        if target.cookie and target.cookie != previous.cookie:
+            self._map("cookie", target.cookie)
 
-    def _header(self, header: tuple[str, str] | None) -> None:
-        mp = self.spec.get("header_map")
+    def _map(self, kind: str, pair: tuple[str, str] | None) -> None:
+        """The map file of the header (`kind` "header") or cookie route: emptied, then the value that routes."""
+        mp = self.spec.get(f"{kind}_map")
         if not mp:
-            if header:
-                raise RouterError("HAProxy router: a header step needs `header_map` and `canary_backend`")
+            if pair:
+                raise RouterError(f"HAProxy router: a {kind} step needs `{kind}_map` and `canary_backend`")
             return
         self._check(f"clear map {mp}")
-        if header:
-            value = values.header(self.kind, header)[1]
+        if pair:
+            value = (values.header if kind == "header" else values.cookie)(self.kind, pair)[1]
             self._check(f"add map {mp} {value} {self.spec['canary_backend']}")
+
+    def _routed(self, kind: str) -> str | None:
+        """The value the `kind` map file routes to the canary backend, None when none does."""
+        mp = self.spec.get(f"{kind}_map")
+        value = None
+        if mp:
+            for line in self.send(f"show map {mp}").splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and parts[2] == self.spec.get("canary_backend"):
+                    value = parts[1]
+        return value
 
     def _weight(self, server: str) -> int:
         out = self.send(f"get weight {self.backend}/{server}").strip()
@@ -108,21 +128,17 @@ class HAProxyRouter(Router):
     def current(self) -> Route:
         c, s = self._weight(self.spec["canary"]), self._weight(self.spec["stable"])
         canary = 0.0 if c + s == 0 else 100.0 * c / (c + s)
-        header = None
-        name = None
-        mp = self.spec.get("header_map")
-        if mp:
-            for line in self.send(f"show map {mp}").splitlines():
-                parts = line.split()
-                if len(parts) >= 3 and parts[2] == self.spec.get("canary_backend"):
-                    name = parts[1]
-            if name:
-                header = (self._header_name or "", name)
-        return Route(canary, header)
+        header, cookie = self._routed("header"), self._routed("cookie")
+        # the names are in HAProxy's config, not in the maps: the ones last applied
+        return Route(canary, (self._header_name or "", header) if header else None,
+                     (self._cookie_name or "", cookie) if cookie else None)
 
     _header_name: str | None = None
+    _cookie_name: str | None = None
 
     def apply(self, target: Route, previous: Route | None = None, timeout: float | None = None) -> Route:
         if target.header:
             self._header_name = target.header[0]
+        if target.cookie:
+            self._cookie_name = target.cookie[0]
         return super().apply(target, previous, timeout)

@@ -2,7 +2,9 @@
 
 The include file (http context) defines, for a router named N (default: the service name):
   upstream N_stable, N_canary, N_split (weighted) and `map ... $N_upstream`, which picks N_canary for the
-  header route and N_split otherwise; and a tiny status server on `status_listen` that answers with the
+  header route and the cookie route and N_split otherwise (a cookie route is a `map` on `$cookie_<name>`, or
+  on `$http_cookie` by a regular expression for a name with '-' or '.', which no nginx variable name holds;
+  `$cookie_<name>` finds the name in any letter case); and a tiny status server on `status_listen` that answers with the
   generation and the route of the configuration that is loaded. Proxy with `proxy_pass http://$N_upstream;`.
 Reload: `nginx -t` first, then SIGHUP to the master (pid from `pid_file`, else the `pid` directive of
 `conf`; `nginx -s reload` when neither is readable). Verification waits until the status server answers
@@ -23,7 +25,7 @@ import uuid
 from pathlib import Path
 
 from canary_lint.rollout.routers import Route, Router, RouterError, files
-from canary_lint.rollout.routers.values import UPSTREAM, header, require, under
+from canary_lint.rollout.routers.values import UPSTREAM, cookie, header, require, under
 
 STATUS = re.compile(r"[0-9.]{7,15}:[0-9]{1,5}")
 
@@ -64,13 +66,7 @@ class NginxRouter(Router):
         else:
             # nginx weights are integers: percent * 100 keeps two decimals of precision
             split = f"    server {st} weight={round((100 - w) * 100)};\n    server {ca} weight={round(w * 100)};\n"
-        if route.header:
-            header(self.kind, route.header)
-            var = "$http_" + route.header[0].lower().replace("-", "_")
-            value = route.header[1]
-            mapping = f'map {var} ${n}_upstream {{\n    default {n}_split;\n    "{value}" {n}_canary;\n}}\n'
-        else:
-            mapping = f"map $host ${n}_upstream {{\n    default {n}_split;\n}}\n"
+        mapping = self._mapping(route)
         status = json.dumps({"generation": generation, **route.to_dict()}).replace("'", "")
         return (
             f"# written by canary-lint rollout for {self.service}; every change replaces this file\n"
@@ -81,6 +77,28 @@ class NginxRouter(Router):
             f"server {{\n    listen {self.status};\n    access_log off;\n"
             f"    location / {{\n        default_type application/json;\n        return 200 '{status}';\n    }}\n}}\n"
         )
+
+    def _mapping(self, route: Route) -> str:
+        """`map`s that set $N_upstream: N_canary for a request the header or the cookie route matches, N_split
+        for the others (the cookie's map, when both are in force, is the header map's default)."""
+        n = self.name
+        maps, default = [], f"{n}_split"
+        if route.cookie:
+            name, value = cookie(self.kind, route.cookie)
+            if re.fullmatch(r"[A-Za-z0-9_]+", name):
+                var, key = f"$cookie_{name}", f'"{value}"'
+            else:  # the name and value hold letters, digits and '_.:-': only '.' needs escaping in the regex
+                var, key = "$http_cookie", f'"~(?:^|;\\s*){re.escape(name)}={re.escape(value)}(?:;|$)"'
+            out = f"${n}_upstream" if not route.header else f"${n}_cookie_upstream"
+            maps.append(f"map {var} {out} {{\n    default {default};\n    {key} {n}_canary;\n}}\n")
+            default = out
+        if route.header:
+            name, value = header(self.kind, route.header)
+            var = "$http_" + name.lower().replace("-", "_")
+            maps.append(f'map {var} ${n}_upstream {{\n    default {default};\n    "{value}" {n}_canary;\n}}\n')
+        if not maps:
+            maps.append(f"map $host ${n}_upstream {{\n    default {n}_split;\n}}\n")
+        return "".join(maps)
 
     def _set(self, target: Route, previous: Route | None) -> None:
         self._generation = uuid.uuid4().hex[:12]

@@ -1,11 +1,13 @@
-"""Traefik: a weighted service and a Header() rule through the file provider, verified through Traefik's API.
+"""Traefik: a weighted service, Header() and cookie rules through the file provider, verified through Traefik's API.
 
 The runner owns one file of dynamic configuration (YAML) in the directory the file provider watches
 (`providers.file.directory`, or the directory of `providers.file.filename`). For a router named N (default:
 the service name) it defines the services N-stable and N-canary (one server each), N-split (weighted, weights
 in hundredths of a percent), the router N (the base rule: `Host()` of `hosts`, else PathPrefix(`/`)) to
 N-split, and while a header route is in force the router N-canary-header, `(base) && Header(name, value)`,
-to N-canary; its rule is longer, so Traefik's default priority puts it first.
+to N-canary; its rule is longer, so Traefik's default priority puts it first. While a cookie route is in force
+the router N-canary-cookie, `(base) && HeaderRegexp(`Cookie`, regex)`, sends requests whose Cookie header
+carries name=value to N-canary the same way (Traefik v3 rule syntax).
 A change writes the file (atomic rename), then polls `/api/http/services` and `/api/http/routers`: in force
 when the weights and the header router read back are the ones intended and every object is `enabled`. A file
 Traefik loads with errors (the objects read back `disabled` with their error) puts the old file back and fails
@@ -26,6 +28,7 @@ from canary_lint.rollout.routers.values import HOST_PORT, NAME, require, under
 TOTAL = 10_000
 HOSTNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63}){0,20}")
 _HEADER = re.compile(r"Header\(`([^`]*)`, `([^`]*)`\)")
+_COOKIE = re.compile(r"HeaderRegexp\(`Cookie`, `([^`]*)`\)")
 MARK = "# written by canary-lint rollout"
 
 
@@ -66,10 +69,14 @@ class TraefikRouter(Router):
         return " || ".join(f"Host(`{h}`)" for h in self.hosts) if self.hosts else "PathPrefix(`/`)"
 
     def _matchers(self, route: Route) -> list[str]:
-        """The terms the header router adds to the base rule, all of which must match (a cookie is one more:
-        HeaderRegexp(`Cookie`, ...))."""
+        """The terms the header router adds to the base rule, all of which must match."""
         name, value = values.header(self.kind, route.header)
         return [f"Header(`{name}`, `{value}`)"]
+
+    def _cookie_matchers(self, route: Route) -> list[str]:
+        """The terms the cookie router adds to the base rule: the Cookie header by a regular expression (it holds
+        no backquote: a name and a value are letters, digits and '_.:-')."""
+        return [f"HeaderRegexp(`Cookie`, `{values.cookie_regex(values.cookie(self.kind, route.cookie))}`)"]
 
     def render(self, route: Route) -> str:
         n = self.name
@@ -79,6 +86,9 @@ class TraefikRouter(Router):
         if route.header:
             rule = " && ".join([f"({self.base_rule()})", *self._matchers(route)])
             routers[f"{n}-canary-header"] = {"rule": rule, "service": f"{n}-canary", **entry}
+        if route.cookie:
+            rule = " && ".join([f"({self.base_rule()})", *self._cookie_matchers(route)])
+            routers[f"{n}-canary-cookie"] = {"rule": rule, "service": f"{n}-canary", **entry}
         services = {
             f"{n}-split": {"weighted": {"services": [{"name": f"{n}-stable", "weight": TOTAL - c},
                                                      {"name": f"{n}-canary", "weight": c}]}},
@@ -105,13 +115,18 @@ class TraefikRouter(Router):
         c, s = weights.get(f"{n}-canary", 0), weights.get(f"{n}-stable", 0)
         header = None
         hdr = self._get("routers", f"{n}-canary-header")
-        for obj in (split, base, hdr):
+        ck = self._get("routers", f"{n}-canary-cookie")
+        for obj in (split, base, hdr, ck):
             if obj is not None and (obj.get("status") != "enabled" or obj.get("error")):
                 errors.append(f"{obj.get('name')}: {obj.get('status')} {'; '.join(obj.get('error') or [])}".strip())
         if hdr is not None:
             m = _HEADER.search(hdr.get("rule", ""))
             header = (m.group(1), m.group(2)) if m else None
-        return Route(0.0 if c + s == 0 else 100.0 * c / (c + s), header), errors
+        cookie = None
+        if ck is not None:
+            m = _COOKIE.search(ck.get("rule", ""))
+            cookie = values.cookie_of_regex(m.group(1)) if m else None
+        return Route(0.0 if c + s == 0 else 100.0 * c / (c + s), header, cookie), errors
 
     def current(self) -> Route:
         route, errors = self.loaded()

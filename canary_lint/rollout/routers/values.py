@@ -22,6 +22,9 @@ ENVOY_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")  # Envoy cluster and route co
 DOMAIN = re.compile(r"\*|(?:\*\.)?" + _HOST + r"(?::[0-9]{1,5})?")  # an Envoy virtual host domain or a Host()
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,100}")
 HEADER_VALUE = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+# a cookie name is an RFC 6265 token; of its characters only those no router's config treats specially
+COOKIE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+COOKIE_VALUE = HEADER_VALUE
 ABS_PATH = re.compile(r"/[A-Za-z0-9_./@+-]{1,1000}")
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
@@ -36,6 +39,34 @@ def header(kind: str, pair: tuple[str, str]) -> tuple[str, str]:
     require(kind, "header name", pair[0], HEADER_NAME, "letters, digits and '-'")
     require(kind, "header value", pair[1], HEADER_VALUE, "letters, digits and '_.:-'")
     return pair
+
+
+def cookie(kind: str, pair: tuple[str, str]) -> tuple[str, str]:
+    require(kind, "cookie name", pair[0], COOKIE_NAME, "letters, digits and '_.-'")
+    require(kind, "cookie value", pair[1], COOKIE_VALUE, "letters, digits and '_.:-'")
+    return pair
+
+
+_COOKIE_BEFORE, _COOKIE_AFTER = r"^(?:.*;\s*)?", r"(?:;.*)?$"
+
+
+def cookie_regex(pair: tuple[str, str]) -> str:
+    """A regular expression matching a whole Cookie header that carries `name=value` (RE2 and Go regexp, matched
+    whole or searched: it is anchored at both ends). Of the characters a name or value may hold only '.' is
+    special in a regular expression."""
+    name, value = (part.replace(".", r"\.") for part in pair)
+    return f"{_COOKIE_BEFORE}{name}={value}{_COOKIE_AFTER}"
+
+
+def cookie_of_regex(regex: str) -> tuple[str, str] | None:
+    """The (name, value) of a regular expression `cookie_regex` wrote; None for any other."""
+    if not (regex.startswith(_COOKIE_BEFORE) and regex.endswith(_COOKIE_AFTER)):
+        return None
+    name, eq, value = regex[len(_COOKIE_BEFORE):-len(_COOKIE_AFTER)].partition("=")
+    pair = (name.replace(r"\.", "."), value.replace(r"\.", "."))
+    if not eq or COOKIE_NAME.fullmatch(pair[0]) is None or COOKIE_VALUE.fullmatch(pair[1]) is None:
+        return None
+    return pair if cookie_regex(pair) == regex else None
 
 
 def under(kind: str, key: str, path: str, directory: Path, dir_key: str = "include_dir",
