@@ -58,6 +58,9 @@ def _lock_row(r: dict) -> str:
     sizes = {s["rows"]: s for s in r.get("sizes", [])}
     status = r["status"]
     note = r.get("reason") or (f"`{_cell(r['migration'])}`" if status in ("migration-failed", "world-failed") else "")
+    larger = [n for n in sizes if n > 100000]
+    if larger and not note:  # measured again on a larger table: the verdict is taken there
+        note = f"(on {larger[-1] // 1000}k rows: {_lock_cell(sizes[larger[-1]])})"
     return (f"| {_example(r)} | {where} | {_lock_cell(sizes.get(10000))} | {_lock_cell(sizes.get(100000))} | "
             f"{VERDICT[status]}{' ' + note if note else ''} |")
 

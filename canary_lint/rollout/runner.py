@@ -311,11 +311,12 @@ class Runner:
         """The request rate of both versions and each ratio criterion's baseline counts over the last
         traffic.rate_window (or as much of it as has samples), of the requests weight stage `stage` judges."""
         window = self.plan.rate_window
-        step, header = self.plan.steps[stage], self.route_at(stage).header
+        step, at = self.plan.steps[stage], self.route_at(stage)
+        in_force = [k for k in ROUTED if getattr(at, k) is not None]
         now = self.clock()
 
         def scalar(expr, version):
-            route = self._route_matcher(step, version, header is not None)
+            route = S.route_matcher(self.plan, step, version, in_force)
             expr = expr.replace("$selector", self._sel(version, route))
             return self.metrics.scalar(self._q(expr, version, window, region, route))
 

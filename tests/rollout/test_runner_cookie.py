@@ -12,7 +12,7 @@ from canary_lint.rollout.plan import PlanError, Step
 from canary_lint.rollout.routers import Route
 from canary_lint.rollout.runner import Runner
 
-HOLD = {"min": "0.1s", "max": "3s"}
+HOLD = {"min": "0.1s", "max": "5s"}
 HEADER = ("X-Canary", "internal")
 COOKIE = ("beta", "yes")
 STEPS = [
@@ -44,7 +44,7 @@ def _load(tmp_path, **over):
 def test_a_cookie_step_is_a_judged_stage_that_names_its_cookie(tmp_path):
     plan = _load(tmp_path, steps=STEPS)
     step = plan.steps[1]
-    assert step == Step("cookie", cookie=COOKIE, hold_min=0.1, hold_max=3.0)
+    assert step == Step("cookie", cookie=COOKIE, hold_min=0.1, hold_max=5.0)
     assert step.judged and step.describe() == "cookie beta=yes"
     assert plan.judged_stages == 4  # header, cookie, 5%, 20%
 
