@@ -645,3 +645,17 @@ def test_a_one_off_cli_command_is_not_how_the_service_logs(tmp_path):
             app.run()
     """}
     assert [(f.rule, f.line) for f in check(tmp_path, files)] == [("CLT401", 14)]
+
+
+def test_a_test_logging_table_the_code_names_is_still_not_the_service(tmp_path):
+    table = '{"version": 1, "formatters": {"detailed": {"format": "%(levelname)s %(message)s"}}}'
+    found = check(tmp_path, {
+        "app/logs.py": (
+            "import json, logging.config, os, pathlib\n"
+            "here = pathlib.Path(__file__).parent\n"
+            "name = 'logconf.test.json' if os.environ.get('TESTING') else 'logconf.prod.json'\n"
+            "logging.config.dictConfig(json.loads((here / name).read_text()))\n"),
+        "app/logconf.test.json": table,
+        "app/logconf.prod.json": table,
+    })
+    assert [(f.rule, f.path) for f in found if f.rule == "CLT401"] == [("CLT401", "app/logconf.prod.json")]

@@ -33,6 +33,8 @@ def facts(ctx, serves, extra: tuple) -> list[FileFacts]:
         if not NAME.match(name.rsplit(".", 1)[0] if SAMPLE.search(name) else name) or posixpath.dirname(f.path) not in dirs:
             continue
         if any(v in name.lower() for v in VARIANTS):
+            if not SAMPLE.search(name):
+                continue  # a development or test table, whoever names it
             if named is None:
                 named = _named_in_code(ctx, served)
             if name not in named:
