@@ -44,6 +44,7 @@ class Need:
     seconds: float | None  # at the stage's canary request rate; None: never (or no rate)
     hold_max: float
     message: str
+    advisory: bool = False  # said, never a refusal: what the baseline has not shown yet is no proof
 
     @property
     def ok(self) -> bool:
@@ -52,7 +53,7 @@ class Need:
     def to_dict(self) -> dict:
         return {"criterion": self.criterion, "stage": self.stage + 1, "requests": self.requests,
                 "seconds": None if self.seconds is None else round(self.seconds, 1), "hold_max": self.hold_max,
-                "ok": self.ok, "message": self.message}
+                "ok": self.ok, "message": self.message, "advisory": self.advisory}
 
 
 def _num(x: float) -> str:
@@ -87,10 +88,10 @@ def stage_needs(plan, index: int, rps: float | None, baseline: dict, where: str 
     at = f"at {step.weight:g}% of {_num(rps)} req/s" if rps else "with no requests observed"
     out: list[Need] = []
 
-    def need(label: str, n: float, extra_seconds: float = 0.0, why: str = "") -> None:
+    def need(label: str, n: float, extra_seconds: float = 0.0, why: str = "", advisory: bool = False) -> None:
         req = S.ceil(n)
         if req is None:
-            out.append(Need(label, index, None, None, step.hold_max, f"{label}: {why}"))
+            out.append(Need(label, index, None, None, step.hold_max, f"{label}: {why}", advisory))
             return
         secs = max(req / canary_rps, extra_seconds) if canary_rps > 0 else None
         if secs is None:
@@ -119,10 +120,12 @@ def stage_needs(plan, index: int, rps: float | None, baseline: dict, where: str 
                 if direction == "increase" and neg is not None:
                     need(f"{c.name} (negligible {_pct(neg)})", S.negligible_n(neg))
                 elif direction == "increase":
-                    need(label, math.inf, why=f"no {c.name} events in the baseline{counted}: {S.NEVER_WITHOUT_NEGLIGIBLE}")
+                    # observed: none yet in a short or quiet window is no proof there will be none in the stage
+                    need(label, math.inf, why=f"no {c.name} events in the baseline{counted}: {S.NEVER_WITHOUT_NEGLIGIBLE}",
+                         advisory=total is not None)
                 else:
                     need(label, math.inf, why=f"no {c.name} events in the baseline{counted}: the criterion can never "
-                         "decide; check its `good` query")
+                         "decide; check its `good` query", advisory=total is not None)
                 continue
             r0, r1 = (1 + tol, 1 + detect) if direction == "increase" else (1 - tol, 1 - detect)
             need(label, S.rate_n(p_b, r0, r1, share, alpha, power),
@@ -148,7 +151,7 @@ def plan_needs(plan) -> list[Need]:
 
 def refusal(plan, needs: list[Need], describe=None) -> str | None:
     """One line naming every criterion that cannot decide in its stage's hold, or None."""
-    bad = [n for n in needs if not n.ok and (n.seconds is not None or n.requests is None)]
+    bad = [n for n in needs if not n.ok and not n.advisory and (n.seconds is not None or n.requests is None)]
     if not bad:
         return None
     describe = describe or (lambda i: f"stage {i + 1}/{len(plan.steps)} {plan.steps[i].describe()}")

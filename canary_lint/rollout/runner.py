@@ -288,6 +288,9 @@ class Runner:
         needs = [n for i in todo for n in F.stage_needs(self.plan, i, rps, rates, where)]
         desc = (lambda i: f"{self._where(region)}stage {i + 1}/{len(steps)} {steps[i].describe()}")
         why = F.refusal(self.plan, needs, desc)
+        for n in needs:
+            if n.advisory:
+                self.log(f"[{self.plan.service}] warning: {desc(n.stage)}: {n.message}")
         self.journal.event(
             self.rollout, "sized",
             {"rps": round(rps, 3), "window": where, "needs": [n.to_dict() for n in needs], "feasible": why is None,
