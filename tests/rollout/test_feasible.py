@@ -51,6 +51,8 @@ def test_no_baseline_events_never_passes_and_says_how_to_fix_it(tmp_path):
     assert "120,000 baseline requests over the last 5m" in need.message
     # none seen yet is said, not refused: a short or quiet window proves nothing about the stage
     assert need.advisory and F.refusal(plan, [need]) is None
+    (expected,) = F.stage_needs(plan, 0, 2000.0, {"errors": (0.0, None)})  # `expected: 0%`: taken at its word
+    assert not expected.advisory and F.refusal(plan, [expected]).startswith("cannot decide in time: stage 1/3")
     plan = _load(tmp_path / "neg", criteria=[{**errors, "negligible": "0.1%"}])
     (need,) = F.stage_needs(plan, 0, 2000.0, {"errors": (0.0, 120000.0)})
     # with `negligible`, an event-free canary passes after 2,995 requests: at 20% of 2,000 req/s 7.5 s, over 3 s
