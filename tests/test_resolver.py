@@ -331,3 +331,29 @@ def test_a_module_imported_inside_a_function_is_read():
         SEEN = create_app()
     """}
     assert value_of(files, "web.app", "SEEN") == "%(message)s"
+
+
+def test_names_a_star_import_brings_are_read_from_that_module():
+    files = {
+        "conf/base.py": """
+            TABLES = ["users", "orders"]
+            _PRIVATE = ["hidden"]
+        """,
+        "conf/prod.py": """
+            from .base import *  # noqa: F403
+            EXTRA = TABLES + ["audit"]
+        """,
+        "conf/local.py": """
+            from conf.prod import *  # noqa: F403
+            from conf.missing import *  # noqa: F403
+        """,
+    }
+    assert value_of(files, "conf.prod", "EXTRA") == ["users", "orders", "audit"]
+    assert value_of(files, "conf.local", "TABLES") == ["users", "orders"]  # two star imports deep
+    assert value_of(files, "conf.local", "_PRIVATE") is UNKNOWN  # `import *` leaves out underscore names
+
+
+def test_star_imports_that_import_each_other_stay_bounded():
+    files = {"a.py": "from b import *\nX = 1\n", "b.py": "from a import *\n"}
+    assert value_of(files, "b", "X") == 1
+    assert value_of(files, "a", "Y") is UNKNOWN

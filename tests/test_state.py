@@ -1279,3 +1279,66 @@ def test_quiet_object_made_per_request_or_read_and_written_by_one_handler(tmp_pa
             return jsonify(shared.all())
         """})
     assert rules(found) == []
+
+
+# ---- Django settings as the service runs them (star imports, DJANGO_SETTINGS_MODULE) ------------------------
+DJ_BASE = """
+    INSTALLED_APPS = ["django.contrib.sessions", "axes"]
+    MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware"]
+    ROOT_URLCONF = "shop.urls"
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+"""
+DJ_REDIS = """
+    from .base import *  # noqa: F403
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://c:6379"}}
+"""
+
+
+def test_the_settings_module_the_deployment_names_wins_over_the_code_default(tmp_path):
+    files = {
+        "shop/settings/base.py": DJ_BASE,
+        "shop/settings/production.py": DJ_REDIS,
+        "shop/settings/staging.py": "from .base import *  # noqa: F403\n",
+        "shop/wsgi.py": """
+            import os
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings.staging")
+        """,
+    }
+    found = state_findings(tmp_path, files)
+    assert [(f.rule, f.path, f.line) for f in found] == [("CLS103", "shop/settings/base.py", 5)]
+    assert "staging" not in found[0].message or "wsgi.py" in found[0].message
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12\nENV DJANGO_SETTINGS_MODULE=shop.settings.production\n")
+    assert state_findings(tmp_path, {}) == []  # the container runs production, which has Redis
+
+
+def test_development_settings_modules_are_not_the_service(tmp_path):
+    files = {"shop/settings/base.py": DJ_BASE.replace("locmem.LocMemCache", "redis.RedisCache"),
+             "shop/settings/local_dev.py": "from .base import *  # noqa: F403\n"
+             "CACHES = {'default': {'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'}}\n",
+             "shop/settings/main.py": "from .base import *  # noqa: F403\nDEBUG = False\n"}
+    assert state_findings(tmp_path, files) == []
+    # with only the development module left, it is judged: a gate does not guess the deployment away
+    (tmp_path / "shop/settings/main.py").unlink()
+    assert rules(state_findings(tmp_path, {})) == [("CLS103", 2)]
+
+
+def test_an_env_switch_in_a_later_module_is_named_and_the_deployment_can_set_it(tmp_path):
+    files = {
+        "shop/settings/base.py": DJ_BASE.replace('"django.contrib.sessions.backends.cache"',
+                                                 '"django.contrib.sessions.backends.cached_db"'),
+        "shop/settings/main.py": """
+            import environ
+            from .base import *  # noqa: F403
+            env = environ.Env()
+            if env.bool("USE_REDIS", False):
+                CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+            AXES_HANDLER = env.str("AXES_HANDLER", "axes.handlers.cache.AxesCacheHandler")
+        """,
+    }
+    found = state_findings(tmp_path, files)
+    assert sorted((f.rule, f.path, f.severity.value) for f in found) == [
+        ("CLS103", "shop/settings/base.py", "warning"), ("CLS104", "shop/settings/main.py", "warning")]
+    assert all("safe when" in f.message and "USE_REDIS" in f.message for f in found)
+    (tmp_path / ".env").write_text("USE_REDIS=1\nAXES_HANDLER=axes.handlers.database.AxesDatabaseHandler\n")
+    assert state_findings(tmp_path, {}) == []

@@ -86,6 +86,12 @@ class Evaluator(Expressions):
                 return Marker("module", f"{module}.{attr}")
             if other is not None and other is not scope:
                 return self.module_value(other, attr, depth + 1)
+        if value is UNKNOWN and not imported and name not in scope.nodes and scope.stars \
+                and scope.project is not None and depth < self.MAX_DEPTH:
+            for module in reversed(scope.stars):  # `from .base import *`: the last star import that defines it
+                other = scope.project.scope(module)
+                if other is not None and other is not scope and _defines(other, name, depth):
+                    return self.module_value(other, name, depth + 1)
         return value
 
     def class_attr(self, scope: ModuleScope, cls: ast.ClassDef, name: str, depth: int = 0):
@@ -385,5 +391,10 @@ def _names(body: list) -> tuple[set, set]:
     return stored, loaded
 
 
-def _defines(scope: ModuleScope, name: str) -> bool:
-    return name in scope.consts or name in scope.funcs or name in scope.classes or name in scope.imports
+def _defines(scope: ModuleScope, name: str, depth: int = 0) -> bool:
+    if name in scope.consts or name in scope.funcs or name in scope.classes or name in scope.imports:
+        return True
+    if depth >= 8 or scope.project is None or name.startswith("_"):
+        return False  # `import *` leaves out underscore names
+    return any(other is not None and other is not scope and _defines(other, name, depth + 1)
+               for other in map(scope.project.scope, scope.stars))

@@ -44,6 +44,7 @@ class ModuleScope:
         self.lines: dict = {}  # top-level name -> line of its (last) assignment
         self.evaluated: dict = {}  # reader class -> {name: value} of `nodes` evaluated on first use
         self.branched: dict = {}  # name -> the top-level `if`/`try` statements that (re)bind it
+        self.stars: list[str] = []  # modules of top-level `from X import *`, in order
         for node in tree.body:
             self._top(node)
         self.local_imports: dict = {}  # `def create_app(): import config`: names imported inside functions
@@ -82,6 +83,8 @@ class ModuleScope:
             for alias in node.names:
                 if alias.name != "*":
                     self.imports[alias.asname or alias.name] = (base, alias.name)
+                elif node in self.tree.body and base not in self.stars:
+                    self.stars.append(base)  # `from .base import *` (split Django settings, config packages)
         elif isinstance(node, (ast.If, ast.Try)):  # `try: from x import y` / `if TYPE_CHECKING:`
             for part in (node.body, getattr(node, "orelse", []), *[h.body for h in getattr(node, "handlers", [])]):
                 for inner in part:

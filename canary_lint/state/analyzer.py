@@ -15,7 +15,7 @@ import re
 
 from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
-from canary_lint.state import (backends, caches, crossmodule, djcache, flaskcache, handlers, instances, keys, localdisk, memory,
+from canary_lint.state import (backends, caches, crossmodule, djrules, flaskcache, handlers, instances, keys, localdisk, memory,
                                storage)
 from canary_lint.state.envs import deploy_env_names
 
@@ -124,34 +124,8 @@ def analyze(ctx):
     with ctx.guard(".", "state"):
         yield from flaskcache.analyze(ctx, files)
     with ctx.guard(".", "state"):
-        yield from _django_default_cache(ctx, files)
-
-
-def _django_default_cache(ctx, files):
-    """CLS101: state kept in Django's default cache when no CACHES setting exists (LocMemCache, per process)."""
-    users = [(file, text) for file, text in files if "django.core.cache" in text]
-    if not users:
-        return
-    settings = [f for f in ctx.files_of("python") if (t := ctx.text(f)) and djcache.is_django_settings(t)]
-    if not settings or any("CACHES" in (ctx.text(f) or "") and CACHES_SET.search(ctx.text(f) or "")
-                           for f in ctx.files_of("python")):
-        return  # not a Django project in this tree, or CACHES is configured somewhere: not judged here
-    found: dict = {}
-    for file, _text in users:
-        tree = ctx.python_ast(file)
-        for key, uses in (djcache.uses(file.path, tree).items() if tree is not None else ()):
-            found.setdefault(key, []).extend(uses)
-    for write, read, key in djcache.state_in_default_cache(found):
-        method = write.node.func.attr
-        yield ctx.finding(
-            "CLS101", write.path, **where(write.node), subject=f"django-cache:{key}",
-            message=(f"`cache.{method}({key!r}…)` in {write.func} keeps state that {read.func} "
-                     f"({read.path}:{read.node.lineno}) reads back from Django's default cache; with no CACHES "
-                     f"setting ({settings[0].path} has none) that is LocMemCache, one per process: when the next "
-                     "request reaches the other version, or another worker, the state is not there"),
-            fix=("configure CACHES with a backend every version shares (Redis, Memcached or the database cache), "
-                 "or keep this state in the database"),
-        )
+        yield from djrules.default_cache(ctx, files, env_set, project)
+    yield from djrules.settings(ctx, env_set, project)
 
 
 def _outside_comments(text: str, token: str) -> bool:
@@ -386,7 +360,7 @@ def _keys(ctx, path, tree, text, env_set):
 
 
 def _backends(ctx, path, tree, text, env_set, project):
-    found = backends.django(tree, caches_elsewhere=bool(project["caches"] - {path}))
+    found = []
     if "SESSION_TYPE" in text or "RATELIMIT_STORAGE" in text:
         settings = backends.flask_config(tree)
     else:
@@ -398,8 +372,4 @@ def _backends(ctx, path, tree, text, env_set, project):
         found += backends.limiters(tree, settings, project["storage"], AppValues(ctx, path, tree))
     if "socketio" in text.lower():
         found += backends.socketio_servers(tree, text, project["queue"])
-    for b in found:
-        named = re.search(r"safe when ((?:[A-Z][A-Z0-9_]*)(?: or [A-Z][A-Z0-9_]*)*)", b.message)
-        if named and all(n in env_set for n in named.group(1).split(" or ")):
-            continue  # the deployment sets the switch
-        yield ctx.finding(b.rule, path, **where(b.node), subject=b.subject, message=b.message, fix=b.fix)
+    yield from backends.emit(ctx, found, env_set, lambda node: path)

@@ -9,12 +9,15 @@ variable is named in the finding ("safe when CACHE_URL is set").
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
+
+from canary_lint.model import Severity
+from canary_lint.pyast import where
 
 from canary_lint.state.envs import const_str, dotted, env_read
 
 UNKNOWN = object()
-DJANGO_MARKERS = {"INSTALLED_APPS", "MIDDLEWARE", "ROOT_URLCONF", "DATABASES"}
 LOCAL_CACHE_BACKENDS = ("locmem", "filebased", "dummy")
 
 
@@ -41,6 +44,7 @@ class BackendFinding:
     subject: str
     message: str
     fix: str
+    severity: str | None = None  # overrides the rule's default for this case
 
 
 def _eval_test(test: ast.AST, switches: list[str]):
@@ -99,11 +103,13 @@ def resolve(value: ast.AST, switches: list[str]):
     return UNKNOWN
 
 
-def module_settings(body: list[ast.stmt], keys: set[str], branches: bool = False) -> dict[str, Setting]:
+def module_settings(body: list[ast.stmt], keys: set[str], branches: bool = False,
+                    untaken: dict | None = None) -> dict[str, Setting]:
     """The effective value of each module-level (or class-level) `KEY = …` with the environment unset.
 
     An `if` that cannot be decided makes the values it writes UNKNOWN, or, with `branches`, a Branches of
-    the value on each side."""
+    the value on each side. A key an `if` on an environment variable writes only in the branch not taken gets
+    that variable among its switches (in `untaken` when the key is not set at all)."""
     found: dict[str, Setting] = {}
 
     def visit(stmts, switches, certain):
@@ -125,6 +131,13 @@ def module_settings(body: list[ast.stmt], keys: set[str], branches: bool = False
                     visit(stmt.orelse, sw, False)
                 else:
                     visit(stmt.body if truth else stmt.orelse, sw, certain)  # the branch taken with no env set
+                    extra = tuple(n for n in sw if n not in switches)
+                    for key in _written(stmt.orelse if truth else stmt.body, keys) if extra else ():
+                        if key in found:
+                            f = found[key]
+                            found[key] = Setting(f.node, f.value, tuple(dict.fromkeys((*f.switches, *extra))))
+                        elif untaken is not None:
+                            untaken[key] = tuple(dict.fromkeys((*untaken.get(key, ()), *extra)))
             elif isinstance(stmt, ast.Try):
                 visit(stmt.body, switches, certain)
                 for handler in stmt.handlers:
@@ -149,6 +162,17 @@ def module_settings(body: list[ast.stmt], keys: set[str], branches: bool = False
     return found
 
 
+def _written(stmts: list[ast.stmt], keys: set[str]) -> set[str]:
+    """Keys a block assigns at its own level or in nested `if`/`try` blocks."""
+    out: set[str] = set()
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                out.update(t.id for t in targets if isinstance(t, ast.Name) and t.id in keys)
+    return out
+
+
 def _named(switches) -> str:
     names = sorted(set(switches))
     return " or ".join(names)
@@ -162,57 +186,14 @@ def _dict_get(node: ast.AST, key: str):
     return None
 
 
-# ---- Django ------------------------------------------------------------------------------------------------
-def django(tree: ast.Module, caches_elsewhere: bool = False) -> list[BackendFinding]:
-    """`caches_elsewhere`: another module of the project sets CACHES (split settings: base + production)."""
-    names = {t.id for s in tree.body if isinstance(s, ast.Assign) for t in s.targets if isinstance(t, ast.Name)}
-    if len(names & DJANGO_MARKERS) < 2:
-        return []
-    s = module_settings(tree.body, {"SESSION_ENGINE", "SESSION_CACHE_ALIAS", "CACHES"})
-    engine = s.get("SESSION_ENGINE")
-    if engine is None or not isinstance(engine.value, str):
-        return []
-    switches = list(engine.switches)
-    where = engine.node
-    if engine.value.endswith(".file"):
-        reason = "keeps sessions in files on the local disk (SESSION_FILE_PATH)"
-    elif engine.value.endswith(".cache"):
-        alias_setting = s.get("SESSION_CACHE_ALIAS")
-        alias = alias_setting.value if alias_setting else "default"
-        if not isinstance(alias, str):
-            return []
-        caches = s.get("CACHES")
-        if caches is None:
-            if caches_elsewhere:
-                return []  # a settings module for production may set CACHES; not sure, stay quiet
-            backend = "django.core.cache.backends.locmem.LocMemCache"
-            reason = "keeps sessions only in the cache, and with no CACHES setting that is the per-process LocMemCache"
-        else:
-            switches.extend(caches.switches)
-            entry = _dict_get(caches.value, alias) if isinstance(caches.value, ast.Dict) else None
-            if entry is None:
-                return []
-            backend_node = _dict_get(entry, "BACKEND")
-            sw: list[str] = []
-            backend = resolve(backend_node, sw) if backend_node is not None else None
-            switches.extend(sw)
-            if not isinstance(backend, str):
-                return []
-            if not any(b in backend.lower() for b in LOCAL_CACHE_BACKENDS):
-                return []
-            where = backend_node
-            kind = "per-process memory" if "locmem" in backend.lower() else "local files"
-            reason = f"keeps sessions only in the `{alias}` cache, {backend.rsplit('.', 1)[-1]} ({kind})"
-    else:
-        return []
-    safe = f"; safe when {_named(switches)} points it at a shared store" if switches else ""
-    return [BackendFinding(
-        "CLS103", where, "SESSION_ENGINE",
-        f"SESSION_ENGINE {engine.value!r} {reason}: a user logged in on v2 is logged out (or loses the session) "
-        f"when the next request reaches v1{safe}",
-        "store sessions where every version reads them: `django.contrib.sessions.backends.db` or `cached_db`, "
-        "or a Redis/Memcached cache",
-    )]
+def emit(ctx, found: list[BackendFinding], env_set, path_of):
+    """Findings of `found`, leaving out those whose "safe when X" switches the deployment sets."""
+    for f in found:
+        named = re.search(r"safe when ((?:[A-Z][A-Z0-9_]*)(?: or [A-Z][A-Z0-9_]*)*)", f.message)
+        if named and all(n in env_set for n in named.group(1).split(" or ")):
+            continue  # the deployment sets the switch
+        yield ctx.finding(f.rule, path_of(f.node), **where(f.node), subject=f.subject, message=f.message, fix=f.fix,
+                          severity=Severity(f.severity) if f.severity else None)
 
 
 # ---- Flask config: Flask-Session, Flask-Limiter ------------------------------------------------------------

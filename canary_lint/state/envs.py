@@ -31,7 +31,8 @@ def env_read(node: ast.AST) -> tuple[str, ast.AST | None] | None:
             default = kw.value
     if func in ("os.getenv", "getenv", "os.environ.get", "environ.get", "os.environ.setdefault", "environ.setdefault"):
         return name, default
-    if func in ("env", "config", "env.str", "env.get_value", "decouple.config"):  # django-environ, decouple
+    if func in ("env", "config", "env.str", "env.get_value", "decouple.config", "env.bool", "env.int", "env.float",
+                "env.list", "env.tuple", "env.url", "env.path"):  # django-environ, decouple
         return name, default
     return None
 
