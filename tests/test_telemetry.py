@@ -659,3 +659,22 @@ def test_a_test_logging_table_the_code_names_is_still_not_the_service(tmp_path):
         "app/logconf.prod.json": table,
     })
     assert [(f.rule, f.path) for f in found if f.rule == "CLT401"] == [("CLT401", "app/logconf.prod.json")]
+
+
+def test_a_base_logging_config_the_production_settings_extend_is_still_judged(tmp_path):
+    base = """
+        INSTALLED_APPS = ["shop"]
+        ROOT_URLCONF = "shop.urls"
+        LOGGING = {
+            "version": 1,
+            "formatters": {"simple": {"format": "%(levelname)s %(message)s"}},
+            "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "simple"}},
+        }
+    """
+    extends = "from .base import *  # noqa: F403\nLOGGING = {**LOGGING, 'disable_existing_loggers': False}\n"
+    found = check(tmp_path, {"shop/settings/base.py": base, "shop/settings/production.py": extends})
+    assert [(f.rule, f.path) for f in found if f.rule == "CLT401"] == [("CLT401", "shop/settings/base.py")]
+    # replaced outright: the base's formatters never reach the service
+    (tmp_path / "shop/settings/production.py").write_text(
+        "from .base import *  # noqa: F403\nLOGGING = {'version': 1, 'handlers': {}}\n")
+    assert [f for f in check(tmp_path, {}) if f.rule == "CLT401"] == []

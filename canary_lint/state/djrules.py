@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from canary_lint.model import Severity
 from canary_lint.pyast import where
 from canary_lint.resolver.modules import tree_project
-from canary_lint.state import djcache, djsettings
+from canary_lint import djsettings
+from canary_lint.state import djcache
 from canary_lint.state.backends import (LOCAL_CACHE_BACKENDS, BackendFinding, Setting, _dict_get, _named, emit,
                                         module_settings, resolve)
 

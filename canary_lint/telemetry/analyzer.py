@@ -16,7 +16,7 @@ from canary_lint.resolver.app import AppValues
 from canary_lint.telemetry import logfiles
 from canary_lint.serving import serving
 from canary_lint.telemetry.pyfacts import (
-    ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env,
+    ATTACH_HIT_TOKENS, Item, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env,
 )
 
 RULES = (
@@ -171,10 +171,23 @@ def _sentry(ctx, py, env: _Env):
                     fix="pass `release=<version>` to sentry_sdk.init, or set SENTRY_RELEASE in the container env")
 
 
+def _django_prometheus(ctx):
+    """(path, Item) for django-prometheus middleware in the settings the service runs with: its django_http_*
+    series carry no version label and it exports no build info."""
+    from canary_lint import djsettings
+
+    for chain in djsettings.chains(ctx):
+        node = djsettings.listed(chain, "MIDDLEWARE", "django_prometheus.middleware.")
+        if node is not None:
+            return [(chain.path_of(node), Item("metric", node, "django_prometheus middleware", False))]
+    return []
+
+
 def _metrics(ctx, py, dep):
     if dep.scrape_adds_version or any(f.version_info for f in py):
         return
     bare = [(f.path, item) for f in py for item in f.items if item.kind == "metric" and item.verdict is False]
+    bare += _django_prometheus(ctx)
     if not bare:
         return
     path, first = bare[0]
@@ -191,14 +204,20 @@ def _metrics(ctx, py, dep):
 
 
 def _logs(ctx, py):
+    from canary_lint import djsettings
+
     attached = [a for f in py for a in f.log_version_attached]
     seen: Counter = Counter()
+    replaced = djsettings.overridden(ctx, "LOGGING")
     for facts in py:
         formats: set = set()
         scopes: set = set()
         for item in sorted(facts.items, key=lambda i: (getattr(i.node, "lineno", 0), getattr(i.node, "col_offset", 0))):
             if item.verdict is not False:
                 continue
+            line = getattr(item.node, "lineno", 0)
+            if any(p == facts.path and a <= line <= b for p, a, b in replaced):
+                continue  # a base module's LOGGING that the settings the service runs with replace
             if item.kind == "log-text" and ((item.detail and item.detail in formats) or (item.scope and item.scope in scopes)):
                 continue  # one logging set-up (the branches of one function, or one format set twice): one finding
             if item.kind == "log-text":

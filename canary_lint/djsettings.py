@@ -144,3 +144,36 @@ def _chains(ctx) -> list[SettingsChain]:
             leaves.append(found)
     production = [c for c in leaves if not DEV_MODULE.search(module_name(c.path).rsplit(".", 1)[-1])]
     return production or leaves
+
+
+def listed(chain: SettingsChain, key: str, prefix: str) -> ast.Constant | None:
+    """The first string starting with `prefix` in a list or tuple assigned to (or `+=`-extended into) `key`,
+    e.g. a django-prometheus middleware in MIDDLEWARE; None when none is there."""
+    for stmt in chain.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, (ast.Assign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if not any(isinstance(t, ast.Name) and t.id == key for t in targets):
+                    continue
+                for item in ast.walk(node.value):
+                    if isinstance(item, ast.Constant) and isinstance(item.value, str) and item.value.startswith(prefix):
+                        return item
+    return None
+
+
+def overridden(ctx, key: str) -> list[tuple[str, int, int]]:
+    """(path, first line, last line) of top-level `KEY = …` assignments in modules the service never runs with
+    as they are: every settings module that star-imports them assigns KEY again later, without reading the
+    earlier value (`LOGGING = {...}` in production replaces the base module's). A leaf itself is never listed."""
+    found = chains(ctx)
+    leaves = {c.path for c in found}
+    verdict: dict = {}
+    for c in found:
+        writes = [s for s in c.body if isinstance(s, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == key for t in s.targets)]
+        for i, stmt in enumerate(writes):
+            later = writes[i + 1:]
+            replaced = any(not any(isinstance(n, ast.Name) and n.id == key for n in ast.walk(w.value)) for w in later)
+            k = (c.path_of(stmt), stmt.lineno, stmt.end_lineno or stmt.lineno)
+            verdict[k] = verdict.get(k, True) and replaced
+    return [k for k, v in verdict.items() if v and k[0] not in leaves]
