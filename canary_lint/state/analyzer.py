@@ -126,6 +126,8 @@ def analyze(ctx):
     with ctx.guard(".", "state"):
         yield from djrules.default_cache(ctx, files, env_set, project)
     yield from djrules.settings(ctx, env_set, project)
+    with ctx.guard(".", "state"):
+        yield from djrules.media(ctx, files, env_set)
 
 
 def _outside_comments(text: str, token: str) -> bool:

@@ -211,3 +211,77 @@ def default_cache(ctx, files, env_set, project):
                      f"goes on serving the old value after v2 changes the data{safe}"),
             fix=fix, severity=Severity.WARNING,
         )
+
+
+# ---- uploads on the default storage ------------------------------------------------------------------------
+UPLOAD_FIELDS = {"FileField", "ImageField"}
+STORAGE_KEYS = {"STORAGES", "DEFAULT_FILE_STORAGE", "MEDIA_ROOT"}
+LOCAL_STORAGE = "django.core.files.storage.FileSystemStorage"
+
+
+def upload_fields(tree: ast.Module) -> list[tuple[str, ast.Call]]:
+    """(Model.field, call) of model `FileField`/`ImageField`s that use the default storage (no `storage=`)."""
+    models_names, field_names = set(), set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "django.db":
+            models_names |= {a.asname or a.name for a in node.names if a.name == "models"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "django.db.models":
+            field_names |= {a.asname or a.name for a in node.names if a.name in UPLOAD_FIELDS}
+    out = []
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for stmt in cls.body:
+            if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name)):
+                continue
+            func = stmt.value.func
+            is_field = (isinstance(func, ast.Attribute) and func.attr in UPLOAD_FIELDS and isinstance(func.value, ast.Name)
+                        and func.value.id in models_names) or (isinstance(func, ast.Name) and func.id in field_names)
+            if is_field and not any(k.arg == "storage" for k in stmt.value.keywords):
+                out.append((f"{cls.name}.{stmt.targets[0].id}", stmt.value))
+    return out
+
+
+def media(ctx, files, env_set):
+    """CLS107: model file fields saved by FileSystemStorage, the default, under MEDIA_ROOT of the host."""
+    fields = []
+    for file, text in files:
+        if ("FileField" in text or "ImageField" in text) and "/migrations/" not in f"/{file.path}":
+            tree = ctx.python_ast(file)
+            fields += [(file.path, name, call) for name, call in (upload_fields(tree) if tree is not None else ())]
+    if not fields:
+        return
+    for chain in djsettings.chains(ctx):
+        untaken: dict = {}
+        s = module_settings(chain.body, STORAGE_KEYS, untaken=untaken)
+        switches: list[str] = list(untaken.get("STORAGES", ())) + list(untaken.get("DEFAULT_FILE_STORAGE", ()))
+        node, backend = None, LOCAL_STORAGE
+        if "STORAGES" in s:
+            entry = _dict_get(s["STORAGES"].value, "default") if isinstance(s["STORAGES"].value, ast.Dict) else None
+            node = _dict_get(entry, "BACKEND") if entry is not None else None
+            switches += s["STORAGES"].switches
+            backend = resolve(node, switches) if node is not None else None
+        elif "DEFAULT_FILE_STORAGE" in s:
+            node = s["DEFAULT_FILE_STORAGE"].node
+            switches += s["DEFAULT_FILE_STORAGE"].switches
+            backend = s["DEFAULT_FILE_STORAGE"].value
+        if not (isinstance(backend, str) and backend.endswith("FileSystemStorage")):
+            continue  # object storage, a storage class of the app's own, or unreadable
+        if switches and all(n in env_set for n in switches):
+            continue  # the deployment sets the switch
+        root = s.get("MEDIA_ROOT")
+        where_root = f" ({chain.path_of(root.node)}:{root.node.lineno})" if root is not None else ""
+        path, name, call = fields[0]
+        more = f" and {len(fields) - 1} more" if len(fields) > 1 else ""
+        at_path, at = (chain.path_of(node), node) if node is not None else (path, call)
+        safe = f"; safe when {' or '.join(sorted(set(switches)))} selects object storage" if switches else ""
+        yield ctx.finding(
+            "CLS107", at_path, **where(at), subject=f"django-media:{name}",
+            message=(f"uploads to `{name}`{more} ({path}:{call.lineno}) are saved by FileSystemStorage under "
+                     f"MEDIA_ROOT{where_root} on the host that took the request: a file uploaded through v2 is "
+                     f"missing on v1's hosts (a 404 for the image or download) unless MEDIA_ROOT is a volume both "
+                     f"versions mount{safe}"),
+            fix=("store uploads where every version reads them: STORAGES['default'] on object storage "
+                 "(django-storages S3/GCS/Azure), or MEDIA_ROOT on a volume every host mounts"),
+            severity=Severity.WARNING,
+        )
+        return
