@@ -79,15 +79,22 @@ class Flat:
     conds: tuple = ()  # ((if loc, then loc or None, else loc or None), ...)
     subs: dict = field(default_factory=dict)  # "propertyNames" | ("dependentSchemas", name) | ... -> locs
     closed_by: str = "additionalProperties"  # the keyword that set `additional` to False
+    anything: bool = False  # `{}`: no type and nothing but annotations, so every value (null too) is valid
+
+
+# Python type names written where a JSON Schema type belongs (`type: str` in a hand-written or generated
+# description): the author meant the JSON type, so `str` -> `string` is a correction, not a change
+PYTHON_TYPE_NAMES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "dict": "object",
+                     "list": "array", "None": "null", "NoneType": "null"}
 
 
 def _types_of(node: dict, spec: Spec) -> tuple[frozenset | None, bool]:
     t = node.get("type")
     nullable = bool(node.get("nullable")) or bool(node.get("x-nullable"))
     if isinstance(t, list):
-        types = {literal_text(x) for x in t}
+        types = {PYTHON_TYPE_NAMES.get(x, x) if isinstance(x, str) else literal_text(x) for x in t}
     elif isinstance(t, str):
-        types = {t}
+        types = {PYTHON_TYPE_NAMES.get(t, t)}
     else:
         types = set()
         if "properties" in node or "additionalProperties" in node:
@@ -100,6 +107,10 @@ def _types_of(node: dict, spec: Spec) -> tuple[frozenset | None, bool]:
         if not types:
             return None, True
     return (frozenset(types) if types else None), nullable
+
+
+ANNOTATIONS = frozenset({"description", "title", "readOnly", "writeOnly", "example", "examples", "default",
+                         "deprecated", "nullable", "externalDocs", "xml", "$comment"})
 
 
 def _meet(a: frozenset | None, b: frozenset | None) -> frozenset | None:
@@ -186,6 +197,8 @@ class Differ:
         parts = self.parts(side, locs)
         first = parts[0] if parts else (locs[0] if locs else Loc("", "", None))
         f = Flat(first)
+        f.anything = all(isinstance(p.node, dict) and all(k in ANNOTATIONS or (isinstance(k, str) and k.startswith("x-"))
+                                                          for k in p.node) for p in parts)
         types: frozenset | None = None
         nullable = False
         required: set = set()
@@ -413,7 +426,7 @@ class Differ:
                     b.format is None and h.format in _ANNOTATION_FORMATS):
                 add(Change("CLA112", (), "head", h.loc, f"changed format from {b.format or 'none'} to {h.format}; "
                            "values v1 clients send may no longer validate"))
-            if b.nullable and not h.nullable:
+            if b.nullable and not h.nullable and not h.anything:
                 add(Change("CLA112", (), "head", h.loc, "no longer accepts null; v1 clients may send null"))
             if h.content != (None, None) and h.content != b.content:
                 add(Change("CLA112", (), "head", h.loc, f"changed its encoded content from {_content(b.content)} "
@@ -425,7 +438,7 @@ class Differ:
             elif b.format and h.format != b.format and (h.format, b.format) not in _WIDER_FORMATS:
                 add(Change("CLA134", (), "head", h.loc, f"changed format from {b.format} to {h.format or 'none'}; "
                            "v1 clients parse the old format"))
-            if h.nullable and not b.nullable:
+            if h.nullable and not b.nullable and not b.anything:
                 add(Change("CLA133", (), "head", h.loc, "may now be null; v1 clients do not expect null"))
             if b.content != (None, None) and h.content != b.content:
                 add(Change("CLA134", (), "head", h.loc, f"changed its encoded content from {_content(b.content)} "
