@@ -46,6 +46,12 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
         from canary_lint import existing
 
         findings = existing.mark(findings, existing.v1_counts(paths, config, ctx.base, cwd, shared=ctx))
+    if base is not None and ctx.base.unreadable:
+        missing = sorted(set(ctx.base.unreadable))
+        more = f" and {len(missing) - 1} more files" if len(missing) > 1 else ""
+        ctx.note(f"v1's {missing[0]}{more} could not be read from git (the object is missing: a partial or shallow "
+                 "clone), so nothing was compared with v1's copy; fetch the full history (`git fetch --unshallow` "
+                 "or `git fetch --refetch`) to compare it")
     ctx.close()
     migrations = len(ctx.files_of("alembic", "django", "sql_migration"))
     extra = {"migration_files": migrations, "notes": list(ctx.notes)}

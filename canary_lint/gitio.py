@@ -85,6 +85,7 @@ class BaseTree:
         self._proc: subprocess.Popen | None = None
         self._paths: list[str] | None = None
         self._blobs: dict[str, str] | None = None
+        self.unreadable: list[str] = []  # files whose blob git does not have (a partial or shallow clone)
 
     def _tree(self) -> dict[str, str]:
         """path (relative to the current directory) -> blob id, from one `ls-tree -z` (any byte in a name is safe)."""
@@ -136,6 +137,9 @@ class BaseTree:
             self._proc.stdin.write(oid.encode("ascii") + b"\n")
             self._proc.stdin.flush()
             header = self._proc.stdout.readline().split()
+            if len(header) == 2 and header[1] == b"missing":  # a partial or shallow clone without this blob
+                self.unreadable.append(path)
+                return None
             if len(header) < 3 or header[0].decode("ascii", "replace") != oid or header[1] != b"blob":
                 raise GitError(f"git cat-file answered {header[:2]!r} for {oid}; the base tree cannot be read")
             size = int(header[2])

