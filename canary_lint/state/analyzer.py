@@ -6,6 +6,7 @@ version, and anything signed with a key made per host is rejected there.
 
 Each Python file is parsed once per run by the engine (`ctx.python_ast`); a cheap token scan over the text
 decides which of the checks below look at it at all, so most files cost one regex pass here.
+The checks decided by configuration (keys, backends, Django's default cache) are in `configchecks`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import re
 
 from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
-from canary_lint.state import (backends, caches, crossmodule, djcache, flaskcache, handlers, instances, keys, localdisk, memory,
-                               storage)
+from canary_lint.state import caches, crossmodule, flaskcache, handlers, instances, localdisk, memory, storage
+from canary_lint.state.configchecks import (
+    CACHES_SET, LIMITER, backend_findings, django_default_cache, signing_key_findings,
+)
 from canary_lint.state.envs import deploy_env_names
 
 RULES = (
@@ -62,8 +65,6 @@ RANDOM_TOKENS = ("token_hex", "token_urlsafe", "token_bytes", "urandom", "get_ra
 SECRET_WORDS = ("secret", "SECRET", "Secret", "signing", "SIGNING", "jwt", "JWT")
 CONFIG_TOKENS = ("SESSION_ENGINE", "SESSION_TYPE", "RATELIMIT_STORAGE", "MemoryStorage", "storage_from_string",
                  "socketio", "SocketIO")
-LIMITER = re.compile(r"(?:^|[^\w])Limiter\(")  # flask-limiter/slowapi, not anyio.CapacityLimiter
-CACHES_SET = re.compile(r"^[ \t]*CACHES[ \t]*(?::[^=\n]*)?=|CACHES\[[^\]\[\n]+\][ \t]*=|CACHES\.update\(", re.M)
 CACHE_TOKENS = ("lru_cache", "functools.cache", "import cache", "@cache", "cached(", "ttl_cache", "alru_cache")
 DISK_TOKENS = ("open(", "write_text", "write_bytes", ".save(")
 
@@ -71,8 +72,6 @@ MEMORY_FIX = ("keep it where every version reads it (the database, Redis, or the
               "process memory")
 STORAGE_TOKENS = ("open(", "send_file", "send_from_directory", "FileResponse", "write_bytes", "write_text", ".save(")
 DISK_FIX = "write it to storage both versions share (object storage, a shared volume or the database)"
-KEY_FIX = ("read the key from the environment or a secret store shared by v1 and v2, and refuse to start "
-           "without it")
 CACHE_FIX = ("keep it only if a stale answer for that long is acceptable; otherwise cache in Redis/Memcached "
              "shared by both versions, or drop the cache")
 
@@ -124,34 +123,7 @@ def analyze(ctx):
     with ctx.guard(".", "state"):
         yield from flaskcache.analyze(ctx, files)
     with ctx.guard(".", "state"):
-        yield from _django_default_cache(ctx, files)
-
-
-def _django_default_cache(ctx, files):
-    """CLS101: state kept in Django's default cache when no CACHES setting exists (LocMemCache, per process)."""
-    users = [(file, text) for file, text in files if "django.core.cache" in text]
-    if not users:
-        return
-    settings = [f for f in ctx.files_of("python") if (t := ctx.text(f)) and djcache.is_django_settings(t)]
-    if not settings or any("CACHES" in (ctx.text(f) or "") and CACHES_SET.search(ctx.text(f) or "")
-                           for f in ctx.files_of("python")):
-        return  # not a Django project in this tree, or CACHES is configured somewhere: not judged here
-    found: dict = {}
-    for file, _text in users:
-        tree = ctx.python_ast(file)
-        for key, uses in (djcache.uses(file.path, tree).items() if tree is not None else ()):
-            found.setdefault(key, []).extend(uses)
-    for write, read, key in djcache.state_in_default_cache(found):
-        method = write.node.func.attr
-        yield ctx.finding(
-            "CLS101", write.path, **where(write.node), subject=f"django-cache:{key}",
-            message=(f"`cache.{method}({key!r}…)` in {write.func} keeps state that {read.func} "
-                     f"({read.path}:{read.node.lineno}) reads back from Django's default cache; with no CACHES "
-                     f"setting ({settings[0].path} has none) that is LocMemCache, one per process: when the next "
-                     "request reaches the other version, or another worker, the state is not there"),
-            fix=("configure CACHES with a backend every version shares (Redis, Memcached or the database cache), "
-                 "or keep this state in the database"),
-        )
+        yield from django_default_cache(ctx, files)
 
 
 def _outside_comments(text: str, token: str) -> bool:
@@ -197,9 +169,9 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
     if "self." in text and any(t in text for t in STORAGE_TOKENS):
         yield from storage.findings(ctx, path, tree, text)
     if any(t in text for t in SECRET_WORDS):  # a random call here, or a helper that makes the key elsewhere
-        yield from _keys(ctx, path, tree, text, env_set)
+        yield from signing_key_findings(ctx, path, tree, text, env_set)
     if any(t in text for t in CONFIG_TOKENS) or ("Limiter(" in text and LIMITER.search(text)):
-        yield from _backends(ctx, path, tree, text, env_set, project)
+        yield from backend_findings(ctx, path, tree, text, env_set, project)
     if any(t in text for t in CACHE_TOKENS):
         for f in caches.identity_caches(tree, text):
             yield ctx.finding(
@@ -362,44 +334,3 @@ def _disk(ctx, path, roots, index):
                      f"request, so when the next one reaches the other version it is not there"),
             fix=DISK_FIX,
         )
-
-
-def _keys(ctx, path, tree, text, env_set):
-    from canary_lint.resolver.app import AppValues
-
-    for k in keys.signing_keys(tree, text, AppValues(ctx, path, tree)):
-        if k.switch and k.switch in env_set:
-            continue  # the deployment provides the key: the fallback never runs
-        saved = " and saved to a local file" if k.saved_to_file else ""
-        if k.switch:
-            when = f"is generated by {k.generator}{saved} when {k.switch} is unset"
-            safe = f"; safe when {k.switch} is set to the same value for both versions"
-        else:
-            when = f"is generated by {k.generator}{saved} when none exists" if saved else f"is generated by {k.generator} at start-up"
-            safe = ""
-        yield ctx.finding(
-            "CLS102", path, **where(k.node), subject=k.target,
-            message=(f"signing key `{k.target}` {when}: every host{'' if k.saved_to_file else ' (and process)'} has its own key, so v1 rejects "
-                     f"what v2 signs with it (session cookies, tokens, signed data) and the other way round{safe}"),
-            fix=KEY_FIX,
-        )
-
-
-def _backends(ctx, path, tree, text, env_set, project):
-    found = backends.django(tree, caches_elsewhere=bool(project["caches"] - {path}))
-    if "SESSION_TYPE" in text or "RATELIMIT_STORAGE" in text:
-        settings = backends.flask_config(tree)
-    else:
-        settings = {}
-    found += backends.flask_session(settings)
-    if ("Limiter(" in text and LIMITER.search(text)) or any(t in text for t in ("MemoryStorage", "storage_from_string", "RATELIMIT_STORAGE")):
-        from canary_lint.resolver.app import AppValues
-
-        found += backends.limiters(tree, settings, project["storage"], AppValues(ctx, path, tree))
-    if "socketio" in text.lower():
-        found += backends.socketio_servers(tree, text, project["queue"])
-    for b in found:
-        named = re.search(r"safe when ((?:[A-Z][A-Z0-9_]*)(?: or [A-Z][A-Z0-9_]*)*)", b.message)
-        if named and all(n in env_set for n in named.group(1).split(" or ")):
-            continue  # the deployment sets the switch
-        yield ctx.finding(b.rule, path, **where(b.node), subject=b.subject, message=b.message, fix=b.fix)
