@@ -45,7 +45,6 @@ def _convert(node, active: set | None = None):
     return node.value if node is not None else None
 
 
-
 def detemplate(text: str) -> str:
     """Helm: a line that is only an action (`{{- include ... | nindent 8 }}`) becomes a placeholder key, any
     other action a placeholder value; a mapping holding a placeholder key is "cannot tell". One pass over

@@ -29,7 +29,6 @@ def quiet_sqlglot():
         logger.propagate = old_prop
 
 
-
 def parse_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op]:
     import sqlglot
     from sqlglot import exp
@@ -48,7 +47,6 @@ def parse_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op]:
     except (AttributeError, TypeError, ValueError):
         ops = None
     return ops if ops is not None else _from_tokens(stmt, d, head)
-
 
 
 # ---- sqlglot trees ------------------------------------------------------------------------------------

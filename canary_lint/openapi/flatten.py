@@ -90,11 +90,9 @@ def _meet(a: frozenset | None, b: frozenset | None) -> frozenset | None:
     return frozenset(out)
 
 
-
 def _is_null_branch(node) -> bool:
     return isinstance(node, dict) and (node.get("type") == "null" or node.get("type") == ["null"]) and len(
         [k for k in node if k not in NOISE]) == 1
-
 
 
 class Flattener:
@@ -351,7 +349,6 @@ def _merge_into(f: Flat, sub: Flat) -> None:
     f.unions.extend(sub.unions)
     if f.discriminator is None:
         f.discriminator, f.disc_loc = sub.discriminator, sub.disc_loc
-
 
 
 def _bound(node: dict, key: str, ex_key: str, sign: int) -> tuple | None:

@@ -352,14 +352,12 @@ def _bound_key(value, sign: int):
     return value if sign > 0 else -value
 
 
-
 def _not_a_multiple(old, new) -> bool:
     """Is `old` (a multipleOf v1 allowed) not itself a multiple of `new`, so that v1's values may fail?"""
     try:
         return bool((old / new) % 1)
     except (OverflowError, ZeroDivisionError, TypeError):  # past float range: no exact answer, say it may
         return True
-
 
 
 def _has_changed_type(changes: list[Change]) -> bool:

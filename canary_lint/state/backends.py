@@ -27,7 +27,6 @@ class BackendFinding:
     fix: str
 
 
-
 def _named(switches) -> str:
     names = sorted(set(switches))
     return " or ".join(names)
@@ -283,4 +282,3 @@ def socketio_servers(tree: ast.Module, text: str, project_has_queue: bool) -> li
             f"give the server a shared {option} (e.g. Redis) so every version sees every room",
         ))
     return out
-

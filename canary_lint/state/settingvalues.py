@@ -31,7 +31,6 @@ class Branches:
     other: "Setting | None"
 
 
-
 def eval_test(test: ast.AST, switches: list[str]):
     """Truth of an `if` test with every environment variable unset; UNKNOWN when it depends on anything else."""
     read = env_read(test)

@@ -24,7 +24,6 @@ def _module_logger(node: ast.AST) -> bool:
         and isinstance(node.args[0], ast.Name) and node.args[0].id == "__name__"
 
 
-
 class LogSetups:
     """Mixed into `pyfacts.Scanner`, which provides `extra`, `_enclosing` and `_tree`."""
 

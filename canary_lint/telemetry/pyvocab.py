@@ -126,7 +126,6 @@ def str_const(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-
 def format_verdict(node: ast.AST | None, mod: Module, extra: tuple = ()) -> bool | None:
     """Does a log format expression print a version? Only formats whose every possible text is known can be
     judged False: a literal, or what the resolver reads from config modules and class attributes."""
