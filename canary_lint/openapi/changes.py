@@ -23,11 +23,8 @@ class Change:
         return Change(self.code, (seg, *self.rel), self.side, self.loc, self.detail, self.severity)
 
 
-
-
 def fmt_types(types: frozenset | None) -> str:
     return "any" if types is None else "|".join(sorted(types)) or "nothing"
-
 
 
 def count_items(lo: int, hi: int | None) -> str:
@@ -38,14 +35,16 @@ def count_items(lo: int, hi: int | None) -> str:
     return f"{lo} to {hi} items"
 
 
-
 def show(value) -> str:
+    """A bound or a multipleOf in a message; a decimal past float range (read as JSON readers read it) is said
+    to be one, not shown as a bare `inf`."""
     if value is None:
         return "none"
     if isinstance(value, tuple):
-        return f"{literal_text(value[0], 60)}{' (exclusive)' if value[1] else ''}"
+        return f"{show(value[0])}{' (exclusive)' if value[1] else ''}"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return f"{'-' if value < 0 else ''}inf (a number past float range)"
     return literal_text(value, 60)
-
 
 
 def show_content(content: tuple) -> str:
@@ -57,5 +56,3 @@ def show_values(values) -> str:
     vals = list(values)
     shown = ", ".join(f"`{literal_text(v, 60)}`" for v in vals[:5])
     return shown + (f" and {len(vals) - 5} more" if len(vals) > 5 else "")
-
-
