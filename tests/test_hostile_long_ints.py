@@ -208,6 +208,38 @@ def test_a_ref_that_is_not_a_string_is_a_finding_on_the_compared_path(tmp_path, 
     assert refused and "not a string" in refused[0] and len(refused[0]) < 400, report["findings"]
 
 
+OPERATION = """openapi: 3.0.3
+info: {{title: t, version: '1'}}
+paths:
+  /a:
+    post:
+      parameters: [{param}]
+      requestBody: {body}
+      responses:
+        '200': {response}
+      callbacks: {{cb: {callback}}}
+"""
+PARTS = {"param": "{name: q, in: query, schema: {type: string}}",
+         "body": "{content: {application/json: {schema: {oneOf: [{type: string}, {type: integer}]}}}}",
+         "response": "{description: ok, headers: {X: {schema: {type: string}}}}",
+         "callback": "{x: {post: {responses: {'200': {description: ok}}}}}"}
+
+
+@pytest.mark.parametrize("ref", ["{x: [1, 2]}", "[a, b]"])
+@pytest.mark.parametrize("part, bad", [
+    ("param", "{$ref: REF}"), ("body", "{$ref: REF}"), ("response", "{$ref: REF}"), ("callback", "{$ref: REF}"),
+    ("body", "{content: {application/json: {schema: {oneOf: [{$ref: REF}, {type: integer}]}}}}"),
+    ("response", "{description: ok, headers: {X: {$ref: REF}}}"),
+])
+def test_a_ref_that_is_not_a_string_anywhere_in_an_operation_is_one_finding(tmp_path, part, bad, ref):
+    head = {**PARTS, part: bad.replace("REF", ref)}
+    root = released(tmp_path, {"openapi.yaml": OPERATION.format(**PARTS)}, {"openapi.yaml": OPERATION.format(**head)})
+    code, report, _ = check_json(root, "--base", "HEAD")
+    message = shown_once(report, "CLA191", "openapi.yaml")
+    shape = "mapping" if ref.startswith("{") else "list"
+    assert code == 1 and f"$ref is a {shape}, not a string" in message, message
+
+
 # ---- Python app code --------------------------------------------------------------------------------------------
 def test_cache_bounds_and_timeouts_with_long_ints(tmp_path):
     source = ("import functools\nimport cachetools.func\n\n"
