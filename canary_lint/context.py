@@ -18,7 +18,7 @@ from typing import Iterator
 
 from canary_lint.config import Config
 from canary_lint.discovery import SourceFile
-from canary_lint.model import FileError, Finding, Severity, printable
+from canary_lint.model import FileError, Finding, Severity, compact_numbers, printable
 from canary_lint.registry import Registry
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -205,8 +205,8 @@ class ReleaseContext:
             end_column = column
         return Finding(
             rule=meta.code, name=meta.name, family=meta.family, severity=sev, path=printable(path), line=line,
-            column=column, end_line=end_line, end_column=end_column, message=printable(message),
-            fix=printable(fix) if fix else fix, operation=printable(operation) if operation else operation,
+            column=column, end_line=end_line, end_column=end_column, message=printable(compact_numbers(message)),
+            fix=printable(compact_numbers(fix)) if fix else fix, operation=printable(operation) if operation else operation,
             pointer=printable(pointer) if pointer else pointer, subject=printable(subject), line_in_base=line_in_base,
         )
 
@@ -220,6 +220,7 @@ class ReleaseContext:
         """Record that `path` could not be read/decoded/parsed: a CL001 finding and a JSON `errors` entry."""
         if any(e.path == printable(path) for e in self.errors):
             return
+        message = compact_numbers(message)
         self.errors.append(FileError(printable(path), printable(message if line <= 1 else f"line {line}: {message}")))
         self.meta_findings.append(
             self.finding("CL001", path, line, column, message=f"{message}", subject=path,

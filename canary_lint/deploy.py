@@ -5,6 +5,7 @@ Read once per run: `facts(ctx)` caches the result on the release context. Docker
 `environment`, Kubernetes/Helm container `env` and ConfigMap `data` all count as "set in the
 deployment". Helm templates are read with their `{{ … }}` actions replaced by a placeholder; a value that
 comes from a template or `valueFrom` counts as set (we cannot see it, so we do not claim it is missing).
+YAML is loaded line-aware and de-templated by `deploy_yaml`; this module says what it means.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from canary_lint import yamlio
+from canary_lint.deploy_yaml import TPL, Map, detemplate, load_yaml_docs
 
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout", "DeploymentConfig",
              "Pod"}
 VERSION_LABELS = ("version", "app.kubernetes.io/version")
 ONE_OFF = {"Job", "CronJob"}  # run to completion: never routed to or compared side by side
 DD_VERSION_LABEL = "tags.datadoghq.com/version"
-TPL = "__tpl__"
 # relabelling that copies a pod's version label onto every scraped series
 SCRAPE_VERSION = re.compile(
     r"__meta_kubernetes_pod_label_(?:app_kubernetes_io_)?version\b|"
@@ -125,83 +125,6 @@ def read_dotenv(text: str, path: str, facts: DeployFacts) -> None:
         facts.add_env(k.strip(), v.strip().strip("'\""), path, no)
 
 
-# ---- YAML -------------------------------------------------------------------------------------
-class Map(dict):
-    """A mapping that remembers the 1-based line and column of itself and of each key."""
-
-    line = 1
-    column = 1
-    key_lines: dict
-
-
-def _convert(node, active: set | None = None):
-    import yaml
-
-    active = set() if active is None else active
-    if id(node) in active:  # a recursive alias (yamlio refuses them; kept for nodes built elsewhere)
-        return None
-    if isinstance(node, yaml.MappingNode):
-        active.add(id(node))
-        out = Map()
-        out.line, out.column = node.start_mark.line + 1, node.start_mark.column + 1
-        out.key_lines = {}
-        for k, v in node.value:
-            key = _convert(k, active)
-            if isinstance(key, (dict, list)):
-                continue
-            key = str(key) if key is not None else ""
-            out[key] = _convert(v, active)
-            out.key_lines[key] = (k.start_mark.line + 1, k.start_mark.column + 1)
-        active.discard(id(node))
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        active.add(id(node))
-        out = [_convert(v, active) for v in node.value]
-        active.discard(id(node))
-        return out
-    return node.value if node is not None else None
-
-
-def _detemplate(text: str) -> str:
-    """Helm: a line that is only an action (`{{- include ... | nindent 8 }}`) becomes a placeholder key, any
-    other action a placeholder value; a mapping holding a placeholder key is "cannot tell". One pass over
-    each line with str.find (linear: an action that never closes ends the line's scan)."""
-    out = []
-    count = 0
-    for line in text.split("\n"):
-        if "{{" not in line:
-            out.append(line)
-            continue
-        stripped = line.lstrip(" \t")
-        indent = line[: len(line) - len(stripped)]
-        body = stripped[1:].lstrip(" \t") if stripped.startswith("-") else stripped
-        if body.startswith("{{"):
-            close = body.find("}}", 2)
-            if close >= 0 and not body[close + 2:].strip(" \t\r"):
-                count += 1
-                out.append(f"{indent}{TPL}{count}: x")
-                continue
-        out.append(_actions_to_placeholder(line))
-    return "\n".join(out)
-
-
-def _actions_to_placeholder(line: str) -> str:
-    parts = []
-    at = 0
-    while True:
-        start = line.find("{{", at)
-        if start < 0:
-            break
-        close = line.find("}}", start + 2)
-        if close < 0:
-            break
-        parts.append(line[at:start])
-        parts.append(TPL)
-        at = close + 2
-    parts.append(line[at:])
-    return "".join(parts)
-
-
 def _target_labels_name_version(text: str) -> int:
     """Offset of a `podTargetLabels`/`targetLabels` list that names the version label (-1: none)."""
     for m in TARGET_LABELS.finditer(text):
@@ -231,23 +154,10 @@ def _target_labels_name_version(text: str) -> int:
     return -1
 
 
-# deploy files are small: a file whose aliases expand past this is refused, not walked
-DEPLOY_LIMITS = yamlio.Limits(max_bytes=8 * 1024 * 1024, max_nodes=500_000, max_depth=200)
-
-
-def load_yaml_docs(text: str, path: str = "", facts: DeployFacts | None = None) -> list:
-    try:
-        return [_convert(n) for n in yamlio.compose_all(text, DEPLOY_LIMITS)]
-    except yamlio.YamlError as exc:
-        if facts is not None and exc.message.startswith("YAML") and path:
-            facts.unread.append((path, exc.line or 1, exc.message))
-        return []  # not YAML we can read (a Helm template with control flow, say): nothing to learn here
-
-
 def read_yaml(text: str, path: str, facts: DeployFacts) -> None:
     templated = "{{" in text
     if templated:
-        text = _detemplate(text)
+        text = detemplate(text)
     m = SCRAPE_VERSION.search(text)
     at = m.start() if m else _target_labels_name_version(text)
     if at >= 0:
@@ -256,7 +166,7 @@ def read_yaml(text: str, path: str, facts: DeployFacts) -> None:
                           ("instrumentation.opentelemetry.io/inject-", facts.otel_operator)):
         if needle in text:
             where.append((path, text.count("\n", 0, text.index(needle)) + 1))
-    for doc in load_yaml_docs(text, path, facts):
+    for doc in load_yaml_docs(text, path, facts.unread):
         if not isinstance(doc, Map):
             continue
         _collect_labels(doc, path, facts)

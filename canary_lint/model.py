@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -76,6 +77,30 @@ def literal_text(value, limit: int | None = None) -> str:
     them) that never raises: an int past the decimal limit is written in hex (exact, so it still compares
     and hashes as the same value). With `limit`, at most that many characters: both ends, "…" between."""
     return _shown(value, str, limit)
+
+
+# a number from user input longer than this is shown in a message by its ends and its size
+LONG_DIGITS = 80
+_LONG_NUMBER = re.compile(r"(?:0[xX])?[0-9A-Fa-f]{81,}")
+
+
+def _compact_number(m: re.Match) -> str:
+    text = m.group()
+    prefix, digits = (text[:2], text[2:]) if text[1:2] in ("x", "X") else ("", text)
+    if len(digits) <= LONG_DIGITS:  # "0x" + 79 digits matched as 81 characters
+        return text
+    kind = "hex number" if prefix else "number" if digits.isdigit() else "run of hex digits"
+    return f"{prefix}{digits[:8]}…{digits[-4:]} (a {len(digits):,}-digit {kind})"
+
+
+def compact_numbers(text: str) -> str:
+    """`text` for display (a finding's message or fix, a file error): every number of more than `LONG_DIGITS`
+    digits in it, decimal or `0x` hex (an int past Python's decimal limit, printed exactly by `literal_text`),
+    is shown by its ends and its size, `0xffffffff…fffe (a 5,000-digit hex number)`, so the message stays one
+    readable line. The value itself (a column type, a fingerprint subject) keeps every digit."""
+    if len(text) <= LONG_DIGITS:
+        return text
+    return _LONG_NUMBER.sub(_compact_number, text)
 
 
 def literal_repr(value, limit: int | None = None) -> str:

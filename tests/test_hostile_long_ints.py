@@ -47,6 +47,24 @@ def test_literal_text_and_repr_never_raise_and_stay_exact():
         number("12a")
 
 
+def test_compact_numbers_shows_a_long_number_by_its_ends_and_its_size():
+    from canary_lint.model import compact_numbers
+
+    assert compact_numbers(f"VARCHAR({HEX})") == "VARCHAR(0xffffffff…ffff (a 5,000-digit hex number))"
+    assert compact_numbers(f"n = {DECIMAL};") == "n = 11111111…1111 (a 5,000-digit number);"
+    short = "drops t.c; sha " + "ab12" * 16 + " and 0x" + "f" * 80  # a sha256 and an 80-digit literal stay
+    assert compact_numbers(short) == short
+
+
+def shown_once(report: dict, rule: str, path: str) -> str:
+    """The one message of `rule` on `path`: one line, bounded, the long number shown by its size."""
+    found = [f["message"] for f in report["findings"] if f["rule"] == rule and f["path"] == path]
+    assert found, report["findings"]
+    message = found[0]
+    assert "\n" not in message and len(message) < 400, message
+    return message
+
+
 # ---- Alembic ------------------------------------------------------------------------------------------------
 def test_alembic_revision_with_long_ints_everywhere(tmp_path):
     body = (f"    op.add_column('orders', sa.Column('z', sa.String({HEX}), nullable=False))\n"
@@ -60,6 +78,24 @@ def test_alembic_revision_with_long_ints_everywhere(tmp_path):
     assert code == 1
     assert ("CLM106", "migrations/versions/b.py", "error") in rules(report)  # z: NOT NULL, no default
     assert ("CLM101", "migrations/versions/b.py", "error") in rules(report)  # the drop, of unknown names
+
+
+def test_alembic_length_of_5000_digits_is_shown_by_its_size(tmp_path):
+    body = f"    op.alter_column('orders', 'x', type_=sa.String({HEX}))"
+    files = revision(body)
+    files["migrations/versions/b.py"] = files["migrations/versions/b.py"].replace(
+        "from alembic import op", "from alembic import op\nimport sqlalchemy as sa")
+    code, report, _ = check_json(write(tmp_path, files))
+    message = shown_once(report, "CLM105", "migrations/versions/b.py")
+    assert code in (0, 1) and "VARCHAR(0xffffffff…ffff (a 5,000-digit hex number))" in message  # a warning
+
+
+def test_a_5000_digit_decimal_in_python_source_is_a_parse_error_naming_the_file(tmp_path):
+    files = revision(f"    op.alter_column('orders', 'x', server_default={DECIMAL})")
+    code, report, _ = check_json(write(tmp_path, files))
+    message = shown_once(report, "CL001", "migrations/versions/b.py")
+    assert code == 1 and "4300 digits" in message
+    assert [e["path"] for e in report["errors"]] == ["migrations/versions/b.py"]
 
 
 # ---- Django ---------------------------------------------------------------------------------------------------
@@ -81,6 +117,19 @@ def test_django_fields_with_long_ints(tmp_path):
     code, report, _ = check_json(root)
     narrowed = messages(report, "CLM105")
     assert narrowed and "VARCHAR(0xfff" in narrowed[0], report["findings"]
+
+
+def test_django_max_length_of_5000_digits_is_shown_by_its_size(tmp_path):
+    migration = (
+        "from django.db import migrations, models\n"
+        "class Migration(migrations.Migration):\n    dependencies = []\n    operations = [\n"
+        f"        migrations.AlterField(model_name='order', name='a', field=models.CharField(max_length={HEX})),\n"
+        "    ]\n")
+    root = write(tmp_path, {"shop/__init__.py": "", "shop/migrations/__init__.py": "",
+                            "shop/migrations/0002_b.py": migration})
+    code, report, _ = check_json(root)
+    message = shown_once(report, "CLM105", "shop/migrations/0002_b.py")
+    assert code in (0, 1) and "VARCHAR(0xffffffff…ffff (a 5,000-digit hex number))" in message  # a warning
 
 
 # ---- SQL --------------------------------------------------------------------------------------------------
@@ -129,6 +178,25 @@ def test_openapi_json_and_yaml_with_a_5000_digit_number(tmp_path):
     assert "CLA190" not in {f["rule"] for f in report["findings"]}, report["findings"]
 
 
+BODY = """openapi: 3.0.3
+info: {{title: t, version: '1'}}
+paths:
+  /a:
+    post:
+      requestBody:
+        content: {{application/json: {{schema: {{type: string, maxLength: {n}}}}}}}
+      responses: {{'200': {{description: ok}}}}
+"""
+
+
+@pytest.mark.parametrize("n, said", [(HEX, "0xfffffff"), (DECIMAL, "inf (a number past float range)")])
+def test_openapi_max_length_of_5000_digits_in_a_message(tmp_path, n, said):
+    root = released(tmp_path, {"openapi.yaml": BODY.format(n=n)}, {"openapi.yaml": BODY.format(n=10)})
+    code, report, _ = check_json(root, "--base", "HEAD")
+    message = shown_once(report, "CLA114", "openapi.yaml")
+    assert code == 1 and "tightened maxLength from " in message and said in message and "to 10;" in message
+
+
 @pytest.mark.parametrize("ref", ["{x: [1, " + HEX + "]}", "[a, b]", HEX])
 def test_a_ref_that_is_not_a_string_is_a_finding_on_the_compared_path(tmp_path, ref):
     spec = ("openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths:\n  /a:\n    get:\n      responses:\n"
@@ -138,6 +206,38 @@ def test_a_ref_that_is_not_a_string_is_a_finding_on_the_compared_path(tmp_path, 
     code, report, _ = check_json(root, "--base", "HEAD")
     refused = messages(report, "CLA191")
     assert refused and "not a string" in refused[0] and len(refused[0]) < 400, report["findings"]
+
+
+OPERATION = """openapi: 3.0.3
+info: {{title: t, version: '1'}}
+paths:
+  /a:
+    post:
+      parameters: [{param}]
+      requestBody: {body}
+      responses:
+        '200': {response}
+      callbacks: {{cb: {callback}}}
+"""
+PARTS = {"param": "{name: q, in: query, schema: {type: string}}",
+         "body": "{content: {application/json: {schema: {oneOf: [{type: string}, {type: integer}]}}}}",
+         "response": "{description: ok, headers: {X: {schema: {type: string}}}}",
+         "callback": "{x: {post: {responses: {'200': {description: ok}}}}}"}
+
+
+@pytest.mark.parametrize("ref", ["{x: [1, 2]}", "[a, b]"])
+@pytest.mark.parametrize("part, bad", [
+    ("param", "{$ref: REF}"), ("body", "{$ref: REF}"), ("response", "{$ref: REF}"), ("callback", "{$ref: REF}"),
+    ("body", "{content: {application/json: {schema: {oneOf: [{$ref: REF}, {type: integer}]}}}}"),
+    ("response", "{description: ok, headers: {X: {$ref: REF}}}"),
+])
+def test_a_ref_that_is_not_a_string_anywhere_in_an_operation_is_one_finding(tmp_path, part, bad, ref):
+    head = {**PARTS, part: bad.replace("REF", ref)}
+    root = released(tmp_path, {"openapi.yaml": OPERATION.format(**PARTS)}, {"openapi.yaml": OPERATION.format(**head)})
+    code, report, _ = check_json(root, "--base", "HEAD")
+    message = shown_once(report, "CLA191", "openapi.yaml")
+    shape = "mapping" if ref.startswith("{") else "list"
+    assert code == 1 and f"$ref is a {shape}, not a string" in message, message
 
 
 # ---- Python app code --------------------------------------------------------------------------------------------

@@ -90,7 +90,8 @@ AGREEING = [
 
 @pytest.mark.parametrize("stmt", AGREEING)
 def test_fast_paths_agree_with_sqlglot(stmt):
-    from canary_lint.migrations.sql_reader import _fast_ddl, _head, _parse_ddl
+    from canary_lint.migrations.sql_reader import _fast_ddl, _head
+    from canary_lint.migrations.sql_tree import parse_ddl
 
     def facts(ops):
         return [(o.kind, o.table, o.column, o.name, o.new_name, o.type, o.constraint, o.not_valid, o.concurrently,
@@ -99,7 +100,7 @@ def test_fast_paths_agree_with_sqlglot(stmt):
 
     fast = _fast_ddl(stmt, "postgresql", _head(stmt))
     assert fast is not None, "the fast path should read this statement"
-    assert facts(fast) == facts(_parse_ddl(stmt, "postgresql", _head(stmt)))
+    assert facts(fast) == facts(parse_ddl(stmt, "postgresql", _head(stmt)))
 
 
 def test_create_table_columns_are_read_on_demand():

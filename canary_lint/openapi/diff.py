@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from canary_lint.model import literal_repr, literal_text
 from canary_lint.openapi import ops as ops_mod
+from canary_lint.openapi.changes import REQ, RESP, Change
 from canary_lint.openapi.refs import Loc, Spec
-from canary_lint.openapi.schema import REQ, RESP, Change, Differ
+from canary_lint.openapi.schema import Differ
 
 FIXES = {
     "CLA101": "keep the operation in this release (deprecate it) and remove it after no v1 client calls it",

@@ -12,8 +12,8 @@ from canary_lint.pyast import where
 from canary_lint.resolver.modules import tree_project
 from canary_lint import djsettings
 from canary_lint.state import djcache
-from canary_lint.state.backends import (LOCAL_CACHE_BACKENDS, BackendFinding, Setting, _dict_get, _named, emit,
-                                        module_settings, resolve)
+from canary_lint.state.backends import LOCAL_CACHE_BACKENDS, BackendFinding, _dict_get, _named, emit
+from canary_lint.state.settingvalues import Setting, module_settings, resolve
 
 DJANGO_KEYS = {"SESSION_ENGINE", "SESSION_CACHE_ALIAS", "CACHES", "AXES_HANDLER", "AXES_CACHE"}
 DEFAULT_CACHE = "django.core.cache.backends.locmem.LocMemCache"

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from canary_lint.pyast import where
-from canary_lint.state import backends, caches, memory
+from canary_lint.state import caches, memory, settingvalues
 from canary_lint.state.envs import const_str, dotted
 
 LOCAL = {"simple": "SimpleCache (per-process memory)", "simplecache": "SimpleCache (per-process memory)",
@@ -57,10 +57,10 @@ def _test_text(test: ast.AST) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _outcomes(setting: backends.Setting):
+def _outcomes(setting: settingvalues.Setting):
     """[(value, node, conditions)]: each value the setting can take and the `if` conditions that choose it."""
     value = setting.value
-    if not isinstance(value, backends.Branches):
+    if not isinstance(value, settingvalues.Branches):
         return [(value, setting.node, ())]
     out = []
     for side, cond in ((value.taken, f"`{_test_text(value.test)}`"), (value.other, f"not `{_test_text(value.test)}`")):
@@ -71,32 +71,32 @@ def _outcomes(setting: backends.Setting):
     return out
 
 
-def _settings(tree: ast.Module) -> list[tuple[str, backends.Setting]]:
+def _settings(tree: ast.Module) -> list[tuple[str, settingvalues.Setting]]:
     """(scope, setting) of every CACHE_TYPE the module writes; scope is a class name, '' for the module."""
-    found = [("", s) for s in backends.module_settings(tree.body, {"CACHE_TYPE"}, branches=True).values()]
+    found = [("", s) for s in settingvalues.module_settings(tree.body, {"CACHE_TYPE"}, branches=True).values()]
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             found.extend((node.name, s) for s in
-                         backends.module_settings(node.body, {"CACHE_TYPE"}, branches=True).values())
+                         settingvalues.module_settings(node.body, {"CACHE_TYPE"}, branches=True).values())
         elif isinstance(node, ast.Assign):
             for t in node.targets:
                 if isinstance(t, ast.Subscript) and dotted(t.value).endswith("config") and const_str(t.slice) == "CACHE_TYPE":
                     sw: list[str] = []
-                    found.append(("", backends.Setting(node, backends.resolve(node.value, sw), tuple(sw))))
+                    found.append(("", settingvalues.Setting(node, settingvalues.resolve(node.value, sw), tuple(sw))))
         elif isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values):
                 if const_str(k) == "CACHE_TYPE":
                     sw = []
-                    found.append(("", backends.Setting(v, backends.resolve(v, sw), tuple(sw))))
+                    found.append(("", settingvalues.Setting(v, settingvalues.resolve(v, sw), tuple(sw))))
         elif isinstance(node, ast.Call) and dotted(node.func).endswith(("config.update", "config.from_mapping")):
             for kw in node.keywords:
                 if kw.arg == "CACHE_TYPE":
                     sw = []
-                    found.append(("", backends.Setting(kw.value, backends.resolve(kw.value, sw), tuple(sw))))
+                    found.append(("", settingvalues.Setting(kw.value, settingvalues.resolve(kw.value, sw), tuple(sw))))
     return found
 
 
-def _local_backend(path: str, setting: backends.Setting) -> tuple[Backend | None, bool]:
+def _local_backend(path: str, setting: settingvalues.Setting) -> tuple[Backend | None, bool]:
     """(the local backend this setting can select, whether it selects a shared one in every case)."""
     outcomes = _outcomes(setting)
     kinds = [_kind(v) for v, _, _ in outcomes]

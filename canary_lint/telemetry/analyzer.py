@@ -15,9 +15,8 @@ from canary_lint.pyast import where
 from canary_lint.resolver.app import AppValues
 from canary_lint.telemetry import logfiles
 from canary_lint.serving import serving
-from canary_lint.telemetry.pyfacts import (
-    ATTACH_HIT_TOKENS, Item, ENV_HIT_TOKENS, Scanner, is_telemetry_file, may_attach_version, sets_telemetry_env,
-)
+from canary_lint.telemetry.pyfacts import ATTACH_HIT_TOKENS, ENV_HIT_TOKENS, Scanner
+from canary_lint.telemetry.pyvocab import Item, is_telemetry_file, may_attach_version, sets_telemetry_env
 
 RULES = (
     "traces-without-service-version",

@@ -15,7 +15,8 @@ import posixpath
 import re
 
 from canary_lint import yamlio
-from canary_lint.telemetry.pyfacts import FileFacts, Scanner, _Module
+from canary_lint.telemetry.pyfacts import Scanner
+from canary_lint.telemetry.pyvocab import FileFacts, Module
 
 NAME = re.compile(r"(?i)^log(?:ging)?[\w.-]*\.(?:json|ya?ml)$")
 VARIANTS = ("dev", "test", "local", "debug", "example", "sample")
@@ -48,7 +49,7 @@ def facts(ctx, serves, extra: tuple) -> list[FileFacts]:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         found = FileFacts(f.path)
-        Scanner(extra)._dict_config(table, table, _Module(), found, name)
+        Scanner(extra)._dict_config(table, table, Module(), found, name)
         line = _line_of(text, "formatters")
         for item in found.items:
             item.node = ast.Constant(value=None, lineno=line, col_offset=0, end_lineno=line, end_col_offset=0)
