@@ -1342,3 +1342,48 @@ def test_an_env_switch_in_a_later_module_is_named_and_the_deployment_can_set_it(
     assert all("safe when" in f.message and "USE_REDIS" in f.message for f in found)
     (tmp_path / ".env").write_text("USE_REDIS=1\nAXES_HANDLER=axes.handlers.database.AxesDatabaseHandler\n")
     assert state_findings(tmp_path, {}) == []
+
+
+def test_drf_throttles_on_a_per_process_cache_one_finding_with_the_switch(tmp_path):
+    files = {
+        "shop/settings.py": """
+            import os
+            INSTALLED_APPS = ["rest_framework"]
+            ROOT_URLCONF = "shop.urls"
+            CACHE_BACKEND = os.environ.get("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache")
+            CACHES = {"default": {"BACKEND": CACHE_BACKEND}}
+            REST_FRAMEWORK = {"DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"]}
+        """,
+        "shop/views.py": """
+            from rest_framework.throttling import ScopedRateThrottle
+            from rest_framework.views import APIView
+
+            class Login(APIView):
+                throttle_classes = [ScopedRateThrottle]
+                throttle_scope = "login"
+        """,
+    }
+    found = [f for f in state_findings(tmp_path, files) if f.rule == "CLS104"]
+    assert [(f.path, f.line) for f in found] == [("shop/views.py", 5)]
+    assert "and 1 more" in found[0].message and "safe when CACHE_BACKEND" in found[0].message
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12\nENV CACHE_BACKEND=django.core.cache.backends.redis.RedisCache\n")
+    assert [f for f in state_findings(tmp_path, {}) if f.rule == "CLS104"] == []
+
+
+def test_a_throttle_cache_alias_that_cannot_be_read_is_not_judged(tmp_path):
+    files = {
+        "shop/settings.py": 'INSTALLED_APPS = ["rest_framework"]\nROOT_URLCONF = "shop.urls"\n'
+                            'CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}\n',
+        "shop/throttles.py": """
+            from django.core.cache import caches
+            from rest_framework import throttling
+            from shop.conf import pick_alias
+
+            class Burst(throttling.UserRateThrottle):
+                cache = caches[pick_alias()]
+
+            class Sustained(Burst):
+                scope = "sustained"
+        """,
+    }
+    assert [f for f in state_findings(tmp_path, files) if f.rule == "CLS104"] == []

@@ -16,7 +16,7 @@ import re
 
 from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
-from canary_lint.state import caches, crossmodule, djrules, flaskcache, handlers, instances, localdisk, memory, storage
+from canary_lint.state import caches, crossmodule, djrules, djthrottles, flaskcache, handlers, instances, localdisk, memory, storage
 from canary_lint.state.configchecks import (
     CACHES_SET, LIMITER, backend_findings, signing_key_findings,
 )
@@ -127,6 +127,8 @@ def analyze(ctx):
     yield from djrules.settings(ctx, env_set, project)
     with ctx.guard(".", "state"):
         yield from djrules.media(ctx, files, env_set)
+    with ctx.guard(".", "state"):
+        yield from djthrottles.findings(ctx, files, env_set)
 
 
 def _outside_comments(text: str, token: str) -> bool:
