@@ -1387,3 +1387,23 @@ def test_a_throttle_cache_alias_that_cannot_be_read_is_not_judged(tmp_path):
         """,
     }
     assert [f for f in state_findings(tmp_path, files) if f.rule == "CLS104"] == []
+
+
+def test_django_ratelimit_counts_in_the_cache_its_setting_names(tmp_path):
+    files = {
+        "shop/settings.py": 'INSTALLED_APPS = ["shop"]\nROOT_URLCONF = "shop.urls"\n'
+                            'CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"},\n'
+                            '          "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}\n'
+                            'RATELIMIT_USE_CACHE = "local"\n',
+        "shop/views.py": """
+            from django_ratelimit.decorators import ratelimit
+
+            @ratelimit(key="ip", rate="5/m")
+            def login(request):
+                return None
+        """,
+    }
+    found = [f for f in state_findings(tmp_path, files) if f.rule == "CLS104"]
+    assert [(f.path, f.line) for f in found] == [("shop/views.py", 3)] and "`local` cache" in found[0].message
+    (tmp_path / "shop/settings.py").write_text(files["shop/settings.py"].replace('RATELIMIT_USE_CACHE = "local"\n', ""))
+    assert [f for f in state_findings(tmp_path, {}) if f.rule == "CLS104"] == []  # the default cache is Redis

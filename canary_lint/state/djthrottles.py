@@ -1,4 +1,4 @@
-"""CLS104 for Django REST framework throttles: a throttle counts requests in a Django cache (the default one,
+"""CLS104 for Django REST framework throttles and django-ratelimit: a throttle counts requests in a Django cache (the default one,
 or the alias its `cache = caches[...]` names); when the settings the service runs with make that cache a
 LocMemCache or FileBasedCache, every process of v1 and v2 counts on its own.
 
@@ -27,6 +27,7 @@ class Throttle:
     node: ast.AST
     name: str
     alias: ast.AST | None  # the `caches[...]` subscript, None: the default cache
+    alias_setting: str = ""  # a setting naming the alias, "default" when unset (django-ratelimit)
 
 
 class SettingsView:
@@ -72,7 +73,7 @@ class SettingsView:
 
 def throttles(tree: ast.Module, path: str, text: str) -> list[Throttle]:
     if "rest_framework" not in text or "hrottle" not in text:
-        return []
+        return _ratelimits(tree, path, text)
     out: list[Throttle] = []
     drf_names = _drf_imports(tree)
     mine: dict[str, ast.AST | None] = {}  # throttle class of this module -> its cache alias (inherited)
@@ -96,7 +97,22 @@ def throttles(tree: ast.Module, path: str, text: str) -> list[Throttle]:
                 name = dotted(item) or ""
                 if name in drf_names and name.rsplit(".", 1)[-1] in DRF_THROTTLES:
                     out.append(Throttle(path, item, name.rsplit(".", 1)[-1], None))
-    return out
+    return out + _ratelimits(tree, path, text)
+
+
+def _ratelimits(tree: ast.Module, path: str, text: str) -> list[Throttle]:
+    """django-ratelimit's `@ratelimit(...)`: counted in the cache RATELIMIT_USE_CACHE names."""
+    if "ratelimit" not in text:
+        return []
+    names = {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom)
+             and n.module in ("django_ratelimit.decorators", "ratelimit.decorators") for a in n.names if a.name == "ratelimit"}
+    for node in ast.walk(tree) if names else ():
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for dec in node.decorator_list:
+                func = dec.func if isinstance(dec, ast.Call) else dec
+                if isinstance(func, ast.Name) and func.id in names:
+                    return [Throttle(path, dec, "django-ratelimit @ratelimit", None, "RATELIMIT_USE_CACHE")]
+    return []
 
 
 def _drf_imports(tree: ast.Module) -> set[str]:
@@ -133,7 +149,7 @@ def default_throttles(chain: djsettings.SettingsChain) -> list[Throttle]:
 def findings(ctx, files, env_set):
     found: list[Throttle] = []
     for file, text in files:
-        if "hrottle" in text and "rest_framework" in text:
+        if ("hrottle" in text and "rest_framework" in text) or "ratelimit" in text:
             tree = ctx.python_ast(file)
             if tree is not None:
                 found += throttles(tree, file.path, text)
@@ -142,7 +158,10 @@ def findings(ctx, files, env_set):
         view = SettingsView(chain)
         for t in found + default_throttles(chain):
             switches: list[str] = []
-            alias = "default" if t.alias is None else view.const(t.alias, switches)
+            if t.alias_setting:
+                alias = view.const(ast.Name(id=t.alias_setting), switches) if view.setting(t.alias_setting) else "default"
+            else:
+                alias = "default" if t.alias is None else view.const(t.alias, switches)
             if not isinstance(alias, str):
                 continue  # an alias we cannot read: not judged
             backend, node = view.backend(alias, switches)
@@ -158,7 +177,7 @@ def findings(ctx, files, env_set):
         safe = f"; safe when {' or '.join(sorted(set(switches)))} points it at a shared cache" if switches else ""
         yield ctx.finding(
             "CLS104", t.path, **where(t.node), subject=f"drf-throttle:{t.name}",
-            message=(f"DRF throttle `{t.name}`{more} counts requests in the `{alias}` cache, "
+            message=(f"{'' if t.alias_setting else 'DRF throttle '}`{t.name}`{more} counts requests in the `{alias}` cache, "
                      f"{backend.rsplit('.', 1)[-1]} ({kind}){where_cache}: v1 and v2 (and every worker) count "
                      f"separately, so a client gets the rate once per process and the limit moves with the canary "
                      f"weight{safe}"),
