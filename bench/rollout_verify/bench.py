@@ -16,7 +16,6 @@ import argparse
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
