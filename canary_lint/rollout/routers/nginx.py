@@ -14,9 +14,10 @@ Reload: `nginx -t` first, then SIGHUP to the master (pid from `pid_file`, else t
    connections at once, but it still serves, with the old split, a connection it accepted before and that
    had not sent its request yet (a browser's preconnect), and it finishes its requests in flight: only its
    exit proves that no request is routed by the old weights any more. Those workers get the graceful QUIT as
-   soon as the new ones answer, instead of after the master's fixed 100 ms wait. A worker kept up by a long
-   request or an idle connection that never sends one lingers up to nginx's `worker_shutdown_timeout` (none
-   by default): set it below `verify_timeout`, or verification fails naming the workers still running.
+   soon as the master has forked the new ones, instead of after the master's fixed 100 ms wait. A worker
+   kept up by a long request or an idle connection that never sends one lingers up to nginx's
+   `worker_shutdown_timeout` (none by default): set it below `verify_timeout`, or verification fails naming
+   the workers still running. Without a readable pid file only the generation is checked.
 """
 
 from __future__ import annotations
