@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from canary_lint.rollout import samplesize as S
 from canary_lint.rollout import units as U
-from canary_lint.rollout.plan import percent
+from canary_lint.rollout.units import fraction as percent
 
 
 def ratio_params(raw: dict) -> tuple[str, float, float, float | None]:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from canary_lint import yamlio
 from canary_lint.model import literal_repr, literal_text
+from canary_lint.rollout import feasible
 from canary_lint.rollout.routed import ROUTED, RoutedError, check_cookie_steps, routed_matchers
+from canary_lint.rollout.units import fraction
 
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
@@ -34,9 +36,7 @@ def duration(value) -> float:
     return seconds
 
 
-def percent(value: str) -> float:
-    """`"10%"` -> 0.10"""
-    return float(value.rstrip("%")) / 100.0
+percent = fraction  # `"10%"` -> 0.10 (units.fraction; this name is read by the plan's readers)
 
 
 def fmt_duration(seconds: float) -> str:
@@ -308,8 +308,6 @@ def _sized(plan: Plan, path: Path) -> Plan:
     """With `traffic.expected_rps`, every weight stage is sized now: a criterion that cannot decide within its
     hold.max refuses the plan (or, with judge.on_infeasible: warn, is noted)."""
     from dataclasses import replace
-
-    from canary_lint.rollout import feasible
 
     needs = feasible.plan_needs(plan)
     why = feasible.refusal(plan, needs, lambda i: f"steps/{i} ({plan.steps[i].describe()})")

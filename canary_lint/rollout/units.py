@@ -16,6 +16,11 @@ _BYTES = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1.0, "B"))
 _PLAIN = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
 
 
+def fraction(value: str) -> float:
+    """A plan's percentage: `"10%"` -> 0.10"""
+    return float(value.rstrip("%")) / 100.0
+
+
 def unit_of(query: str) -> str:
     """'bytes', 'seconds', 'ratio' or '' from the first metric name in a PromQL query."""
     for name in _METRIC.findall(query or ""):

@@ -147,7 +147,8 @@ class Prometheus:
 
 
 class Nginx:
-    def __init__(self, tmp: Path, stable: int, canary: int, service: str = "shop"):
+    def __init__(self, tmp: Path, stable: int, canary: int, service: str = "shop", main: str = "", http: str = ""):
+        """`main`, `http`: more directives for the main and the http context."""
         from canary_lint.rollout.routers import Route
         from canary_lint.rollout.routers.nginx import NginxRouter
 
@@ -173,8 +174,10 @@ daemon off;
 pid {d}/nginx.pid;
 error_log {d}/logs/error.log warn;
 events {{ worker_connections 1024; }}
+{main}
 http {{
     access_log off;
+    {http}
     client_body_temp_path {d}/tmp_body; proxy_temp_path {d}/tmp_proxy; fastcgi_temp_path {d}/tmp_fcgi;
     uwsgi_temp_path {d}/tmp_uwsgi; scgi_temp_path {d}/tmp_scgi;
     include {self.include};

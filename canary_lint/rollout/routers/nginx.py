@@ -7,10 +7,17 @@ The include file (http context) defines, for a router named N (default: the serv
   `$cookie_<name>` finds the name in any letter case); and a tiny status server on `status_listen` that answers with the
   generation and the route of the configuration that is loaded. Proxy with `proxy_pass http://$N_upstream;`.
 Reload: `nginx -t` first, then SIGHUP to the master (pid from `pid_file`, else the `pid` directive of
-`conf`; `nginx -s reload` when neither is readable). Verification waits until the status server answers
-with the new generation (new workers serve it) and, on Linux, until every worker of the previous
-generation has closed its listening sockets (so no new connection can reach the old split); those workers
-get the graceful QUIT as soon as the new ones answer, instead of after the master's fixed 100 ms wait.
+`conf`; `nginx -s reload` when neither is readable). Verification proves two things, reading no socket table:
+1. the status server answers with the new generation (new workers serve the new file);
+2. every worker of the previous generation, by the PIDs and start times read from the master's children just
+   before the reload, has exited. A worker told to stop closes its listening sockets and its idle keep-alive
+   connections at once, but it still serves, with the old split, a connection it accepted before and that
+   had not sent its request yet (a browser's preconnect), and it finishes its requests in flight: only its
+   exit proves that no request is routed by the old weights any more. Those workers get the graceful QUIT as
+   soon as the master has forked the new ones, instead of after the master's fixed 100 ms wait. A worker
+   kept up by a long request or an idle connection that never sends one lingers up to nginx's
+   `worker_shutdown_timeout` (none by default): set it below `verify_timeout`, or verification fails naming
+   the workers still running. Without a readable pid file only the generation is checked.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import uuid
 from pathlib import Path
 
@@ -46,8 +52,7 @@ class NginxRouter(Router):
             raise RouterError(f"{self.kind} router: `include_file` is nginx's main `conf`; give the split its own file")
         self.binary = spec.get("nginx", "nginx")
         self.status = spec["status_listen"]
-        self._old_workers: set[int] = set()
-        self._listening: set[str] = set()
+        self._old_workers: dict[int, str] = {}  # pid -> start time, the workers serving before the reload
         self.timings: dict[str, float] = {}
 
     def _cmd(self, *extra: str) -> list[str]:
@@ -106,17 +111,10 @@ class NginxRouter(Router):
         old = files.read(self.include)
         try:
             self._write(text)
-            # the listening sockets the old workers hold, read while `nginx -t` runs (/proc/net/tcp is slow to read)
-            found: list[set[str]] = []
-            reader = threading.Thread(target=lambda: found.append(_listening_inodes()), daemon=True)
-            reader.start()
             try:
                 test = subprocess.run(self._cmd("-t", "-q"), capture_output=True, text=True, timeout=30)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise RouterError(f"nginx -t could not run ({exc}); kept the old file") from None
-            finally:
-                reader.join(5)
-            self._listening = found[0] if found else set()
             if test.returncode != 0:
                 raise RouterError(
                     f"nginx -t rejected the new routing ({target.describe()}); kept the old file: "
@@ -126,7 +124,8 @@ class NginxRouter(Router):
             self._restore(old)
             raise
         master = self._master()
-        self._old_workers = _children(master) if master else set()
+        self._master_pid = master
+        self._old_workers = _workers(master) if master else {}
         if master:
             try:
                 os.kill(master, signal.SIGHUP)
@@ -187,74 +186,99 @@ class NginxRouter(Router):
         deadline = time.monotonic() + timeout
         delay = 0.002
         seen = None
-        quit_sent = False
-        while time.monotonic() < deadline:
-            try:
-                seen = self._status()
-            except RouterError:
-                seen = None
-            if seen and seen.get("generation") == self._generation:
-                self.timings.setdefault("new_workers_serving", time.perf_counter() - t1)
-                if not _still_listening(self._old_workers, self._listening):
-                    self.timings["old_workers_closed"] = time.perf_counter() - t1
+        serving = quit_sent = False
+        old = dict(self._old_workers)
+        while True:
+            if not quit_sent and old and self._master_pid and set(_workers(self._master_pid)) - set(old):
+                # The master forked the new generation's workers (it does so only once the new file loaded):
+                # tell the old ones to stop accepting now, as the master itself does after a fixed 100 ms
+                # (a graceful QUIT). Connections waiting in the shared listening queues go to the new workers.
+                self.timings["new_workers_started"] = time.perf_counter() - t1
+                _quit(old)
+                quit_sent = True
+            if not serving:
+                try:
+                    seen = self._status()
+                except RouterError:
+                    seen = None
+                if seen and seen.get("generation") == self._generation:
+                    serving = True
+                    self.timings["new_workers_serving"] = time.perf_counter() - t1
+                    if not quit_sent:
+                        _quit(old)
+                        quit_sent = True
+            if serving:
+                old = {pid: start for pid, start in old.items() if _alive(pid, start)}
+                if not old:
+                    self.timings["old_workers_exited"] = time.perf_counter() - t1
                     return Route.from_dict(seen)
-                if not quit_sent:
-                    # New workers serve the new split: tell the old ones to stop accepting now rather than after
-                    # the master's fixed 100 ms grace (a graceful QUIT, as the master itself sends).
-                    for pid in self._old_workers:
-                        try:
-                            os.kill(pid, signal.SIGQUIT)
-                        except OSError:
-                            pass
-                    quit_sent = True
+            if time.monotonic() >= deadline:
+                break
             time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 1.5, 0.01 if quit_sent else 0.05)
+        if not serving:
+            shown = f"{Route.from_dict(seen).describe()} (generation {seen.get('generation')})" if seen else "nothing"
+            raise RouterError(
+                f"nginx did not load the new routing ({target.describe()}) within {timeout:g}s: its status "
+                f"listener on {self.status} shows {shown}; the reload failed or is still running "
+                "(nginx's error log says why)"
+            )
+        pids = ", ".join(str(p) for p in sorted(old))
         raise RouterError(
-            f"nginx did not load the new routing within {timeout:g}s "
-            f"(status listener shows {seen and Route.from_dict(seen).describe()})"
+            f"nginx serves the new routing ({target.describe()}) on new connections, but old worker process(es) "
+            f"{pids} still run {timeout:g}s after the reload: a connection one of them accepted before (a request "
+            "in flight, or one not sent yet) can still be routed by the previous split; set nginx's "
+            f"`worker_shutdown_timeout` below verify_timeout ({timeout:g}s) to bound how long they finish"
         )
 
 
-def _children(pid: int) -> set[int]:
-    """Child pids of `pid` (Linux /proc); empty elsewhere."""
-    kids = set()
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            text = (task / "children").read_text()
-            kids.update(int(x) for x in text.split())
-    except OSError:
-        pass
-    return kids
-
-
-def _listening_inodes() -> set[str]:
-    inodes = set()
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(name).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            parts = line.split()
-            if len(parts) > 9 and parts[3] == "0A":  # LISTEN
-                inodes.add(parts[9])
-    return inodes
-
-
-def _still_listening(pids: set[int], listening: set[str]) -> bool:
-    """True while any of `pids` (old workers) still holds one of the `listening` socket inodes."""
-    if not pids or not listening:
-        return False
-    for pid in pids:
-        try:
-            fds = list(Path(f"/proc/{pid}/fd").iterdir())
-        except OSError:
-            continue  # exited
-        for fd in fds:
+def _quit(workers: dict[int, str]) -> None:
+    for pid, start in workers.items():
+        if _alive(pid, start):
             try:
-                target = os.readlink(fd)
+                os.kill(pid, signal.SIGQUIT)
             except OSError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in listening:
-                return True
-    return False
+                pass
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/<pid>/stat (state first), None when there is no such process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2:].split()
+
+
+def _workers(master: int) -> dict[int, str]:
+    """The master's worker processes (not its cache manager or loader) by pid -> start time; Linux /proc,
+    empty elsewhere. Reads the master's own children lists, and /proc/<pid>/stat of each child only."""
+    kids: set[int] = set()
+    try:
+        for task in Path(f"/proc/{master}/task").iterdir():
+            kids.update(int(x) for x in (task / "children").read_text().split())
+    except OSError:  # a kernel without the children lists: the process table's parent pids
+        kids = set()
+        for d in Path("/proc").iterdir():
+            st = _stat(int(d.name)) if d.name.isdigit() else None
+            if st and len(st) > 1 and st[1] == str(master):
+                kids.add(int(d.name))
+    workers = {}
+    for pid in kids:
+        st = _stat(pid)
+        if st is None or len(st) < 20 or st[0] in "ZX":
+            continue
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            title = b""
+        if b"nginx: cache " in title:  # cache manager / cache loader: they serve no request
+            continue
+        workers[pid] = st[19]  # field 22, the start time: a reused pid is another process
+    return workers
+
+
+def _alive(pid: int, start: str) -> bool:
+    """The process `pid` that started at `start` still runs (not exited, not a zombie waiting for its master)."""
+    st = _stat(pid)
+    return st is not None and len(st) > 19 and st[0] not in "ZX" and st[19] == start
