@@ -28,6 +28,14 @@ from canary_lint.config import Config
 
 OPENAPI_YAML = re.compile(rb"^(openapi|swagger)\s*:", re.M)
 OPENAPI_JSON = re.compile(rb'"(openapi|swagger)"\s*:\s*"')
+# a description written with sorted keys (`components`, `info` first, `openapi` after them): its marker can lie
+# past the sniffed head, so a file whose first key is an OpenAPI top-level key is read whole (bounded) for it
+_TOP_KEYS = (rb"components|definitions|externalDocs|info|jsonSchemaDialect|paths|servers|security|"
+             rb"securityDefinitions|tags|webhooks|basePath|consumes|host|parameters|produces|responses|schemes")
+OPENAPI_JSON_FIRST_KEY = re.compile(rb'\A\s{0,200}\{\s{0,200}"(?:' + _TOP_KEYS + rb')"\s{0,20}:')
+OPENAPI_YAML_FIRST_KEY = re.compile(rb"\A(?:[ \t]{0,200}(?:#[^\n]{0,2000})?\r?\n|---[^\n]{0,200}\n){0,100}(?:"
+                                    + _TOP_KEYS + rb")[ \t]{0,20}:")
+MAX_LATE_MARKER = 16 * 1024 * 1024
 K8S_YAML = re.compile(rb"^\s*apiVersion\s*:", re.M)
 DBMATE = re.compile(rb"^--\s*migrate:up", re.M)
 FLYWAY = re.compile(r"^[VR]\d+(?:[._]\d+)*__.+\.sql$", re.I)
@@ -118,8 +126,8 @@ def read_regular(path: Path, limit: int, root: Path | None = None) -> bytes | No
         os.close(fd)
 
 
-def _sniff(path: Path) -> bytes:
-    return read_regular(path, SNIFF) or b""  # discover() has refused symlinks that leave the tree
+def _sniff(path: Path, limit: int = SNIFF) -> bytes:
+    return read_regular(path, limit) or b""  # discover() has refused symlinks that leave the tree
 
 
 OUTSIDE = "symlink points outside the checked tree; not read"
@@ -208,7 +216,9 @@ def classify(path: Path, rel: str, explicit: bool, alembic_dirs: set[Path], snif
             kinds.add("json" if is_json else "yaml")  # message catalogues: never an API description or a deployment
             return kinds
         head = sniff(path)
-        if (OPENAPI_JSON if is_json else OPENAPI_YAML).search(head):
+        marker = OPENAPI_JSON if is_json else OPENAPI_YAML
+        if marker.search(head) or (len(head) >= SNIFF and (OPENAPI_JSON_FIRST_KEY if is_json else OPENAPI_YAML_FIRST_KEY)
+                                   .match(head) and marker.search(sniff(path, MAX_LATE_MARKER))):
             kinds.add("openapi")
         elif not is_json and (
             K8S_YAML.search(head)
@@ -312,8 +322,8 @@ def discover_listing(paths: list[str], config: Config, cwd: Path, listing, read)
         rel = "" if rel == "." else rel
         roots.append((rel, rel in names))
 
-    def sniff(path: Path) -> bytes:
-        return read(display_path(path, cwd), SNIFF) or b""
+    def sniff(path: Path, limit: int = SNIFF) -> bytes:
+        return read(display_path(path, cwd), limit) or b""
 
     def ini_text(ini: Path) -> str | None:
         data = read(display_path(ini, cwd), SNIFF)

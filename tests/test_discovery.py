@@ -161,3 +161,18 @@ def test_message_catalogues_are_not_opened_to_sniff(tmp_path):
     # named on the command line, a file is judged by what it holds
     rel = "docs/i18n/openapi.json"
     assert "openapi" in classify(tmp_path / rel, rel, True, set(), sniff)
+
+
+def test_a_spec_written_with_sorted_keys_is_found_though_its_marker_is_past_the_head(tmp_path):
+    big = {f"Schema{i}": {"type": "object", "description": "x" * 200} for i in range(600)}  # ~140 KB first
+    spec = {"components": {"schemas": big}, "info": {"title": "t", "version": "1"}, "openapi": "3.0.3", "paths": {}}
+    (tmp_path / "api.json").write_text(json.dumps(spec, sort_keys=True))
+    yaml_text = "# generated\ncomponents:\n  schemas:\n" + "".join(
+        f"    S{i}:\n      type: object\n      description: {'y' * 200}\n" for i in range(400)) + \
+        "info: {title: t, version: '1'}\nopenapi: 3.1.0\npaths: {}\n"
+    (tmp_path / "api.yaml").write_text(yaml_text)
+    other = {"components": [{"name": "x" * 300}] * 400, "notes": "openapi: not at the top, and no marker"}
+    (tmp_path / "data.json").write_text(json.dumps(other))
+    kinds = {f.path: f.kinds for f in discover(["."], Config(root=tmp_path), tmp_path).files}
+    assert "openapi" in kinds["api.json"] and "openapi" in kinds["api.yaml"]
+    assert "openapi" not in kinds["data.json"]
