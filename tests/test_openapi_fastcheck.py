@@ -141,3 +141,17 @@ def test_without_openapi_spec_validator_openapi_3_is_validated_and_swagger_2_say
     assert ("CLA190", "legacy/swagger.yaml") in [(f["rule"], f["path"]) for f in
                                                  json.loads(proc.stdout)["findings"]]
     assert "not installed" not in proc.stderr
+
+
+def test_swagger_2_downloads_of_type_file_are_valid_and_a_schema_error_says_it_is_inside_a_schema(tmp_path):
+    from canary_lint.openapi.validate import _run
+
+    download = {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {"/cert": {"get": {
+        "produces": ["application/octet-stream"],
+        "responses": {"200": {"description": "the file", "schema": {"type": "file"}}}}}}}
+    assert _run(download) == []
+    broken = copy.deepcopy(download)
+    broken["paths"]["/cert"]["get"]["responses"]["200"]["schema"] = {"type": "object", "required": "id"}
+    errors = _run(broken)
+    assert errors and all(not p.startswith("/required") for p, _ in errors)
+    assert any(p.startswith("/paths") or "in a schema" in m for p, m in errors), errors
