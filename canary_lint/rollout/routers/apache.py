@@ -1,4 +1,4 @@
-"""Apache httpd: mod_proxy_balancer's load factors through balancer-manager, a header route by a RewriteMap file.
+r"""Apache httpd: mod_proxy_balancer's load factors through balancer-manager, a header route by a RewriteMap file.
 
 The balancer (`balancer://<balancer>`) and its two members are the operator's config; the runner changes them at
 run time through balancer-manager, which keeps them in shared memory: a change is in force in every child
