@@ -133,8 +133,11 @@ def _command_targets(text: str) -> list[str]:
     return out
 
 
+MAX_MODULE_PARTS = 32  # deeper dotted names are no module of a real tree (and each try joins the prefix)
+
+
 def _module_path(project, module: str) -> str | None:
-    parts = module.split(".")
+    parts = module.split(".", MAX_MODULE_PARTS)[:MAX_MODULE_PARTS]
     for n in range(len(parts), 0, -1):  # `pkg.wsgi:app` -> pkg.wsgi; `proj.celery.app` -> proj.celery
         path = project.path_of(".".join(parts[:n]))
         if path:

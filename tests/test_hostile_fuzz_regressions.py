@@ -232,3 +232,23 @@ def test_a_long_word_in_a_handler_is_scanned_once(tmp_path):
     from canary_lint.state.handlers import CALLED
 
     assert CALLED.findall("self.save(x); helper (y); 9abc(z)") == ["self.save", "helper"]
+
+
+def test_many_generated_signing_keys_in_one_settings_module(tmp_path):
+    """Each generated key walked the whole module for an env switch bound to its name: a settings module of
+    1,024 `SECRET_KEY = get_random_secret_key()` blocks took 31 s (fuzz campaign, python #7112)."""
+    block = ("from django.core.management.utils import get_random_secret_key\n\n"
+             "SECRET_KEY = get_random_secret_key()\nINSTALLED_APPS = ['django.contrib.sessions']\n")
+    write(tmp_path, {"shop/settings.py": block * 1024})
+    with alarm(30):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert any(f.rule == "CLS102" for f in report.findings)
+
+
+def test_an_import_of_a_dotted_name_with_thousands_of_parts(tmp_path):
+    """Finding the module of `from s.x.x.x… import y` joined every prefix of its 20,000 parts (fuzz campaign,
+    python #8406: 22 s)."""
+    write(tmp_path, {"app/main.py": f"from flask import Flask\nfrom s{'.x' * 20_000} import y\n\napp = Flask(__name__)\n"})
+    with alarm(30):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert not [f for f in report.findings if f.rule in ("CL001", "CL005")]

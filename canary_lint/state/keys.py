@@ -101,15 +101,22 @@ def _kept(body: list[ast.stmt], name: str) -> bool:
                for stmt in body for n in ast.walk(stmt))
 
 
-def _scope_env_switch(body: list[ast.stmt], name: str) -> str:
-    """`name = os.getenv("X")` (or any env read bound to `name`) in the same scope: X."""
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Assign) and any(_target_text(t) == name for t in node.targets):
-                sw = _switch(node.value)
-                if sw:
-                    return sw
-    return ""
+def _scope_env_switch(body: list[ast.stmt], name: str, memo: dict | None = None) -> str:
+    """`name = os.getenv("X")` (or any env read bound to `name`) in the same scope: X. `memo` keeps each
+    scope's map of name -> first switch, so a scope with many keys is walked once, not once per key."""
+    found = memo.get(id(body)) if memo is not None else None
+    if found is None:
+        found = {}
+        for stmt in body:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Assign):
+                    names = [t for t in (_target_text(t) for t in node.targets) if t and t not in found]
+                    sw = _switch(node.value) if names else ""
+                    for n in names if sw else ():
+                        found[n] = sw
+        if memo is not None:
+            memo[id(body)] = found
+    return found.get(name, "")
 
 
 def _settings_prefix(cls: ast.ClassDef) -> str | None:
@@ -170,6 +177,7 @@ def _made_by_helper(call: ast.AST, values) -> tuple[str, bool, str] | None:
 def signing_keys(tree: ast.Module, text: str = "", values=None) -> list[KeyFinding]:
     """`values`: the resolver's reader of this file (AppValues), to follow keys a helper makes."""
     out: list[KeyFinding] = []
+    switches: dict = {}  # id(scope body) -> {name: env switch}
 
     def check_assign(node, targets, value, scope_body, in_function, func_name=""):
         key_function = bool(re.search(r"(?i)secret|signing_?key|jwt_?(key|secret)", func_name))
@@ -185,7 +193,7 @@ def signing_keys(tree: ast.Module, text: str = "", values=None) -> list[KeyFindi
                 if made is None:
                     continue
                 generator, saved, switch = made
-                out.append(KeyFinding(node, text, generator, switch or _scope_env_switch(scope_body, text), saved))
+                out.append(KeyFinding(node, text, generator, switch or _scope_env_switch(scope_body, text, switches), saved))
                 continue
             if not generator:
                 continue
@@ -198,7 +206,7 @@ def signing_keys(tree: ast.Module, text: str = "", values=None) -> list[KeyFindi
                     continue  # a local variable holding a fresh per-object secret (an API key, a nonce)
             else:
                 saved = False
-            switch = _switch(value) or _scope_env_switch(scope_body, text)
+            switch = _switch(value) or _scope_env_switch(scope_body, text, switches)
             out.append(KeyFinding(node, text, generator, switch, saved))
 
     lines = _token_lines(text, RANDOM_TOKENS + (SECRET_LINE_TOKENS if values is not None else ())) if text else None
