@@ -248,3 +248,23 @@ def test_a_relation_target_differing_only_in_case_is_the_same_model():
                                                                to="shop.tag")),
     ''', '[("shop", "0001_initial")]')}
     assert check(head) == []
+
+
+def test_alter_constraint_runs_no_sql_and_a_m2m_with_its_own_table_name_renames_no_table():
+    found = check({APP + "0001_initial.py": INITIAL,
+                   APP + "0002_alter.py": mig('''
+                       migrations.AlterConstraint(model_name="order", name="total_positive",
+                                                  constraint=models.CheckConstraint(condition=models.Q(total__gte=0),
+                                                                                    name="total_positive")),
+                   ''', '[("shop", "0001_initial")]')})
+    assert codes(found) == []  # not an unknown operation (CLM303)
+    m2m_table = INITIAL.replace('models.ManyToManyField(to="shop.tag")',
+                                'models.ManyToManyField(to="shop.tag", db_table="order_tags")')
+    found = check({APP + "0001_initial.py": m2m_table,
+                   APP + "0002_rename.py": mig('migrations.RenameField("order", "tags", "labels"),',
+                                               '[("shop", "0001_initial")]')})
+    assert [f.rule for f in found] == []  # db_table keeps the join table's name
+    found = check({APP + "0001_initial.py": INITIAL,
+                   APP + "0002_rename.py": mig('migrations.RenameField("order", "tags", "labels"),',
+                                               '[("shop", "0001_initial")]')})
+    assert [(f.rule, "orders_tags" in f.message and "orders_labels" in f.message) for f in found] == [("CLM104", True)]

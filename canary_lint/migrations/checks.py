@@ -157,7 +157,10 @@ class Judge(ConstraintRules):
                               "in a later release, after v1 is gone", f"{t}.{op.column}")
                 elif not already and not (cur is not None and cur.default and mig.source != "django"):
                     # Django's ORM sends every field of the model, NULL included: a server default never applies
-                    why = (f"v1's model still has {op.column} nullable and its ORM sends NULL explicitly when it is "
+                    fresh = ("column", (t, op.column)) in new_objects
+                    why = (f"v1 does not know {op.column} (this release adds it), so its INSERTs leave it NULL and fail"
+                           if fresh else
+                           f"v1's model still has {op.column} nullable and its ORM sends NULL explicitly when it is "
                            "unset, so those INSERTs and UPDATEs fail" if mig.source == "django" else
                            f"v1's INSERTs that leave {op.column} empty fail")
                     self.emit("set-not-null-breaks-v1-inserts", mig, op,
@@ -167,7 +170,9 @@ class Judge(ConstraintRules):
             elif k in (K.DROP_OBJECT, K.RENAME_OBJECT) and op.object_kind in (
                     "view", "materialized view", "function", "procedure", "type", "domain", "sequence", "enum value",
                     "extension", "schema"):
-                if (op.object_kind, op.name) not in new_objects:
+                if (op.object_kind, op.name) not in new_objects and not (
+                        k == K.RENAME_OBJECT and op.object_kind == "sequence" and mig.source == "django"):
+                    # a column's sequence is bound to its default by OID, and Django's ORM never names one
                     self._object(mig, op)
             elif k == K.ADD_CONSTRAINT and existing:
                 self._constraint(mig, op, ops, i, added_not_valid)

@@ -30,7 +30,7 @@ class ConstraintRules:
                       f"adds {label} {op.name or ''} on {t}: {violated}".replace("  ", " "),
                       "let v2 write the column first (or give each row its own value), then add the constraint in a "
                       "later release, after v1 is gone", f"{t}.{name}", severity=Severity.ERROR)
-        elif not v1_writes_null and not self._v1_already_unique(t, op):
+        elif not v1_writes_null and not op.restates and not self._v1_already_unique(t, op):
             self.emit("new-constraint-rejects-v1-writes", mig, op,
                       f"adds {label} {op.name or ''} on {t}: rows v1 writes that break it are rejected, and v1 was "
                       "never written to respect it".replace("  ", " "),

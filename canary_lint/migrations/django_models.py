@@ -97,7 +97,14 @@ def index_django(index: UsageIndex, path: str, tree: ast.Module, label: str, dia
         index.add_table(table, Use(path, cls.lineno, "maps"))
         for name, call, line in inherited(cls) + _fields(cls):
             f = field_info(name, call, dialect)
-            if f is None or f.m2m:
+            if f is None:
+                continue
+            if f.m2m:  # the join table Django makes for the field (`<table>_<field>`) is v1's too
+                if not f.through:
+                    through = f.kwargs.get("db_table")
+                    through = literal(through) if through is not None else None
+                    index.add_table(through if isinstance(through, str) else f"{table}_{name}".lower(),
+                                    Use(path, line, "maps"))
                 continue
             index.add_column(table, f.column, Use(path, line, "maps"))
     return count

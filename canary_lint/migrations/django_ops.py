@@ -23,7 +23,8 @@ from canary_lint.pyast import call_name, source_of
 EXTENSIONS = {"CreateExtension", "HStoreExtension", "TrigramExtension", "BtreeGinExtension", "BtreeGistExtension",
               "CITextExtension", "CryptoExtension", "UnaccentExtension", "BloomExtension", "CreateCollation",
               "RemoveCollation"}
-STATE_ONLY = {"AlterModelOptions", "AlterModelManagers", "AlterModelTableComment", "RenameIndex"}
+# no SQL: AlterConstraint (Django 5.2) changes only a constraint's non-database attributes (its error message)
+STATE_ONLY = {"AlterModelOptions", "AlterModelManagers", "AlterModelTableComment", "RenameIndex", "AlterConstraint"}
 
 
 class Converter:
@@ -32,6 +33,7 @@ class Converter:
     def __init__(self, state: State, app: str, dialect: str, atomic: bool, path: str):
         self.state, self.app, self.dialect, self.atomic, self.path = state, app, dialect, atomic, path
         self.ops: list[Op] = []
+        self.dropped_unique: dict = {}  # table -> field sets whose unique_together this migration removed
 
     # ---- helpers ------------------------------------------------------------------------------------
     def add(self, op: Op, node: ast.AST, atomic: bool | None = None) -> Op:
@@ -198,6 +200,11 @@ class Converter:
             m.fields[new_name] = renamed
             if not silent and not f.m2m and renamed.column != f.column:
                 self.add(Op(K.RENAME_COLUMN, t, column=f.column, new_name=renamed.column, detail="RenameField"), node)
+            elif not silent and f.m2m and not f.through and "db_table" not in f.kwargs \
+                    and self._through(m, f) != self._through(m, renamed):
+                # the join table Django made for the field is named after it: the rename renames the table
+                self.add(Op(K.RENAME_TABLE, self._through(m, f), new_name=self._through(m, renamed),
+                            detail="RenameField of a ManyToManyField"), node)
         elif name in ("AddIndex", "AddIndexConcurrently"):
             self._add_index(m, node, concurrently=name.endswith("Concurrently"), silent=silent)
         elif name in ("RemoveIndex", "RemoveIndexConcurrently"):
@@ -222,6 +229,8 @@ class Converter:
                     kind.detail = name
                     self.add(kind, node)
                 for cols in sorted(old - new):
+                    if unique:  # the uniqueness v1 has: a UniqueConstraint of the same fields only restates it
+                        self.dropped_unique.setdefault(t, set()).add(frozenset(cols))
                     cname = f"{t}_{'_'.join(cols)}_{'uniq' if unique else 'idx'}"
                     self.add(Op(K.DROP_CONSTRAINT if unique else K.DROP_INDEX, t, name=cname, detail=name), node)
             if unique:
@@ -338,8 +347,12 @@ class Converter:
             if partial:  # Django builds a unique index for conditional / expression constraints
                 self.add(Op(K.CREATE_INDEX, t, name=cname, columns=cols, unique=True, detail="UniqueConstraint"), node)
             else:
-                self.add(Op(K.ADD_CONSTRAINT, t, name=cname, constraint="unique", columns=cols,
-                            detail="UniqueConstraint"), node)
+                op = self.add(Op(K.ADD_CONSTRAINT, t, name=cname, constraint="unique", columns=cols,
+                                 detail="UniqueConstraint"), node)
+                fields = frozenset(literal(kw(c, "fields")) or ())
+                if fields and (fields in self.dropped_unique.get(t, set())
+                               or fields in {frozenset(u) for u in m.unique_together}):
+                    op.restates = f"unique_together ({', '.join(sorted(fields))})"
         elif kind == "CheckConstraint":
             cond = kw(c, "condition") or kw(c, "check")
             op = self.add(Op(K.ADD_CONSTRAINT, t, name=cname, constraint="check", detail="CheckConstraint"), node)

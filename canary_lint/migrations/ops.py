@@ -92,6 +92,7 @@ class Op:
     computed: str = ""  # the table or column is computed at run time: what computes it ("get_data() at line 121")
     stopped: bool = False  # dynamic: the reader hit its budget here; what follows in the file was not read
     foreign: bool = False  # done by a helper in another module of the tree (reported at the revision's call)
+    restates: str = ""  # add_constraint: the uniqueness v1 already has that it restates (unique_together -> constraint)
 
     @property
     def where(self) -> tuple[int, int, int, int]:
