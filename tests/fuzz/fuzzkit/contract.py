@@ -143,6 +143,8 @@ def _read_roots() -> tuple:
     paths = sysconfig.get_paths()
     roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
     roots |= {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(canary_lint.__file__)}
+    # an editable install's own metadata (entry points read through importlib.metadata) beside the package
+    roots.add(os.path.join(os.path.dirname(os.path.dirname(canary_lint.__file__)), "canary_lint.egg-info"))
     roots |= {_real(r) for r in roots}
     return tuple(sorted(roots)) + ("/dev/null", "/dev/urandom", "/etc/localtime", "/usr/share/zoneinfo",
                                   "/etc/mime.types")  # urllib's file:// handler (a validator's own schemas)
