@@ -231,7 +231,9 @@ def _logs(ctx, py):
                             "be told from v1's",
                     fix="add `%(version)s` to the format (set record.version in a logging.Filter or record "
                         "factory), or put the version itself in the format string")
-            elif item.kind in ("log-json", "structlog") and not attached:
+            elif item.kind in ("log-json", "structlog") and not attached \
+                    and not (item.scope and (item.kind, item.what, item.scope) in scopes):
+                scopes.add((item.kind, item.what, item.scope))  # one JSON set-up per function: one finding
                 what = "structlog processor chain" if item.kind == "structlog" else f"JSON log formatter ({item.what})"
                 yield ctx.finding(
                     "structured-logs-without-version", facts.path, **where(item.node),

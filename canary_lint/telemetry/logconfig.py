@@ -7,7 +7,7 @@ import ast
 
 from canary_lint.pyast import dotted
 from canary_lint.telemetry.pyvocab import (
-    FileFacts, Item, Module, format_verdict, has_star_kwargs, kw_arg, mentions_version,
+    FileFacts, Item, Module, format_verdict, has_star_kwargs, is_version_word, kw_arg, mentions_version,
     str_const,
 )
 
@@ -111,7 +111,9 @@ class LogSetups:
         if has_star_kwargs(call):
             return
         fmt = call.args[0] if call.args else kw_arg(call, "fmt")
-        verdict = format_verdict(fmt, mod, self.extra) if fmt is not None else False
+        verdict = _mapping_verdict(_defining_node(mod, mod.resolve(fmt)), self.extra) if fmt is not None else None
+        if verdict is None:
+            verdict = format_verdict(fmt, mod, self.extra) if fmt is not None else False
         if verdict is False and any(k.arg in ("static_fields", "rename_fields", "defaults") and mentions_version(k.value, self.extra)
                                     for k in call.keywords):
             verdict = True
@@ -190,3 +192,38 @@ class LogSetups:
             if mentions_version(fn, self.extra):
                 return
         facts.items.append(Item("structlog", call, "structlog.configure", False))
+
+
+def _mapping_verdict(node, extra: tuple = ()) -> bool | None:
+    """jsonformatter's fmt as a mapping of output key -> record attribute (a dict literal, `dict(...)` or
+    `OrderedDict([(key, attr), ...])`): does a key or attribute name a version? None when not all constant."""
+    pairs = None
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        pairs = list(zip(node.keys, node.values))
+    elif isinstance(node, ast.Call) and (dotted(node.func) or "").rsplit(".", 1)[-1] in ("OrderedDict", "dict") \
+            and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple)):
+        items = node.args[0].elts
+        if all(isinstance(e, ast.Tuple) and len(e.elts) == 2 for e in items):
+            pairs = [(e.elts[0], e.elts[1]) for e in items]
+    if not pairs:
+        return None
+    words = [str_const(x) for pair in pairs for x in pair]
+    if any(w is None for w in words):
+        return None
+    return any(is_version_word(w, extra) or "version" in w.lower() for w in words)
+
+
+def _defining_node(mod: Module, node):
+    """`config.LOG_FORMAT_JSON` of a module of the tree (imported at the top or inside the function): the
+    expression assigned to it there; `node` itself otherwise."""
+    values = getattr(mod, "values", None)
+    scope = getattr(values, "scope", None)
+    if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)) or scope is None \
+            or scope.project is None:
+        return node
+    target = scope.imports.get(node.value.id) or scope.local_imports.get(node.value.id)
+    if not target:
+        return node
+    module = target[0] if target[1] is None else f"{target[0]}.{target[1]}"
+    other = scope.project.scope(module)
+    return other.nodes.get(node.attr, node) if other is not None else node

@@ -97,6 +97,10 @@ def _debug_switch(test: ast.AST) -> bool:
     return "debug" in name.lower()
 
 
+# jsonformatter's JsonFormatter takes its fmt (a dict or JSON text of output key -> record attribute) first, like
+# python-json-logger's
+JSONFORMATTER = ("jsonformatter.JsonFormatter", "jsonformatter.jsonformatter.JsonFormatter")
+
 class Scanner(TraceMetricSetups, LogSetups):
     def __init__(self, extra_words: tuple = (), tokens: tuple = ()) -> None:
         self.extra = tuple(extra_words)
@@ -294,7 +298,7 @@ class Scanner(TraceMetricSetups, LogSetups):
                 self._dict_config(config, call, mod, facts, "dictConfig")
         elif q == "logging.config.fileConfig" and call.args:
             self._file_config(call, mod, facts, read)
-        elif q.startswith("pythonjsonlogger.") and q.endswith("JsonFormatter"):
+        elif (q.startswith("pythonjsonlogger.") and q.endswith("JsonFormatter")) or q in JSONFORMATTER:
             self._json_formatter(call, mod, facts)
         elif q == "structlog.configure":
             self._structlog(call, mod, facts)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from canary_lint.pyast import dotted
 
 # A file holds a telemetry set-up only if it names one of these; other files are never walked.
-STRONG_TOKENS = ("opentelemetry", "sentry_sdk", "prometheus", "ddtrace", "datadog", "structlog", "jsonlogger",
+STRONG_TOKENS = ("opentelemetry", "sentry_sdk", "prometheus", "ddtrace", "datadog", "structlog", "jsonlogger", "jsonformatter",
                  "basicConfig", "dictConfig", "fileConfig", "LOGGING", "loguru", '"formatters"', "'formatters'",
                  "Formatter(")
 # Files that may put a version on log records or set a telemetry env var for the process; read only when
