@@ -331,6 +331,8 @@ def expected_unreadable(inp: Input, kinds: set) -> str | None:
     if _undecodable(inp.data):
         return "cannot be decoded"
     text = inp.data.decode("utf-8-sig")
+    if "\r" in text:  # read as canary-lint reads it (and as Python reads a file): one line ending
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "python" in kinds and _python_unreadable(text, inp.seed.target):
         return "is Python no reader accepts"
     if "openapi" in kinds and _spec_unreadable(text, inp.seed.target):
