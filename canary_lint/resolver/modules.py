@@ -146,6 +146,30 @@ class Project:
 
 
 
+def definition(scope: ModuleScope | None, name: str, depth: int = 0) -> tuple[ModuleScope, ast.AST] | None:
+    """Where a top-level name of `scope` is defined, imports and star imports followed: (the defining module,
+    its `def`, `class` or the expression assigned to it). None for constants (`scope.consts`), modules and names
+    defined nowhere in the tree. The raw statement, for readers that need a function's `return` or a call's
+    shape rather than a value."""
+    if scope is None or depth > 8:
+        return None
+    for table in (scope.funcs, scope.classes, scope.nodes):
+        if name in table:
+            return scope, table[name]
+    target = scope.imports.get(name) or scope.local_imports.get(name)
+    if target is not None:
+        module, attr = target
+        if attr is None or scope.project is None:
+            return None
+        return definition(scope.project.scope(module), attr, depth + 1)
+    if scope.project is not None and not name.startswith("_"):
+        for module in reversed(scope.stars):
+            found = definition(scope.project.scope(module), name, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def tree_project(ctx, side: str = "head") -> Project:
     """The Python modules of one version's tree, parsed through the run's context (each file once, shared by
     every reader): the checked tree, or v1's (`side="base"`)."""

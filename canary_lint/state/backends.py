@@ -35,6 +35,11 @@ def _named(switches) -> str:
     return " or ".join(names)
 
 
+def deployment_sets(switches, env_set) -> bool:
+    """Does the deployment set every environment variable that switches this setting (so it is not the default)?"""
+    return bool(switches) and all(n in env_set for n in switches)
+
+
 def _dict_get(node: ast.AST, key: str):
     if isinstance(node, ast.Dict):
         for k, v in zip(node.keys, node.values):
@@ -47,7 +52,7 @@ def emit(ctx, found: list[BackendFinding], env_set, path_of):
     """Findings of `found`, leaving out those whose "safe when X" switches the deployment sets."""
     for f in found:
         named = re.search(r"safe when ((?:[A-Z][A-Z0-9_]*)(?: or [A-Z][A-Z0-9_]*)*)", f.message)
-        if named and all(n in env_set for n in named.group(1).split(" or ")):
+        if named and deployment_sets(named.group(1).split(" or "), env_set):
             continue  # the deployment sets the switch
         yield ctx.finding(f.rule, path_of(f.node), **where(f.node), subject=f.subject, message=f.message, fix=f.fix,
                           severity=Severity(f.severity) if f.severity else None)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from canary_lint.resolver.modules import definition
+
 WRITES = {"set", "add", "set_many", "incr", "decr", "touch"}
 READS = {"get", "get_many", "has_key"}
 DELETES = {"delete", "delete_many"}
-SETTINGS_MARKERS = ("INSTALLED_APPS", "MIDDLEWARE", "ROOT_URLCONF", "DATABASES")
 
 
 @dataclass
@@ -27,10 +28,6 @@ class Use:
     node: ast.Call
     write: bool
     delete: bool = False
-
-
-def is_django_settings(text: str) -> bool:
-    return sum(1 for m in SETTINGS_MARKERS if f"{m} =" in text or f"{m}=" in text) >= 2
 
 
 def _cache_names(tree: ast.Module) -> tuple[set[str], set[str]]:
@@ -127,48 +124,29 @@ class Helpers:
     or `mapper.get_plan_key(pk)` (`mapper = KeyMapper()` in the module or imported from another)."""
 
     def __init__(self, project, path: str, tree: ast.Module):
-        self.project = project
         self.scope = project.scope_of_path(path, tree)
 
     def __call__(self, call: ast.Call) -> str:
-        func = self._target(self.scope, call.func, 0)
+        func = self._target(call.func)
         if func is None:
             return ""
         found = {prefix(r.value) for r in _returns(func)}
         return found.pop() if len(found) == 1 else ""
 
-    def _lookup(self, scope, name: str, depth: int):
-        """(scope, kind, node) of a top-level name: "func", "class" or "value"; imports followed."""
-        if depth > 4 or scope is None:
-            return None
-        if name in scope.funcs:
-            return scope, "func", scope.funcs[name]
-        if name in scope.classes:
-            return scope, "class", scope.classes[name]
-        if name in scope.nodes:
-            return scope, "value", scope.nodes[name]
-        if name in scope.imports:
-            module, attr = scope.imports[name]
-            if attr is not None:
-                return self._lookup(self.project.scope(module), attr, depth + 1)
-        return None
-
-    def _target(self, scope, func: ast.AST, depth: int):
+    def _target(self, func: ast.AST):
         if isinstance(func, ast.Name):
-            found = self._lookup(scope, func.id, depth)
-            return found[2] if found and found[1] == "func" else None
+            found = definition(self.scope, func.id)
+            return found[1] if found and isinstance(found[1], (ast.FunctionDef, ast.AsyncFunctionDef)) else None
         if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
             return None
-        found = self._lookup(scope, func.value.id, depth)
+        found = definition(self.scope, func.value.id)
         if found is None:
             return None
-        owner_scope, kind, node = found
-        if kind == "value" and isinstance(node, ast.Call) and isinstance(node.func, ast.Name):  # an instance
-            found = self._lookup(owner_scope, node.func.id, depth + 1)
-            if found is None or found[1] != "class":
-                return None
-            kind, node = "class", found[2]
-        if kind != "class":
+        owner, node = found
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):  # an instance: `mapper = KeyMapper()`
+            found = definition(owner, node.func.id)
+            node = found[1] if found else None
+        if not isinstance(node, ast.ClassDef):
             return None
         return next((m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
                      and m.name == func.attr), None)

@@ -12,7 +12,7 @@ from canary_lint.pyast import where
 from canary_lint.resolver.modules import tree_project
 from canary_lint import djsettings
 from canary_lint.state import djcache
-from canary_lint.state.backends import LOCAL_CACHE_BACKENDS, BackendFinding, _dict_get, _named, emit
+from canary_lint.state.backends import LOCAL_CACHE_BACKENDS, BackendFinding, _dict_get, _named, deployment_sets, emit
 from canary_lint.state.settingvalues import Setting, module_settings, resolve
 
 DJANGO_KEYS = {"SESSION_ENGINE", "SESSION_CACHE_ALIAS", "CACHES", "AXES_HANDLER", "AXES_CACHE"}
@@ -29,6 +29,11 @@ class CacheBackend:
     @property
     def local(self) -> bool:
         return any(b in self.backend.lower() for b in LOCAL_CACHE_BACKENDS)
+
+    @property
+    def stores(self) -> bool:
+        """Per process or per host, and keeps what is put in it (DummyCache keeps nothing)."""
+        return self.local and self.kind != "no cache at all"
 
     @property
     def kind(self) -> str:
@@ -86,7 +91,7 @@ def _sessions(s, untaken, caches_elsewhere, settings_name) -> list[BackendFindin
         cached_db = engine.value.endswith(".cached_db")
         alias = _alias(s, "SESSION_CACHE_ALIAS")
         cache = cache_backend(s, alias, caches_elsewhere, untaken) if alias else None
-        if cache is None or not cache.local or (cached_db and cache.kind == "no cache at all"):
+        if cache is None or not cache.local or (cached_db and not cache.stores):
             return []  # cached_db on DummyCache reads the database every time
         switches.extend(cache.switches)
         where_node = cache.node or engine.node
@@ -122,7 +127,7 @@ def _axes(s, untaken, caches_elsewhere) -> list[BackendFinding]:
         return []
     alias = _alias(s, "AXES_CACHE")
     cache = cache_backend(s, alias, caches_elsewhere, untaken) if alias else None
-    if cache is None or not cache.local or cache.kind == "no cache at all":
+    if cache is None or not cache.stores:
         return []
     switches = [*handler.switches, *cache.switches]
     safe = f"; safe when {_named(switches)} points it at a shared store" if switches else ""
@@ -164,8 +169,7 @@ def default_cache(ctx, files, env_set, project):
         settings = module_settings(chain.body, {"CACHES"}, untaken=untaken)
         elsewhere = not chain.named_by and bool(project["caches"] - set(chain.files))
         cache = cache_backend(settings, "default", elsewhere, untaken)
-        if cache is not None and cache.local and cache.kind != "no cache at all" \
-                and not (cache.switches and all(n in env_set for n in cache.switches)):
+        if cache is not None and cache.stores and not deployment_sets(cache.switches, env_set):
             local = (chain, cache)
             break
     if local is None:
@@ -176,7 +180,7 @@ def default_cache(ctx, files, env_set, project):
     else:
         store = (f"CACHES of {chain.path_of(cache.node)}:{cache.node.lineno} makes it {cache.name}, "
                  + ("one per process" if "locmem" in cache.backend.lower() else "one per host"))
-    safe = f"; safe when {' or '.join(sorted(set(cache.switches)))} points it at a shared cache" if cache.switches else ""
+    safe = f"; safe when {_named(cache.switches)} points it at a shared cache" if cache.switches else ""
     fix = ("configure CACHES with a backend every version shares (Redis, Memcached or the database cache), "
            "or keep this state in the database")
     found: dict = {}
@@ -266,14 +270,14 @@ def media(ctx, files, env_set):
             backend = s["DEFAULT_FILE_STORAGE"].value
         if not (isinstance(backend, str) and backend.endswith("FileSystemStorage")):
             continue  # object storage, a storage class of the app's own, or unreadable
-        if switches and all(n in env_set for n in switches):
+        if deployment_sets(switches, env_set):
             continue  # the deployment sets the switch
         root = s.get("MEDIA_ROOT")
         where_root = f" ({chain.path_of(root.node)}:{root.node.lineno})" if root is not None else ""
         path, name, call = fields[0]
         more = f" and {len(fields) - 1} more" if len(fields) > 1 else ""
         at_path, at = (chain.path_of(node), node) if node is not None else (path, call)
-        safe = f"; safe when {' or '.join(sorted(set(switches)))} selects object storage" if switches else ""
+        safe = f"; safe when {_named(switches)} selects object storage" if switches else ""
         yield ctx.finding(
             "CLS107", at_path, **where(at), subject=f"django-media:{name}",
             message=(f"uploads to `{name}`{more} ({path}:{call.lineno}) are saved by FileSystemStorage under "

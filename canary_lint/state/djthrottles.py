@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 from canary_lint import djsettings
 from canary_lint.pyast import where
+from canary_lint.state.backends import _named, deployment_sets
+from canary_lint.state.djrules import DEFAULT_CACHE, CacheBackend
 from canary_lint.state.envs import const_str, dotted
 from canary_lint.state.settingvalues import module_settings, resolve
 
 DRF_THROTTLES = ("SimpleRateThrottle", "UserRateThrottle", "AnonRateThrottle", "ScopedRateThrottle")
-LOCAL = ("locmem", "filebased")
 MAX_DEPTH = 4
 
 
@@ -54,21 +55,22 @@ class SettingsView:
             return self.const(found.value, switches, depth + 1)
         return value
 
-    def backend(self, alias: str, switches: list[str]) -> tuple[str | None, ast.AST | None]:
-        """(backend, node) of cache `alias`; ("…LocMemCache", None) when there is no CACHES setting."""
+    def backend(self, alias: str, switches: list[str]) -> CacheBackend | None:
+        """Cache `alias` as the settings give it (Django's LocMemCache when there is no CACHES); None when the
+        backend cannot be read."""
         caches = self.setting("CACHES")
         if caches is None:
-            return ("django.core.cache.backends.locmem.LocMemCache", None) if alias == "default" else (None, None)
+            return CacheBackend(alias, DEFAULT_CACHE, None, ()) if alias == "default" else None
         if not isinstance(caches.value, ast.Dict):
-            return None, None
+            return None
         switches.extend(caches.switches)
         for key, entry in zip(caches.value.keys, caches.value.values):
             if key is not None and self.const(key, []) == alias and isinstance(entry, ast.Dict):
                 for k, v in zip(entry.keys, entry.values):
                     if const_str(k) == "BACKEND":
                         value = self.const(v, switches)
-                        return (value if isinstance(value, str) else None), v
-        return None, None
+                        return CacheBackend(alias, value, v, tuple(switches)) if isinstance(value, str) else None
+        return None
 
 
 def throttles(tree: ast.Module, path: str, text: str) -> list[Throttle]:
@@ -164,21 +166,20 @@ def findings(ctx, files, env_set):
                 alias = "default" if t.alias is None else view.const(t.alias, switches)
             if not isinstance(alias, str):
                 continue  # an alias we cannot read: not judged
-            backend, node = view.backend(alias, switches)
-            if isinstance(backend, str) and any(b in backend.lower() for b in LOCAL) \
-                    and not (switches and all(n in env_set for n in switches)):
-                local.append((t, alias, backend, node, switches))
+            cache = view.backend(alias, switches)
+            if cache is not None and cache.stores and not deployment_sets(switches, env_set):
+                local.append((t, cache, switches))
         if not local:
             continue
-        t, alias, backend, node, switches = local[0]
+        t, cache, switches = local[0]
         more = f" and {len(local) - 1} more" if len(local) > 1 else ""
-        where_cache = f" ({chain.path_of(node)}:{node.lineno})" if node is not None else " (no CACHES setting)"
-        kind = "per-process memory" if "locmem" in backend.lower() else "local files"
-        safe = f"; safe when {' or '.join(sorted(set(switches)))} points it at a shared cache" if switches else ""
+        where_cache = f" ({chain.path_of(cache.node)}:{cache.node.lineno})" if cache.node is not None else \
+            " (no CACHES setting)"
+        safe = f"; safe when {_named(switches)} points it at a shared cache" if switches else ""
         yield ctx.finding(
             "CLS104", t.path, **where(t.node), subject=f"drf-throttle:{t.name}",
-            message=(f"{'' if t.alias_setting else 'DRF throttle '}`{t.name}`{more} counts requests in the `{alias}` cache, "
-                     f"{backend.rsplit('.', 1)[-1]} ({kind}){where_cache}: v1 and v2 (and every worker) count "
+            message=(f"{'' if t.alias_setting else 'DRF throttle '}`{t.name}`{more} counts requests in the `{cache.alias}` cache, "
+                     f"{cache.name} ({cache.kind}){where_cache}: v1 and v2 (and every worker) count "
                      f"separately, so a client gets the rate once per process and the limit moves with the canary "
                      f"weight{safe}"),
             fix="give the throttle's cache a backend every version shares (Redis, Memcached or the database cache)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 
 from canary_lint.pyast import dotted
+from canary_lint.resolver.modules import definition
 from canary_lint.telemetry.pyvocab import (
     FileFacts, Item, Module, format_verdict, has_star_kwargs, is_version_word, kw_arg, mentions_version,
     str_const,
@@ -216,8 +217,7 @@ def _mapping_verdict(node, extra: tuple = ()) -> bool | None:
 def _defining_node(mod: Module, node):
     """`config.LOG_FORMAT_JSON` of a module of the tree (imported at the top or inside the function): the
     expression assigned to it there; `node` itself otherwise."""
-    values = getattr(mod, "values", None)
-    scope = getattr(values, "scope", None)
+    scope = getattr(getattr(mod, "values", None), "scope", None)
     if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)) or scope is None \
             or scope.project is None:
         return node
@@ -225,5 +225,5 @@ def _defining_node(mod: Module, node):
     if not target:
         return node
     module = target[0] if target[1] is None else f"{target[0]}.{target[1]}"
-    other = scope.project.scope(module)
-    return other.nodes.get(node.attr, node) if other is not None else node
+    found = definition(scope.project.scope(module), node.attr)
+    return found[1] if found is not None else node
