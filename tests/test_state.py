@@ -727,6 +727,58 @@ def test_upload_read_back_by_another_handler(tmp_path):
     assert "UPLOAD_DIR" in found[0].message and "download" in found[0].message
 
 
+def test_upload_folder_of_a_config_class_read_back_by_another_handler(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/settings.py": """
+            import os
+            basedir = os.path.abspath(os.path.dirname(__file__))
+            class ProductionConfig:
+                UPLOAD_FOLDER = os.path.join(basedir, "uploads")
+            """,
+        "app/views.py": """
+            import os
+            from flask import Blueprint, current_app, request, send_from_directory
+            bp = Blueprint("files", __name__)
+            @bp.post("/upload")
+            def upload():
+                f = request.files["file"]
+                f.save(os.path.join(current_app.config["UPLOAD_FOLDER"], f.filename))
+                return "ok"
+            @bp.get("/files/<name>")
+            def download(name):
+                return send_from_directory(current_app.config.get("UPLOAD_FOLDER"), name)
+            """})
+    assert rules(found) == [("CLS107", 7)]
+    assert "config[UPLOAD_FOLDER]" in found[0].message
+
+
+def test_temporary_file_handed_to_a_queue_and_a_result_that_is_not(tmp_path):
+    found = state_findings(tmp_path, {"app/jobs.py": """
+        import tempfile
+        from flask import Flask, request
+        from redis import Redis
+        from rq import Queue
+        app = Flask(__name__)
+        queue = Queue(connection=Redis())
+        @app.post("/render")
+        def render():
+            fd, path = tempfile.mkstemp(suffix=".svg")
+            out = tempfile.NamedTemporaryFile(delete=False, suffix=".svg")
+            out.write(request.data)
+            queue.enqueue("app.work.render_svg", out.name)
+            return "queued", 202
+        @app.post("/count")
+        def count():
+            with tempfile.NamedTemporaryFile() as tmp:
+                tmp.write(request.data)
+                lines = len(open(tmp.name).readlines())
+            queue.enqueue("app.work.record", lines)
+            return "ok"
+        """})
+    assert rules(found) == [("CLS107", 11)]
+    assert "hands its path to `queue`" in found[0].message and "temporary directory" in found[0].message
+
+
 def test_quiet_random_ids_inside_token_signing_code(tmp_path):
     assert state_findings(tmp_path, {"app/jwt.py": """
         import os, uuid

@@ -16,7 +16,9 @@ import re
 
 from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
-from canary_lint.state import caches, crossmodule, djrules, djthrottles, flaskcache, handlers, instances, localdisk, memory, storage
+from canary_lint.state import (
+    caches, crossmodule, diskroots, djrules, djthrottles, flaskcache, handlers, instances, localdisk, memory, storage,
+)
 from canary_lint.state.configchecks import (
     CACHES_SET, LIMITER, backend_findings, signing_key_findings,
 )
@@ -67,6 +69,7 @@ CONFIG_TOKENS = ("SESSION_ENGINE", "SESSION_TYPE", "RATELIMIT_STORAGE", "MemoryS
                  "socketio", "SocketIO")
 CACHE_TOKENS = ("lru_cache", "functools.cache", "import cache", "@cache", "cached(", "ttl_cache", "alru_cache")
 DISK_TOKENS = ("open(", "write_text", "write_bytes", ".save(")
+QUEUE_TOKENS = (".delay(", ".apply_async(", "enqueue", ".send_task(", ".kiq(", ".defer", ".send_with_options(")
 
 MEMORY_FIX = ("keep it where every version reads it (the database, Redis, or the user's session) instead of "
               "process memory")
@@ -158,15 +161,20 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
     if containers:
         written = memory.written_in_text(text, containers)
         containers = {k: v for k, v in containers.items() if k in written}
-    roots = localdisk.local_roots(tree) if any(t in text for t in DISK_TOKENS) else {}
+    disk = any(t in text for t in DISK_TOKENS)
+    roots = localdisk.local_roots(tree) if disk else {}
     objects = instances.singletons(tree, path, project["classes"]) \
         if project["classes"].by_suffix or ("self." in text and "class " in text) else {}
-    if containers or roots or objects:
+    if containers or disk or objects:
         extra = _extra_handlers(path, django_targets)
         if extra or has_handlers(text):
-            index = handlers.module_index(tree, text, extra)
-            indexes[path] = index
-            if index.reached_by:
+            if disk:  # directories configured in other modules: only where a handler may use them
+                roots = {**diskroots.imported_roots(ctx, path, tree, text), **roots}
+            queued = disk and any(t in text for t in QUEUE_TOKENS)
+            index = handlers.module_index(tree, text, extra) if containers or roots or objects or queued else None
+            if index is not None:
+                indexes[path] = index
+            if index is not None and index.reached_by:
                 yield from _memory(ctx, path, containers, index, text)
                 yield from _disk(ctx, path, roots, index)
                 if objects:
@@ -331,6 +339,15 @@ def _across_modules(ctx, files, django_targets, indexes, reported):
 
 
 def _disk(ctx, path, roots, index):
+    for h in localdisk.hand_offs(index, roots):
+        where_text = roots.get(h.write.root, "a temporary directory of the host")
+        yield ctx.finding(
+            "CLS107", path, **where(h.write.node), subject=f"hand-off:{h.task}",
+            message=(f"{_handler_label(h.handler)} writes a file under `{h.write.root}` ({where_text}) and hands "
+                     f"its path to `{h.task}` (line {h.call.lineno}), which runs on whichever worker takes it: on "
+                     f"another host, v1's workers included, the file is not there"),
+            fix=DISK_FIX,
+        )
     for root, w, r, wh, rh in localdisk.disk_round_trips(index, roots):
         yield ctx.finding(
             "CLS107", path, **where(w.node), subject=root,
