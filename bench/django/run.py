@@ -11,7 +11,8 @@ canary-lint runs as a user would (`check --base HEAD~1`); django-migration-linte
 says (`manage.py lintmigrations`, the app in INSTALLED_APPS, a PostgreSQL database configured: a throwaway
 local cluster started and stopped by the bench, or the server `--pg` names). A migration counts as flagged by canary-lint when it has a finding
 of severity warning or error, by the anchor when it is ERR or WARNING. Speed: whole-process wall time of
-both on the migrations of real Django apps' wheels (`pip download --no-deps`), cold (no cache).
+canary-lint on the migrations of real Django apps' wheels (`pip download --no-deps`), cold (no cache); of both
+tools on installed projects with `--real` (real.py).
 """
 
 from __future__ import annotations
