@@ -29,7 +29,7 @@ WORK = ROOT / "bench" / ".work" / "django" / "real"
 
 PACKAGES = ["wagtail==8.0.1", "django-cms==5.1.3", "django-filer==3.6.0", "django-allauth==65.22.1",
             "django-oauth-toolkit==3.4.1", "django-celery-beat==2.9.0", "django-celery-results==2.6.0",
-            "djangorestframework", "packaging"]  # django-cms 5.1.3 imports packaging without requiring it
+            "djangorestframework==3.18.3", "packaging"]  # django-cms 5.1.3 imports packaging without requiring it
 
 CONTRIB = ["django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
            "django.contrib.messages", "django.contrib.staticfiles"]
