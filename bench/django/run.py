@@ -3,6 +3,7 @@
 
     python3 bench/django/run.py                 # scenarios (accuracy) + wheels (speed)
     python3 bench/django/run.py --no-wheels     # scenarios only
+    python3 bench/django/run.py --real          # speed: both tools on installed projects' migrations (real.py)
 
 Accuracy: bench/django/scenarios.py writes one app per scenario into a scratch Django project
 (bench/.work/django/), v1's migrations and models committed first, the release's migrations second.
@@ -10,7 +11,8 @@ canary-lint runs as a user would (`check --base HEAD~1`); django-migration-linte
 says (`manage.py lintmigrations`, the app in INSTALLED_APPS, a PostgreSQL database configured: a throwaway
 local cluster started and stopped by the bench, or the server `--pg` names). A migration counts as flagged by canary-lint when it has a finding
 of severity warning or error, by the anchor when it is ERR or WARNING. Speed: whole-process wall time of
-both on the migrations of real Django apps' wheels (`pip download --no-deps`), cold (no cache).
+canary-lint on the migrations of real Django apps' wheels (`pip download --no-deps`), cold (no cache); of both
+tools on installed projects with `--real` (real.py).
 """
 
 from __future__ import annotations
@@ -203,15 +205,23 @@ def wheels(python: Path) -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-wheels", action="store_true")
+    ap.add_argument("--real", action="store_true", help="speed on real projects instead (real.py): both tools "
+                    "on the migrations of installed Django packages")
+    ap.add_argument("--repeat", type=int, default=3, help="--real: best of N runs of each tool (default 3)")
     ap.add_argument("--pg", metavar="HOST:PORT:USER:DB", help="a PostgreSQL server for the anchor (default: a "
                     "throwaway local cluster)")
     args = ap.parse_args()
     python = venv()
+    if args.real:
+        import real
+        job = lambda dsn: real.run(python, dsn, args.repeat)  # noqa: E731
+    else:
+        job = lambda dsn: measure(args, python, dsn)  # noqa: E731
     if args.pg:
         host, port, user, name = args.pg.split(":", 3)
-        return measure(args, python, {"NAME": name, "USER": user, "HOST": host, "PORT": port})
+        return job({"NAME": name, "USER": user, "HOST": host, "PORT": port})
     with LocalPostgres() as dsn:
-        return measure(args, python, dsn)
+        return job(dsn)
 
 
 def measure(args, python: Path, settings: dict) -> int:
