@@ -196,3 +196,24 @@ def test_a_module_libcst_cannot_place_is_the_original_syntax_error(monkeypatch):
     monkeypatch.setattr(pycst, "cst_module", unplaced)
     with pytest.raises(SyntaxError):
         parse("def f[T](x: T) -> T:\n    return x\n" + "x = (1 +\n", "g.py")
+
+
+def test_dict_calls_read_as_the_display_they_equal():
+    tree = parse('CACHES = dict(default=dict(BACKEND="locmem", **extra))\nx = dict({"a": 1}, b=2)\n'
+                 'y = dict()\nz = dict(pairs)\n', "settings.py")
+    caches, x, y, z = (stmt.value for stmt in tree.body)
+    assert isinstance(caches, ast.Dict) and caches.keys[0].value == "default"
+    assert (caches.lineno, caches.col_offset, caches.keys[0].col_offset) == (1, 9, 14)
+    inner = caches.values[0]
+    assert isinstance(inner, ast.Dict) and [k.value if k else None for k in inner.keys] == ["BACKEND", None]
+    assert ast.literal_eval(x) == {"a": 1, "b": 2}
+    assert isinstance(y, ast.Call) and isinstance(z, ast.Call)  # nothing to read: left as the calls they are
+
+
+def test_dict_calls_in_a_very_deep_expression_do_not_recurse():
+    source = "x = " + " + ".join(["dict(a=1)"] * 2500) + "\n"  # deeper than the recursion limit
+    tree = parse(source, "deep.py")
+    node = tree.body[0].value
+    while isinstance(node, ast.BinOp):
+        node = node.left
+    assert isinstance(node, ast.Dict)

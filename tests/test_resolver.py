@@ -357,3 +357,25 @@ def test_star_imports_that_import_each_other_stay_bounded():
     files = {"a.py": "from b import *\nX = 1\n", "b.py": "from a import *\n"}
     assert value_of(files, "b", "X") == 1
     assert value_of(files, "a", "Y") is UNKNOWN
+
+
+def test_dict_calls_ordered_and_default_dicts_are_dicts():
+    assert value_of({"app/conf.py": """
+        import collections
+        from collections import OrderedDict, defaultdict
+        BASE = {"timeout": 5}
+        A = dict(BASE, retries=3)
+        B = OrderedDict([("first", 1), ("second", 2)])
+        C = collections.OrderedDict(dict(x=1), y=2)
+        D = defaultdict(list, seen=[])
+        E = dict(**A, name="x")
+        ALL = [A, B, C, D, E]
+    """}, "app.conf", "ALL") == [{"timeout": 5, "retries": 3}, {"first": 1, "second": 2}, {"x": 1, "y": 2},
+                                 {"seen": []}, {"timeout": 5, "retries": 3, "name": "x"}]
+
+
+def test_dict_call_of_an_unknown_mapping_stays_unknown():
+    assert value_of({"app/conf.py": """
+        import os
+        A = dict(os.environ, extra=1)
+    """}, "app.conf", "A") is UNKNOWN

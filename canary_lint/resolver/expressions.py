@@ -251,6 +251,9 @@ class Expressions:
 
     def call(self, node: ast.Call, env: dict):
         func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("OrderedDict", "defaultdict") \
+                and isinstance(func.value, ast.Name) and func.value.id == "collections":
+            return self.dict_call(node, env, skip=1 if func.attr == "defaultdict" else 0)
         if isinstance(func, ast.Attribute):
             recv = self.ev(func.value, env)
             name = func.attr
@@ -308,6 +311,31 @@ class Expressions:
             self.ev(a, env)
         return UNKNOWN
 
+    def dict_call(self, node: ast.Call, env: dict, skip: int = 0):
+        """`dict(a=1, **base)`, `dict(pairs)`, `OrderedDict(...)`, `defaultdict(factory, ...)` as a dict."""
+        args = node.args[skip:]
+        if len(args) > 1 or any(isinstance(a, ast.Starred) for a in args):
+            return UNKNOWN
+        out: dict = {}
+        if args:
+            v = self.ev(args[0], env)
+            if isinstance(v, dict):
+                out.update(v)
+            elif isinstance(v, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2
+                                                      and isinstance(p[0], (str, int)) for p in v):
+                out.update((p[0], p[1]) for p in v)
+            else:
+                return UNKNOWN
+        for kw in node.keywords:
+            if kw.arg is None:
+                inner = self.ev(kw.value, env)
+                if not isinstance(inner, dict):
+                    return UNKNOWN
+                out.update(inner)
+            else:
+                out[kw.arg] = self.ev(kw.value, env)
+        return self.budget.sized(out)
+
     def plain_call(self, func: ast.AST, node: ast.Call, env: dict):
         if isinstance(func, ast.Name):
             target = self.lookup(func.id, env)
@@ -320,6 +348,8 @@ class Expressions:
                     return str(v) if known(v) and isinstance(v, (str, int, float, bool)) else UNKNOWN
                 except ValueError:  # an integer over Python's 4300-digit limit for str()
                     return UNKNOWN
+            if func.id in ("dict", "OrderedDict", "defaultdict"):
+                return self.dict_call(node, env, skip=1 if func.id == "defaultdict" else 0)
             if func.id in ("list", "tuple", "sorted", "set") and len(node.args) == 1:
                 v = self.ev(node.args[0], env)
                 if isinstance(v, dict):
