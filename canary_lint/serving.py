@@ -25,6 +25,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from canary_lint import pyast
 from canary_lint.discovery import is_test_path
 from canary_lint.resolver.modules import absolute, module_name, tree_project
 
@@ -39,7 +40,9 @@ NON_SERVING_FILES = frozenset({"setup.py", "noxfile.py", "tasks.py", "fabfile.py
 APP_CALLS = frozenset({"Flask", "FastAPI", "Starlette", "Quart", "Sanic", "Litestar", "APIFlask", "Bottle",
                        "get_wsgi_application", "get_asgi_application", "App", "Application", "Celery"})
 APP_MODULES = ("flask", "fastapi", "starlette", "quart", "sanic", "litestar", "apiflask", "bottle", "django",
-               "falcon", "aiohttp", "tornado", "celery", "pyramid")
+               "falcon", "aiohttp", "tornado", "celery", "pyramid", "cherrypy")
+APP_DOTTED = frozenset({"bottle.app", "bottle.default_app", "cherrypy.quickstart", "cherrypy.tree.mount",
+                        "cherrypy.tree.graft"})
 SERVER = re.compile(
     r"\b(?:gunicorn|uvicorn|hypercorn|daphne|waitress-serve|granian|uwsgi|celery|dramatiq|rq|huey_consumer|arq"
     r"|python[0-9.]*\s+-m|flask)\b([^\n;&|]{0,400})"
@@ -153,6 +156,8 @@ def _creates_app(tree: ast.Module | None) -> bool:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
             if name in APP_CALLS and (name not in ("App", "Application") or isinstance(func, ast.Attribute)):
+                return True
+            if isinstance(func, ast.Attribute) and pyast.dotted(func) in APP_DOTTED:
                 return True
     return False
 

@@ -1459,3 +1459,38 @@ def test_django_ratelimit_counts_in_the_cache_its_setting_names(tmp_path):
     assert [(f.path, f.line) for f in found] == [("shop/views.py", 3)] and "`local` cache" in found[0].message
     (tmp_path / "shop/settings.py").write_text(files["shop/settings.py"].replace('RATELIMIT_USE_CACHE = "local"\n', ""))
     assert [f for f in state_findings(tmp_path, {}) if f.rule == "CLS104"] == []  # the default cache is Redis
+
+
+def test_session_libraries_of_other_frameworks_only_when_imported_from_the_library(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/main.py": """
+            import os
+            from fastapi import FastAPI
+            from app.store import InMemoryStore
+            from beaker.middleware import SessionMiddleware
+            app = FastAPI()
+            store = InMemoryStore()
+            def wrap(wsgi_app):
+                opts = {"session.type": os.environ.get("SESSION_TYPE", "memory")}
+                return SessionMiddleware(wsgi_app, opts)
+            def wrap_unknown(wsgi_app, opts):
+                return SessionMiddleware(wsgi_app, opts)
+            """,
+        "app/store.py": """
+            class InMemoryStore:
+                pass
+            """})
+    assert rules(found) == [("CLS103", 9)]
+    assert "safe when SESSION_TYPE selects a shared store" in found[0].message
+
+
+def test_beaker_type_set_by_the_deployment_is_not_judged(tmp_path):
+    found = state_findings(tmp_path, {
+        "Dockerfile": "FROM python:3.12\nENV SESSION_TYPE=ext:redis\nCMD gunicorn app.main:app\n",
+        "app/main.py": """
+            import os
+            import bottle
+            from beaker.middleware import SessionMiddleware
+            app = SessionMiddleware(bottle.app(), {"session.type": os.environ.get("SESSION_TYPE", "memory")})
+            """})
+    assert rules(found) == []
