@@ -1494,3 +1494,28 @@ def test_beaker_type_set_by_the_deployment_is_not_judged(tmp_path):
             app = SessionMiddleware(bottle.app(), {"session.type": os.environ.get("SESSION_TYPE", "memory")})
             """})
     assert rules(found) == []
+
+
+def test_websocket_registry_broadcast_by_comprehension_and_what_is_not_one(tmp_path):
+    found = state_findings(tmp_path, {"app/live.py": """
+        import asyncio
+        from broadcaster import Broadcast
+        from starlette.applications import Starlette
+        from starlette.routing import WebSocketRoute
+        clients = set()
+        listeners = []
+        events = Broadcast("memory://")
+        async def feed(ws):
+            await ws.accept()
+            clients.add(ws)
+        async def announce(message):
+            await asyncio.gather(*(c.send_text(message) for c in clients))
+        def subscribe(callback):
+            listeners.append(callback)
+            for queue in listeners:
+                queue.send("hello")
+        app = Starlette(routes=[WebSocketRoute("/feed", feed)])
+        """})
+    assert rules(found) == [("CLS105", 5), ("CLS105", 7)]
+    assert "`clients`" in found[0].message and "line 12" in found[0].message
+    assert "memory://" in found[1].message

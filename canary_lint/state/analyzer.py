@@ -18,7 +18,7 @@ from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
 from canary_lint.state import (
     caches, crossmodule, diskroots, djrules, djthrottles, flaskcache, handlers, instances, localdisk, memory,
-    sessionstores, storage,
+    sessionstores, storage, websockets,
 )
 from canary_lint.state.configchecks import (
     CACHES_SET, LIMITER, backend_findings, signing_key_findings,
@@ -75,8 +75,6 @@ QUEUE_TOKENS = (".delay(", ".apply_async(", "enqueue", ".send_task(", ".kiq(", "
 MEMORY_FIX = ("keep it where every version reads it (the database, Redis, or the user's session) instead of "
               "process memory")
 STORAGE_TOKENS = ("open(", "send_file", "send_from_directory", "FileResponse", "write_bytes", "write_text", ".save(")
-SESSION_FIX = ("keep sessions in a store every version reads (Redis, Memcached, the database) or in a signed "
-               "cookie")
 DISK_FIX = "write it to storage both versions share (object storage, a shared volume or the database)"
 CACHE_FIX = ("keep it only if a stale answer for that long is acceptable; otherwise cache in Redis/Memcached "
              "shared by both versions, or drop the cache")
@@ -135,6 +133,8 @@ def analyze(ctx):
         yield from djrules.media(ctx, files, env_set)
     with ctx.guard(".", "state"):
         yield from djthrottles.findings(ctx, files, env_set)
+    with ctx.guard(".", "state"):
+        yield from websockets.channel_layer_findings(ctx, files)
 
 
 def _outside_comments(text: str, token: str) -> bool:
@@ -183,17 +183,9 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
                 if objects:
                     yield from _objects(ctx, path, tree, index, objects)
     if any(t in text for t in sessionstores.TOKENS):
-        for s in sessionstores.local_session_stores(ctx, path, tree, text):
-            if s.switch and s.switch in env_set:
-                continue  # the deployment sets the variable that picks the store
-            each = "process" if s.where == "process memory" else "host"
-            yield ctx.finding(
-                "CLS103", path, **where(s.node), subject=f"{s.library} sessions",
-                message=(f"{s.library} keeps sessions in {s.where} ({s.how}): each {each} has its own, so a user "
-                         f"whose next request reaches the other version has no session there (logged out, cart "
-                         f"and form state lost){f'; safe when {s.switch} selects a shared store' if s.switch else ''}"),
-                fix=SESSION_FIX,
-            )
+        yield from sessionstores.findings(ctx, path, tree, text, env_set)
+    if any(t in text for t in websockets.TOKENS):
+        yield from websockets.findings(ctx, path, tree, text)
     if "self." in text and any(t in text for t in STORAGE_TOKENS):
         yield from storage.findings(ctx, path, tree, text)
     if any(t in text for t in SECRET_WORDS):  # a random call here, or a helper that makes the key elsewhere

@@ -21,11 +21,13 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from canary_lint.pyast import dotted, walk_body
+from canary_lint.pyast import dotted, walk_body, where
 from canary_lint.resolver.app import AppValues, env_name, is_env
 from canary_lint.resolver.modules import tree_project
 from canary_lint.resolver.values import OneOf
 
+SESSION_FIX = ("keep sessions in a store every version reads (Redis, Memcached, the database) or in a signed "
+               "cookie")
 TOKENS = ("beaker", "tools.sessions", "InMemorySessionInterface", "InMemoryStore", "InMemoryBackend",
           "KVSessionExtension", "FilesystemSessionStore")
 # constructor -> (library modules it must come from, library, where the sessions are)
@@ -155,3 +157,17 @@ def _cherrypy(tree: ast.Module) -> list[LocalSessions]:
             out.append(LocalSessions(on, "CherryPy", CHERRYPY_LOCAL[label],
                                      f"tools.sessions storage {label}, line {storage.lineno}"))
     return out
+
+
+def findings(ctx, path, tree, text, env_set):
+    for s in local_session_stores(ctx, path, tree, text):
+        if s.switch and s.switch in env_set:
+            continue  # the deployment sets the variable that picks the store
+        each = "process" if s.where == "process memory" else "host"
+        yield ctx.finding(
+            "CLS103", path, **where(s.node), subject=f"{s.library} sessions",
+            message=(f"{s.library} keeps sessions in {s.where} ({s.how}): each {each} has its own, so a user "
+                     f"whose next request reaches the other version has no session there (logged out, cart "
+                     f"and form state lost){f'; safe when {s.switch} selects a shared store' if s.switch else ''}"),
+            fix=SESSION_FIX,
+        )
