@@ -166,6 +166,10 @@ _DROP = re.compile(
 _DROP_ON = re.compile(rf"DROP\s+(TRIGGER|RULE|POLICY)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s+ON\s+({_NAME})", re.I)
 
 
+# MySQL's and SQLite's `DROP TRIGGER name` (no ON table), read as sqlglot reads it: the name stands for the table
+_DROP_TRIGGER = re.compile(rf"DROP\s+TRIGGER\s+(?:IF\s+EXISTS\s+)?({_NAME})\s*$", re.I)
+
+
 _DROP_ROUTINE = re.compile(rf"DROP\s+(FUNCTION|PROCEDURE|AGGREGATE)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s*(?:\(|$|CASCADE|RESTRICT)",
                            re.I)
 
@@ -244,6 +248,10 @@ def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
                 kind = m.group(1).lower()
                 return [Op(K.DROP_OBJECT, _name(m.group(3)), name=_name(m.group(2)), object_kind=kind,
                            detail=f"DROP {kind.upper()}")]
+            m = _DROP_TRIGGER.match(stmt.rstrip())
+            if m and not (dialect == "postgresql" and "`" in m.group(1)):
+                name = _name(m.group(1))
+                return [Op(K.DROP_OBJECT, name, name=name, object_kind="trigger", detail="DROP TRIGGER")]
             m = _DROP_ROUTINE.match(stmt)
             if m:
                 kind = m.group(1).lower()
