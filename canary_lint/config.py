@@ -6,7 +6,6 @@ beat the file. Unknown keys and bad values raise `ConfigError`, which the CLI tu
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -149,6 +148,8 @@ def _parse(table: dict, where: str, source: str | None, root: Path) -> Config:
 
 
 def load_file(path: Path) -> Config:
+    import tomllib  # only a run with a config file reads TOML
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -15,7 +15,7 @@ Colour only when asked (the CLI decides: a TTY, never under NO_COLOR). Example:
 from __future__ import annotations
 
 from itertools import groupby
-from typing import Callable
+from collections.abc import Callable
 
 from canary_lint.formatters._meta import body
 from canary_lint.formatters.concise import line as concise_line

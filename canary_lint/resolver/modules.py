@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Callable
+from collections.abc import Callable
 
 from canary_lint.resolver.values import UNKNOWN, literal
 
