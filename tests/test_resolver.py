@@ -357,3 +357,39 @@ def test_star_imports_that_import_each_other_stay_bounded():
     files = {"a.py": "from b import *\nX = 1\n", "b.py": "from a import *\n"}
     assert value_of(files, "b", "X") == 1
     assert value_of(files, "a", "Y") is UNKNOWN
+
+
+def test_statements_walk_as_ast_walk_without_expressions():
+    from canary_lint.resolver.modules import ModuleScope, _statements
+
+    src = textwrap.dedent("""
+        import a
+        def f(x=lambda: 0):
+            import b as x
+            class C:
+                def g(self):
+                    from . import c
+            try:
+                import d
+            except ImportError:
+                from e import x
+            finally:
+                import fin
+            match x:
+                case 1:
+                    import g
+            with open(x) as h:
+                for i in h:
+                    while i:
+                        if i:
+                            import h
+                        else:
+                            from i import x
+        async def k():
+            import x
+    """)
+    tree = ast.parse(src)
+    assert list(_statements(tree)) == [n for n in ast.walk(tree) if isinstance(n, (ast.stmt, ast.Module,
+                                                                                   ast.excepthandler, ast.match_case))]
+    assert ModuleScope(tree, "m").local_imports == {"x": ("b", None), "c": ("", "c"), "d": ("d", None),
+                                                   "fin": ("fin", None), "g": ("g", None), "h": ("h", None)}
