@@ -360,7 +360,7 @@ def test_star_imports_that_import_each_other_stay_bounded():
 
 
 def test_statements_walk_as_ast_walk_without_expressions():
-    from canary_lint.resolver.modules import ModuleScope, _statements
+    from canary_lint.resolver.modules import ModuleScope, statements
 
     src = textwrap.dedent("""
         import a
@@ -389,7 +389,7 @@ def test_statements_walk_as_ast_walk_without_expressions():
             import x
     """)
     tree = ast.parse(src)
-    assert list(_statements(tree)) == [n for n in ast.walk(tree) if isinstance(n, (ast.stmt, ast.Module,
+    assert list(statements(tree)) == [n for n in ast.walk(tree) if isinstance(n, (ast.stmt, ast.Module,
                                                                                    ast.excepthandler, ast.match_case))]
     assert ModuleScope(tree, "m").local_imports == {"x": ("b", None), "c": ("", "c"), "d": ("d", None),
                                                    "fin": ("fin", None), "g": ("g", None), "h": ("h", None)}

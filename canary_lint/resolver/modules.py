@@ -34,7 +34,7 @@ _BLOCKS = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.
 _INNER = (ast.stmt, ast.excepthandler, ast.match_case)
 
 
-def _statements(node: ast.AST):
+def statements(node: ast.AST):
     """`ast.walk(node)` without the expressions: the statements under `node` in the same (breadth-first) order,
     at a fraction of the nodes."""
     todo = deque([node])
@@ -66,9 +66,9 @@ class ModuleScope:
         for node in tree.body:
             self._top(node)
         self.local_imports: dict = {}  # `def create_app(): import config`: names imported inside functions
-        for node in _statements(tree):
+        for node in statements(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for inner in _statements(node):
+                for inner in statements(node):
                     if isinstance(inner, (ast.Import, ast.ImportFrom)):
                         self._local_import(inner)
 
