@@ -24,6 +24,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
+    """The settings of a run: the config file's, merged with the command line's."""
+
     source: str | None = None  # the file the settings came from
     root: Path = field(default_factory=Path.cwd)  # the directory that holds it (or cwd)
     select: tuple[str, ...] = ("ALL",)

@@ -41,6 +41,8 @@ def decode(data: bytes) -> str:
 
 @dataclass
 class ReleaseContext:
+    """What every analyzer of one run reads: the files, the shared parses, the base tree, the findings."""
+
     config: Config
     files: list[SourceFile]
     registry: Registry

@@ -48,6 +48,8 @@ SNIFF = 65536
 
 @dataclass
 class SourceFile:
+    """A file of the checked tree and the kinds of content it holds."""
+
     path: str  # display path: POSIX, relative to the current directory when under it
     abspath: Path
     kinds: set = field(default_factory=set)
@@ -59,6 +61,8 @@ class SourceFile:
 
 @dataclass
 class Discovered:
+    """What discovery found: the files, and the paths it could not read."""
+
     files: list[SourceFile]
     problems: list[tuple[str, str]]  # (path, message): unreadable paths found while walking
 

@@ -168,6 +168,8 @@ class Location:
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem at one place, the one currency of every analyzer and formatter."""
+
     rule: str  # code, e.g. CLM101
     name: str  # kebab-case rule name
     family: str
@@ -232,6 +234,8 @@ class FileError:
 
 @dataclass(frozen=True)
 class Report:
+    """The result of a check: findings, unreadable files and what the formatters print with them."""
+
     findings: tuple[Finding, ...]
     errors: tuple[FileError, ...] = ()
     files: int = 0

@@ -32,6 +32,8 @@ SECTIONS = ("What it catches", "Why it breaks a canary", "Bad", "Good", "How to 
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule's metadata and page, read from its page in `canary_lint/rules/`."""
+
     code: str
     name: str
     family: str
