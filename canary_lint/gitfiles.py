@@ -2,7 +2,8 @@
 
 `head(cwd)` answers only for the usual layout: a `.git` directory with HEAD naming a branch whose ref is a
 loose file or a line of packed-refs, or a detached HEAD. For anything else (a linked worktree, reftable,
-GIT_* variables, a symbolic ref to a ref, an unreadable file) it answers ASK, and git is asked.
+GIT_DIR and the other variables that move the repository, a symbolic ref to a ref, an unreadable file) it
+answers ASK, and git is asked.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import re
 from pathlib import Path
 
 ASK = object()  # "run git": this reader does not know
+# variables that move the repository, its refs or its configuration (GIT_SSL_*, GIT_AUTHOR_*, ... do not)
+_MOVED_BY = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+             "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE", "GIT_CONFIG")
 _OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1 or SHA-256
 
 
@@ -25,7 +29,7 @@ def git_dir(cwd: Path) -> Path | None:
 
 def head(cwd: Path):
     """HEAD's commit (hex), None when HEAD names a branch with no commit yet, or ASK."""
-    if any(name.startswith("GIT_") for name in os.environ):
+    if any(name.startswith(_MOVED_BY) for name in os.environ):
         return ASK
     gd = git_dir(cwd)
     try:
