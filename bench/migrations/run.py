@@ -119,33 +119,35 @@ def install_ours(tree: Path) -> Path:
 
 
 CANARY: list[str] = []  # the installed console script
-CPU: dict = {}  # command -> best CPU seconds (user + system) of the child process
 
 
-def timed(cmd: list[str], repeat: int, cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
-    """Best wall time of `repeat` runs (and the best CPU time, kept in CPU, which a loaded machine disturbs less)."""
-    best, best_cpu, proc = float("inf"), float("inf"), None
+def timed(cmds: dict[str, list[str]], repeat: int, cwd: Path | None = None) -> dict:
+    """name -> (best wall s, best CPU s, last process) of `repeat` runs of each command, taken in turns (one run
+    of each, `repeat` times) so that a load that comes and goes on the shared machine weighs on every tool.
+    CPU time (user + system of the process and its children) is disturbed less by that load than wall time."""
+    best = {name: [float("inf"), float("inf"), None] for name in cmds}
     for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        proc = sh(cmd, cwd=cwd)
-        best = min(best, time.perf_counter() - t)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        best_cpu = min(best_cpu, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
-    CPU[tuple(cmd)] = best_cpu
-    return best, proc
+        for name, cmd in cmds.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            proc = sh(cmd, cwd=cwd)
+            wall = time.perf_counter() - t
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            row = best[name]
+            row[0], row[1], row[2] = min(row[0], wall), min(row[1], cpu), proc
+    return {name: tuple(row) for name, row in best.items()}
 
 
+def canary_cmd(paths: list[str], select: str | None = None) -> list[str]:
+    return [*CANARY, "check", *paths, "--format", "json", "--exit-zero", *(["--select", select] if select else [])]
 
-def canary(paths: list[str], repeat: int, cwd: Path, select: str | None = None):
-    cmd = [*CANARY, "check", *paths, "--format", "json", "--exit-zero"]
-    if select:
-        cmd += ["--select", select]
-    wall, proc = timed(cmd, repeat, cwd)
+
+def canary_report(proc: subprocess.CompletedProcess) -> tuple[collections.Counter, dict]:
     if proc.returncode not in (0, 1):
         raise SystemExit(f"canary-lint failed: {proc.stderr[-2000:]}")
     report = json.loads(proc.stdout)
-    return wall, collections.Counter(f["rule"] for f in report["findings"]), report
+    return collections.Counter(f["rule"] for f in report["findings"]), report
 
 
 def main() -> None:
@@ -162,7 +164,9 @@ def main() -> None:
     for name in ALEMBIC_DIRS:
         d = CORPORA / name
         nfiles = len(list((d / "versions").glob("*.py")))
-        g_wall, g_proc = timed([guard, "versions", "--format", "json"], args.repeat, cwd=d)
+        runs = timed({"guard": [guard, "versions", "--format", "json"], "ours": canary_cmd(["versions"]),
+                      "ours CLM": canary_cmd(["versions"], "CLM")}, args.repeat, cwd=d)
+        (g_wall, g_cpu, g_proc), (c_wall, c_cpu, c_proc), (s_wall, s_cpu, _) = runs.values()
         try:
             g_findings = json.loads(g_proc.stdout or "[]")
         except json.JSONDecodeError:
@@ -172,17 +176,15 @@ def main() -> None:
         g_where = collections.defaultdict(set)
         for f in g_findings:
             g_where[f["rule"]].add((f["path"], f["line"]))
-        c_wall, c_counts, report = canary(["versions"], args.repeat, d)
+        c_counts, report = canary_report(c_proc)
         c_where = collections.defaultdict(set)
         for f in report["findings"]:
             c_where[f["rule"]].add((f["path"], f["line"]))
-        s_wall, _, _ = canary(["versions"], args.repeat, d, select="CLM")
         print(f"## {name}: {nfiles} revision files")
-        g_cpu = CPU[(guard, "versions", "--format", "json")]
-        c_cpu = CPU[(*CANARY, "check", "versions", "--format", "json", "--exit-zero")]
-        print(f"wall: canary-lint check {c_wall:.2f}s (whole run, every analyzer), alembic-guard {g_wall:.2f}s "
-              f"-> ratio {c_wall / g_wall:.2f}x;  CPU {c_cpu:.2f}s vs {g_cpu:.2f}s -> {c_cpu / g_cpu:.2f}x")
-        print(f"      canary-lint check --select CLM {s_wall:.2f}s -> ratio {s_wall / g_wall:.2f}x")
+        print(f"wall: canary-lint check {c_wall:.3f}s (whole run, every analyzer), alembic-guard {g_wall:.3f}s "
+              f"-> ratio {c_wall / g_wall:.2f}x;  CPU {c_cpu:.3f}s vs {g_cpu:.3f}s -> {c_cpu / g_cpu:.2f}x")
+        print(f"      canary-lint check --select CLM {s_wall:.3f}s -> ratio {s_wall / g_wall:.2f}x;  "
+              f"CPU {s_cpu:.3f}s -> {s_cpu / g_cpu:.2f}x")
         print(f"{'locations flagged, alembic-guard rule':42} {'guard':>6} {'ours':>6} {'both':>6}  (canary-lint rules)")
         diff_lines = []
         for ag, ours in PAIRS.items():
@@ -200,18 +202,18 @@ def main() -> None:
     big = CORPORA / "sql" / "synapse_x5.sql"
     size = big.stat().st_size / 1e6
     squawk = str(VENV / "bin" / "squawk")
-    q_wall, q_proc = timed([squawk, "--reporter", "json", str(big)], args.repeat)
+    runs = timed({"squawk": [squawk, "--reporter", "json", str(big)], "ours": canary_cmd([str(big)])}, args.repeat,
+                 cwd=big.parent)
+    (q_wall, q_cpu, q_proc), (c_wall, c_cpu, c_proc) = runs.values()
     try:
         q_counts = collections.Counter(v.get("rule_name") or v.get("rule") for v in json.loads(q_proc.stdout or "[]"))
     except json.JSONDecodeError:
         q_counts = collections.Counter({"(unparsed output)": 1})
-    c_wall, c_counts, _ = canary([str(big)], args.repeat, big.parent)
+    c_counts, _ = canary_report(c_proc)
     n_stmt = big.read_text().count(";")
     print(f"## SQL throughput: {big.name}, {size:.1f} MB, ~{n_stmt} statements")
-    q_cpu = CPU[(squawk, "--reporter", "json", str(big))]
-    c_cpu = CPU[(*CANARY, "check", str(big), "--format", "json", "--exit-zero")]
-    print(f"wall: canary-lint {c_wall:.2f}s, squawk {q_wall:.2f}s -> ratio {c_wall / q_wall:.2f}x;  "
-          f"CPU {c_cpu:.2f}s vs {q_cpu:.2f}s -> {c_cpu / q_cpu:.2f}x")
+    print(f"wall: canary-lint {c_wall:.3f}s, squawk {q_wall:.3f}s -> ratio {c_wall / q_wall:.2f}x;  "
+          f"CPU {c_cpu:.3f}s vs {q_cpu:.3f}s -> {c_cpu / q_cpu:.2f}x")
     print(f"squawk findings: {dict(q_counts.most_common())}")
     print(f"canary-lint findings: {dict(sorted(c_counts.items()))}")
 
