@@ -393,4 +393,3 @@ def test_star_imports_that_import_each_other_stay_bounded():
     files = {"a.py": "from b import *\nX = 1\n", "b.py": "from a import *\n"}
     assert value_of(files, "b", "X") == 1
     assert value_of(files, "a", "Y") is UNKNOWN
-
