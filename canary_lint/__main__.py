@@ -1,3 +1,3 @@
-from canary_lint.cli import main
+from canary_lint.entry import main
 
 main()

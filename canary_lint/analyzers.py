@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class AnalyzerSpec:
+    """An analyzer: its module and the file kinds and rule families that make it run."""
+
     name: str
     module: str
     kinds: frozenset  # file kinds that make the analyzer run

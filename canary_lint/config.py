@@ -6,7 +6,6 @@ beat the file. Unknown keys and bad values raise `ConfigError`, which the CLI tu
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +24,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
+    """The settings of a run: the config file's, merged with the command line's."""
+
     source: str | None = None  # the file the settings came from
     root: Path = field(default_factory=Path.cwd)  # the directory that holds it (or cwd)
     select: tuple[str, ...] = ("ALL",)
@@ -149,6 +150,8 @@ def _parse(table: dict, where: str, source: str | None, root: Path) -> Config:
 
 
 def load_file(path: Path) -> Config:
+    import tomllib  # only a run with a config file reads TOML
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

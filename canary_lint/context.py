@@ -11,10 +11,9 @@ import ast
 import contextlib
 import gc
 import posixpath
-import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from canary_lint.config import Config
 from canary_lint.discovery import SourceFile
@@ -42,6 +41,8 @@ def decode(data: bytes) -> str:
 
 @dataclass
 class ReleaseContext:
+    """What every analyzer of one run reads: the files, the shared parses, the base tree, the findings."""
+
     config: Config
     files: list[SourceFile]
     registry: Registry
@@ -237,6 +238,8 @@ class ReleaseContext:
 
     def internal_error(self, path: str, analyzer: str, exc: BaseException) -> None:
         self.crashed = True
+        import traceback  # only for a crash
+
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
         self.meta_findings.append(

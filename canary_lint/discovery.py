@@ -15,7 +15,6 @@ Kinds (a file may have several):
 
 from __future__ import annotations
 
-import configparser
 import fnmatch
 import os
 import re
@@ -25,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from canary_lint.config import Config
+from canary_lint.lazyre import lazy_compile
 
 OPENAPI_YAML = re.compile(rb"^(openapi|swagger)\s*:", re.M)
 OPENAPI_JSON = re.compile(rb'"(openapi|swagger)"\s*:\s*"')
@@ -32,8 +32,8 @@ OPENAPI_JSON = re.compile(rb'"(openapi|swagger)"\s*:\s*"')
 # past the sniffed head, so a file whose first key is an OpenAPI top-level key is read whole (bounded) for it
 _TOP_KEYS = (rb"components|definitions|externalDocs|info|jsonSchemaDialect|paths|servers|security|"
              rb"securityDefinitions|tags|webhooks|basePath|consumes|host|parameters|produces|responses|schemes")
-OPENAPI_JSON_FIRST_KEY = re.compile(rb'\A\s{0,200}\{\s{0,200}"(?:' + _TOP_KEYS + rb')"\s{0,20}:')
-OPENAPI_YAML_FIRST_KEY = re.compile(rb"\A(?:[ \t]{0,200}(?:#[^\n]{0,2000})?\r?\n|---[^\n]{0,200}\n){0,100}(?:"
+OPENAPI_JSON_FIRST_KEY = lazy_compile(rb'\A\s{0,200}\{\s{0,200}"(?:' + _TOP_KEYS + rb')"\s{0,20}:')
+OPENAPI_YAML_FIRST_KEY = lazy_compile(rb"\A(?:[ \t]{0,200}(?:#[^\n]{0,2000})?\r?\n|---[^\n]{0,200}\n){0,100}(?:"
                                     + _TOP_KEYS + rb")[ \t]{0,20}:")
 MAX_LATE_MARKER = 16 * 1024 * 1024
 K8S_YAML = re.compile(rb"^\s*apiVersion\s*:", re.M)
@@ -48,6 +48,8 @@ SNIFF = 65536
 
 @dataclass
 class SourceFile:
+    """A file of the checked tree and the kinds of content it holds."""
+
     path: str  # display path: POSIX, relative to the current directory when under it
     abspath: Path
     kinds: set = field(default_factory=set)
@@ -59,6 +61,8 @@ class SourceFile:
 
 @dataclass
 class Discovered:
+    """What discovery found: the files, and the paths it could not read."""
+
     files: list[SourceFile]
     problems: list[tuple[str, str]]  # (path, message): unreadable paths found while walking
 
@@ -150,6 +154,8 @@ def _alembic_dirs(roots: list[Path], config: Config, read_ini=_ini_text) -> set[
         text = read_ini(ini)
         if text is None:
             continue
+        import configparser  # only beside an alembic.ini
+
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read_string(text)

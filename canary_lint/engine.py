@@ -14,16 +14,24 @@ from canary_lint.registry import registry
 
 
 def _head_commit(cwd: Path) -> str | None:
-    """HEAD of the checked tree when it is a git work tree with no uncommitted changes, else None."""
-    if not (cwd / ".git").exists() and not any((p / ".git").exists() for p in cwd.parents):
+    """HEAD of the checked tree when it is a git work tree with no uncommitted changes, else None. HEAD is read
+    from git's files where they are plain (`gitfiles`): a branch with no commit yet then costs no git process."""
+    from canary_lint import gitfiles
+
+    if gitfiles.git_dir(cwd) is None:
+        return None
+    commit = gitfiles.head(cwd)
+    if commit is None:
         return None
     from canary_lint.gitio import _git
 
-    head = _git(["rev-parse", "HEAD"], cwd, check=False)
-    if head.returncode != 0:
-        return None
+    if commit is gitfiles.ASK:
+        head = _git(["rev-parse", "HEAD"], cwd, check=False)
+        if head.returncode != 0:
+            return None
+        commit = head.stdout.decode().strip()
     dirty = _git(["status", "--porcelain", "--untracked-files=no"], cwd, check=False)
-    return None if dirty.returncode != 0 or dirty.stdout.strip() else head.stdout.decode().strip()
+    return None if dirty.returncode != 0 or dirty.stdout.strip() else commit
 
 
 def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd: Path | None = None,

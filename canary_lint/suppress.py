@@ -19,6 +19,8 @@ SUPPRESSION = re.compile(
 
 @dataclass
 class Suppression:
+    """One suppression comment and the rules it names."""
+
     path: str
     line: int
     column: int

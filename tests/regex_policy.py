@@ -9,9 +9,9 @@ Python's `re` backtracks, so three shapes turn a pull request's file into minute
   restart     an unanchored pattern whose first character is also matched by the unbounded repeat right
               after it (`\\{\\{.*?\\}\\}`): every occurrence rescans to the end of the line when nothing closes
 
-`scan()` reads every pattern literal in the package (re.compile/search/match/... calls and names bound to
-a compiled pattern), parses it with the stdlib regex parser and reports the shapes above. A pattern that
-is linear for a reason the parser cannot see is listed in `EXEMPT` with that reason.
+`scan()` reads every pattern literal in the package (re.compile/search/match/... and lazy_compile calls and
+names bound to a compiled pattern), parses it with the stdlib regex parser and reports the shapes above. A
+pattern that is linear for a reason the parser cannot see is listed in `EXEMPT` with that reason.
 """
 
 from __future__ import annotations
@@ -354,10 +354,13 @@ def patterns(root: Path):
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            if not isinstance(node, ast.Call):
                 continue
             func = node.func
-            if not (isinstance(func.value, ast.Name) and func.value.id in ("re", "_re") and func.attr in RE_FUNCS):
+            if isinstance(func, ast.Name) and func.id == "lazy_compile":  # canary_lint.lazyre: re.compile later
+                func = ast.Attribute(value=ast.Name(id="re"), attr="compile")
+            if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                    and func.value.id in ("re", "_re") and func.attr in RE_FUNCS):
                 continue
             if not node.args:
                 continue

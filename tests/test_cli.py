@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -216,7 +217,8 @@ def test_version_and_small_sql_check_do_not_import_heavy_parsers(tmp_path):
         "    runpy.run_module('canary_lint', run_name='__main__')\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = sorted(m for m in ('libcst', 'openapi_spec_validator', 'jsonschema', 'scipy', 'rich') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('libcst', 'openapi_spec_validator', 'jsonschema', 'scipy', 'rich', 'click')\n"
+        "               if m in sys.modules)\n"
         "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
     )
     for args in (["--version"], ["check", "migrations/V1__init.sql"]):
@@ -240,3 +242,63 @@ def test_example_release_shows_every_family(tmp_path):
     selected = json.loads(run_cli("check", "--example", "--format", "json", "--select", "CLS", cwd=tmp_path).stdout)
     assert {f["family"] for f in selected["findings"]} == {"state"}
     assert run_cli("check", "--example", "--exit-zero", cwd=tmp_path).returncode == 0
+
+
+# ---- `check` read without click (entry.py) ---------------------------------------------------------------
+READ_WITHOUT_CLICK = [
+    [], ["."], ["a", "--base", "v1", "b"], ["--format", "json", "--format=sarif:out.sarif", "-o", "r.txt"],
+    ["--select", "CLM,CLA", "--select=CLS", "--ignore", "CLM301", "--ignore=CL004"],
+    ["--config", "c.toml", "--baseline", "b.json", "--exit-zero", "--fail-on", "warning", "--fail-on-existing"],
+    ["--color=never", "--example", "-v"], ["x.sql", "--verbose", "--color", "always", "--fail-on=error", "y.sql"],
+    ["--base", "a", "--base=b", "--output", "1", "--output=2"], ["--format=", ""], ["--exit-zero", "--exit-zero"],
+]
+LEFT_TO_CLICK = [
+    ["--help"], ["-h"], ["--", "x"], ["-"], ["-vo", "f"], ["-ofile"], ["-o=f"], ["--base"], ["--base", "-x"],
+    ["--fail-on", "fatal"], ["--color=NEVER"], ["--exit-zero=1"], ["--no-such-flag"], ["--Format", "json"],
+    ["--colo", "never"], ["x", "--select"],
+]
+
+
+@pytest.mark.parametrize("line", READ_WITHOUT_CLICK, ids=" ".join)
+def test_check_line_is_read_as_click_reads_it(line):
+    from canary_lint.cli import check
+    from canary_lint.entry import parse_check
+
+    assert parse_check(line) == check.make_context("check", list(line)).params
+
+
+@pytest.mark.parametrize("line", LEFT_TO_CLICK, ids=" ".join)
+def test_other_check_lines_are_left_to_click(line):
+    from canary_lint.entry import parse_check
+
+    assert parse_check(line) is None
+
+
+def test_the_fast_reader_knows_every_check_option():
+    import click
+
+    from canary_lint.cli import check
+    from canary_lint.entry import CHECK_DEFAULTS, CHECK_OPTIONS
+
+    options = [p for p in check.params if isinstance(p, click.Option)]
+    assert {o for p in options for o in p.opts + p.secondary_opts} == set(CHECK_OPTIONS)
+    for p in options:
+        kinds = {CHECK_OPTIONS[o] for o in p.opts}
+        want = (tuple(p.type.choices) if isinstance(p.type, click.Choice) else "flag" if p.is_flag
+                else "many" if p.multiple else "value")
+        assert kinds == {(p.name, want)}, p.name
+    assert set(CHECK_DEFAULTS) | {"paths"} == {p.name for p in check.params}
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "migrations", "--format", "json"], ["check", "migrations", "--select", "CLM1", "-v"],
+    ["check", "does/not/exist"], ["check", "--select", "CLX999", "migrations"], ["check", "--example", "migrations"],
+    ["check", "migrations", "--format", "yaml"], ["check", "-o", "no/such/dir/r.txt", "migrations"],
+])
+def test_check_without_click_prints_and_exits_as_with_click(tmp_path, args):
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "V1__init.sql").write_text("ALTER TABLE users DROP COLUMN age;\nSELECT 1;\n")
+    fast = run_cli(*args, cwd=tmp_path)
+    slow = subprocess.run([sys.executable, "-c", "import sys; from canary_lint.cli import main; main(sys.argv[1:])",
+                           *args], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)

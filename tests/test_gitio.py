@@ -112,3 +112,47 @@ def test_a_blob_missing_from_a_partial_clone_is_named_and_the_run_goes_on(tmp_pa
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr and "CL005" not in proc.stdout
     assert "v1's openapi.yaml could not be read from git" in proc.stderr
+
+
+def test_head_read_from_git_files_is_what_git_says(tmp_path, monkeypatch):
+    import os
+
+    from canary_lint import engine, gitfiles, gitio
+
+    for name in [n for n in os.environ if n.startswith(gitfiles._MOVED_BY)]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GIT_SSL_NO_VERIFY", "1")  # a variable that moves nothing
+    repo = tmp_path / "repo"
+    sub = repo / "app" / "migrations"
+    sub.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+
+    def rev_parse(cwd=sub):
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    assert gitfiles.head(sub) is None and rev_parse() is None  # a branch with no commit yet
+    monkeypatch.setattr(gitio, "_git", lambda *a, **k: pytest.fail("no git process for a branch with no commit"))
+    assert engine._head_commit(sub) is None
+    monkeypatch.undo()
+    for name in [n for n in os.environ if n.startswith(gitfiles._MOVED_BY)]:
+        monkeypatch.delenv(name)
+    _commit_files(repo, {"app/migrations/V1__a.sql": b"SELECT 1;\n"})
+    assert gitfiles.head(sub) == rev_parse() and (repo / ".git" / "refs" / "heads" / "main").is_file()  # loose ref
+    assert engine._head_commit(sub) == rev_parse()
+    git(repo, "pack-refs", "--all")
+    assert not (repo / ".git" / "refs" / "heads" / "main").exists() and gitfiles.head(sub) == rev_parse()  # packed
+    first = rev_parse()
+    _commit_files(repo, {"app/migrations/V2__b.sql": b"SELECT 2;\n"})
+    git(repo, "checkout", "-q", "--detach", first)
+    assert gitfiles.head(sub) == first == rev_parse()  # detached
+    git(repo, "checkout", "-q", "--orphan", "fresh")
+    assert gitfiles.head(sub) is None and rev_parse() is None
+    git(repo, "checkout", "-q", "main")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "wt"), first)
+    assert gitfiles.head(tmp_path / "wt") is gitfiles.ASK  # a linked worktree: git is asked
+    assert engine._head_commit(tmp_path / "wt") == first
+    for name in ("GIT_DIR", "GIT_CONFIG_PARAMETERS"):
+        with monkeypatch.context() as env:
+            env.setenv(name, str(repo / ".git"))
+            assert gitfiles.head(sub) is gitfiles.ASK

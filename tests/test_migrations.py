@@ -85,6 +85,9 @@ AGREEING = [
     "ALTER TABLE orders RENAME COLUMN a TO b",
     "ALTER TABLE orders RENAME TO purchases",
     "ALTER TABLE orders DROP CONSTRAINT fk",
+    ("DROP TRIGGER insert_visibility", "mysql"),  # glance's ocata_contract01
+    ("DROP TRIGGER IF EXISTS shop.`Audit`", "mysql"),
+    ("drop trigger if exists t_ai", "sqlite"),
 ]
 
 
@@ -95,12 +98,20 @@ def test_fast_paths_agree_with_sqlglot(stmt):
 
     def facts(ops):
         return [(o.kind, o.table, o.column, o.name, o.new_name, o.type, o.constraint, o.not_valid, o.concurrently,
-                 o.unique, (o.spec.name, o.spec.type, o.spec.nullable, bool(o.spec.default)) if o.spec else None)
+                 o.unique, (o.spec.name, o.spec.type, o.spec.nullable, bool(o.spec.default)) if o.spec else None,
+                 o.object_kind)
                 for o in ops]
 
-    fast = _fast_ddl(stmt, "postgresql", _head(stmt))
+    stmt, dialect = stmt if isinstance(stmt, tuple) else (stmt, "postgresql")
+    fast = _fast_ddl(stmt, dialect, _head(stmt))
     assert fast is not None, "the fast path should read this statement"
-    assert facts(fast) == facts(parse_ddl(stmt, "postgresql", _head(stmt)))
+    assert facts(fast) == facts(parse_ddl(stmt, dialect, _head(stmt)))
+
+
+def test_backquoted_trigger_name_on_postgresql_is_left_to_sqlglot():
+    from canary_lint.migrations.sql_reader import _fast_ddl, _head
+
+    assert _fast_ddl("DROP TRIGGER `x`", "postgresql", _head("DROP TRIGGER `x`")) is None
 
 
 def test_create_table_columns_are_read_on_demand():

@@ -134,6 +134,42 @@ def read(src: str, files: dict[str, str] | None = None, path: str = "migrations/
     return read_revision(ast.parse(src), path, "postgresql", proj)
 
 
+def test_statements_walk_as_ast_walk_without_expressions():
+    from canary_lint.resolver.modules import ModuleScope, statements
+
+    src = textwrap.dedent("""
+        import a
+        def f(x=lambda: 0):
+            import b as x
+            class C:
+                def g(self):
+                    from . import c
+            try:
+                import d
+            except ImportError:
+                from e import x
+            finally:
+                import fin
+            match x:
+                case 1:
+                    import g
+            with open(x) as h:
+                for i in h:
+                    while i:
+                        if i:
+                            import h
+                        else:
+                            from i import x
+        async def k():
+            import x
+    """)
+    tree = ast.parse(src)
+    assert list(statements(tree)) == [n for n in ast.walk(tree) if isinstance(n, (ast.stmt, ast.Module,
+                                                                                   ast.excepthandler, ast.match_case))]
+    assert ModuleScope(tree, "m").local_imports == {"x": ("b", None), "c": ("", "c"), "d": ("d", None),
+                                                   "fin": ("fin", None), "g": ("g", None), "h": ("h", None)}
+
+
 def test_drop_table_over_an_appended_list():
     mig = read(revision('''
         tables = []

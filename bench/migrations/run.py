@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Benchmark the migration analyzer against its anchors, measured in one run.
 
-  python3 bench/migrations/run.py [--repeat N]
+  python3 bench/migrations/run.py [--repeat N] [--tree PATH]
 
 Installs into bench/.work/migrations/ (git-ignored): a venv with alembic-guard==0.1.1 and squawk-cli==2.70.0,
-the apache-superset==6.1.0 and prefect==3.9.1 wheels (their Alembic `versions/` directories are the corpora),
-and matrix-synapse==1.163.2 (its real schema-delta .sql files that squawk parses cleanly, concatenated five times into a multi-MB file).
+a venv with canary-lint installed from PATH (default: this repository) as a user installs it (not editable,
+byte-compiled), the apache-superset==6.1.0, prefect==3.9.1 and glance==33.0.0 wheels (their Alembic `versions/`
+directories are the corpora; glance's runs MySQL trigger SQL through `op.execute`), and matrix-synapse==1.163.2
+(its real schema-delta .sql files that squawk parses cleanly, concatenated five times into a multi-MB file).
 Prints whole-process wall time (best of N) and finding counts per kind for both sides.
 """
 
@@ -25,14 +27,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORK = HERE.parent / ".work" / "migrations"
 VENV = WORK / "venv"
+OURS = WORK / "ours"  # canary-lint, installed from --tree
 DL = WORK / "dl"
 CORPORA = WORK / "corpora"
 WHEELS = {"apache-superset==6.1.0": "apache_superset-6.1.0", "prefect==3.9.1": "prefect-3.9.1",
-          "matrix-synapse==1.163.2": "matrix_synapse-1.163.2"}
+          "glance==33.0.0": "glance-33.0.0", "matrix-synapse==1.163.2": "matrix_synapse-1.163.2"}
+# corpus -> (wheel, its Alembic versions/ directory, the dialect written to the corpus's canary-lint.toml)
 ALEMBIC_DIRS = {
-    "superset": "superset/migrations/versions/",
-    "prefect-postgresql": "prefect/server/database/_migrations/versions/postgresql/",
-    "prefect-sqlite": "prefect/server/database/_migrations/versions/sqlite/",
+    "superset": ("apache-superset==6.1.0", "superset/migrations/versions/", None),
+    "prefect-postgresql": ("prefect==3.9.1", "prefect/server/database/_migrations/versions/postgresql/", None),
+    "prefect-sqlite": ("prefect==3.9.1", "prefect/server/database/_migrations/versions/sqlite/", "sqlite"),
+    # OpenStack Glance: expand/contract branches; ocata_expand01 creates MySQL triggers (BEGIN ... END bodies)
+    # that keep is_public and visibility in step, ocata_contract01 drops them
+    "glance-mysql": ("glance==33.0.0", "glance/db/sqlalchemy/alembic_migrations/versions/", "mysql"),
 }
 # alembic-guard rule -> the canary-lint rules that answer the same question
 PAIRS = {
@@ -61,17 +68,21 @@ def setup() -> None:
     for spec, stem in WHEELS.items():
         if not any(DL.glob(f"{stem}-*.whl")):
             sh([str(VENV / "bin" / "pip"), "download", "--no-deps", "-q", "-d", str(DL), spec], check=True)
-    for name, prefix in ALEMBIC_DIRS.items():
+    for name, (spec, prefix, dialect) in ALEMBIC_DIRS.items():
         target = CORPORA / name / "versions"
+        if dialect:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (target.parent / "canary-lint.toml").write_text(f'dialect = "{dialect}"\n')
         if target.is_dir():
             continue
-        wheel = next(DL.glob(f"{WHEELS['apache-superset==6.1.0' if name == 'superset' else 'prefect==3.9.1']}-*.whl"))
+        wheel = next(DL.glob(f"{WHEELS[spec]}-*.whl"))
         target.mkdir(parents=True)
         with zipfile.ZipFile(wheel) as zf:
             for info in zf.infolist():
-                if info.filename.startswith(prefix) and info.filename.endswith(".py") and "/" not in info.filename[len(prefix):]:
+                rest = info.filename[len(prefix):]
+                if info.filename.startswith(prefix) and rest.endswith(".py") and "/" not in rest \
+                        and rest != "__init__.py":
                     (target / Path(info.filename).name).write_bytes(zf.read(info))
-    (CORPORA / "prefect-sqlite" / "canary-lint.toml").write_text('dialect = "sqlite"\n')
     if not (CORPORA / ".git").exists():  # the run's head-commit probe then stays inside the corpora
         sh(["git", "init", "-q", str(CORPORA)], check=True)
     big = CORPORA / "sql" / "synapse_x5.sql"
@@ -97,47 +108,65 @@ def setup() -> None:
         big.write_text("\n".join(parts) * 5, encoding="utf-8")
 
 
-CPU: dict = {}  # command -> best CPU seconds (user + system) of the child process
+def install_ours(tree: Path) -> Path:
+    """canary-lint from `tree`, installed as a user installs it: not editable, byte-compiled by pip."""
+    if not (OURS / "bin" / "python").exists():
+        sh([sys.executable, "-m", "venv", str(OURS)], check=True)
+        sh([str(OURS / "bin" / "pip"), "install", "-q", str(tree)], check=True)
+    else:
+        sh([str(OURS / "bin" / "pip"), "install", "-q", "--no-deps", "--force-reinstall", str(tree)], check=True)
+    return OURS / "bin" / "canary-lint"
 
 
-def timed(cmd: list[str], repeat: int, cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
-    """Best wall time of `repeat` runs (and the best CPU time, kept in CPU, which a loaded machine disturbs less)."""
-    best, best_cpu, proc = float("inf"), float("inf"), None
+CANARY: list[str] = []  # the installed console script
+
+
+def timed(cmds: dict[str, list[str]], repeat: int, cwd: Path | None = None) -> dict:
+    """name -> (best wall s, best CPU s, last process) of `repeat` runs of each command, taken in turns (one run
+    of each, `repeat` times) so that a load that comes and goes on the shared machine weighs on every tool.
+    CPU time (user + system of the process and its children) is disturbed less by that load than wall time."""
+    best = {name: [float("inf"), float("inf"), None] for name in cmds}
     for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        proc = sh(cmd, cwd=cwd)
-        best = min(best, time.perf_counter() - t)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        best_cpu = min(best_cpu, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
-    CPU[tuple(cmd)] = best_cpu
-    return best, proc
+        for name, cmd in cmds.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            proc = sh(cmd, cwd=cwd)
+            wall = time.perf_counter() - t
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            row = best[name]
+            row[0], row[1], row[2] = min(row[0], wall), min(row[1], cpu), proc
+    return {name: tuple(row) for name, row in best.items()}
 
 
+def canary_cmd(paths: list[str], select: str | None = None) -> list[str]:
+    return [*CANARY, "check", *paths, "--format", "json", "--exit-zero", *(["--select", select] if select else [])]
 
-def canary(paths: list[str], repeat: int, cwd: Path, select: str | None = None):
-    cmd = [sys.executable, "-m", "canary_lint", "check", *paths, "--format", "json", "--exit-zero"]
-    if select:
-        cmd += ["--select", select]
-    wall, proc = timed(cmd, repeat, cwd)
+
+def canary_report(proc: subprocess.CompletedProcess) -> tuple[collections.Counter, dict]:
     if proc.returncode not in (0, 1):
         raise SystemExit(f"canary-lint failed: {proc.stderr[-2000:]}")
     report = json.loads(proc.stdout)
-    return wall, collections.Counter(f["rule"] for f in report["findings"]), report
+    return collections.Counter(f["rule"] for f in report["findings"]), report
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tree", type=Path, default=HERE.parent.parent,
+                    help="the canary-lint source tree to install and measure (default: this repository)")
     args = ap.parse_args()
     setup()
+    CANARY[:] = [str(install_ours(args.tree.resolve()))]
     env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.repeat}"
     print(f"# migration analyzer vs anchors ({env_note})\n")
     guard = str(VENV / "bin" / "alembic-guard")
     for name in ALEMBIC_DIRS:
         d = CORPORA / name
         nfiles = len(list((d / "versions").glob("*.py")))
-        g_wall, g_proc = timed([guard, "versions", "--format", "json"], args.repeat, cwd=d)
+        runs = timed({"guard": [guard, "versions", "--format", "json"], "ours": canary_cmd(["versions"]),
+                      "ours CLM": canary_cmd(["versions"], "CLM")}, args.repeat, cwd=d)
+        (g_wall, g_cpu, g_proc), (c_wall, c_cpu, c_proc), (s_wall, s_cpu, _) = runs.values()
         try:
             g_findings = json.loads(g_proc.stdout or "[]")
         except json.JSONDecodeError:
@@ -147,17 +176,15 @@ def main() -> None:
         g_where = collections.defaultdict(set)
         for f in g_findings:
             g_where[f["rule"]].add((f["path"], f["line"]))
-        c_wall, c_counts, report = canary(["versions"], args.repeat, d)
+        c_counts, report = canary_report(c_proc)
         c_where = collections.defaultdict(set)
         for f in report["findings"]:
             c_where[f["rule"]].add((f["path"], f["line"]))
-        s_wall, _, _ = canary(["versions"], args.repeat, d, select="CLM")
         print(f"## {name}: {nfiles} revision files")
-        g_cpu = CPU[(guard, "versions", "--format", "json")]
-        c_cpu = CPU[(sys.executable, "-m", "canary_lint", "check", "versions", "--format", "json", "--exit-zero")]
-        print(f"wall: canary-lint check {c_wall:.2f}s (whole run, every analyzer), alembic-guard {g_wall:.2f}s "
-              f"-> ratio {c_wall / g_wall:.2f}x;  CPU {c_cpu:.2f}s vs {g_cpu:.2f}s -> {c_cpu / g_cpu:.2f}x")
-        print(f"      canary-lint check --select CLM {s_wall:.2f}s -> ratio {s_wall / g_wall:.2f}x")
+        print(f"wall: canary-lint check {c_wall:.3f}s (whole run, every analyzer), alembic-guard {g_wall:.3f}s "
+              f"-> ratio {c_wall / g_wall:.2f}x;  CPU {c_cpu:.3f}s vs {g_cpu:.3f}s -> {c_cpu / g_cpu:.2f}x")
+        print(f"      canary-lint check --select CLM {s_wall:.3f}s -> ratio {s_wall / g_wall:.2f}x;  "
+              f"CPU {s_cpu:.3f}s -> {s_cpu / g_cpu:.2f}x")
         print(f"{'locations flagged, alembic-guard rule':42} {'guard':>6} {'ours':>6} {'both':>6}  (canary-lint rules)")
         diff_lines = []
         for ag, ours in PAIRS.items():
@@ -175,18 +202,18 @@ def main() -> None:
     big = CORPORA / "sql" / "synapse_x5.sql"
     size = big.stat().st_size / 1e6
     squawk = str(VENV / "bin" / "squawk")
-    q_wall, q_proc = timed([squawk, "--reporter", "json", str(big)], args.repeat)
+    runs = timed({"squawk": [squawk, "--reporter", "json", str(big)], "ours": canary_cmd([str(big)])}, args.repeat,
+                 cwd=big.parent)
+    (q_wall, q_cpu, q_proc), (c_wall, c_cpu, c_proc) = runs.values()
     try:
         q_counts = collections.Counter(v.get("rule_name") or v.get("rule") for v in json.loads(q_proc.stdout or "[]"))
     except json.JSONDecodeError:
         q_counts = collections.Counter({"(unparsed output)": 1})
-    c_wall, c_counts, _ = canary([str(big)], args.repeat, big.parent)
+    c_counts, _ = canary_report(c_proc)
     n_stmt = big.read_text().count(";")
     print(f"## SQL throughput: {big.name}, {size:.1f} MB, ~{n_stmt} statements")
-    q_cpu = CPU[(squawk, "--reporter", "json", str(big))]
-    c_cpu = CPU[(sys.executable, "-m", "canary_lint", "check", str(big), "--format", "json", "--exit-zero")]
-    print(f"wall: canary-lint {c_wall:.2f}s, squawk {q_wall:.2f}s -> ratio {c_wall / q_wall:.2f}x;  "
-          f"CPU {c_cpu:.2f}s vs {q_cpu:.2f}s -> {c_cpu / q_cpu:.2f}x")
+    print(f"wall: canary-lint {c_wall:.3f}s, squawk {q_wall:.3f}s -> ratio {c_wall / q_wall:.2f}x;  "
+          f"CPU {c_cpu:.3f}s vs {q_cpu:.3f}s -> {c_cpu / q_cpu:.2f}x")
     print(f"squawk findings: {dict(q_counts.most_common())}")
     print(f"canary-lint findings: {dict(sorted(c_counts.items()))}")
 

@@ -24,6 +24,8 @@ def body(finding) -> str:
 
 @dataclass(frozen=True)
 class RuleInfo:
+    """A rule as the reports describe it."""
+
     code: str
     name: str
     family: str

@@ -14,10 +14,9 @@ Colour only when asked (the CLI decides: a TTY, never under NO_COLOR). Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import groupby
-from typing import Callable
 
-from canary_lint.formatters._meta import body
 from canary_lint.formatters.concise import line as concise_line
 from canary_lint.model import Report, Severity
 
@@ -32,6 +31,8 @@ def _paint(color: bool, key: str, text: str) -> str:
 def render(report: Report, *, color: bool = False, read_source: Callable[[str], list[str] | None] | None = None,
            **_options) -> str:
     """The new findings in full, grouped by file; then the ones v1 already has, one line each."""
+    from canary_lint.formatters._meta import body  # a JSON run prints only `summary_line` from here
+
     out: list[str] = []
     for path, group in groupby(report.new, key=lambda f: f.path):
         lines = read_source(path) if read_source else None

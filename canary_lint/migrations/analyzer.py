@@ -162,9 +162,11 @@ def analyze(ctx):
             m = read_sql_migration(ctx, file)
             if m is not None:
                 sql.append(m)
-    from canary_lint.migrations.django_reader import read_django
+    django, django_problems = [], []
+    if ctx.files_of("django"):  # an Alembic or SQL history never loads the Django reader
+        from canary_lint.migrations.django_reader import read_django
 
-    django, django_problems = read_django(ctx)
+        django, django_problems = read_django(ctx)
     if not alembic and not sql and not django:
         return []
     with ctx.guard(".", "migrations"):

@@ -57,6 +57,8 @@ class Contract:
 
 @dataclass
 class Judge(ConstraintRules):
+    """Judges each migration on the schema replayed before it: what v1 will suffer, as findings."""
+
     ctx: object
     dialect: str
     pg_version: int | None

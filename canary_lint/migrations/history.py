@@ -13,6 +13,8 @@ from canary_lint.migrations.ops import Migration
 
 @dataclass(frozen=True)
 class HistoryProblem:
+    """A broken history (a revision defined twice, a missing down revision, a cycle, several heads), on a migration."""
+
     migration: Migration
     message: str
     fix: str

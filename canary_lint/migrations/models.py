@@ -20,6 +20,8 @@ MAX_BASES = 8
 
 @dataclass(frozen=True)
 class Unresolved:
+    """A mapped class whose table could not be read statically."""
+
     path: str
     line: int
     name: str

@@ -51,6 +51,8 @@ def not_null_column(condition: str) -> str | None:
 
 @dataclass
 class ColumnSpec:
+    """A column as a migration declares it."""
+
     name: str
     type: str | None = None  # normalized, upper case: "VARCHAR(64)", "NUMERIC(10,2)", "INTEGER"
     nullable: bool = True
@@ -61,6 +63,8 @@ class ColumnSpec:
 
 @dataclass
 class Op:
+    """One schema or data operation of a migration, normalized from Alembic, Django or SQL."""
+
     kind: str
     table: str | None = None  # lower-case, without schema
     line: int = 1
@@ -101,6 +105,8 @@ class Op:
 
 @dataclass
 class Migration:
+    """One migration file (an Alembic revision, a SQL file, a Django migration) and its operations."""
+
     path: str
     source: str  # "alembic" | "sql" | "django"
     tool: str = ""  # alembic | flyway | golang-migrate | dbmate | sql

@@ -65,6 +65,8 @@ class Table:
 
 @dataclass
 class NotNullCheck:
+    """A CHECK (column IS NOT NULL) constraint on a table."""
+
     column: str
     validated: bool
     origin: str  # path of the migration that added it
@@ -72,6 +74,8 @@ class NotNullCheck:
 
 @dataclass
 class Schema:
+    """The schema the history has built so far: tables, indexes, other objects."""
+
     tables: dict = field(default_factory=dict)  # lower name -> Table
     indexes: dict = field(default_factory=dict)  # index name -> table
     objects: set = field(default_factory=set)  # (kind, name)
@@ -164,6 +168,8 @@ def _parse(t: str):
 
 @dataclass(frozen=True)
 class TypeVerdict:
+    """What a column type change means for v1 and for the table's lock."""
+
     same: bool  # a restatement of the current type
     compatible: bool | None  # every value v1 writes still fits (None: the old type is unknown)
     rewrite: bool  # the change rewrites the table (and its indexes) under an exclusive lock

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 
+from canary_lint.lazyre import lazy_compile
+
+
 class SqlSyntaxError(Exception):
     def __init__(self, message: str, line: int, column: int = 1):
         super().__init__(message)
@@ -19,26 +22,26 @@ _COMMENT_OR_SPACE = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*.*?\*/)*", re.S)
 
 # A statement body: everything up to the next ';' that is not inside a comment, quoted identifier, string
 # literal or dollar-quoted body. Possessive quantifiers: no backtracking, one C-level match per statement.
-_BODY_PG = re.compile(
+_BODY_PG = lazy_compile(
     r"(?:[^;'\"$/\-]++|(?<=[Ee])'(?:[^'\\]|\\.|'')*+'|'(?:[^']|'')*+'|\"(?:[^\"]|\"\")*+\"|--[^\n]*+"
     r"|/\*.*?\*/|/(?!\*)|-(?!-)|\$(?P<tag>[A-Za-z_]\w*+|)\$.*?\$(?P=tag)\$|\$(?!(?:[A-Za-z_]\w*)?\$))*+",
     re.S,
 )
 
 
-_BODY_MYSQL = re.compile(
+_BODY_MYSQL = lazy_compile(
     r"(?:[^;'\"`#/\-$]++|'(?:[^'\\]|\\.|'')*+'|\"(?:[^\"\\]|\\.|\"\")*+\"|`(?:[^`]|``)*+`|#[^\n]*+|--[^\n]*+"
     r"|/\*.*?\*/|/(?!\*)|-(?!-)|\$\$.*?\$\$|\$(?!\$))*+",
     re.S,
 )
-_DELIMITER = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S{1,10})[ \t]*\r?$", re.I | re.M)
+_DELIMITER = lazy_compile(r"^[ \t]*DELIMITER[ \t]+(\S{1,10})[ \t]*\r?$", re.I | re.M)
 # words of a compound statement (trigger, routine, event bodies) outside strings, identifiers and comments:
 # an opener is found by search, its end by an anchored match after it, and the scan goes on after that end,
 # so every character is read once (an opener never closed ends the scan)
 _OPENER = re.compile(r"[A-Za-z_]\w*+|'|\"|`|--|#|/\*|\$(?:[A-Za-z_]\w{0,30})?\$")
 _CLOSER = {"'": re.compile(r"(?:[^'\\]|\\.)*+'", re.S), '"': re.compile(r'(?:[^"\\]|\\.)*+"', re.S),
            "`": re.compile(r"[^`]*+`"), "--": re.compile(r"[^\n]*+"), "#": re.compile(r"[^\n]*+")}
-_COMPOUND_HEAD = re.compile(
+_COMPOUND_HEAD = lazy_compile(
     r"(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:AGGREGATE\s+)?"
     r"(?:TRIGGER|PROCEDURE|FUNCTION|EVENT)\b|BEGIN\s+NOT\s+ATOMIC\b)",
     re.I,
@@ -194,7 +197,7 @@ def normalize_type(raw: str | None) -> str | None:
     return base + (paren + rest if paren else "")
 
 
-_RX_TOKEN = re.compile(
+_RX_TOKEN = lazy_compile(
     r"(?P<s>[Ee]?'(?:[^'\\]|\\.|'')*'|\$(?P<tag>[A-Za-z_]\w*|)\$.*?\$(?P=tag)\$)|(?P<q>\"(?:[^\"]|\"\")*\"|`[^`]*`)"
     r"|(?P<w>[A-Za-z_][\w$]*|\d+(?:\.\d+)?)|(?P<p>[(),.])|--[^\n]*|/\*.*?\*/|\S",
     re.S,
@@ -228,6 +231,6 @@ def _rx_tokens(stmt: str) -> list[tuple[str, str]]:
 _NAME = r'(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w$]*)(?:\.(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w$]*))*'
 
 
-_CREATE_TABLE = re.compile(
+_CREATE_TABLE = lazy_compile(
     rf"CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
     rf"({_NAME})\s*\(", re.I)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from canary_lint.lazyre import lazy_compile
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.ops import Op, not_null_column
 from canary_lint.migrations.sql_lex import (
@@ -29,7 +30,7 @@ __all__ = ["LazyColumns", "SqlSyntaxError", "read_sql", "split", "statement_ops"
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z_0-9$]*|\"[^\"]*\"|`[^`]*`|\(")
 
 
-_DATA_TABLE = re.compile(
+_DATA_TABLE = lazy_compile(
     r"^\s*(?:WITH\b.*?\)\s*)?(?:UPDATE\s+(?:ONLY\s+)?|INSERT\s+(?:IGNORE\s+)?INTO\s+|DELETE\s+FROM\s+(?:ONLY\s+)?|"
     r"COPY\s+|REPLACE\s+INTO\s+|MERGE\s+INTO\s+)([\w.\"`]+)",
     re.I | re.S,
@@ -104,7 +105,7 @@ def read_sql(text: str, dialect: str = "postgresql", *, line: int = 1, column: i
     return out
 
 
-_CHECK_BODY = re.compile(r"\bCHECK\s*\(", re.I)
+_CHECK_BODY = lazy_compile(r"\bCHECK\s*\(", re.I)
 
 
 def _check_not_null(stmt: str) -> str | None:
@@ -152,32 +153,36 @@ def statement_ops(stmt: str, dialect: str) -> list[Op]:
     return fast if fast is not None else parse_ddl(stmt, dialect, head)
 
 
-_CREATE_INDEX = re.compile(
+_CREATE_INDEX = lazy_compile(
     rf"CREATE\s+(UNIQUE\s+)?INDEX\s+(CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:({_NAME})\s+)?ON\s+(?:ONLY\s+)?"
     rf"({_NAME})\s*(?:USING\s+\w+\s*)?\(", re.I)
 
 
-_DROP = re.compile(
+_DROP = lazy_compile(
     rf"DROP\s+(TABLE|INDEX|VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TYPE|DOMAIN|EXTENSION|SCHEMA)\s+(CONCURRENTLY\s+)?"
     rf"(?:IF\s+EXISTS\s+)?"
     rf"({_NAME}(?:\s*,\s*{_NAME})*)\s*(?:CASCADE|RESTRICT)?\s*$", re.I)
 
 
-_DROP_ON = re.compile(rf"DROP\s+(TRIGGER|RULE|POLICY)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s+ON\s+({_NAME})", re.I)
+_DROP_ON = lazy_compile(rf"DROP\s+(TRIGGER|RULE|POLICY)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s+ON\s+({_NAME})", re.I)
 
 
-_DROP_ROUTINE = re.compile(rf"DROP\s+(FUNCTION|PROCEDURE|AGGREGATE)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s*(?:\(|$|CASCADE|RESTRICT)",
+# MySQL's and SQLite's `DROP TRIGGER name` (no ON table), read as sqlglot reads it: the name stands for the table
+_DROP_TRIGGER = lazy_compile(rf"DROP\s+TRIGGER\s+(?:IF\s+EXISTS\s+)?({_NAME})\s*$", re.I)
+
+
+_DROP_ROUTINE = lazy_compile(rf"DROP\s+(FUNCTION|PROCEDURE|AGGREGATE)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s*(?:\(|$|CASCADE|RESTRICT)",
                            re.I)
 
 
-_CREATE_OBJECT = re.compile(
+_CREATE_OBJECT = lazy_compile(
     rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:TEMP|TEMPORARY|RECURSIVE)\s+)?"
     rf"(VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TRIGGER|FUNCTION|PROCEDURE|TYPE|DOMAIN|EXTENSION|SCHEMA|AGGREGATE|RULE|"
     rf"POLICY)\s+"
     rf"(?:IF\s+NOT\s+EXISTS\s+)?({_NAME})", re.I)
 
 
-_CREATE_TABLE_AS = re.compile(
+_CREATE_TABLE_AS = lazy_compile(
     rf"CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
     rf"({_NAME})\s+(?:\([^()]*\)\s*)?AS\s", re.I)
 
@@ -244,6 +249,10 @@ def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
                 kind = m.group(1).lower()
                 return [Op(K.DROP_OBJECT, _name(m.group(3)), name=_name(m.group(2)), object_kind=kind,
                            detail=f"DROP {kind.upper()}")]
+            m = _DROP_TRIGGER.match(stmt.rstrip())
+            if m and not (dialect == "postgresql" and "`" in m.group(1)):
+                name = _name(m.group(1))
+                return [Op(K.DROP_OBJECT, name, name=name, object_kind="trigger", detail="DROP TRIGGER")]
             m = _DROP_ROUTINE.match(stmt)
             if m:
                 kind = m.group(1).lower()

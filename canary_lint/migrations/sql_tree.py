@@ -6,7 +6,6 @@ tokens (`sql_tokens`), with sqlglot's warnings kept off the terminal. sqlglot is
 from __future__ import annotations
 
 import contextlib
-import logging
 
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.ops import ColumnSpec, Op
@@ -19,6 +18,8 @@ SQLGLOT_DIALECT = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite
 @contextlib.contextmanager
 def quiet_sqlglot():
     """Keep sqlglot's "falling back to parsing as a Command" warnings off the user's terminal."""
+    import logging  # sqlglot imports it anyway; a run that needs no sqlglot never does
+
     logger = logging.getLogger("sqlglot")
     old_level, old_prop = logger.level, logger.propagate
     logger.setLevel(logging.CRITICAL + 1)

@@ -21,6 +21,8 @@ FLYWAY = re.compile(r"^[VRU]\d+(?:[._]\d+)*__.+\.sql$", re.I)
 
 @dataclass(frozen=True)
 class Use:
+    """A place in the code that maps or reads a table or column."""
+
     path: str
     line: int
     how: str  # "maps" | "reads"
@@ -31,6 +33,8 @@ class Use:
 
 @dataclass
 class UsageIndex:
+    """Where the code of a tree uses each table and column."""
+
     tables: dict = field(default_factory=dict)  # table -> [Use]
     columns: dict = field(default_factory=dict)  # (table, column) -> [Use]
     sql: list = field(default_factory=list)  # (path, line, text without comments/strings)

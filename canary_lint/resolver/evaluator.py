@@ -7,7 +7,7 @@ import ast
 from canary_lint.model import literal_text
 from canary_lint.pyast import source_of
 from canary_lint.resolver.expressions import Expressions
-from canary_lint.resolver.modules import ModuleScope
+from canary_lint.resolver.modules import ModuleScope, statements
 from canary_lint.resolver.values import ORIGIN, SCOPE, UNKNOWN, Budget, Marker, OneOf, TooLarge, known
 
 
@@ -188,7 +188,7 @@ class Evaluator(Expressions):
             pass
         finally:
             self.stack.pop()
-        return None if not any(isinstance(n, ast.Return) for n in ast.walk(fn)) else UNKNOWN
+        return None if not any(isinstance(n, ast.Return) for n in statements(fn)) else UNKNOWN
 
     def call_args(self, node: ast.Call, env: dict) -> tuple[list, dict]:
         args: list = []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ast
-from typing import Callable
+from collections import deque
+from collections.abc import Callable
 
 from canary_lint.resolver.values import UNKNOWN, literal
 
@@ -27,6 +28,23 @@ def absolute(name: str, module: str, level: int, package: bool = False) -> str:
     return ".".join([*package, module] if module else package)
 
 
+# nodes whose children may be statements; statements sit nowhere else (never inside an expression)
+_BLOCKS = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.If,
+           ast.With, ast.AsyncWith, ast.Try, ast.TryStar, ast.ExceptHandler, ast.Match, ast.match_case)
+_INNER = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def statements(node: ast.AST):
+    """`ast.walk(node)` without the expressions: the statements under `node` in the same (breadth-first) order,
+    at a fraction of the nodes."""
+    todo = deque([node])
+    while todo:
+        node = todo.popleft()
+        if isinstance(node, _BLOCKS):
+            todo.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, _INNER))
+        yield node
+
+
 class ModuleScope:
     """The top level of one module: constants, other assignments (evaluated on first use), functions,
     classes and imports."""
@@ -48,9 +66,9 @@ class ModuleScope:
         for node in tree.body:
             self._top(node)
         self.local_imports: dict = {}  # `def create_app(): import config`: names imported inside functions
-        for node in ast.walk(tree):
+        for node in statements(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for inner in ast.walk(node):
+                for inner in statements(node):
                     if isinstance(inner, (ast.Import, ast.ImportFrom)):
                         self._local_import(inner)
 

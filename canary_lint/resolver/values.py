@@ -53,6 +53,8 @@ class TooLarge(Bound):
 
 @dataclass
 class Budget:
+    """The work one evaluation may do (steps, helper calls, seconds, sizes); past it the evaluation stops (Bound)."""
+
     steps: int = 300_000
     calls: int = 3_000
     seconds: float = 3.0
