@@ -37,12 +37,31 @@ def _apply_suppressions(ctx: ReleaseContext, findings: list[Finding], reg: Regis
                 by_path[path] = sups
     if not by_path:
         return findings, 0
+    # per file: file-wide suppressions, and line -> the suppressions that may cover it (their own line and the
+    # next), each with its place in the file, so a finding looks at a few, not at every one (a file may hold
+    # thousands of suppressions and as many findings)
+    index: dict[str, tuple[list, dict]] = {}
+    for path, sups in by_path.items():
+        wide, lines = [], {}
+        for n, sup in enumerate(sups):
+            if sup.file_wide:
+                wide.append((n, sup))
+            else:
+                lines.setdefault(sup.line, []).append((n, sup))
+                lines.setdefault(sup.line + 1, []).append((n, sup))
+        index[path] = (wide, lines)
+
+    def candidates(f: Finding) -> list:
+        wide, lines = index.get(f.path, ((), {}))
+        near = lines.get(f.line, ())
+        return [sup for _n, sup in sorted([*wide, *near], key=lambda pair: pair[0])] if wide and near else \
+            [sup for _n, sup in (wide or near)]
 
     def silence(f: Finding, skip: suppress.Suppression | None = None) -> bool:
         if f.rule in ("CL001", "CL005"):
             return False  # a file that was not checked, or a crash, is never hidden
         rule = reg.get(f.rule)
-        for sup in by_path.get(f.path, ()):
+        for sup in candidates(f):
             if sup is skip:
                 continue
             entry = sup.covers(f.rule, f.name, rule.aliases, f.line, reg)

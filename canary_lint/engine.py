@@ -46,7 +46,13 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
     discovered = discover(paths, config, cwd)
     ctx = ReleaseContext(config, discovered.files, reg, base_ref=base, cwd=cwd)
     if base is not None:
-        ctx.base  # noqa: B018 - open now: a missing ref is a usage error before any work
+        root = ctx.base.root  # open now: a missing ref is a usage error before any work
+        outside = next((p for p in paths if not (cwd / p).resolve().is_relative_to(root)), None)
+        if outside is not None:
+            from canary_lint.gitio import GitError
+
+            raise GitError(f"--base reads the git repository of the current directory ({root}), and {outside!r} is "
+                           f"outside it: run canary-lint from inside the repository of the tree you check")
     for path, message in discovered.problems:
         ctx.file_error(path, message)
     findings, suppressed = analyze(ctx)

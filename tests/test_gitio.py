@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,17 @@ def test_head_read_from_git_files_is_what_git_says(tmp_path, monkeypatch):
         with monkeypatch.context() as env:
             env.setenv(name, str(repo / ".git"))
             assert gitfiles.head(sub) is gitfiles.ASK
+
+
+def test_base_of_a_tree_outside_the_current_repository_is_a_usage_error(tmp_path):
+    here, there = tmp_path / "here", tmp_path / "there"
+    for repo in (here, there):
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        _commit_files(repo, {"db/migration/V1__t.sql": b"CREATE TABLE t (id int PRIMARY KEY);\n"})
+    (there / "db/migration/V2__u.sql").write_text("CREATE UNIQUE INDEX t_u ON t (id);\n")
+    proc = run_cli("check", str(there), "--base", "main", cwd=here, env={"PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert proc.returncode == 2
+    assert "outside it: run canary-lint from inside the repository" in proc.stderr and str(there) in proc.stderr
+    inside = run_cli("check", ".", "--base", "main", cwd=there, env={"PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert "CLM111" in inside.stdout and "v1 = main" in inside.stderr

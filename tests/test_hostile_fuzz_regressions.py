@@ -252,3 +252,24 @@ def test_an_import_of_a_dotted_name_with_thousands_of_parts(tmp_path):
     with alarm(30):
         report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
     assert not [f for f in report.findings if f.rule in ("CL001", "CL005")]
+
+
+def test_thousands_of_suppressions_each_with_its_own_findings(tmp_path):
+    """Every finding was judged against every suppression of its file: 5,000 reason-less, unused suppressions
+    (10,000 findings about them) took 7 s; a finding now looks only at the suppressions of its line."""
+    lines = "".join("# canary-lint: ignore[file-not-checked]\r\r\n" for _ in range(5_000))
+    write(tmp_path, {"app.py": lines + "x = 1\n"})
+    with alarm(4):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path)
+    assert sorted({f.rule for f in report.findings}) == ["CL002", "CL004"]
+    assert len(report.findings) == 10_000
+
+
+def test_thousands_of_resource_creates_of_one_local_name_in_one_function(tmp_path):
+    """Each `Resource.create(NAME)` walked its whole function to read NAME: 5,000 of them took 145 s."""
+    body = "".join("    Resource.create(ATTRS)\n" for _ in range(5_000))
+    write(tmp_path, {"app/telemetry.py": "from opentelemetry.sdk.resources import Resource\n"
+                                         "from app.settings import ATTRS\n\n\ndef setup():\n" + body})
+    with alarm(8):
+        report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path)
+    assert not [f for f in report.findings if f.rule in ("CL001", "CL005")]

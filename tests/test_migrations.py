@@ -1286,3 +1286,28 @@ def test_a_history_moved_to_another_folder_is_still_v1s():
     moved = {f"app/{path}": text for path, text in base.items()}
     head = {**moved, "app/" + V + "0003_drop.py": rev('op.drop_column("users", "bio")', revision="0003", down="0002")}
     assert [c for c, _ in codes(check(head, base))] == ["CLM101"]  # only the release's own revision is judged
+
+
+def test_partial_unique_index_whose_condition_no_v1_row_meets():
+    v1 = {"db/migration/V1__prefs.sql": "CREATE TABLE prefs (id BIGSERIAL PRIMARY KEY, user_id BIGINT NOT NULL, "
+                                        "event_id BIGINT NOT NULL, deleted_at TIMESTAMPTZ);\n"}
+    release = {
+        "db/migration/V2__global.sql": "ALTER TABLE prefs ALTER COLUMN event_id DROP NOT NULL;\n"
+                                       "CREATE UNIQUE INDEX prefs_global ON prefs (user_id) WHERE event_id IS NULL;\n",
+        "db/migration/V3__live.sql": "CREATE UNIQUE INDEX prefs_live ON prefs (user_id) WHERE deleted_at IS NULL;\n",
+    }
+    found = [f for f in check({**v1, **release}, v1) if f.rule == "CLM111"]
+    # event_id is NOT NULL in v1: none of its rows enters prefs_global; deleted_at is NULL in every live v1 row
+    assert [(f.path, f.line) for f in found] == [("db/migration/V3__live.sql", 1)]
+    alembic = {V + "0001_prefs.py": rev("""
+        op.create_table("prefs", sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column("user_id", sa.Integer, nullable=False), sa.Column("event_id", sa.Integer, nullable=False))
+    """, revision="0001", down=None)}
+    head = {**alembic, V + "0002_global.py": rev("""
+        op.alter_column("prefs", "event_id", existing_type=sa.Integer, nullable=True)
+        op.create_index("prefs_global", "prefs", ["user_id"], unique=True, postgresql_where=sa.text("event_id IS NULL"))
+        op.create_index("prefs_any", "prefs", ["user_id"], unique=True, postgresql_where=sa.text("event_id IS NULL OR user_id > 0"))
+    """)}
+    assert [f.line for f in check(head, alembic) if f.rule == "CLM111"] == [11]  # only the OR condition
+    assert K.null_only_columns('"event_id" IS NULL AND deleted_at IS NULL') == ("event_id", "deleted_at")
+    assert K.null_only_columns("event_id IS NULL OR x = 1") == ()

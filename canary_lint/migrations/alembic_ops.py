@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from canary_lint.migrations import ops as K
 from canary_lint.migrations.alembic_values import BIND, CONTEXT, UNKNOWN, _dotted, _known, _Marker
-from canary_lint.migrations.ops import ColumnSpec, Op, not_null_column
+from canary_lint.migrations.ops import ColumnSpec, Op, not_null_column, null_only_columns
 from canary_lint.model import literal_text
 from canary_lint import resolver
 from canary_lint.resolver import OneOf
@@ -127,9 +127,11 @@ class OpCalls:
             t = table(1, "table_name")
             cols = self._arg(node, env, 2 + shift, "columns")
             conc = self._kw(node, env, "postgresql_concurrently") is True
+            where = self._kw(node, env, "postgresql_where") or self._kw(node, env, "sqlite_where")
             ops.append(Op(K.CREATE_INDEX, t, name=self._arg(node, env, 0, "index_name"),
                           columns=tuple(c for c in cols if isinstance(c, str)) if isinstance(cols, (list, tuple)) else (),
-                          unique=self._kw(node, env, "unique") is True, concurrently=conc, detail=detail))
+                          unique=self._kw(node, env, "unique") is True, concurrently=conc, detail=detail,
+                          only_null=null_only_columns(where) if isinstance(where, str) else ()))
         elif name == "drop_index":
             t = table(1, "table_name") if batch_table is not None or len(node.args) > 1 or self._kw(node, env, "table_name") is not None else None
             ops.append(Op(K.DROP_INDEX, t if isinstance(t, str) else None, name=self._arg(node, env, 0, "index_name"),

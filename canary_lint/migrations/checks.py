@@ -215,6 +215,11 @@ class Judge(ConstraintRules):
                 new_objects.add(("column", (t, op.spec.name)))  # a column of this release: v1 never knew it
             elif k == K.RENAME_COLUMN and ("column", (t, op.column)) in new_objects and op.new_name:
                 new_objects.add(("column", (t, op.new_name)))
+            elif k in (K.DROP_NOT_NULL, K.SET_NOT_NULL) and existing and ("nullability", (t, op.column)) not in new_objects:
+                new_objects.add(("nullability", (t, op.column)))  # what v1's schema said, before the release changed it
+                spec = schema.column(t, op.column)
+                if spec is not None and not spec.nullable:
+                    new_objects.add(("v1-not-null", (t, op.column)))
             schema.apply(op)
 
     # ---- rules ------------------------------------------------------------------------------------

@@ -71,6 +71,15 @@ class ConstraintRules:
         spec = self._schema.column(t, c)
         return spec is not None and not spec.default
 
+    def _v1_not_null(self, t: str, c: str) -> bool:
+        """Is `t.c` NOT NULL in v1's schema? Then no row v1 writes meets a partial index's `c IS NULL`."""
+        if ("v1-not-null", (t, c)) in self._new_objects:
+            return True
+        if ("nullability", (t, c)) in self._new_objects or ("column", (t, c)) in self._new_objects:
+            return False
+        spec = self._schema.column(t, c) if self._schema is not None else None
+        return spec is not None and not spec.nullable
+
     def _v1_already_unique(self, t: str, op: Op) -> bool:
         """A UNIQUE / PRIMARY KEY over columns that include all of v1's primary key (widened, as (port_id) to
         (port_id, host)): rows unique on the part are unique on the whole, so nothing v1 writes is rejected;
@@ -122,7 +131,8 @@ class ConstraintRules:
                       f"creates unique index {op.name} on {t}: {violated}",
                       "let v2 write the column first (or give each row its own value), then add the unique index in "
                       "a later release, after v1 is gone", f"{t}.{op.name}", severity=Severity.ERROR)
-        elif op.unique and not (op.columns and all(self._v1_leaves_null(t, c) for c in op.columns)):
+        elif op.unique and not (op.columns and all(self._v1_leaves_null(t, c) for c in op.columns)) \
+                and not any(self._v1_not_null(t, c) for c in op.only_null):
             self.emit("new-constraint-rejects-v1-writes", mig, op,
                       f"creates unique index {op.name} on {t}: rows v1 writes with duplicate "
                       f"{', '.join(op.columns) or 'keys'} are rejected", "make sure v1 never writes duplicates (ship "

@@ -173,3 +173,30 @@ def _type(kind: str, call: ast.Call, lit: dict, types: dict, dialect: str) -> st
     if kind in ("ForeignKey", "OneToOneField", "ParentalKey", "TreeForeignKey"):
         return None  # the target's primary key type: resolved against the model state
     return types.get(kind)
+
+
+def null_only(cond, columns) -> tuple:
+    """A conditional UniqueConstraint's `Q(event__isnull=True)`, `Q(("event__isnull", True))` (the form
+    makemigrations writes) or `Q(event=None, deleted_at__isnull=True)` -> the columns it requires NULL
+    (`columns(fields)` maps field names to columns); () for any other condition (OR, negated, comparisons)."""
+    if not (isinstance(cond, ast.Call) and isinstance(cond.func, ast.Name | ast.Attribute)
+            and (cond.func.id if isinstance(cond.func, ast.Name) else cond.func.attr) == "Q"):
+        return ()
+    pairs = [(k.arg, k.value) for k in cond.keywords]
+    for a in cond.args:
+        if not (isinstance(a, ast.Tuple) and len(a.elts) == 2 and isinstance(a.elts[0], ast.Constant)
+                and isinstance(a.elts[0].value, str)):
+            return ()  # a nested Q, an expression
+        pairs.append((a.elts[0].value, a.elts[1]))
+    fields = []
+    for lookup, value in pairs:
+        if lookup == "_connector" and literal(value) == "AND":
+            continue
+        if lookup and lookup.endswith("__isnull") and literal(value) is True:
+            fields.append(lookup[:-len("__isnull")])
+        elif lookup and not lookup.startswith("_") and "__" not in lookup \
+                and isinstance(value, ast.Constant) and value.value is None:
+            fields.append(lookup)
+        else:
+            return ()
+    return tuple(columns(fields)) if fields else ()

@@ -14,7 +14,7 @@ import ast
 import copy
 
 from canary_lint.migrations import ops as K
-from canary_lint.migrations.django_fields import Field, field_info, literal
+from canary_lint.migrations.django_fields import Field, field_info, literal, null_only
 from canary_lint.migrations.django_state import (Model, State, elements, field_pairs, kw, span, str_arg,
                                                  together)
 from canary_lint.migrations.ops import ColumnSpec, Op
@@ -345,7 +345,8 @@ class Converter:
             cols = self._columns(m, literal(kw(c, "fields")))
             partial = kw(c, "condition") is not None or (c.args and not cols)
             if partial:  # Django builds a unique index for conditional / expression constraints
-                self.add(Op(K.CREATE_INDEX, t, name=cname, columns=cols, unique=True, detail="UniqueConstraint"), node)
+                self.add(Op(K.CREATE_INDEX, t, name=cname, columns=cols, unique=True, detail="UniqueConstraint",
+                            only_null=null_only(kw(c, "condition"), lambda f: self._columns(m, f))), node)
             else:
                 op = self.add(Op(K.ADD_CONSTRAINT, t, name=cname, constraint="unique", columns=cols,
                                  detail="UniqueConstraint"), node)

@@ -41,6 +41,19 @@ DDL_KINDS = frozenset({
 _NOT_NULL_CHECK = re.compile(r'^[\s(]*(?:[`"]?[\w$]+[`"]?\s*\.\s*)?[`"]?([\w$]+)[`"]?\s+IS\s+NOT\s+NULL[\s)]*$', re.I)
 
 
+_IS_NULL = re.compile(r'^[\s(]*(?:[`"]?[\w$]+[`"]?\s*\.\s*)?[`"]?([\w$]+)[`"]?\s+IS\s+NULL[\s)]*$', re.I)
+
+
+def null_only_columns(condition: str) -> tuple:
+    """The columns a partial index's condition requires to be NULL: `deleted_at IS NULL AND event IS NULL` ->
+    ("deleted_at", "event"); () when any part is something else (an OR, a comparison)."""
+    if not condition or len(condition) > 2000 or condition.count("(") != condition.count(")"):
+        return ()
+    parts = re.split(r"\s+AND\s+", condition.strip(), flags=re.I)
+    found = [_IS_NULL.match(part) for part in parts]
+    return tuple(m.group(1).lower() for m in found) if all(found) else ()
+
+
 def not_null_column(condition: str) -> str | None:
     """`phone IS NOT NULL` (the whole CHECK condition) -> "phone"."""
     m = _NOT_NULL_CHECK.match(condition or "")
@@ -96,6 +109,7 @@ class Op:
     computed: str = ""  # the table or column is computed at run time: what computes it ("get_data() at line 121")
     stopped: bool = False  # dynamic: the reader hit its budget here; what follows in the file was not read
     foreign: bool = False  # done by a helper in another module of the tree (reported at the revision's call)
+    only_null: tuple = ()  # a partial unique index: the columns its condition requires to be NULL
     restates: str = ""  # add_constraint: the uniqueness v1 already has that it restates (unique_together -> constraint)
 
     @property

@@ -17,7 +17,7 @@ import re
 
 from canary_lint.lazyre import lazy_compile
 from canary_lint.migrations import ops as K
-from canary_lint.migrations.ops import Op, not_null_column
+from canary_lint.migrations.ops import Op, not_null_column, null_only_columns
 from canary_lint.migrations.sql_lex import (
     _CREATE_TABLE, _NAME, SqlSyntaxError, _name, _rx_tokens, split,
 )
@@ -218,7 +218,8 @@ def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
             m = _CREATE_INDEX.match(stmt)
             if m:
                 return [Op(K.CREATE_INDEX, _name(m.group(4)), name=_name(m.group(3)), unique=bool(m.group(1)),
-                           concurrently=bool(m.group(2)), columns=_index_columns(stmt, m.end()), detail="CREATE INDEX")]
+                           concurrently=bool(m.group(2)), columns=_index_columns(stmt, m.end()), detail="CREATE INDEX",
+                           only_null=_index_null_only(stmt) if m.group(1) else ())]
             return None
         if "TABLE" in head[:4]:
             m = _CREATE_TABLE.match(stmt)
@@ -267,6 +268,12 @@ def _fast_ddl(stmt: str, dialect: str, head: list[str]) -> list[Op] | None:
             return [Op(K.DROP_INDEX, None, name=n, concurrently=bool(m.group(2)), detail="DROP INDEX") for n in names]
         return [Op(K.DROP_OBJECT, n, name=n, object_kind=kind.lower(), detail=f"DROP {kind}") for n in names]
     return None
+
+
+def _index_null_only(stmt: str) -> tuple:
+    """`CREATE UNIQUE INDEX ... WHERE event IS NULL` -> ("event",)."""
+    at = stmt.upper().rfind(" WHERE ")
+    return null_only_columns(stmt[at + 7:].rstrip("; \n\t")) if at > 0 else ()
 
 
 def _index_columns(stmt: str, start: int) -> tuple:

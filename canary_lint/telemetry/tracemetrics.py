@@ -39,7 +39,12 @@ class TraceMetricSetups:
             else:
                 resolved = mod.resolve(attrs)
                 if isinstance(attrs, ast.Name) and not isinstance(resolved, ast.Dict):
-                    verdict = self._local_dict_verdict(attrs.id, self._enclosing.get(id(call)))
+                    func = self._enclosing.get(id(call))
+                    memo = self.__dict__.setdefault("_local_dict_memo", {})  # one walk per function and name
+                    key = (func, attrs.id)  # the node itself, not its id: ids of freed trees are reused
+                    if key not in memo:
+                        memo[key] = self._local_dict_verdict(attrs.id, func)
+                    verdict = memo[key]
                 else:
                     verdict = self._resource_attrs(resolved)
             facts.items.append(Item(kind, call, "Resource.create" if kind == "resource-create" else "Resource", verdict))
