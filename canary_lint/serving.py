@@ -38,11 +38,12 @@ NON_SERVING_DIRS = frozenset({
 NON_SERVING_FILES = frozenset({"setup.py", "noxfile.py", "tasks.py", "fabfile.py", "conftest.py", "conf.py",
                                "manage.py"})
 APP_CALLS = frozenset({"Flask", "FastAPI", "Starlette", "Quart", "Sanic", "Litestar", "APIFlask", "Bottle",
-                       "get_wsgi_application", "get_asgi_application", "App", "Application", "Celery"})
+                       "get_wsgi_application", "get_asgi_application", "App", "Application", "Celery",
+                       "Configurator"})
 APP_MODULES = ("flask", "fastapi", "starlette", "quart", "sanic", "litestar", "apiflask", "bottle", "django",
                "falcon", "aiohttp", "tornado", "celery", "pyramid", "cherrypy")
 APP_DOTTED = frozenset({"bottle.app", "bottle.default_app", "cherrypy.quickstart", "cherrypy.tree.mount",
-                        "cherrypy.tree.graft"})
+                        "cherrypy.tree.graft", "config.make_wsgi_app", "configurator.make_wsgi_app"})
 SERVER = re.compile(
     r"\b(?:gunicorn|uvicorn|hypercorn|daphne|waitress-serve|granian|uwsgi|celery|dramatiq|rq|huey_consumer|arq"
     r"|python[0-9.]*\s+-m|flask)\b([^\n;&|]{0,400})"

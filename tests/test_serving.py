@@ -96,3 +96,23 @@ def test_star_imports_of_a_package_and_plugin_entry_points_are_followed(tmp_path
         "tools/cli.py": BARE_LOG,
     })
     assert reported(tmp_path) == {"shop/core/settings/settings.py:CLT401", "plugins/slack.py:CLT401"}
+
+
+def test_bottle_cherrypy_and_pyramid_apps_are_entry_points(tmp_path):
+    write(tmp_path, {
+        "blog/__init__.py": "", "blog/app.py": "import bottle\nfrom blog import logs\napp = bottle.default_app()\n",
+        "blog/logs.py": BARE_LOG,
+        "shop/__init__.py": """
+            from pyramid.config import Configurator
+            from shop import logs
+            def main(global_config, **settings):
+                with Configurator(settings=settings) as config:
+                    config.scan()
+                    return config.make_wsgi_app()
+        """,
+        "shop/logs.py": BARE_LOG,
+        "media/__init__.py": "", "media/server.py": "import cherrypy\nfrom media import logs\ncherrypy.quickstart(object())\n",
+        "media/logs.py": BARE_LOG,
+        "blog/legacy_export.py": BARE_LOG,  # imported by none of the three: not the service once they are found
+    })
+    assert reported(tmp_path) == {"blog/logs.py:CLT401", "shop/logs.py:CLT401", "media/logs.py:CLT401"}
