@@ -76,18 +76,17 @@ class Measure:
 
         traffic = self._traffic_expr()
         if traffic:
-            verdicts.append(
-                S.share_verdict(
-                    self.plan,
-                    step,
-                    scalar(traffic, can),
-                    scalar(traffic, base),
-                    window,
-                    state.get("target", step.weight) if self.dry_run else step.weight,
-                    lower_only=mixed and not apart,
-                    routed=together,
-                )
+            share = S.share_verdict(
+                self.plan,
+                step,
+                scalar(traffic, can),
+                scalar(traffic, base),
+                window,
+                state.get("target", step.weight) if self.dry_run else step.weight,
+                lower_only=mixed and not apart,
+                routed=together,
             )
+            verdicts.append(S.with_router_failures(share, self.routers[region], state.get("router_failures")))
         judged_from = len(verdicts)
         for c in self.plan.criteria:
             raw = c.raw

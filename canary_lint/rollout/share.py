@@ -103,3 +103,20 @@ def routed_names(kinds: list[str]) -> str:
     """["header", "cookie"] -> "header-routed and cookie-routed"; "weighted" stays as it is."""
     names = [k if k == "weighted" else f"{k}-routed" for k in kinds]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def with_router_failures(verdict: J.Verdict, router, since: tuple[int, str] | None) -> J.Verdict:
+    """A share verdict without canary requests, told what the router saw when it tried to reach the canary
+    (`since`: the router's count when the stage began): "the canary is down" becomes a fact, not a guess."""
+    if since is None or verdict.outcome == J.PASS or (verdict.numbers.get("canary_requests") or 0) > 0:
+        return verdict
+    try:
+        now = router.failures()
+    except Exception:  # noqa: BLE001 - a reading for the message only: the verdict stands without it
+        now = None
+    if now is None or now[0] <= since[0]:
+        return verdict
+    n = now[0] - since[0]
+    return J.Verdict(verdict.criterion, verdict.outcome,
+                     f"{verdict.message}; the {router.kind} router failed to reach the canary {n:,} times since the "
+                     f"stage began ({now[1]} in all)", {**verdict.numbers, "router_failures": n})

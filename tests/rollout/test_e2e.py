@@ -374,6 +374,21 @@ def test_healthy_canary_is_promoted_through_haproxy(lab, tmp_path):
            **figures(j, j.latest("shop").id))
 
 
+def test_dead_canary_behind_haproxy_says_what_haproxy_saw(lab, tmp_path):
+    versions = lab.start("deadhap", HEALTHY, None, proxy="haproxy")
+    steps = [{"weight": 20, "hold": HOLD}, {"weight": 100}]
+    plan = write_plan(tmp_path, lab, versions, steps, proxy="haproxy")
+    out = rollout(str(plan))
+    assert out.returncode == 4, out.stderr
+    m = re.search(r"the haproxy router failed to reach the canary ([\d,]+) times since the stage began "
+                  r"\(\d+ connection errors, \d+ response errors of server v2 in all\)", out.stderr)
+    assert m and int(m.group(1).replace(",", "")) > 0, out.stderr
+    assert haproxy_weights(lab) == (100, 0)
+    j = journal_of(plan)
+    record("dead canary behind HAProxy", expected="roll back on the share check, naming HAProxy's errors",
+           observed="rolled back: no canary requests; HAProxy's connection errors named", **figures(j, j.latest("shop").id))
+
+
 @pytest.mark.parametrize("proxy", ["nginx", "haproxy"])
 def test_header_stage_then_weights_promote_a_healthy_canary_judged_on_weighted_requests(lab, tmp_path, proxy):
     """10% of the load carries the canary header. With the demo's route label named in the plan

@@ -193,3 +193,26 @@ def test_units():
     assert U.unit_of('avg(process_resident_memory_bytes{version="$version"})') == "bytes"
     assert U.unit_of("sum(rate(cpu_seconds_total{x=\"y\"}[1m]))") == "seconds"
     assert U.unit_of('queue_depth{version="$version"}') == ""
+
+
+def test_a_share_without_canary_requests_names_the_routers_failures():
+    from canary_lint.rollout import share
+
+    class Router:
+        kind = "haproxy"
+
+        def __init__(self, count):
+            self.count = count
+
+        def failures(self):
+            return self.count, f"{self.count} connection errors, 0 response errors of server v2"
+
+    none = J.Verdict("traffic", J.FAIL, "no canary requests in 6 s: the canary is down or not routed",
+                     {"canary_requests": 0})
+    told = share.with_router_failures(none, Router(260), (15, "15 connection errors, 0 response errors of server v2"))
+    assert told.outcome == J.FAIL and told.numbers["router_failures"] == 245
+    assert told.message.endswith("; the haproxy router failed to reach the canary 245 times since the stage began "
+                                 "(260 connection errors, 0 response errors of server v2 in all)")
+    assert share.with_router_failures(none, Router(15), (15, "")) is none  # nothing new since the stage began
+    some = J.Verdict("traffic", J.FAIL, "canary share 1% of 400 requests", {"canary_requests": 4})
+    assert share.with_router_failures(some, Router(260), (15, "")) is some  # it does get requests: not the story

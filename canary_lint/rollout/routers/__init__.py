@@ -87,6 +87,11 @@ class Router(abc.ABC):
     def describe(self) -> str:
         return f"{self.kind}{' ' + self.region if self.region else ''}"
 
+    def failures(self) -> tuple[int, str] | None:
+        """Requests for the canary the router could not get an answer to, so far (a counter since the router
+        started) and what it counts; None when the router does not expose it (nginx open source)."""
+        return None
+
 
 def same(a: Route, b: Route) -> bool:
     """`a` is `b` as far as a router can tell (weights within half a percent)."""

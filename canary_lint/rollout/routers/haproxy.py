@@ -142,3 +142,27 @@ class HAProxyRouter(Router):
         if target.cookie:
             self._cookie_name = target.cookie[0]
         return super().apply(target, previous, timeout)
+
+    def failures(self) -> tuple[int, str] | None:
+        """Connection and response errors of the canary server (`show stat` econ + eresp), in the weighted
+        backend and in the header/cookie backend: each is a request HAProxy answered 503/502 itself (or retried
+        elsewhere, when the config says so)."""
+        try:
+            lines = self.send("show stat").splitlines()
+        except RouterError:
+            return None
+        if not lines or not lines[0].startswith("#"):
+            return None
+        header = lines[0].lstrip("# ").split(",")
+        backends = {self.backend, self.spec.get("canary_backend")}
+        econ = eresp = 0
+        found = False
+        for line in lines[1:]:
+            row = dict(zip(header, line.split(",")))
+            if row.get("pxname") in backends and row.get("svname") == self.spec["canary"]:
+                found = True
+                econ += int(row.get("econ") or 0)
+                eresp += int(row.get("eresp") or 0)
+        if not found:
+            return None
+        return econ + eresp, f"{econ} connection errors, {eresp} response errors of server {self.spec['canary']}"
