@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import bisect
 import copy
 import functools
 
@@ -97,6 +98,41 @@ def walk_body(func: ast.AST):
                         push(child)
             elif isinstance(value, ast.AST) and not isinstance(value, _SKIP):
                 push(value)
+
+
+def walk_lines(tree: ast.AST, lines: list[int]):
+    """The nodes of `tree` whose lines include one of `lines` (sorted), entering only such nodes: a text search
+    names the lines, and the walk skips the rest of the file. Nodes without a position are entered."""
+    stack = [tree]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        first = getattr(node, "lineno", None)
+        if first is not None:
+            i = bisect.bisect_left(lines, first)
+            if i == len(lines) or lines[i] > (getattr(node, "end_lineno", None) or first):
+                continue
+        yield node
+        if isinstance(node, _LEAVES):
+            continue
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for child in value:
+                    if isinstance(child, ast.AST):
+                        push(child)
+            elif isinstance(value, ast.AST):
+                push(value)
+
+
+def match_lines(text: str, matches) -> list[int]:
+    """The line numbers (sorted) of regex matches of `text`, found in one pass."""
+    out, line, at = [], 1, 0
+    for m in matches:
+        line += text.count("\n", at, m.start())
+        at = m.start()
+        out.append(line)
+    return out
 
 
 @functools.lru_cache(maxsize=4096)

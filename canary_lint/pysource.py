@@ -26,6 +26,7 @@ import io
 import re
 import tokenize
 
+from canary_lint.pyast import match_lines
 from canary_lint.pysyntax import Interpolation, TemplateStr, TypeAlias, ast_parse, stalls_tokenize
 
 __all__ = ["Interpolation", "TemplateSource", "TemplateStr", "TypeAlias", "is_template", "parse"]
@@ -49,19 +50,10 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
     shape: `CACHES = dict(default=dict(BACKEND=...))` is read as `CACHES = {"default": {"BACKEND": ...}}`."""
     tree = _parse(source, path)
     if "dict(" in source:
-        lines = _dict_call_lines(source)
+        lines = match_lines(source, _DICT_CALL.finditer(source))
         if lines:
             _dict_calls_as_displays(tree, lines)
     return tree
-
-
-def _dict_call_lines(source: str) -> list[int]:
-    out, line, at = [], 1, 0
-    for m in _DICT_CALL.finditer(source):
-        line += source.count("\n", at, m.start())
-        at = m.start()
-        out.append(line)
-    return out
 
 
 _DICT_CALL = re.compile(r"\bdict\([ \t\r\n]{0,200}(?:\*\*|[A-Za-z_]\w{0,100}[ \t]{0,20}=[^=]|\{)")

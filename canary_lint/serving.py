@@ -50,6 +50,11 @@ SERVER = re.compile(
 )
 TARGET = re.compile(r"(?:^|[\s=\"'])(?P<flag>-A\s*|--app[= ]\s*|--module[= ]\s*|-m\s+)?"
                     r"(?P<name>[A-Za-z_]\w*(?:\.\w+)*)(?P<attr>:[A-Za-z_][\w.()]*)?(?=$|[\s\"',\]])")
+# a call of one of the names `_creates_app` looks for, in the text: only such files are walked
+APP_CALL_TEXT = re.compile(r"\b(?:" + "|".join(sorted(APP_CALLS | {d.rsplit(".", 1)[-1] for d in APP_DOTTED}))
+                           + r")[ \t]{0,20}\(")
+# a quoted dotted path in the text (`"shop.plugins.audit"`, `"shop.wsgi:app"`), outside whole-line comments
+DOTTED_STRING = re.compile(r"""(?m)^[ \t]*#[^\n]*$|(['"])([A-Za-z_][\w.:]{2,198})\1""")
 DOTTED = re.compile(r"[A-Za-z_]\w{0,60}(?:\.[A-Za-z_]\w{0,60}){1,8}(?::[A-Za-z_]\w{0,60})?")
 MAX_CLOSURE = 20_000
 
@@ -109,7 +114,7 @@ def _find(ctx) -> Serving:
         text = ctx.text(f) or ""
         if name in ("wsgi.py", "asgi.py"):
             roots[path] = f"defines the {name[:-3].upper()} application"
-        elif any(m in text for m in APP_MODULES) and _creates_app(ctx.python_ast(f)):
+        elif any(m in text for m in APP_MODULES) and APP_CALL_TEXT.search(text) and _creates_app(ctx.python_ast(f)):
             roots[path] = "creates the web or worker application"
     for module, why in _plugin_entry_points(ctx):  # plugins the service loads by name at run time
         path = _module_path(project, module)
@@ -222,7 +227,8 @@ def _closure(project, roots: list[str], by_path: dict, ctx) -> set[str]:
         tree = ctx.python_ast(by_path[path])
         if tree is None:
             continue
-        for module in _referenced(tree, module_name(path), path.endswith("__init__.py")):
+        text = ctx.text(by_path[path]) or ""
+        for module in _referenced(tree, module_name(path), path.endswith("__init__.py"), text):
             target = _module_path(project, module)
             if target and target not in seen and not is_test_path(target):
                 todo.append(target)
@@ -234,16 +240,35 @@ def _packages(path: str) -> list[str]:
     return ["/".join(parts[:i] + ["__init__.py"]) for i in range(1, len(parts) + 1)]
 
 
-def _referenced(tree: ast.Module, name: str, package: bool = False) -> list[str]:
+def _referenced(tree: ast.Module, name: str, package: bool = False, text: str = "") -> list[str]:
+    """Modules a file names: its imports (at any depth of its statements) and its string literals that are
+    dotted paths. Imports are found by a walk of statements only, literals by a walk of the nodes on the lines
+    whose text holds a quoted dotted path (a walk of every node cost more than the rest of the closure)."""
     out: list[str] = []
-    for node in ast.walk(tree):
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
         if isinstance(node, ast.Import):
             out += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = absolute(name, node.module or "", node.level, package)
             out.append(base)
             out += [f"{base}.{a.name}" if base else a.name for a in node.names if a.name != "*"]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and 3 < len(node.value) < 200 \
+        else:
+            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                block = getattr(node, field, None)
+                if isinstance(block, list):
+                    stack.extend(block)
+    if not text:
+        nodes = ast.walk(tree)
+    else:
+        hits = [m for m in DOTTED_STRING.finditer(text[:2_000_000])
+                if m.group(2) and "." in m.group(2) and DOTTED.fullmatch(m.group(2))]
+        if not hits:
+            return out  # no quoted dotted path in the text: no string literal to look at
+        nodes = pyast.walk_lines(tree, pyast.match_lines(text, hits))
+    for node in nodes:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and 3 < len(node.value) < 200 \
                 and "." in node.value and DOTTED.fullmatch(node.value):
             out.append(node.value.split(":")[0])
     return out

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from canary_lint.pyast import dotted, walk_body, where
 
-TOKENS = ("WebSocket", "websocket", "ws", "InMemoryChannelLayer", "memory://")
+TOKENS = ("ebsocket", "ws", "InMemoryChannelLayer", "memory://")  # WebSocket, websocket
 SENDS = {"send", "send_text", "send_json", "send_bytes", "send_str", "send_message", "write_message", "emit"}
 ADDS = {"append", "add", "setdefault", "insert"}
 SOCKET_NAMES = {"websocket", "ws", "socket", "conn", "connection", "client"}
@@ -35,8 +35,12 @@ class Registry:
     sent: int  # line of the broadcast loop
 
 
+SEND_TEXT = tuple(f".{s}(" for s in sorted(SENDS))
+
+
 def registries(tree: ast.Module, text: str) -> list[Registry]:
-    if ".publish(" in text or ".subscribe(" in text or not any(s in text for s in SENDS):
+    if ".publish(" in text or ".subscribe(" in text or not any(s in text for s in SEND_TEXT) \
+            or not any(a in text for a in (".append(", ".add(", "] = ", ".setdefault(", ".insert(")):
         return []
     containers = _module_containers(tree)
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):  # a connection manager: one per process
