@@ -152,6 +152,21 @@ def test_healthy_canary_is_promoted_through_header_then_weight_stages(lab, tmp_p
            **{k: v for k, v in figures(j, r.id).items() if k != "state"})
 
 
+@pytest.mark.parametrize("counters", ["app", "envoy"])
+def test_dead_canary_behind_envoy_says_what_envoy_saw(lab, tmp_path, counters):
+    """With the app's own request counters, or with Envoy's per cluster (which count the requests Envoy tried
+    to send the canary, not the ones it answered)."""
+    versions = lab.start(f"dead-envoy-{counters}", HEALTHY, None, proxy="envoy")
+    steps = [{"weight": 20, "hold": HOLD}, {"weight": 100}]
+    plan = _plan(tmp_path, lab, versions, steps, "envoy") if counters == "envoy" else \
+        write_plan(tmp_path, lab, versions, steps, proxy="envoy")
+    out = rollout(str(plan))
+    assert out.returncode == 4, out.stderr
+    assert "the envoy router failed to reach the canary" in out.stderr and "connection failures" in out.stderr, \
+        out.stderr
+    assert lab.router("envoy").current() == Route(0)
+
+
 @pytest.mark.parametrize("proxy", PROXIES)
 def test_doubled_error_rate_is_rolled_back(lab, tmp_path, proxy):
     versions = lab.start(f"errors-{proxy}", HEALTHY, {"error_rate": 0.10, "latency_ms": 20}, proxy=proxy)

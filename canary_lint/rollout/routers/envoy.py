@@ -213,3 +213,23 @@ class EnvoyRouter(Router):
                                   f"its admin endpoint shows {last}")
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+    def failures(self) -> tuple[int, str] | None:
+        """Connection failures and timeouts of the canary's clusters (admin `/stats`): each is a request Envoy
+        answered 503/504 itself."""
+        clusters = sorted({self.spec["canary_cluster"], self.header_cluster, self.cookie_cluster})
+        names = "|".join(re.escape(c) for c in clusters)
+        url = f"{self.admin}/stats?" + urllib.parse.urlencode(
+            {"filter": rf"^cluster\.({names})\.(upstream_cx_connect_fail|upstream_rq_timeout)$"})
+        try:
+            text = files.get(url, "Envoy admin").decode("utf-8", errors="replace")
+        except RouterError:
+            return None
+        counts = {"upstream_cx_connect_fail": 0, "upstream_rq_timeout": 0}
+        for line in text.splitlines():
+            key, _, value = line.partition(": ")
+            stat = key.rsplit(".", 1)[-1]
+            if stat in counts and value.strip().isdigit():
+                counts[stat] += int(value.strip())
+        fails, timeouts = counts["upstream_cx_connect_fail"], counts["upstream_rq_timeout"]
+        return fails + timeouts, f"{fails} connection failures, {timeouts} timeouts of {', '.join(clusters)}"
