@@ -1519,3 +1519,34 @@ def test_websocket_registry_broadcast_by_comprehension_and_what_is_not_one(tmp_p
     assert rules(found) == [("CLS105", 5), ("CLS105", 7)]
     assert "`clients`" in found[0].message and "line 12" in found[0].message
     assert "memory://" in found[1].message
+
+
+def test_upload_directory_of_a_settings_instance_made_by_a_factory(tmp_path):
+    files = {
+        "app/core/config.py": """
+            from functools import lru_cache
+            from pathlib import Path
+            from pydantic import Field
+            from pydantic_settings import BaseSettings
+            class Settings(BaseSettings):
+                upload_dir: Path = Field(default=Path("/data/uploads"))
+            @lru_cache
+            def get_settings() -> Settings:
+                return Settings()
+            settings = get_settings()
+            """,
+        "app/main.py": """
+            from fastapi import FastAPI, UploadFile
+            from fastapi.responses import FileResponse
+            from app.core.config import settings
+            app = FastAPI()
+            @app.post("/upload")
+            async def upload(file: UploadFile):
+                (settings.upload_dir / file.filename).write_bytes(await file.read())
+            @app.get("/files/{name}")
+            async def download(name: str):
+                return FileResponse(settings.upload_dir / name)
+            """,
+    }
+    found = state_findings(tmp_path, files)
+    assert rules(found) == [("CLS107", 7)] and "`settings.upload_dir` (/data/uploads)" in found[0].message

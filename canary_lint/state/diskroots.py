@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 
 from canary_lint import djsettings
-from canary_lint.resolver.modules import ModuleScope, module_name, tree_project
+from canary_lint.resolver.modules import ModuleScope, definition, module_name, tree_project
 from canary_lint.state.localdisk import dir_like, local_roots
 
 CONFIG_MODULE_WORDS = ("config", "settings", "conf")
@@ -42,10 +42,38 @@ def imported_roots(ctx, path: str, tree: ast.Module, text: str) -> dict[str, str
         target = project.scope(module if attr is None else f"{module}.{attr}")
         if target is not None:
             out.update({f"{local}.{k}": v for k, v in module_roots(ctx, target).items()})
+        elif attr is not None:  # `from app.core.config import settings`, an instance of a settings class
+            out.update({f"{local}.{k}": v for k, v in instance_roots(scope, local).items()})
+    for name in scope.nodes:  # `settings = Settings()` in this module
+        if isinstance(scope.nodes[name], ast.Call):
+            out.update({f"{name}.{k}": v for k, v in instance_roots(scope, name).items()})
     if ".config" in text:
         for key, value in config_keys(ctx).items():
             out.setdefault(f"config[{key}]", value)
     return out
+
+
+def instance_roots(scope: ModuleScope, name: str, depth: int = 0) -> dict[str, str]:
+    """Directory fields of the tree class whose instance `name` is (`settings = Settings()`, also through a
+    factory: `settings = get_settings()` returning `Settings()`): pydantic-settings and dataclass configs,
+    `upload_dir: Path = Path("/data/uploads")`."""
+    found = definition(scope, name)
+    if found is None or depth > 2:
+        return {}
+    where, node = found
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):  # a factory: what it returns
+        returns = [n.value for n in ast.walk(node) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)]
+        node = returns[0] if len(returns) == 1 else None
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return {}
+    cls = definition(where, node.func.id)
+    if cls is None:
+        return {}
+    if isinstance(cls[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return instance_roots(cls[0], node.func.id, depth + 1)
+    if not isinstance(cls[1], ast.ClassDef):
+        return {}
+    return local_roots(ast.Module(body=cls[1].body, type_ignores=[]))
 
 
 def module_roots(ctx, scope: ModuleScope | None) -> dict[str, str]:

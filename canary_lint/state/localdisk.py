@@ -92,7 +92,11 @@ def path_text(value: ast.AST | None, known: dict[str, str] | None = None, depth:
     if isinstance(value, ast.Call):
         name = dotted(value.func).rsplit(".", 1)[-1]
         if name in PATH_CALLS:
-            return "a local path"
+            first = const_str(value.args[0]) if name in ("Path", "PurePath") and value.args else None
+            return first if first is not None and "://" not in first else "a local path"
+        if name == "Field":  # pydantic: `upload_dir: Path = Field(default=Path("/data/uploads"))`
+            default = next((k.value for k in value.keywords if k.arg == "default"), value.args[0] if value.args else None)
+            return path_text(default, known, depth + 1)
         env = env_read(value)
         if env is not None and env[1] is not None:
             default = path_text(env[1], known, depth + 1)
