@@ -64,13 +64,27 @@ class Journal:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self._wal()
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
         self._lock_fd: int | None = None
         kind, _, nth = os.environ.get("CANARY_LINT_KILL_AFTER", "").partition(":")
         self._kill_after = (kind, int(nth or 1)) if kind else None
         self._written: dict[str, int] = {}
+
+    def _wal(self) -> None:
+        """WAL mode, persistent in the file once set. Switching a new journal to it needs the file to itself, and
+        SQLite answers "database is locked" at once, without its busy wait, while another process opens the
+        same new journal (the runner starting while `status` reads it): retried for the connect timeout."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
 
     @contextlib.contextmanager
     def atomic(self):

@@ -154,3 +154,24 @@ def test_a_rollback_journaled_before_kill_9_is_applied_by_the_next_command(tmp_p
     assert done["applied_by"] == command and done["unapplied_for"] >= 0.3
     if command == "status":
         assert json.loads(after.stdout)["state"] == "rolled-back"
+
+
+def test_a_journal_opened_while_another_process_writes_its_first_lines_waits_for_it(tmp_path):
+    """Switching a new journal to WAL needs the file to itself, and SQLite refuses at once (no busy wait)
+    while another connection writes: the runner starting while `status` created the journal died with
+    "database is locked"."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "journal.sqlite"
+    other = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE IF NOT EXISTS scratch (a)")
+    done = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    done.start()
+    try:
+        journal = Journal(path)
+    finally:
+        done.join()
+        other.close()
+    assert journal.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
