@@ -81,6 +81,17 @@ _SKIP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _LEAVES = (ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.operator, ast.cmpop, ast.boolop, ast.unaryop)
 
 
+def _push_children(node: ast.AST, push, skip: tuple = ()) -> None:
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            for child in value:
+                if isinstance(child, ast.AST) and not isinstance(child, skip):
+                    push(child)
+        elif isinstance(value, ast.AST) and not isinstance(value, skip):
+            push(value)
+
+
 def walk_body(func: ast.AST):
     """ast.walk over a function body without entering nested functions or classes."""
     stack = list(func.body) if hasattr(func, "body") else [func]
@@ -88,41 +99,31 @@ def walk_body(func: ast.AST):
     while stack:
         node = pop()
         yield node
-        if isinstance(node, _LEAVES):
-            continue
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                for child in value:
-                    if isinstance(child, ast.AST) and not isinstance(child, _SKIP):
-                        push(child)
-            elif isinstance(value, ast.AST) and not isinstance(value, _SKIP):
-                push(value)
+        if not isinstance(node, _LEAVES):
+            _push_children(node, push, _SKIP)
+
+
+def on_lines(node: ast.AST, lines: list[int]) -> bool:
+    """Do the lines of `node` include one of `lines` (sorted)? A node without a position: yes."""
+    first = getattr(node, "lineno", None)
+    if first is None:
+        return True
+    i = bisect.bisect_left(lines, first)
+    return i < len(lines) and lines[i] <= (getattr(node, "end_lineno", None) or first)
 
 
 def walk_lines(tree: ast.AST, lines: list[int]):
     """The nodes of `tree` whose lines include one of `lines` (sorted), entering only such nodes: a text search
-    names the lines, and the walk skips the rest of the file. Nodes without a position are entered."""
+    names the lines, and the walk skips the rest of the file."""
     stack = [tree]
     pop, push = stack.pop, stack.append
     while stack:
         node = pop()
-        first = getattr(node, "lineno", None)
-        if first is not None:
-            i = bisect.bisect_left(lines, first)
-            if i == len(lines) or lines[i] > (getattr(node, "end_lineno", None) or first):
-                continue
-        yield node
-        if isinstance(node, _LEAVES):
+        if not on_lines(node, lines):
             continue
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                for child in value:
-                    if isinstance(child, ast.AST):
-                        push(child)
-            elif isinstance(value, ast.AST):
-                push(value)
+        yield node
+        if not isinstance(node, _LEAVES):
+            _push_children(node, push)
 
 
 def match_lines(text: str, matches) -> list[int]:

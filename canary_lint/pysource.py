@@ -21,12 +21,11 @@ Python raises `TemplateSource` (it is not checked and is not an error).
 from __future__ import annotations
 
 import ast
-import bisect
 import io
 import re
 import tokenize
 
-from canary_lint.pyast import match_lines
+from canary_lint.pyast import match_lines, on_lines
 from canary_lint.pysyntax import Interpolation, TemplateStr, TypeAlias, ast_parse, stalls_tokenize
 
 __all__ = ["Interpolation", "TemplateSource", "TemplateStr", "TypeAlias", "is_template", "parse"]
@@ -77,11 +76,8 @@ def _dict_calls_as_displays(tree: ast.AST, lines: list[int]) -> None:
     stack = [tree]
     while stack:
         node = stack.pop()
-        first = getattr(node, "lineno", None)
-        if first is not None:
-            i = bisect.bisect_left(lines, first)
-            if i == len(lines) or lines[i] > (getattr(node, "end_lineno", None) or first):
-                continue
+        if not on_lines(node, lines):
+            continue
         for name, value in ast.iter_fields(node):
             if isinstance(value, list):
                 for i, child in enumerate(value):
