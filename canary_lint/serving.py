@@ -54,7 +54,7 @@ TARGET = re.compile(r"(?:^|[\s=\"'])(?P<flag>-A\s*|--app[= ]\s*|--module[= ]\s*|
 APP_CALL_TEXT = re.compile(r"\b(?:" + "|".join(sorted(APP_CALLS | {d.rsplit(".", 1)[-1] for d in APP_DOTTED}))
                            + r")[ \t]{0,20}\(")
 # a quoted dotted path in the text (`"shop.plugins.audit"`, `"shop.wsgi:app"`), outside whole-line comments
-DOTTED_STRING = re.compile(r"""(?m)^[ \t]*#[^\n]*$|(['"])([A-Za-z_][\w.:]{2,198})\1""")
+DOTTED_STRING = re.compile(r"""(['"])([A-Za-z_][\w:]{0,60}\.[\w.:]{1,190})\1""")  # candidates: the tree decides
 DOTTED = re.compile(r"[A-Za-z_]\w{0,60}(?:\.[A-Za-z_]\w{0,60}){1,8}(?::[A-Za-z_]\w{0,60})?")
 MAX_CLOSURE = 20_000
 

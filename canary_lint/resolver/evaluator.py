@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 
 from canary_lint.model import literal_text
-from canary_lint.pyast import source_of
+from canary_lint.pyast import source_of, statements
 from canary_lint.resolver.expressions import Expressions
-from canary_lint.resolver.modules import ModuleScope, statements
+from canary_lint.resolver.modules import ModuleScope
 from canary_lint.resolver.values import ORIGIN, SCOPE, UNKNOWN, Budget, Marker, OneOf, TooLarge, known
 
 

@@ -6,6 +6,7 @@ import ast
 from collections import deque
 from collections.abc import Callable
 
+from canary_lint.pyast import statements
 from canary_lint.resolver.values import UNKNOWN, literal
 
 
@@ -26,23 +27,6 @@ def absolute(name: str, module: str, level: int, package: bool = False) -> str:
     drop = level - 1 if package else level
     package = parts[:len(parts) - drop] if len(parts) >= drop else []
     return ".".join([*package, module] if module else package)
-
-
-# nodes whose children may be statements; statements sit nowhere else (never inside an expression)
-_BLOCKS = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.If,
-           ast.With, ast.AsyncWith, ast.Try, ast.TryStar, ast.ExceptHandler, ast.Match, ast.match_case)
-_INNER = (ast.stmt, ast.excepthandler, ast.match_case)
-
-
-def statements(node: ast.AST):
-    """`ast.walk(node)` without the expressions: the statements under `node` in the same (breadth-first) order,
-    at a fraction of the nodes."""
-    todo = deque([node])
-    while todo:
-        node = todo.popleft()
-        if isinstance(node, _BLOCKS):
-            todo.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, _INNER))
-        yield node
 
 
 class ModuleScope:
@@ -66,11 +50,16 @@ class ModuleScope:
         for node in tree.body:
             self._top(node)
         self.local_imports: dict = {}  # `def create_app(): import config`: names imported inside functions
-        for node in statements(tree):
+        todo = deque(tree.body)  # each outermost function once (its walk reaches the nested ones)
+        while todo:
+            node = todo.popleft()
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for inner in statements(node):
                     if isinstance(inner, (ast.Import, ast.ImportFrom)):
                         self._local_import(inner)
+            elif not isinstance(node, (ast.Import, ast.ImportFrom)):
+                for field in ("body", "handlers", "orelse", "finalbody", "cases"):
+                    todo.extend(getattr(node, field, None) or ())
 
     def _top(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Assign):
@@ -145,6 +134,7 @@ class Project:
             for i in range(len(parts)):
                 self._by_name.setdefault(".".join(parts[i:]), []).append(path)
         self._scopes: dict[str, ModuleScope | None] = {}
+        self._path_scopes: dict[str, ModuleScope] = {}
 
     def path_of(self, module: str) -> str | None:
         found = self._by_name.get(module, [])
@@ -159,7 +149,13 @@ class Project:
         return self._scopes[module]
 
     def scope_of_path(self, path: str, tree: ast.Module) -> ModuleScope:
-        return ModuleScope(tree, module_name(path), self, path.endswith("__init__.py"))
+        """The scope of the module at `path` read from `tree`: one per file and tree, shared by every reader."""
+        name = module_name(path)
+        for known in (self._scopes.get(name), self._path_scopes.get(path)):
+            if known is not None and known.tree is tree:
+                return known
+        scope = self._path_scopes[path] = ModuleScope(tree, name, self, path.endswith("__init__.py"))
+        return scope
 
 
 

@@ -24,6 +24,7 @@ from canary_lint.state.configchecks import (
     CACHES_SET, LIMITER, backend_findings, signing_key_findings,
 )
 from canary_lint.state.envs import deploy_env_names
+from canary_lint.textmemo import per_text
 
 RULES = (
     "in-process-state-lost-on-other-version",
@@ -48,19 +49,17 @@ HANDLER_TOKENS = ("add_url_rule", "add_api_route", "add_api_websocket_route", "a
                   "sio.on(", ".on(")
 
 
-_HANDLER_HINTS: dict = {}
+# one scan of the text for a common part ("add_", "View") before its tokens; "sio.on(" is in ".on("
+_HANDLER_GROUPS = tuple((g, tuple(t for t in HANDLER_TOKENS if g in t)) for g in ("add_", "View"))
+_HANDLER_WORDS = tuple(t for t in HANDLER_TOKENS if not any(g in t for g, _ in _HANDLER_GROUPS) and t != "sio.on(")
 
 
+@per_text
 def has_handlers(text: str) -> bool:
-    """Cheap: could this module register a request, websocket or task handler? (memoised per text)"""
-    key = id(text)
-    hit = _HANDLER_HINTS.get(key)
-    if hit is None or hit[0] is not text:
-        hit = (text, any(t in text for t in HANDLER_TOKENS) or ("@" in text and HANDLER_DECORATOR.search(text) is not None))
-        if len(_HANDLER_HINTS) > 8192:
-            _HANDLER_HINTS.clear()
-        _HANDLER_HINTS[key] = hit
-    return hit[1]
+    """Cheap: could this module register a request, websocket or task handler?"""
+    return any(t in text for t in _HANDLER_WORDS) \
+        or any(t in text for group, tokens in _HANDLER_GROUPS if group in text for t in tokens) \
+        or ("@" in text and HANDLER_DECORATOR.search(text) is not None)
 
 
 RANDOM_TOKENS = ("token_hex", "token_urlsafe", "token_bytes", "urandom", "get_random_secret_key", "generate_key",

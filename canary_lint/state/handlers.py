@@ -69,7 +69,7 @@ class ModuleIndex:
     funcs: list[Func] = field(default_factory=list)
     by_name: dict = field(default_factory=dict)  # simple name -> [Func] (module level and nested)
     methods: dict = field(default_factory=dict)  # (class, name) -> Func
-    reached_by: dict = field(default_factory=dict)  # Func -> set of handler Funcs that reach it
+    reached_by: dict = field(default_factory=dict)  # Func -> the handler Funcs that reach it, by line
 
     @property
     def handlers(self) -> list[Func]:
@@ -311,12 +311,14 @@ def module_index(tree: ast.Module, text: str = "", extra_handlers: frozenset = f
                     nxt[callee] = nxt.get(callee, 0) | new
         frontier = nxt
     for func in sorted(reach, key=lambda f: (*first[f], f.node.lineno, f.node.col_offset)):
-        mask, reached = reach[func], set()
+        mask, reached = reach[func], []
         while mask:
             low = mask & -mask
-            reached.add(handlers[low.bit_length() - 1])
+            reached.append(handlers[low.bit_length() - 1])
             mask ^= low
-        index.reached_by[func] = reached
+        # ordered by line: a finding names the first handler, the same one on every run (a set named whichever
+        # its hashes put first)
+        index.reached_by[func] = tuple(sorted(reached, key=lambda h: (h.node.lineno, h.node.col_offset)))
     return index
 
 

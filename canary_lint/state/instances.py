@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from canary_lint.pyast import statements
 from canary_lint.state import memory
 from canary_lint.state.envs import dotted
 from canary_lint.state.handlers import ModuleIndex, _resolve_from, module_name
@@ -88,7 +89,7 @@ def singletons(tree: ast.Module, path: str = "", table: ClassTable | None = None
     if not classes:
         return out
     top = {id(s) for s in tree.body}
-    for stmt in ast.walk(tree):
+    for stmt in statements(tree):
         if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)):
             continue
         cls, cls_path = classes.get(dotted(stmt.value.func) or "", (None, ""))

@@ -345,7 +345,7 @@ def _pair(index: ModuleIndex, writes: list[Use], reads: list[Use]):
                 continue
             if rh.handler == "socket.io event" and connection_key(r.key):
                 continue  # keyed on the socket's own id: events of one connection all reach the same process
-            rank = (w.node.lineno, r.node.lineno)
+            rank = (w.node.lineno, r.node.lineno, rh.node.lineno)  # handlers are a set: the first by line
             if best is None or rank < best[0]:
                 best = (rank, (w, r, wh, rh))
     return best[1] if best else None

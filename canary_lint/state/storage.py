@@ -11,7 +11,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from canary_lint.pyast import const_str, dotted, where
+from canary_lint.pyast import const_str, dotted, statements, where
 from canary_lint.state.envs import env_read
 
 ROOT_NAMES = re.compile(r"(?i)(?:dir|folder|path|root|location|storage)$|^(?:base|root|media|upload)")
@@ -58,7 +58,7 @@ def _origin(value: ast.AST) -> str:
 def _dirs(cls: ast.ClassDef) -> dict[str, str]:
     """{attribute: origin} of `self.X = …` that hold a directory."""
     out: dict[str, str] = {}
-    for node in ast.walk(cls):
+    for node in statements(cls):
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
@@ -111,7 +111,7 @@ def _under(expr: ast.AST, attrs: set[str], derived: set[str], helpers: dict | No
 def _derived(func: ast.FunctionDef, attrs: set[str], helpers: dict) -> dict[str, str]:
     """Local names holding a path under one of the directories -> that directory's attribute."""
     derived: dict[str, str] = {}
-    for node in ast.walk(func):
+    for node in statements(func):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             attr = _under(node.value, attrs, set(derived), helpers)
             if attr:
@@ -125,7 +125,7 @@ def path_helpers(cls: ast.ClassDef, attrs: set[str]) -> dict[str, str]:
     for item in cls.body:
         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name != "__init__":
             derived = _derived(item, attrs, {})
-            for node in ast.walk(item):
+            for node in statements(item):
                 if isinstance(node, ast.Return) and node.value is not None:
                     attr = _under(node.value, attrs, set(derived))
                     if attr:
@@ -172,7 +172,7 @@ def _uses(func: ast.FunctionDef, attrs: set[str], helpers: dict):
 
 def round_trips(tree: ast.Module) -> list[Trip]:
     out = []
-    for cls in ast.walk(tree):
+    for cls in statements(tree):
         if not isinstance(cls, ast.ClassDef) or NOT_STORAGE.search(cls.name):
             continue
         dirs = _dirs(cls)

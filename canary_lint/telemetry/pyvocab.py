@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from canary_lint.pyast import dotted
+from canary_lint.textmemo import per_text
 
 # A file holds a telemetry set-up only if it names one of these; other files are never walked.
 STRONG_TOKENS = ("opentelemetry", "sentry_sdk", "prometheus", "ddtrace", "datadog", "structlog", "jsonlogger", "jsonformatter",
@@ -25,6 +26,7 @@ ATTACH_TOKENS = ("extra", "LoggerAdapter", "setLogRecordFactory", "bind", "recor
 VERSION_TOKENS = ("version", "Version", "VERSION", "release", "RELEASE", "revision")
 
 
+@per_text
 def is_telemetry_file(text: str) -> bool:
     return any(t in text for t in STRONG_TOKENS)
 
