@@ -50,8 +50,9 @@ SERVER = re.compile(
 )
 TARGET = re.compile(r"(?:^|[\s=\"'])(?P<flag>-A\s*|--app[= ]\s*|--module[= ]\s*|-m\s+)?"
                     r"(?P<name>[A-Za-z_]\w*(?:\.\w+)*)(?P<attr>:[A-Za-z_][\w.()]*)?(?=$|[\s\"',\]])")
-# a call of one of the names `_creates_app` looks for, in the text: only such files are walked
-APP_CALL_TEXT = re.compile(r"\b(?:" + "|".join(sorted(APP_CALLS | {d.rsplit(".", 1)[-1] for d in APP_DOTTED}))
+# a call of one of the names `_creates_app` looks for, in the text: only such files are walked (the word
+# boundary is tested on each match: a leading `\b` made the search try every position of the text)
+APP_CALL_TEXT = re.compile(r"(?:" + "|".join(sorted(APP_CALLS | {d.rsplit(".", 1)[-1] for d in APP_DOTTED}))
                            + r")[ \t]{0,20}\(")
 # a quoted dotted path in the text (`"shop.plugins.audit"`, `"shop.wsgi:app"`), outside whole-line comments
 DOTTED_STRING = re.compile(r"""(['"])([A-Za-z_][\w:]{0,60}\.[\w.:]{1,190})\1""")  # candidates: the tree decides
@@ -114,7 +115,7 @@ def _find(ctx) -> Serving:
         text = ctx.text(f) or ""
         if name in ("wsgi.py", "asgi.py"):
             roots[path] = f"defines the {name[:-3].upper()} application"
-        elif any(m in text for m in APP_MODULES) and APP_CALL_TEXT.search(text) and _creates_app(ctx.python_ast(f)):
+        elif any(m in text for m in APP_MODULES) and _calls_app(text) and _creates_app(ctx.python_ast(f)):
             roots[path] = "creates the web or worker application"
     for module, why in _plugin_entry_points(ctx):  # plugins the service loads by name at run time
         path = _module_path(project, module)
@@ -152,6 +153,15 @@ def _module_path(project, module: str) -> str | None:
         if path:
             return path
     return None
+
+
+def _calls_app(text: str) -> bool:
+    """Does the text call one of the names `_creates_app` looks for (`Flask(`, not `MyFlask(`)?"""
+    for m in APP_CALL_TEXT.finditer(text):
+        before = text[m.start() - 1] if m.start() else " "
+        if not (before.isalnum() or before == "_"):
+            return True
+    return False
 
 
 def _creates_app(tree: ast.Module | None) -> bool:
