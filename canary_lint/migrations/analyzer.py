@@ -24,13 +24,12 @@ RULES = COMPAT_RULES + LOCK_RULES + META_RULES + RELEASE_RULES
 def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
     """When files are named on the command line (pre-commit), the other migrations of their directories are
     read too, replayed for the schema history but not judged."""
+    named = [f for f in ctx.files_of("alembic", "sql_migration") if f.explicit]
+    if not named:
+        return [], []  # a check of Django migrations alone never loads the Alembic reader
     from canary_lint.discovery import classify, display_path
     from canary_lint.migrations.alembic_reader import read_revision
     from canary_lint.migrations.history import sql_order
-
-    named = [f for f in ctx.files_of("alembic", "sql_migration") if f.explicit]
-    if not named:
-        return [], []
     if any("sql_migration" in f.kinds for f in named):
         from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
     else:  # a pre-commit run on Python revisions never loads the SQL reader
