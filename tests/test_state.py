@@ -1550,3 +1550,63 @@ def test_upload_directory_of_a_settings_instance_made_by_a_factory(tmp_path):
     }
     found = state_findings(tmp_path, files)
     assert rules(found) == [("CLS107", 7)] and "`settings.upload_dir` (/data/uploads)" in found[0].message
+
+
+SESSION_APP = """
+    from flask import Flask
+
+    from app import sessions
+
+    app = Flask(__name__)
+    app.session_interface = sessions.build(app)
+"""
+
+
+def test_session_interface_built_by_a_module_attribute_helper_keeping_a_dict(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/__init__.py": SESSION_APP,
+        "app/sessions.py": """
+            from flask.sessions import SessionInterface
+
+
+            class MemorySessionInterface(SessionInterface):
+                def __init__(self):
+                    self.sessions = {}
+
+                def save_session(self, app, session, response):
+                    self.sessions[session.sid] = dict(session)
+
+
+            def build(app):
+                interface = MemorySessionInterface()
+                return interface if app.debug else MemorySessionInterface()
+        """,
+    })
+    assert rules(found) == [("CLS103", 6)]
+    assert "MemorySessionInterface.save_session() writes `self.sessions`" in found[0].message
+    assert "process memory" in found[0].message
+
+
+def test_session_interface_quiet_when_unresolved_or_on_a_shared_store(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/__init__.py": textwrap.dedent(SESSION_APP) + "app.session_interface = unknown_factory()\n",
+        "app/sessions.py": """
+            import pymongo
+            from flask.sessions import SessionInterface
+
+
+            class MongoSessionInterface(SessionInterface):
+                def __init__(self):
+                    self.seen = {}
+                    self.db = pymongo.MongoClient("mongodb://sessions")["app"]
+
+                def save_session(self, app, session, response):
+                    self.seen[session.sid] = True
+                    self.db.sessions.replace_one({"_id": session.sid}, dict(session), upsert=True)
+
+
+            def build(app):
+                return MongoSessionInterface()
+        """,
+    })
+    assert rules(found) == []

@@ -18,7 +18,7 @@ from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
 from canary_lint.state import (
     caches, crossmodule, diskroots, djrules, djthrottles, flaskcache, handlers, instances, localdisk, memory,
-    sessionstores, storage, websockets,
+    sessioninterfaces, sessionstores, storage, websockets,
 )
 from canary_lint.state.configchecks import (
     CACHES_SET, LIMITER, backend_findings, signing_key_findings,
@@ -183,6 +183,8 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
                     yield from _objects(ctx, path, tree, index, objects)
     if any(t in text for t in sessionstores.TOKENS):
         yield from sessionstores.findings(ctx, path, tree, text, env_set)
+    if "session_interface" in text:
+        yield from sessioninterfaces.findings(ctx, path, tree, text)
     if any(t in text for t in websockets.TOKENS):
         yield from websockets.findings(ctx, path, tree, text)
     if "self." in text and any(t in text for t in STORAGE_TOKENS):
