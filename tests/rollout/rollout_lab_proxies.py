@@ -127,6 +127,7 @@ class Traefik:
   traefik: {{address: "127.0.0.1:{self.api_port}"}}
 api: {{insecure: true, dashboard: false}}
 ping: {{}}
+metrics: {{prometheus: {{entryPoint: traefik}}}}
 providers:
   providersThrottleDuration: 0s
   file: {{directory: {dynamic}, watch: true}}

@@ -167,6 +167,19 @@ def test_dead_canary_behind_envoy_says_what_envoy_saw(lab, tmp_path, counters):
     assert lab.router("envoy").current() == Route(0)
 
 
+def test_dead_canary_behind_traefik_says_what_traefik_saw(lab, tmp_path):
+    """Traefik's service metrics count the 502s it answered for the canary's service."""
+    versions = lab.start("dead-traefik", HEALTHY, None, proxy="traefik")
+    plan = write_plan(tmp_path, lab, versions, [{"weight": 20, "hold": HOLD}, {"weight": 100}], proxy="traefik")
+    out = rollout(str(plan))
+    assert out.returncode == 4, out.stderr
+    assert "the traefik router failed to reach the canary" in out.stderr and "HTTP 502" in out.stderr, out.stderr
+    assert lab.router("traefik").current() == Route(0)
+    j = journal_of(plan)
+    record("dead canary behind Traefik", expected="roll back on the share check, naming Traefik's 502s",
+           observed="rolled back: no canary requests; Traefik's 502s named", **figures(j, j.latest("shop").id))
+
+
 @pytest.mark.parametrize("proxy", PROXIES)
 def test_doubled_error_rate_is_rolled_back(lab, tmp_path, proxy):
     versions = lab.start(f"errors-{proxy}", HEALTHY, {"error_rate": 0.10, "latency_ms": 20}, proxy=proxy)

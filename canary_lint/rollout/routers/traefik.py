@@ -29,6 +29,9 @@ TOTAL = 10_000
 HOSTNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63}){0,20}")
 _HEADER = re.compile(r"Header\(`([^`]*)`, `([^`]*)`\)")
 _COOKIE = re.compile(r"HeaderRegexp\(`Cookie`, `([^`]*)`\)")
+_SERVICE_REQUESTS = re.compile(r"traefik_service_requests_total\{([^{}\n]{0,2000})\}[ \t]+([0-9.eE+]{1,40})")
+_LABEL = re.compile(r'([A-Za-z_]\w{0,60})="([^"\\\n]{0,300})"')
+GATEWAY_CODES = ("502", "503", "504")  # Traefik's own answers when the server does not
 MARK = "# written by canary-lint rollout"
 
 
@@ -133,6 +136,25 @@ class TraefikRouter(Router):
         if errors:
             raise RouterError(f"Traefik serves {route.describe()} with errors: {' | '.join(errors)[:400]}")
         return route
+
+    def failures(self) -> tuple[int, str] | None:
+        """Requests for the canary's service that Traefik answered 502/503/504 itself (its Prometheus metrics,
+        `traefik_service_requests_total` on the API's entry point when `metrics.prometheus` is on, with its
+        default service labels); None when Traefik serves no metrics there."""
+        try:
+            body = files.get(f"http://{self.spec['api']}/metrics", "Traefik metrics", missing_ok=True)
+        except RouterError:
+            return None
+        if body is None:
+            return None
+        service = f"{self.name}-canary@{self.provider}"
+        counts = {code: 0 for code in GATEWAY_CODES}  # no series yet: no request has reached the service
+        for m in _SERVICE_REQUESTS.finditer(body[:20_000_000].decode("utf-8", errors="replace")):
+            labels = dict(_LABEL.findall(m.group(1)))
+            if labels.get("service") == service and labels.get("code") in counts:
+                counts[labels["code"]] += int(float(m.group(2)))
+        said = ", ".join(f"{n} HTTP {code}" for code, n in counts.items() if n) or "no HTTP 502/503/504"
+        return sum(counts.values()), f"{said} of service {service}"
 
     # -- a change -------------------------------------------------------------------------------------
 
