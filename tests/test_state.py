@@ -1610,3 +1610,60 @@ def test_session_interface_quiet_when_unresolved_or_on_a_shared_store(tmp_path):
         """,
     })
     assert rules(found) == []
+
+
+def test_object_keyed_on_the_request_user_is_a_warning_and_a_db_session_is_not_a_user(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/drivers.py": """
+            from flask_login import current_user
+            from sqlalchemy.orm import session
+
+
+            class Connections:
+                def __init__(self):
+                    self.by_user = {}
+                    self.by_db = {}
+
+                def open(self):
+                    self.by_user.setdefault(current_user.id, []).append(1)
+                    self.by_db[session.bind] = 1
+                    return self.by_user[current_user.id], self.by_db
+        """,
+    })
+    assert [(f.rule, f.line, f.severity.value) for f in found] == [("CLS101", 7, "warning")]
+    assert "keyed on the user's `current_user.id`" in found[0].message
+
+
+def test_object_made_once_per_process_and_keyed_on_the_user_is_reported_once_as_an_error(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/main.py": """
+            from flask import Flask, jsonify, session
+
+
+            class Carts:
+                def __init__(self):
+                    self.items = {}
+
+                def add(self, item):
+                    self.items[session["user_id"]] = item
+
+                def get(self):
+                    return self.items.get(session["user_id"])
+
+
+            app = Flask(__name__)
+            carts = Carts()
+
+
+            @app.post("/cart")
+            def add():
+                carts.add("x")
+                return jsonify(ok=True)
+
+
+            @app.get("/cart")
+            def show():
+                return jsonify(carts.get())
+        """,
+    })
+    assert [(f.rule, f.line, f.severity.value) for f in found] == [("CLS101", 6, "error")]

@@ -14,11 +14,12 @@ from __future__ import annotations
 import ast
 import re
 
+from canary_lint.model import Severity
 from canary_lint.pyast import line_starts, mentions, where
 from canary_lint.serving import serving
 from canary_lint.state import (
     caches, crossmodule, diskroots, djrules, djthrottles, flaskcache, handlers, instances, localdisk, memory,
-    sessioninterfaces, sessionstores, storage, websockets,
+    sessioninterfaces, sessionkeyed, sessionstores, storage, websockets,
 )
 from canary_lint.state.configchecks import (
     CACHES_SET, LIMITER, backend_findings, signing_key_findings,
@@ -115,12 +116,18 @@ def analyze(ctx):
                     django_targets.extend(handlers.django_targets(tree, file.path))
     indexes: dict = {}  # path -> ModuleIndex of modules whose handlers were indexed
     reported: set = set()  # (path, container) already reported within one module
+    at: set = set()  # (path, line) of each CLS101
     for file, text in files:
         with ctx.guard(file.path, "state"):
             for finding in _check_file(ctx, file, text, env_set, project, django_targets, indexes):
                 if finding.rule == "CLS101":
                     reported.add((finding.path, finding.subject))
+                    at.add((finding.path, finding.line))
                 yield finding
+    for file, text in files:
+        if "self." in text and "class " in text and any(t in text for t in sessionkeyed.TOKENS):
+            with ctx.guard(file.path, "state"):
+                yield from _keyed(ctx, file, text, at)
     with ctx.guard(".", "state"):
         yield from _across_modules(ctx, files, django_targets, indexes, reported)
     with ctx.guard(".", "state"):
@@ -217,6 +224,22 @@ def _objects(ctx, path, tree, index, objects):
                      f"{f.writer_method}() ({path}:{f.writer.lineno}) and {_handler_label(f.reader_handler)} reads "
                      f"it back through {f.reader_method}() (line {f.reader.lineno}): each process has its own copy, "
                      f"so when the user's next request reaches the other version it is not there"),
+            fix=MEMORY_FIX,
+        )
+
+
+def _keyed(ctx, file, text, at):
+    tree = ctx.python_ast(file)
+    for k in sessionkeyed.keyed_objects(tree) if tree is not None else ():
+        if (file.path, k.made.lineno) in at:
+            continue  # the object made once per process is reported as such
+        yield ctx.finding(
+            "CLS101", file.path, **where(k.made), subject=f"{k.cls.name}.{k.attr}", severity=Severity.WARNING,
+            message=(f"`{k.cls.name}.{k.attr}` is a {k.kind} each {k.cls.name} object keeps, which {k.writer}() "
+                     f"writes keyed on the user's `{k.identity}` (line {k.write.lineno}) and {k.reader}() reads "
+                     f"back: one object serves every user of its process, so when the user's next request reaches "
+                     f"the other version the entry is not there (a warning: how long a {k.cls.name} lives is not "
+                     f"read)"),
             fix=MEMORY_FIX,
         )
 
