@@ -86,8 +86,9 @@ def _all_valid(objs) -> None:
     assert not bad, "\n".join(bad)
 
 
-def test_step_routes_fold_like_the_runner(tmp_path):
-    plan = P.load(_plan(tmp_path))
+@pytest.mark.parametrize("edit", [None, lambda d: _with_cookie(d)])
+def test_step_routes_fold_like_the_runner(tmp_path, edit):
+    plan = P.load(_plan(tmp_path, edit))
     runner = SimpleNamespace(plan=plan)
     assert [sr.route for sr in cluster.step_routes(plan)] == [Runner.route_at(runner, i) for i in range(len(plan.steps))]
 
@@ -273,12 +274,76 @@ def test_kubernetes_names_are_checked(tmp_path):
     assert cluster.cluster(plan, service="shop-api").service == "shop-api"
 
 
-@pytest.mark.parametrize("command, target", [("render", "istio"), ("render", "gateway-api"),
-                                             ("export", "argo-rollouts"), ("export", "flagger")])
-def test_a_cookie_step_is_refused_for_a_cluster_rather_than_dropped(tmp_path, command, target):
-    def with_cookie(d):
-        d["steps"].insert(1, {"cookie": {"name": "beta", "value": "yes"}, "hold": d["steps"][0]["hold"]})
+def _with_cookie(d):
+    d["steps"].insert(1, {"cookie": {"name": "beta", "value": "yes.1"}, "hold": d["steps"][0]["hold"]})
 
-    args = [command, str(_plan(tmp_path, with_cookie)), "--to", target]
-    proc = _cli(*args, *(["--out", str(tmp_path / "out")] if command == "render" else []))
-    assert proc.returncode == 2 and "steps/1: cookie beta=yes cannot be written for" in proc.stderr, proc.stderr
+
+BETA = r"^(?:.*;\s*)?beta=yes\.1(?:;.*)?$"
+
+
+@pytest.mark.parametrize("target", ["istio", "gateway-api"])
+def test_render_a_cookie_step_routes_the_cookie_until_promotion(tmp_path, target):
+    out = tmp_path / "out"
+    proc = _cli("render", str(_plan(tmp_path, _with_cookie)), "--to", target, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    objs = _read(out)
+    _all_valid(objs)
+    by_dir = {p.parent.name: o for p, o in objs if o["kind"] in ("VirtualService", "HTTPRoute")}
+    assert "02-cookie-beta" in by_dir
+    for d, cookie in [("01-header-x-canary", False), ("02-cookie-beta", True), ("03-weight-5", True),
+                      ("07-weight-100", False), ("rollback", False)]:
+        obj = by_dir[d]
+        rules = obj["spec"]["http"] if target == "istio" else obj["spec"]["rules"]
+        names = [r["name"] for r in rules]
+        assert ("canary-cookie" in names) is cookie, (d, names)
+        if cookie:
+            assert names == ["canary-header", "canary-cookie", "primary"]
+            rule = rules[1]
+            if target == "istio":
+                assert rule["match"] == [{"headers": {"cookie": {"regex": BETA}}}]
+                assert rule["route"][0]["destination"]["subset"] == "canary"
+            else:
+                assert rule["matches"][0]["headers"] == [{"type": "RegularExpression", "name": "Cookie", "value": BETA}]
+                assert rule["backendRefs"][0]["name"] == "shop-canary"
+
+
+def test_the_cookie_expression_matches_the_cookie_wherever_it_sits():
+    import re
+
+    rx = re.compile(BETA)
+    for header in ("beta=yes.1", "a=1; beta=yes.1", "beta=yes.1; b=2", "a=1;beta=yes.1;b=2"):
+        assert rx.fullmatch(header), header
+    for header in ("beta=yes.10", "xbeta=yes.1", "beta=yesx1", "a=beta=yes.1", ""):
+        assert not rx.fullmatch(header), header
+
+
+@pytest.mark.parametrize("traffic", ["istio", "gateway-api"])
+def test_argo_export_carries_a_cookie_step_as_a_managed_header_route(tmp_path, traffic):
+    out = tmp_path / "argo"
+    proc = _cli("export", str(_plan(tmp_path, _with_cookie)), "--to", "argo-rollouts", "--traffic", traffic,
+                "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    objs = _read(out)
+    _all_valid(objs)
+    rollout = next(o for _, o in objs if o["kind"] == "Rollout")
+    canary = rollout["spec"]["strategy"]["canary"]
+    assert canary["trafficRouting"]["managedRoutes"] == [{"name": "canary-header"}, {"name": "canary-cookie"}]
+    steps = canary["steps"]
+    cookie = [s["setHeaderRoute"] for s in steps if "setHeaderRoute" in s and s["setHeaderRoute"]["name"] == "canary-cookie"]
+    assert cookie == [{"name": "canary-cookie", "match": [{"headerName": "Cookie", "headerValue": {"regex": BETA}}]},
+                      {"name": "canary-cookie"}]  # set at its step, removed before the weight reaches 100
+    assert steps.index({"setHeaderRoute": {"name": "canary-cookie"}}) < steps.index({"setWeight": 100})
+    # the cookie stage is judged on canary requests, like a header stage
+    stage = next(o for _, o in objs if o["metadata"]["name"] == "shop-stage-02")
+    assert stage["spec"]["metrics"][0]["name"] == "traffic"
+    assert "> 0.0" in stage["spec"]["metrics"][0]["successCondition"]
+
+
+@pytest.mark.parametrize("args, named", [(["--to", "flagger"], "cannot be exported to Flagger"),
+                                         (["--to", "argo-rollouts", "--traffic", "nginx"], "canary-by-cookie")])
+def test_a_cookie_step_is_refused_where_it_cannot_be_carried(tmp_path, args, named):
+    def cookie_first(d):  # in place of the header step, which Flagger refuses too
+        d["steps"][0] = {"cookie": {"name": "beta", "value": "yes.1"}, "hold": d["steps"][0]["hold"]}
+
+    proc = _cli("export", str(_plan(tmp_path, cookie_first)), *args)
+    assert proc.returncode == 2 and "steps/0: cookie beta=yes.1" in proc.stderr and named in proc.stderr, proc.stderr

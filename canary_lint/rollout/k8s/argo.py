@@ -5,7 +5,8 @@ chosen traffic router needs (Istio VirtualService + DestinationRule, or a Gatewa
 argoproj-labs/gatewayAPI plugin; nginx uses your stable Ingress).
 
 How a judged stage maps (the manifest's comment repeats it for each template):
-- the stage is `setWeight` / `setHeaderRoute`, then an inline `analysis` step; measurements start at the
+- the stage is `setWeight` / `setHeaderRoute` (a cookie step: a header route on `Cookie` by a regular
+  expression that finds name=value in it), then an inline `analysis` step; measurements start at the
   stage's minimum hold and repeat every `interval` until its maximum hold (K looks);
 - each ratio criterion is the runner's sequential test as a log likelihood ratio of the last `hold.min` of
   counts (promql.llr_expr); pass at `<= lower`, fail at `>= upper` (failureLimit 0: the first failing look
@@ -26,6 +27,7 @@ from canary_lint.rollout.k8s import promql as Q
 from canary_lint.rollout.k8s import render as R
 from canary_lint.rollout.k8s.cluster import Cluster, integer_weights, step_routes
 from canary_lint.rollout.plan import Plan, Step, fmt_duration
+from canary_lint.rollout.routers.values import cookie_regex
 
 API = "argoproj.io/v1alpha1"
 TRAFFIC = ("istio", "gateway-api", "nginx")
@@ -61,7 +63,7 @@ def export(plan: Plan, c: Cluster, *, traffic: str = "istio", repo: str | None =
     out.append((gate, f"the gate: `{' '.join(gatejob.check_argv(plan))}` on {revision[:12]}; red (exit 1) fails "
                       "the first step, before any traffic moves"))
     steps: list[dict] = [{"analysis": {"templates": [{"templateName": f"{c.service}-gate"}]}}]
-    header_on = False
+    header_on = cookie_on = False
     for sr in step_routes(plan):
         s = sr.step
         if s.kind == "pause":
@@ -75,9 +77,19 @@ def export(plan: Plan, c: Cluster, *, traffic: str = "istio", repo: str | None =
                 steps.append({"setHeaderRoute": {"name": R.HEADER_ROUTE, "match": [
                     {"headerName": name, "headerValue": {"exact": value}}]}})
             header_on = True
+        elif s.kind == "cookie":
+            if traffic == "nginx":
+                raise K8sError(f"steps/{sr.index}: {s.describe()} cannot be exported with nginx traffic routing: "
+                               "ingress-nginx's canary-by-cookie routes only the values 'always' and 'never'; "
+                               "export with --traffic istio or gateway-api, or drop the cookie step")
+            steps.append({"setHeaderRoute": {"name": R.COOKIE_ROUTE, "match": [
+                {"headerName": "Cookie", "headerValue": {"regex": cookie_regex(s.cookie)}}]}})
+            cookie_on = True
         else:
             if s.weight >= 100 and header_on and traffic != "nginx":
                 steps.append({"setHeaderRoute": {"name": R.HEADER_ROUTE}})
+            if s.weight >= 100 and cookie_on:
+                steps.append({"setHeaderRoute": {"name": R.COOKIE_ROUTE}})
             steps.append({"setWeight": int(s.weight)})
         if s.judged:
             template, note = stage_template(plan, c, sr.index, s)
@@ -103,8 +115,9 @@ def _nginx_header_first(plan: Plan, index: int) -> None:
 
 
 def _routing(plan: Plan, c: Cluster, traffic: str) -> dict:
-    header = any(s.kind == "header" for s in plan.steps)
-    managed = {"managedRoutes": [{"name": R.HEADER_ROUTE}]} if header else {}
+    routes = [{"name": name} for name, kind in ((R.HEADER_ROUTE, "header"), (R.COOKIE_ROUTE, "cookie"))
+              if any(s.kind == kind for s in plan.steps)]
+    managed = {"managedRoutes": routes} if routes else {}
     if traffic == "istio":
         return {"trafficRouting": {**managed, "istio": {
             "virtualService": {"name": c.service, "routes": [R.PRIMARY]},
@@ -142,7 +155,7 @@ def stage_template(plan: Plan, c: Cluster, index: int, step: Step) -> tuple[dict
     timing = {"initialDelay": window, "interval": Q.prom_duration(every), "count": k}
     prom = lambda q: {"prometheus": {"address": c.prometheus, "query": q}}  # noqa: E731
     metrics = []
-    if step.kind == "header":
+    if step.kind in ("header", "cookie"):
         req = Q.canary_requests_expr(plan, s)
         if req:
             metrics.append({"name": "traffic", **timing, "successCondition": Q.guarded(">", 0.0),

@@ -2,7 +2,7 @@
 top, and defaults from the rest of the plan (`service`, `metrics.version_label`/`stable`/`canary`).
 
 Also the route in force at every step, folded from the plan's steps the way the runner folds them
-(`Runner.route_at`): a header route stays until the weight reaches 100.
+(`Runner.route_at`): a header or cookie route stays until the weight reaches 100.
 """
 
 from __future__ import annotations
@@ -103,6 +103,8 @@ class StepRoute:
         s = self.step
         if s.kind == "header":
             what = f"header-{s.header[0].lower()}"
+        elif s.kind == "cookie":
+            what = f"cookie-{s.cookie[0].lower()}"
         elif s.kind == "pause":
             what = "pause"
         else:
@@ -111,13 +113,16 @@ class StepRoute:
 
 
 def step_routes(plan: Plan) -> list[StepRoute]:
-    out, weight, header = [], 0.0, None
+    out, weight, header, cookie = [], 0.0, None, None
     for i, step in enumerate(plan.steps):
         if step.kind == "header":
             header = step.header
+        elif step.kind == "cookie":
+            cookie = step.cookie
         elif step.kind == "weight":
             weight = step.weight
-        out.append(StepRoute(i, step, Route(weight, None if weight >= 100 else header)))
+        done = weight >= 100
+        out.append(StepRoute(i, step, Route(weight, None if done else header, None if done else cookie)))
     return out
 
 

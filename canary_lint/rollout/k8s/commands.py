@@ -25,19 +25,9 @@ def _header(plan, what: str) -> str:
             "kubectl apply --server-side --dry-run=server -f <this file> before applying it")
 
 
-def _no_cookie_steps(plan, target: str) -> None:
-    """Cookie steps are routed by the plan's own routers only: refused here rather than exported without them."""
-    for i, step in enumerate(plan.steps):
-        if step.kind == "cookie":
-            raise K8sError(f"steps/{i}: {step.describe()} cannot be written for {target} yet: cookie routes run "
-                           "through the nginx, HAProxy, Apache, Envoy, Traefik and command routers of "
-                           "`canary-lint rollout`; drop the cookie step for the cluster")
-
-
 def render(plan, target: str, out: Path, overrides: dict) -> list[Path]:
     from canary_lint.rollout.k8s import render as R
 
-    _no_cookie_steps(plan, target)
     from canary_lint.rollout.k8s.cluster import cluster
 
     c = cluster(plan, **overrides)
@@ -51,7 +41,6 @@ def export(plan, target: str, out: Path | None, overrides: dict, options: dict) 
     from canary_lint.rollout.k8s import render as R
     from canary_lint.rollout.k8s.cluster import cluster
 
-    _no_cookie_steps(plan, target)
 
     c = cluster(plan, **overrides)
     if target == "argo-rollouts":

@@ -10,7 +10,7 @@ Flagger's model is coarser than the plan's, and the export says where (the Canar
   `threshold` checks, not at once, and every check gets 1/threshold of the alpha and beta (Bonferroni);
 - the share check becomes "the canary receives requests" (Flagger sets the weight itself; a per-step target
   cannot be written into one template).
-Refused (exit 2): header steps (Flagger's header match is A/B testing, which excludes weight steps), a
+Refused (exit 2): header and cookie steps (Flagger's header match is A/B testing, which excludes weight steps), a
 pause that is not right before the promotion (that one becomes a confirm-promotion gate), latency and gauge
 criteria (promql.refuse).
 """
@@ -39,10 +39,10 @@ def export(plan: Plan, c: Cluster, *, traffic: str = "istio", repo: str | None =
     steps = plan.steps
     webhooks = []
     for i, s in enumerate(steps):
-        if s.kind == "header":
-            raise K8sError(f"steps/{i}: header {s.header[0]}: {s.header[1]} cannot be exported to Flagger: its "
-                           "header match is A/B testing, which runs instead of weight steps, not before them; "
-                           "export to argo-rollouts, or drop the header step")
+        if s.kind in ("header", "cookie"):
+            raise K8sError(f"steps/{i}: {s.describe()} cannot be exported to Flagger: its header and cookie "
+                           "matches are A/B testing, which runs instead of weight steps, not before them; "
+                           "export to argo-rollouts, or drop the step")
         if s.kind == "pause":
             rest = [t for t in steps[i + 1:] if t.kind != "pause"]
             if not (len(rest) == 1 and rest[0].weight >= 100):

@@ -4,13 +4,17 @@ Gateway API HTTPRoute.
 - Istio: one DestinationRule with a subset per version (`stable`, `canary`, selected by the version label),
   and a VirtualService whose `primary` route splits by weight between the subsets; while a header step is
   in force, a `canary-header` route before it sends requests carrying the header to the canary subset.
-  Istio matches header names in lower case, so the name is written lower-cased.
+  Istio matches header names in lower case, so the name is written lower-cased. A cookie step adds a
+  `canary-cookie` route after it, a regular expression (RE2) on the whole `cookie` header that matches the
+  cookie's name=value wherever it sits.
 - Gateway API: an HTTPRoute whose `primary` rule has weighted backendRefs to the stable and canary Services
   (the API has no subsets: each version has its own Service); a header step adds a `canary-header` rule
-  with an Exact header match (more matches win, so it takes precedence over `primary`). Without
+  with an Exact header match (more matches win, so it takes precedence over `primary`), a cookie step a
+  `canary-cookie` rule with a RegularExpression match on the Cookie header (the same expression; support for
+  RegularExpression is implementation-specific in Gateway API: check your gateway's). Without
   `parent_refs`, the route is attached to the Service itself (GAMMA mesh routing).
 `write` lays out DIR/NN-<step>/ (every object a step needs, so `kubectl apply -f DIR/03-weight-20/` is the
-step) and DIR/rollback/ (weight 0, no header route).
+step) and DIR/rollback/ (weight 0, no header or cookie route).
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from canary_lint.rollout.k8s import K8sError
 from canary_lint.rollout.k8s.cluster import Cluster, integer_weights, step_routes
 from canary_lint.rollout.plan import Plan
 from canary_lint.rollout.routers import Route
+from canary_lint.rollout.routers.values import cookie_regex
 
 ISTIO = "networking.istio.io/v1"
 GATEWAY = "gateway.networking.k8s.io/v1"
 TARGETS = ("istio", "gateway-api")
 HEADER_ROUTE = "canary-header"
+COOKIE_ROUTE = "canary-cookie"
 PRIMARY = "primary"
 
 
@@ -52,6 +58,9 @@ def virtual_service(c: Cluster, route: Route) -> dict:
     if route.header:
         name, value = route.header
         http.append({"name": HEADER_ROUTE, "match": [{"headers": {name.lower(): {"exact": value}}}],
+                     "route": [_istio_dest(c, "canary", 100)]})
+    if route.cookie:
+        http.append({"name": COOKIE_ROUTE, "match": [{"headers": {"cookie": {"regex": cookie_regex(route.cookie)}}}],
                      "route": [_istio_dest(c, "canary", 100)]})
     http.append({"name": PRIMARY, "route": [_istio_dest(c, "stable", 100 - w), _istio_dest(c, "canary", w)]})
     spec = {"hosts": list(c.hosts)}
@@ -84,6 +93,10 @@ def http_route(c: Cluster, route: Route, scale: int = 100) -> dict:
         rules.append({"name": HEADER_ROUTE,
                       "matches": [{**prefix, "headers": [{"type": "Exact", "name": name, "value": value}]}],
                       "backendRefs": [_backend(c.canary_service, c.port, 1)]})
+    if route.cookie:
+        regex = {"type": "RegularExpression", "name": "Cookie", "value": cookie_regex(route.cookie)}
+        rules.append({"name": COOKIE_ROUTE, "matches": [{**prefix, "headers": [regex]}],
+                      "backendRefs": [_backend(c.canary_service, c.port, 1)]})
     rules.append({"name": PRIMARY, "matches": [dict(prefix)],
                   "backendRefs": [_backend(c.stable_service, c.port, scale - canary),
                                   _backend(c.canary_service, c.port, canary)]})
@@ -114,7 +127,7 @@ def steps(plan: Plan, c: Cluster, target: str) -> list[tuple[str, str, list[dict
     for sr in step_routes(plan):
         note = f"step {sr.index + 1}/{len(plan.steps)}: {sr.step.describe()} -> {sr.route.describe()}"
         out.append((sr.slug, note, objects(plan, c, target, sr.route)))
-    out.append(("rollback", "rollback: canary 0%, no header route", objects(plan, c, target, Route())))
+    out.append(("rollback", "rollback: canary 0%, no header or cookie route", objects(plan, c, target, Route())))
     return out
 
 
