@@ -166,6 +166,16 @@ def _refuse_unbounded_numbers(data, path: Path) -> None:
                             "can hold (finite, below 2^53)")
 
 
+def _refuse_long_lists(data: dict, path: Path) -> None:
+    """More steps, criteria or regions than the schema allows is refused by count before the schema is run: its
+    validation of every item (five thousand steps: five seconds) would only say the same."""
+    limits = schema()["properties"]
+    for key in ("steps", "criteria", "routers"):
+        value, most = data.get(key), limits[key].get("maxItems")
+        if isinstance(value, list) and most is not None and len(value) > most:
+            raise PlanError(f"{path}: at {key}: {len(value):,} items; a plan has at most {most}")
+
+
 def _short(err) -> str:
     if err.validator in ("oneOf", "anyOf") and err.context:
         best = min(err.context, key=lambda e: len(e.message))
@@ -206,6 +216,7 @@ def from_dict(data, path: Path) -> Plan:
     if not isinstance(data, dict):
         raise PlanError(f"{path}: a rollout plan is a YAML mapping (service, gate, router, metrics, criteria, steps)")
     _refuse_unbounded_numbers(data, path)
+    _refuse_long_lists(data, path)
     try:
         check_cookie_steps(data)
     except RoutedError as exc:

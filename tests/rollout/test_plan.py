@@ -79,6 +79,10 @@ steps:
         ({"router": {"kind": "nginx", "conf": "x"}}, "router"),
         ({"gate": {"report": "x.json", "check": {}}}, "gate"),
         ({"surprise": 1}, "surprise"),
+        # thousands of items are refused by count, before the schema validates each of them
+        ({"steps": [{"weight": 20, "hold": "1m"}] * 5000 + [{"weight": 100}]}, "at steps: 5,001 items; a plan has at most 100"),
+        ({"criteria": [{"name": "e", "kind": "ratio", "bad": 'e{v="$version"}', "total": 'r{v="$version"}',
+                        "max_increase": "1%"}] * 51}, "at criteria: 51 items; a plan has at most 50"),
     ],
 )
 def test_invalid_plans_are_refused_with_a_pointer(tmp_path, over, message):
