@@ -121,14 +121,19 @@ def _memory(cls: ast.ClassDef) -> str:
     return ""
 
 
-def kept(chain: list) -> list[Kept]:
+def kept(chain: list, memo: dict | None = None) -> list[Kept]:
+    """Where the chain's classes keep sessions ([] when one of them talks to a shared store); `memo` keeps
+    each class's reading for the other wirings of the run."""
+    memo = {} if memo is None else memo
     out: list[Kept] = []
     for scope, cls in chain:
-        if any(s in ast.unparse(cls) for s in SHARED):
+        if id(cls) not in memo:
+            shared = any(s in ast.unparse(cls) for s in SHARED)
+            memo[id(cls)] = (cls, shared, (("files on this host", _files(cls)), ("process memory", _memory(cls))))
+        _, shared, stores = memo[id(cls)]
+        if shared:
             return []  # a cache in front of a shared store
-        for where_, how in (("files on this host", _files(cls)), ("process memory", _memory(cls))):
-            if how:
-                out.append(Kept(cls.name, scope.name, where_, how))
+        out += [Kept(cls.name, scope.name, where_, how) for where_, how in stores if how]
     return out
 
 
@@ -149,9 +154,10 @@ def findings(ctx, path: str, tree: ast.Module, text: str):
     if "session_interface" not in text:
         return
     scope = tree_project(ctx).scope_of_path(path, tree)
+    memo: dict = {}
     for node in wirings(tree):
         chain = constructed(scope, node.value)
-        found = kept(chain)
+        found = kept(chain, memo)
         if not found:
             continue
         outer = chain[0][1].name

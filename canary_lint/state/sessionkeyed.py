@@ -116,15 +116,8 @@ def keyed_objects(tree: ast.Module) -> list[Keyed]:
 
 def _reads(func: ast.AST, attr: str) -> bool:
     """Does the method read `self.<attr>` besides writing it (`if sid not in self.x`, `return self.x[sid]`)?"""
+    written = {id(t.value) for stmt in statements(func) if isinstance(stmt, (ast.Assign, ast.AugAssign))
+               for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]) if isinstance(t, ast.Subscript)}
     return any(isinstance(n, ast.Attribute) and n.attr == attr and isinstance(n.value, ast.Name)
-               and n.value.id == "self" and isinstance(n.ctx, ast.Load) and not _written_here(func, n)
+               and n.value.id == "self" and isinstance(n.ctx, ast.Load) and id(n) not in written
                for n in ast.walk(func))
-
-
-def _written_here(func: ast.AST, node: ast.Attribute) -> bool:
-    for stmt in statements(func):
-        if isinstance(stmt, (ast.Assign, ast.AugAssign)):
-            for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
-                if isinstance(t, ast.Subscript) and t.value is node:
-                    return True
-    return False
