@@ -1667,3 +1667,39 @@ def test_object_made_once_per_process_and_keyed_on_the_user_is_reported_once_as_
         """,
     })
     assert [(f.rule, f.line, f.severity.value) for f in found] == [("CLS101", 6, "error")]
+
+
+def test_a_file_session_store_is_reported_once_as_sessions_not_again_as_a_storage_class(tmp_path):
+    found = state_findings(tmp_path, {
+        "app/__init__.py": SESSION_APP,
+        "app/sessions.py": """
+            import os
+            import pickle
+
+            from flask.sessions import SessionInterface
+
+
+            class FileStore:
+                def __init__(self, path):
+                    self.path = path
+
+                def put(self, sid, data):
+                    with open(os.path.join(self.path, sid), "wb") as fh:
+                        pickle.dump(data, fh)
+
+                def get(self, sid):
+                    with open(os.path.join(self.path, sid), "rb") as fh:
+                        return pickle.load(fh)
+
+
+            class StoredSessionInterface(SessionInterface):
+                def __init__(self, store):
+                    self.store = store
+
+
+            def build(app):
+                return StoredSessionInterface(FileStore(app.config["SESSION_DIR"]))
+        """,
+    })
+    assert rules(found) == [("CLS103", 6)]
+    assert "FileStore.put() writes under `self.path`" in found[0].message

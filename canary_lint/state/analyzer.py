@@ -117,13 +117,19 @@ def analyze(ctx):
     indexes: dict = {}  # path -> ModuleIndex of modules whose handlers were indexed
     reported: set = set()  # (path, container) already reported within one module
     at: set = set()  # (path, line) of each CLS101
+    stores: list = []  # CLS107 of storage classes, held until the session interfaces are read
     for file, text in files:
         with ctx.guard(file.path, "state"):
             for finding in _check_file(ctx, file, text, env_set, project, django_targets, indexes):
                 if finding.rule == "CLS101":
                     reported.add((finding.path, finding.subject))
                     at.add((finding.path, finding.line))
+                if finding.rule == "CLS107" and (finding.path, finding.line) in storage.trips_reported(ctx):
+                    stores.append(finding)
+                    continue
                 yield finding
+    sessions = sessioninterfaces.chain_classes(ctx)  # their files are the sessions CLS103 reported
+    yield from (f for f in stores if (f.path, f.subject.split(".", 1)[0]) not in sessions)
     for file, text in files:
         if "self." in text and "class " in text and any(t in text for t in sessionkeyed.TOKENS):
             with ctx.guard(file.path, "state"):

@@ -150,16 +150,25 @@ def wirings(tree: ast.Module):
                     yield stmt
 
 
+def chain_classes(ctx) -> set:
+    """(path, class name) of every class of a session store CLS103 reported: its files are those sessions,
+    already said (a CLS107 round trip of the same class would say it twice)."""
+    return ctx.cached(("state", "session-chain"), set)
+
+
 def findings(ctx, path: str, tree: ast.Module, text: str):
     if "session_interface" not in text:
         return
-    scope = tree_project(ctx).scope_of_path(path, tree)
+    project = tree_project(ctx)
+    scope = project.scope_of_path(path, tree)
     memo: dict = {}
+    reported = chain_classes(ctx)
     for node in wirings(tree):
         chain = constructed(scope, node.value)
         found = kept(chain, memo)
         if not found:
             continue
+        reported.update((project.path_of(s.name) or path, cls.name) for s, cls in chain)
         outer = chain[0][1].name
         found.sort(key=lambda k: k.where)  # files first: the store; then the caches in front of it
         places = list(dict.fromkeys(k.where for k in found))

@@ -101,6 +101,12 @@ def _under(expr: ast.AST, attrs: set[str], derived: set[str], helpers: dict | No
             parts = [node.left]
         elif isinstance(node, ast.JoinedStr) and len(node.values) > 1:
             parts = [v.value for v in node.values if isinstance(v, ast.FormattedValue)][:1]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format" \
+                and isinstance(node.func.value, ast.Constant) and len(node.args) > 1:
+            parts = node.args[:1]  # "{0}{1}".format(the_dir, name)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) \
+                and isinstance(node.right, ast.Tuple) and len(node.right.elts) > 1:
+            parts = node.right.elts[:1]  # "%s/%s" % (the_dir, name)
         for part in parts:
             attr = _mentions(part, attrs, derived)
             if attr:
@@ -109,14 +115,36 @@ def _under(expr: ast.AST, attrs: set[str], derived: set[str], helpers: dict | No
 
 
 def _derived(func: ast.FunctionDef, attrs: set[str], helpers: dict) -> dict[str, str]:
-    """Local names holding a path under one of the directories -> that directory's attribute."""
+    """Local names holding a path under one of the directories -> that directory's attribute; also a name
+    that is the directory itself (`the_dir = self.dir if self.dir is not None else ''`) and the directory of
+    such a path (`os.path.dirname(path)`), whose joins are paths under it too."""
     derived: dict[str, str] = {}
-    for node in statements(func):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            attr = _under(node.value, attrs, set(derived), helpers)
+    assigns = [n for n in statements(func) if isinstance(n, ast.Assign)]
+    for node in sorted(assigns, key=lambda n: (n.lineno, n.col_offset)):  # in the order the code runs them
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value
+            attr = _under(value, attrs, set(derived), helpers) or _alias(value, attrs, derived)
             if attr:
                 derived[node.targets[0].id] = derived.get(attr, attr)
     return derived
+
+
+def _alias(value: ast.AST, attrs: set[str], derived: dict) -> str:
+    """The directory attribute `value` is, or is the parent of: `self.dir`, `self.dir if ... else ''`,
+    `self.dir or ''`, `os.path.dirname(path_under_it)`; '' otherwise."""
+    if isinstance(value, ast.IfExp):
+        return _alias(value.body, attrs, derived) or _alias(value.orelse, attrs, derived)
+    if isinstance(value, ast.BoolOp):
+        return next((a for a in (_alias(v, attrs, derived) for v in value.values) if a), "")
+    if isinstance(value, ast.Call) and (dotted(value.func) or "").endswith(("path.dirname", "realpath", "abspath")) \
+            and len(value.args) == 1:
+        return _alias(value.args[0], attrs, derived)
+    if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "self" \
+            and value.attr in attrs:
+        return value.attr
+    if isinstance(value, ast.Name) and value.id in derived:
+        return derived[value.id]
+    return ""
 
 
 def path_helpers(cls: ast.ClassDef, attrs: set[str]) -> dict[str, str]:
@@ -137,7 +165,7 @@ def path_helpers(cls: ast.ClassDef, attrs: set[str]) -> dict[str, str]:
 def _uses(func: ast.FunctionDef, attrs: set[str], helpers: dict):
     """(node, attribute, is_write) of each file write or read under one of the directories."""
     derived = _derived(func, attrs, helpers)
-    out = []
+    out = list(_handle_writes(func, attrs, derived, helpers))
     for node in ast.walk(func):
         if not isinstance(node, ast.Call):
             continue
@@ -165,9 +193,29 @@ def _uses(func: ast.FunctionDef, attrs: set[str], helpers: dict):
         if subject is None:
             continue
         attr = _under(subject, attrs, set(derived), helpers)
+        if not attr and write is False and last == "send_from_directory" and node.args:
+            attr = _alias(node.args[0], attrs, derived)  # the directory itself, or a name that holds it
         if attr:
             out.append((node, derived.get(attr, attr), write))
     return out
+
+
+def _handle_writes(func: ast.FunctionDef, attrs: set[str], derived: dict, helpers: dict):
+    """`with opener(path_under_it) as f: ... f.write(...)`: a handle opened from a path under the directory
+    (by any call: `open`, a helper of the module) that the block writes to."""
+    for node in statements(func):
+        if not isinstance(node, (ast.With, ast.AsyncWith)):
+            continue
+        for item in node.items:
+            call, handle = item.context_expr, item.optional_vars
+            if not (isinstance(call, ast.Call) and call.args and isinstance(handle, ast.Name)) \
+                    or (dotted(call.func) or "").rsplit(".", 1)[-1] == "open":
+                continue  # `open(...)` is judged by its mode
+            attr = _under(call.args[0], attrs, set(derived), helpers)
+            if attr and any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                            and n.func.attr in ("write", "writelines") and isinstance(n.func.value, ast.Name)
+                            and n.func.value.id == handle.id for stmt in node.body for n in ast.walk(stmt)):
+                yield call, derived.get(attr, attr), True
 
 
 def round_trips(tree: ast.Module) -> list[Trip]:
@@ -212,8 +260,15 @@ def _methods(cls: ast.ClassDef) -> set[str]:
             and not f.name.startswith("__")}
 
 
+def trips_reported(ctx) -> set:
+    """(path, line) of the CLS107 findings of storage classes in this run."""
+    return ctx.cached(("state", "storage-trips"), set)
+
+
 def findings(ctx, path: str, tree: ast.Module, text: str):
+    reported = trips_reported(ctx)
     for trip in round_trips(tree):
+        reported.add((path, trip.write.lineno))
         sibling = remote_sibling(tree, text, trip.cls)
         where_from = f" ({trip.origin})" if trip.origin != "a local path" else ""
         alt = f"; {sibling} is the shared alternative, safe when the configuration selects it" if sibling else ""
