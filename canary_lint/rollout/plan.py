@@ -158,6 +158,10 @@ def _refuse_unbounded_numbers(data, path: Path) -> None:
     while stack:
         node, at = stack.pop()
         if isinstance(node, dict):
+            for k in node:
+                if not isinstance(k, str):  # `0xff…: 1`, `1e999: x`: no key of a plan, and unprintable when long
+                    raise PlanError(f"{path}: at {at.lstrip('/') or '(top)'}: the key {literal_text(k, 40)} is not "
+                                    "a name (a plan's keys are strings)")
             stack.extend((v, f"{at}/{literal_text(k, 40)}") for k, v in node.items())
         elif isinstance(node, list):
             stack.extend((v, f"{at}/{i}") for i, v in enumerate(node))

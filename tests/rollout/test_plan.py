@@ -79,6 +79,8 @@ steps:
         ({"router": {"kind": "nginx", "conf": "x"}}, "router"),
         ({"gate": {"report": "x.json", "check": {}}}, "gate"),
         ({"surprise": 1}, "surprise"),
+        # a key that is no name (a huge integer could not even be printed in the schema's message)
+        ({"steps": [{"weight": 20, "hold": "1m", 7: 1}, {"weight": 100}]}, "at steps/0: the key 7 is not a name"),
         # thousands of items are refused by count, before the schema validates each of them
         ({"steps": [{"weight": 20, "hold": "1m"}] * 5000 + [{"weight": 100}]}, "at steps: 5,001 items; a plan has at most 100"),
         ({"criteria": [{"name": "e", "kind": "ratio", "bad": 'e{v="$version"}', "total": 'r{v="$version"}',
@@ -203,3 +205,15 @@ def test_a_journal_path_the_file_system_refuses_is_one_line(tmp_path):
     d["journal"] = "j" * 5000
     with pytest.raises(P.PlanError, match="journal"):
         P.from_dict(d, tmp_path / "rollout.yaml")
+
+
+def test_a_huge_integer_key_is_refused_by_where_it_is(tmp_path):
+    text = ("service: shop\ngate: {report: canary-lint.json}\nrouter: {kind: command, set_weight: ['true']}\n"
+            "metrics: {kind: prometheus, url: 'http://127.0.0.1:9', stable: v1, canary: v2}\n"
+            "traffic: {0x" + "f" * 5000 + "}\n"  # a key without a value: YAML bounds no such key
+            "criteria: [{name: e, kind: ratio, bad: 'e{v=\"$version\"}', total: 'r{v=\"$version\"}', max_increase: 1%}]\n"
+            "steps: [{weight: 20, hold: 1m}, {weight: 100}]\n")
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(P.PlanError, match=r"at traffic: the key .* is not a name"):
+        P.load(path)
