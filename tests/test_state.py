@@ -1585,6 +1585,7 @@ def test_session_interface_built_by_a_module_attribute_helper_keeping_a_dict(tmp
     assert rules(found) == [("CLS103", 6)]
     assert "MemorySessionInterface.save_session() writes `self.sessions`" in found[0].message
     assert "process memory" in found[0].message
+    assert found[0].message.count("save_session() writes") == 1  # both branches build the same class: said once
 
 
 def test_session_interface_quiet_when_unresolved_or_on_a_shared_store(tmp_path):
@@ -1595,18 +1596,18 @@ def test_session_interface_quiet_when_unresolved_or_on_a_shared_store(tmp_path):
             from flask.sessions import SessionInterface
 
 
-            class MongoSessionInterface(SessionInterface):
+            class StoredSessionInterface(SessionInterface):
                 def __init__(self):
                     self.seen = {}
-                    self.db = pymongo.MongoClient("mongodb://sessions")["app"]
+                    self.store = pymongo.MongoClient("mongodb://sessions")["app"]
 
                 def save_session(self, app, session, response):
                     self.seen[session.sid] = True
-                    self.db.sessions.replace_one({"_id": session.sid}, dict(session), upsert=True)
+                    self.store.sessions.replace_one({"_id": session.sid}, dict(session), upsert=True)
 
 
             def build(app):
-                return MongoSessionInterface()
+                return StoredSessionInterface()
         """,
     })
     assert rules(found) == []
@@ -1703,3 +1704,74 @@ def test_a_file_session_store_is_reported_once_as_sessions_not_again_as_a_storag
     })
     assert rules(found) == [("CLS103", 6)]
     assert "FileStore.put() writes under `self.path`" in found[0].message
+
+
+COOKIE_SIGNERS = """
+    from flask.sessions import SecureCookieSessionInterface
+
+
+    class Interface(SecureCookieSessionInterface):
+        def __init__(self):
+            self.signers = {}
+
+        def get_signing_serializer(self, app):
+            self.signers[app.secret_key] = super().get_signing_serializer(app)
+            return self.signers[app.secret_key]
+
+
+    def build(app):
+        return Interface()
+"""
+CACHE_BEFORE_A_CLIENT = """
+    import os
+
+    from flask.sessions import SessionInterface
+    from app.stores import make_client
+
+
+    class Interface(SessionInterface):
+        def __init__(self, backend):
+            self.backend = backend
+            self.recent = {}
+
+        def save_session(self, app, session, response):
+            self.recent[session.sid] = dict(session)
+            self.backend.set(session.sid, dict(session))
+
+
+    def build(app):
+        return Interface(make_client(os.environ["STORE_URL"]))
+"""
+FILES_WHATEVER_THE_DOCSTRING = '''
+    import os
+    import pickle
+
+    from flask.sessions import SessionInterface
+
+
+    class Interface(SessionInterface):
+        """Unlike the Redis interface, this one needs no server."""
+
+        def __init__(self, path):
+            self.path = path
+
+        def save_session(self, app, session, response):
+            with open(os.path.join(self.path, session.sid), "wb") as fh:
+                pickle.dump(dict(session), fh)
+
+
+    def build(app):
+        return Interface(app.config["SESSION_DIR"])
+'''
+
+
+@pytest.mark.parametrize("sessions, expected", [
+    (COOKIE_SIGNERS, []),  # serializers cached per secret: no session is kept
+    (CACHE_BEFORE_A_CLIENT, []),  # a per-process cache in front of a client a factory hands in
+    (FILES_WHATEVER_THE_DOCSTRING, [("CLS103", 6)]),  # a docstring naming Redis is no client
+])
+def test_session_interface_reads_what_the_classes_keep_not_their_names(tmp_path, sessions, expected):
+    found = state_findings(tmp_path, {"app/__init__.py": SESSION_APP, "app/sessions.py": sessions,
+                                      "app/stores.py": "from storelib import StoreClient\n\n\ndef make_client(url):\n"
+                                                       "    return StoreClient.connect(url)\n"})
+    assert rules(found) == expected

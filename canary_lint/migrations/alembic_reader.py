@@ -23,6 +23,7 @@ from canary_lint.migrations.alembic_values import BIND, CONTEXT, OP, UNKNOWN, _d
 from canary_lint.migrations.ops import Migration, Op
 from canary_lint.model import literal_text
 from canary_lint.resolver import ORIGIN, SCOPE, Bound, Budget, Evaluator, ModuleScope, Project
+from canary_lint.resolver.modules import module_name
 
 DATA_SESSION_METHODS = {"add", "add_all", "merge", "bulk_save_objects", "bulk_insert_mappings",
                         "bulk_update_mappings", "commit"}
@@ -30,7 +31,10 @@ DATA_SESSION_METHODS = {"add", "add_all", "merge", "bulk_save_objects", "bulk_in
 
 class Reader(OpCalls, Evaluator):
     def __init__(self, tree: ast.Module, path: str, dialect: str, project: Project | None = None):
-        scope = project.scope_of_path(path, tree) if project is not None else ModuleScope(tree, "")
+        # a scope of its own: the reader writes model markers into its consts and its evaluations fill the
+        # scope's cache with this revision's ops (the shared `project.scope_of_path` is read-only for readers)
+        scope = ModuleScope(tree, module_name(path), project, path.endswith("__init__.py")) \
+            if project is not None else ModuleScope(tree, "")
         Evaluator.__init__(self, scope, Budget())
         self.tree = tree
         self.path = path

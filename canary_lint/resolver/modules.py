@@ -149,7 +149,8 @@ class Project:
         return self._scopes[module]
 
     def scope_of_path(self, path: str, tree: ast.Module) -> ModuleScope:
-        """The scope of the module at `path` read from `tree`: one per file and tree, shared by every reader."""
+        """The scope of the module at `path` read from `tree`: one per file and tree, shared by every reader, so
+        read-only for them (a reader that writes into a scope makes its own `ModuleScope`)."""
         name = module_name(path)
         for known in (self._scopes.get(name), self._path_scopes.get(path)):
             if known is not None and known.tree is tree:

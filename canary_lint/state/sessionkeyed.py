@@ -15,15 +15,21 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from canary_lint.pyast import dotted, statements
+from canary_lint.pyast import const_str, dotted, statements
 from canary_lint.state import instances
 
 # names of the request's identity, by the module they must come from (`session` of SQLAlchemy is no user)
 REQUEST_NAMES = {"session": ("flask", "quart"), "current_user": ("flask_login", "flask_security", "quart_auth"),
                  "g": ("flask", "quart")}
-REQUEST_ATTRS = ("request.session", "request.user", "self.request.session", "self.request.user")
-PER_REQUEST_BASES = ("View", "ViewSet", "Serializer", "Form", "Handler", "Resource", "Endpoint", "Consumer",
-                     "Middleware", "Request", "Response", "Schema", "Command")
+# the objects that name the request's session or user, as dotted parts (after the local import names)
+SESSIONS = {("session",), ("flask", "session"), ("request", "session"), ("self", "request", "session")}
+USERS = {("current_user",), ("flask_login", "current_user"), ("g", "user"), ("flask", "g", "user"),
+         ("request", "user"), ("self", "request", "user")}
+SESSION_IDS = {"sid", "session_id", "session_key"}
+USER_IDS = {"id", "pk", "uid", "user_id", "username", "email", "get_id"}
+ID_WORDS = ("user", "uid", "sid", "account", "login", "email")  # of a session key: session["user_id"]
+PER_REQUEST_BASES = ("View", "ViewSet", "Serializer", "Form", "RequestHandler", "WebSocketHandler", "Resource",
+                     "Endpoint", "Consumer", "Request", "Response", "Schema", "Command")
 TOKENS = ("session", "current_user", "request.user", "g.user")
 
 
@@ -51,17 +57,44 @@ def _request_names(tree: ast.Module) -> set[str]:
     return out
 
 
+def _parts(node: ast.AST, names: set[str]) -> tuple | None:
+    """The dotted parts of `node`, its head a request name the module imports (or a module spelling it out)."""
+    text = dotted(node)
+    if not text:
+        return None
+    parts = tuple(text.split("."))
+    if parts[0] in ("session", "current_user", "g") and parts[0] not in names:
+        return None  # a `session` of the database, a `g` of something else
+    return parts
+
+
 def _identity(key: ast.AST | None, names: set[str]) -> str:
-    """The request identity a key expression reads (`session.sid`, `current_user.id`), or ""."""
-    for node in ast.walk(key) if key is not None else ():
-        text = dotted(node) or ""
-        if not text:
-            continue
-        head = text.split(".", 1)[0]
-        if (head in names and "." in text) or text.startswith(REQUEST_ATTRS):
-            return text
-        if isinstance(node, ast.Name) and node.id in names and node.id == "session":
-            return "session"  # `session["user_id"]`: the Subscript around it is the key
+    """The request identity a key expression reads (`session.sid`, `current_user.id`, `session["user_id"]`,
+    `request.user`), or "": other attributes of those objects (`current_user.is_authenticated`, `g.tenant`,
+    `session.get("lang")`, `request.user_agent`) name no user."""
+    todo = [key] if key is not None else []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Subscript) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                                               and node.func.attr == "get" and node.args):
+            base = node.value if isinstance(node, ast.Subscript) else node.func.value
+            word = const_str(node.slice if isinstance(node, ast.Subscript) else node.args[0]) or ""
+            if _parts(base, names) in SESSIONS:
+                if any(w in word.lower() for w in ID_WORDS):
+                    return f"{dotted(base)}[{word!r}]"
+                continue  # another key of the session: `session.get("lang")`
+        func = node.func if isinstance(node, ast.Call) else None  # current_user.get_id()
+        text = dotted(func if func is not None else node)
+        if text:  # judged whole: `current_user.is_authenticated` is not `current_user`
+            parts = _parts(func if func is not None else node, names) or ()
+            if parts in USERS and func is None:
+                return text  # the user object itself
+            if (parts[:-1] in SESSIONS and parts[-1:] and parts[-1] in SESSION_IDS) \
+                    or (parts[:-1] in USERS and parts[-1:] and parts[-1] in USER_IDS):
+                return text + ("()" if func is not None else "")
+            if func is None:
+                continue
+        todo.extend(ast.iter_child_nodes(node))
     return ""
 
 
@@ -96,14 +129,19 @@ def keyed_objects(tree: ast.Module) -> list[Keyed]:
         for item in cls.body:
             if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) or item.name == "__init__":
                 continue
+            unread: set[str] = set()  # containers of this method already found read by no method
             for node in (*statements(item), *(n for n in ast.walk(item) if isinstance(n, ast.Call))):
                 hit = _key_of_write(node, containers)
-                ident = _identity(hit[1], names) if hit else ""
+                if hit is None or hit[0] in unread:
+                    continue
+                ident = _identity(hit[1], names)
                 if not ident:
                     continue
                 attr = hit[0]
                 reader = next((m for m, u in uses.items() if attr in u and not u[attr][0] and m != item.name), "") \
                     or (item.name if _reads(item, attr) else "")
+                if not reader:
+                    unread.add(attr)
                 if reader:
                     kind, made = containers[attr]
                     out.append(Keyed(cls, attr, kind, made, item.name, node, ident, reader))

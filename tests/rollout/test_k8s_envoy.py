@@ -110,7 +110,7 @@ def test_the_rendered_virtual_services_route_real_requests_through_envoy(lab, tm
             elif route.canary == 0:
                 assert got == {v1}, (directory, sent)  # no route for it: the weight, 0%, decides
         if route.cookie:
-            near = answers(envoy.port, 100, {"Cookie": "beta=yes.10; xbeta=yes.1"})  # neither is the cookie
+            near = answers(envoy.port, 100, {"Cookie": "beta=yes.10; xbeta=yes.1; beta=yesX1"})  # none is the cookie
             assert abs(near.count(v2) / len(near) - route.canary / 100) < 0.18, directory
     assert set(answers(envoy.port, 50)) == {v1}  # after the rollback manifests, nothing reaches the canary
 

@@ -149,3 +149,40 @@ def test_plans_with_envoy_and_traefik_routers_validate_and_refuse_unknown_keys(t
     path.write_text(yaml.safe_dump(plan_dict(router={**router, "admin" if "admin" in router else "api": "9901"})))
     with pytest.raises(P.PlanError, match="does not match"):
         P.load(path)
+
+
+def test_traefik_counts_the_gateway_answers_of_the_canary_service_and_skips_what_is_no_count(tmp_path):
+    """A metrics endpoint on loopback (a stand-in for Traefik's, which the e2e tests read for real)."""
+    import http.server
+    import threading
+
+    body = "\n".join([
+        '# TYPE traefik_service_requests_total counter',
+        'traefik_service_requests_total{code="502",method="GET",protocol="http",service="shop-canary@file"} 7',
+        'traefik_service_requests_total{code="504",method="GET",protocol="http",service="shop-canary@file"} 2',
+        'traefik_service_requests_total{code="200",method="GET",protocol="http",service="shop-canary@file"} 90',
+        'traefik_service_requests_total{code="502",method="GET",protocol="http",service="shop-stable@file"} 5',
+        'traefik_service_requests_total{code="503",method="GET",protocol="http",service="shop-canary@file"} 1e999',
+        'traefik_service_requests_total{code="503",method="POST",protocol="http",service="shop-canary@file"} 1.2.3',
+    ]).encode()
+
+    class Metrics(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            found = self.path == "/metrics"
+            self.send_response(200 if found else 404)
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = f"127.0.0.1:{server.server_address[1]}"
+        n, said = make(traefik_spec(tmp_path, api=api), "shop").failures()
+        assert n == 9 and said == "7 HTTP 502, 2 HTTP 504 of service shop-canary@file", said
+    finally:
+        server.shutdown()
+        server.server_close()

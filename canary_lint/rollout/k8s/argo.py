@@ -75,7 +75,7 @@ def export(plan: Plan, c: Cluster, *, traffic: str = "istio", repo: str | None =
             else:
                 name, value = s.header
                 steps.append({"setHeaderRoute": {"name": R.HEADER_ROUTE, "match": [
-                    {"headerName": name, "headerValue": {"exact": value}}]}})
+                    {"headerName": _header_name(name, traffic), "headerValue": {"exact": value}}]}})
             header_on = True
         elif s.kind == "cookie":
             if traffic == "nginx":
@@ -83,7 +83,7 @@ def export(plan: Plan, c: Cluster, *, traffic: str = "istio", repo: str | None =
                                "ingress-nginx's canary-by-cookie routes only the values 'always' and 'never'; "
                                "export with --traffic istio or gateway-api, or drop the cookie step")
             steps.append({"setHeaderRoute": {"name": R.COOKIE_ROUTE, "match": [
-                {"headerName": "Cookie", "headerValue": {"regex": cookie_regex(s.cookie)}}]}})
+                {"headerName": _header_name("Cookie", traffic), "headerValue": {"regex": cookie_regex(s.cookie)}}]}})
             cookie_on = True
         else:
             if s.weight >= 100 and header_on and traffic != "nginx":
@@ -106,6 +106,12 @@ def export(plan: Plan, c: Cluster, *, traffic: str = "istio", repo: str | None =
     out += [(o, "routing the Rollout manages (weights and header routes are written by Argo Rollouts)")
             for o in _routing_objects(c, traffic)]
     return out
+
+
+def _header_name(name: str, traffic: str) -> str:
+    """Argo Rollouts writes the name into the VirtualService as given, and Istio matches header keys written in
+    lower case; Gateway API matches names case-insensitively."""
+    return name.lower() if traffic == "istio" else name
 
 
 def _nginx_header_first(plan: Plan, index: int) -> None:

@@ -68,14 +68,20 @@ def restore(path: Path, old: str | None) -> None:
         pass
 
 
+MAX_BODY = 32 * 1024 * 1024  # an admin endpoint's answer; more is refused, not read
+
+
 def get(url: str, what: str, timeout: float = 1.0, missing_ok: bool = False,
         headers: dict[str, str] | None = None, form: dict[str, str] | None = None) -> bytes | None:
-    """The body of a GET to a local endpoint (a POST of `form`, URL-encoded, when given); None for a 404 when
-    `missing_ok`."""
+    """The body of a GET to a local endpoint (a POST of `form`, URL-encoded, when given), at most MAX_BODY
+    bytes; None for a 404 when `missing_ok`."""
     data = urllib.parse.urlencode(form).encode() if form is not None else None
     try:
         with _NO_PROXY.open(urllib.request.Request(url, data=data, headers=headers or {}), timeout=timeout) as resp:
-            return resp.read()
+            body = resp.read(MAX_BODY + 1)
+            if len(body) > MAX_BODY:
+                raise RouterError(f"{what} {url} answered more than {MAX_BODY // (1024 * 1024)} MB; not read")
+            return body
     except urllib.error.HTTPError as exc:
         if missing_ok and exc.code == 404:
             return None

@@ -138,7 +138,8 @@ class TraefikRouter(Router):
         return route
 
     def failures(self) -> tuple[int, str] | None:
-        """Requests for the canary's service that Traefik answered 502/503/504 itself (its Prometheus metrics,
+        """Requests for the canary's service answered 502/503/504 (Traefik's own answers when the server is down,
+        and the canary's own such answers; its Prometheus metrics,
         `traefik_service_requests_total` on the API's entry point when `metrics.prometheus` is on, with its
         default service labels); None when Traefik serves no metrics there."""
         try:
@@ -149,10 +150,13 @@ class TraefikRouter(Router):
             return None
         service = f"{self.name}-canary@{self.provider}"
         counts = {code: 0 for code in GATEWAY_CODES}  # no series yet: no request has reached the service
-        for m in _SERVICE_REQUESTS.finditer(body[:20_000_000].decode("utf-8", errors="replace")):
+        for m in _SERVICE_REQUESTS.finditer(body.decode("utf-8", errors="replace")):
             labels = dict(_LABEL.findall(m.group(1)))
             if labels.get("service") == service and labels.get("code") in counts:
-                counts[labels["code"]] += int(float(m.group(2)))
+                try:
+                    counts[labels["code"]] += int(float(m.group(2)))
+                except (ValueError, OverflowError):  # `1e999`, `1.2.3`: no count
+                    continue
         said = ", ".join(f"{n} HTTP {code}" for code, n in counts.items() if n) or "no HTTP 502/503/504"
         return sum(counts.values()), f"{said} of service {service}"
 
