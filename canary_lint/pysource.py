@@ -179,6 +179,8 @@ def _longer_than(source: str, limit: int) -> bool:
             quote = text[-3:] if text[-3:] in ("'''", '"""') else last
             body = _BODY[quote].match(source, pos)
             if body:
+                if any(c in "fFtT" for c in text[:-len(quote)]):  # the fields of an f-string are code the parser reads
+                    count += _field_tokens(body.group())
                 pos = body.end()
         elif text[0] == "#" or (text[0] == "\\" and len(text) > 1):
             continue
@@ -194,6 +196,32 @@ def _longer_than(source: str, limit: int) -> bool:
         if count > limit:
             return True
     return False
+
+
+def _field_tokens(body: str) -> int:
+    """Tokens inside the replacement fields of an f-string's body (`{{` is a brace of the text)."""
+    count = depth = 0
+    i, end = 0, len(body)
+    while i < end:
+        ch = body[i]
+        if ch == "{" and depth == 0 and body.startswith("{{", i):
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        elif depth:
+            m = _FIELD_TOKEN.match(body, i)
+            if m:
+                count += 1
+                i = m.end()
+                continue
+        i += 1
+    return count
+
+
+_FIELD_TOKEN = re.compile(r"\w+|[^\s\w{}]")
 
 
 def _template_path(path: str) -> bool:

@@ -131,6 +131,22 @@ def test_newer_syntax_with_ordinary_statements_still_reaches_the_native_parser()
     assert not pysource._longer_than(source, pysource.NATIVE_TOKENS)
     assert pysource._longer_than("x = [" + "1, " * 600 + "]\n", pysource.NATIVE_TOKENS)
     assert not pysource._longer_than("x = '" + "a, " * 2000 + "'\n", pysource.NATIVE_TOKENS)  # one string
+    assert not pysource._longer_than("x = f'" + "a, " * 2000 + "{b}'\n", pysource.NATIVE_TOKENS)  # its text
+    assert pysource._longer_than("x = f'{N" + "x." * 700 + "}'\n", pysource.NATIVE_TOKENS)  # its fields: code
+    assert not pysource._longer_than("x = f'{{" + "x." * 700 + "}}'\n", pysource.NATIVE_TOKENS)  # `{{`: text
+
+
+def test_a_long_chain_inside_an_f_string_never_reaches_the_native_parser(tmp_path):
+    """libcst's native parser overflowed the C stack on it after 49 s (the process died: no report at all);
+    run in a process of its own so that a regression fails this test instead of the suite."""
+    import subprocess
+
+    write(tmp_path, {"migrations/versions/0005_widen.py": "from alembic import op\n\n\ndef upgrade():\n"
+                     "    op.create_index('ix', f'{N" + "x." * 6666 + "}', ['a'])\n"})
+    proc = subprocess.run([sys.executable, "-m", "canary_lint", "check", ".", "--format", "concise"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "CANARY_LINT_CACHE_DIR": ""})
+    assert proc.returncode == 1, proc.stderr[-500:]
+    assert "migrations/versions/0005_widen.py:" in proc.stdout and "CL001" in proc.stdout, proc.stdout
 
 
 # ---- CPython's tokenize module never sees a long run of blanks it would backtrack over --------------------------
