@@ -274,9 +274,15 @@ def from_dict(data, path: Path) -> Plan:
 
     for spec in routers:  # every value a router writes is checked now, before any traffic moves
         try:
-            make(spec, data["service"])
+            router = make(spec, data["service"])
         except RouterError as exc:
             raise PlanError(f"{path}: {exc}") from None
+        for i, step in enumerate(steps):
+            try:
+                if step.kind == "cookie":
+                    router.check_cookie(step.cookie)
+            except RouterError as exc:
+                raise PlanError(f"{path}: steps/{i}: {exc}") from None
     for c in data["criteria"]:
         for key in ("bad", "good", "total", "query"):
             if key in c and "$version" not in c[key]:

@@ -186,3 +186,20 @@ def test_traefik_counts_the_gateway_answers_of_the_canary_service_and_skips_what
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_cookie_longer_than_envoys_regex_limit_is_refused_when_the_plan_is_read(tmp_path):
+    """83 characters of name and value are what Envoy takes at its default RE2 limit (measured on the real
+    binary: 84 are rejected as update_rejected, mid-rollout); a limit the operator raised is honoured."""
+    path = tmp_path / "rollout.yaml"
+
+    def plan(value, **router):
+        steps = [{"cookie": {"name": "beta", "value": value}, "hold": "1m"}, {"weight": 100}]
+        path.write_text(yaml.safe_dump(plan_dict(router=envoy_spec(tmp_path, **router), steps=steps)))
+        return P.load(path)
+
+    assert plan("v" * 79).steps[0].cookie == ("beta", "v" * 79)
+    with pytest.raises(P.PlanError, match=r"steps/0: envoy router: cookie beta=v+…: Envoy would reject its match "
+                                          r"\(name and value 84 characters; at most 83"):
+        plan("v" * 80)
+    assert plan("v" * 150, re2_max_program_size=200).steps[0].cookie == ("beta", "v" * 150)

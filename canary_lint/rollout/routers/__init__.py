@@ -87,6 +87,9 @@ class Router(abc.ABC):
     def describe(self) -> str:
         return f"{self.kind}{' ' + self.region if self.region else ''}"
 
+    def check_cookie(self, pair: tuple[str, str]) -> None:
+        """Raise RouterError when this router cannot route the cookie `pair` (checked when the plan is read)."""
+
     def failures(self) -> tuple[int, str] | None:
         """Requests for the canary the router could not get an answer to, so far (a counter since the router
         started) and what it counts; None when the router does not expose it (nginx open source)."""

@@ -33,6 +33,7 @@ from canary_lint.rollout.routers.values import DOMAIN, ENVOY_NAME, HOST_PORT, NA
 ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 TOTAL = 10_000  # weights in hundredths of a percent
 _COUNTERS = ("update_rejected", "update_failure")
+RE2_OVERHEAD = 17  # of the cookie expression's program, besides one unit per character of name=value
 
 
 class EnvoyRouter(Router):
@@ -56,6 +57,7 @@ class EnvoyRouter(Router):
                           "rds_dir", "Envoy's path_config_source watches")
         self._refuse_foreign_file()
         self.admin = f"http://{spec['admin']}"
+        self.re2_max_program_size = int(spec.get("re2_max_program_size", 100))  # Envoy's runtime default
         self.header_cluster = spec.get("header_cluster", spec["canary_cluster"])
         self.cookie_cluster = spec.get("cookie_cluster", spec["canary_cluster"])
         self.timings: dict[str, float] = {}
@@ -83,6 +85,19 @@ class EnvoyRouter(Router):
         """The header matchers of the `canary-header` route: every one must match."""
         name, value = values.header(self.kind, route.header)
         return [{"name": name, "string_match": {"exact": value}}]
+
+    def check_cookie(self, pair: tuple[str, str]) -> None:
+        """Envoy compiles the cookie route's expression with RE2 and rejects one whose program is larger than its
+        runtime's `re2.max_program_size.error_level` (100 unless raised): measured on Envoy, name and value may
+        hold 83 characters together at 100, one more per unit of the limit."""
+        name, value = values.cookie(self.kind, pair)
+        room = self.re2_max_program_size - RE2_OVERHEAD
+        if len(name) + len(value) > room:
+            raise RouterError(
+                f"{self.kind} router: cookie {name}={value[:40]}{'…' if len(value) > 40 else ''}: Envoy would reject "
+                f"its match (name and value {len(name) + len(value)} characters; at most {room} with "
+                f"re2.max_program_size.error_level {self.re2_max_program_size}): use a shorter cookie, or raise "
+                "that runtime key in Envoy and set the router's `re2_max_program_size` to it")
 
     def _cookie_matchers(self, route: Route) -> list[dict]:
         """The header matchers of the `canary-cookie` route: the whole `cookie` header by a regular expression
