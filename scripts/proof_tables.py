@@ -62,7 +62,7 @@ def _lock_row(r: dict) -> str:
     if larger and not note:  # measured again on a larger table: the verdict is taken there
         note = f"(on {larger[-1] // 1000}k rows: {_lock_cell(sizes[larger[-1]])})"
     return (f"| {_example(r)} | {where} | {_lock_cell(sizes.get(10000))} | {_lock_cell(sizes.get(100000))} | "
-            f"{VERDICT[status]}{' ' + note if note else ''} |")
+            f"{VERDICT[status]}{(': ' if r.get('reason') else ' ') + note if note else ''} |")
 
 
 def table(rule: str, data: dict) -> str:

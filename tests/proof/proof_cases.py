@@ -19,8 +19,9 @@ from canary_lint.examples import Case, page_cases
 from canary_lint.registry import registry
 
 HERE = Path(__file__).resolve().parent
-V1_RULES = ("CLM101", "CLM102", "CLM103", "CLM104", "CLM105", "CLM106", "CLM107", "CLM110", "CLM111")
-LOCK_RULES = ("CLM201", "CLM203", "CLM204", "CLM206")
+V1_RULES = ("CLM101", "CLM102", "CLM103", "CLM104", "CLM105", "CLM106", "CLM107", "CLM108", "CLM109", "CLM110",
+            "CLM111")
+LOCK_RULES = ("CLM201", "CLM203", "CLM204", "CLM205", "CLM206", "CLM207")
 DIALECTS = ("postgresql", "sqlite", "mysql")
 ENGINE_DIALECT = {"mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite", "postgresql": "postgresql",
                   "postgres": "postgresql"}
