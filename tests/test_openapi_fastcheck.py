@@ -155,3 +155,17 @@ def test_swagger_2_downloads_of_type_file_are_valid_and_a_schema_error_says_it_i
     errors = _run(broken)
     assert errors and all(not p.startswith("/required") for p, _ in errors)
     assert any(p.startswith("/paths") or "in a schema" in m for p, m in errors), errors
+
+
+def test_a_document_nested_past_the_validators_limit_is_said_not_validated_not_a_crash():
+    """jsonschema-rs raised ValueError("Recursion limit reached") from its error iterator (fuzz openapi
+    input 4,189: CL005, the file not checked); the spec is reported as not validated instead."""
+    deep: dict = {}
+    node = deep
+    for _ in range(400):
+        node["a"] = {}
+        node = node["a"]
+    spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {},
+            "components": {"schemas": {"x": {"properties": deep}}}}
+    found = fastcheck.check(spec)
+    assert found is not None and found[-1][0] == "" and found[-1][1].startswith("not validated: Recursion limit")

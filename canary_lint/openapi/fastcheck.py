@@ -50,13 +50,17 @@ def check(data, limit: int = 3) -> list[tuple[str, str]] | None:
     except (OSError, ValueError):
         return None
     out: list[tuple[str, str]] = []
-    for err in validator.iter_errors(data):
-        err = _deepest(err)
-        if _number_it_cannot_see(data, err):
-            continue
-        out.append(_best(err))
-        if len(out) >= limit:
-            return out
+    try:
+        for err in validator.iter_errors(data):
+            err = _deepest(err)
+            if _number_it_cannot_see(data, err):
+                continue
+            out.append(_best(err))
+            if len(out) >= limit:
+                return out
+    except ValueError as exc:  # jsonschema-rs: "Recursion limit reached" on a document nested past its limit
+        return [*out, ("", f"not validated: {str(exc).splitlines()[0][:120]} (the document nests deeper than "
+                           "the validator reads)")][:limit]
     if out:
         return out
     for pointer, reason in _semantics(data, folder != "v3.0"):
