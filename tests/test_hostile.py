@@ -121,7 +121,7 @@ def test_openapi_version_that_is_not_a_string(tmp_path, version):
     assert any(f["rule"] == "CLA190" and "/openapi" in f["message"] for f in report["findings"]), report
 
 
-@pytest.mark.parametrize("ref", ["{a: b}", "[a, b]", "3", "'#/x\\0y'", "''"])
+@pytest.mark.parametrize("ref", ["{a: b}", "[a, b]", "3", "'#/x\\0y'", "''", '"a\\0b"', '"a\\0b#/x"'])
 def test_ref_values_of_any_shape(tmp_path, ref):
     spec = SPEC.format(version="3.0.3", security="") + \
         f"          content:\n            application/json:\n              schema:\n                $ref: {ref}\n"

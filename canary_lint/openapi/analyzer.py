@@ -137,7 +137,7 @@ def _inside(root: Path):
     def allowed(path: str) -> bool:
         try:
             target = (root / path).resolve()
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in the path
             return False
         return target == root or root in target.parents
 

@@ -104,6 +104,9 @@ class Spec:
 
     def _target(self, loc: Loc, ref: str) -> Loc | None:
         file_part, _, fragment = ref.partition("#")
+        if "\0" in file_part:
+            self._problem(loc, ref, "a file name with a NUL byte names no file")
+            return None
         if file_part:
             if SCHEME.match(file_part) or file_part.startswith("//"):
                 self._problem(loc, ref, "remote references are not fetched (no network access during a check)")
