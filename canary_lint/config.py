@@ -82,8 +82,10 @@ def _validate_family_table(key: str, table: dict, where: str) -> None:
 
 def _str_list(where: str, key: str, value) -> tuple[str, ...]:
     if isinstance(value, str):
-        return (value,)
+        value = [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if any("\0" in v for v in value):  # names no file or rule, and no path of the OS takes it
+            raise ConfigError(f"{where}: `{key}` holds a NUL byte: {literal_repr(value, 80)}")
         return tuple(value)
     raise ConfigError(f"{where}: `{key}` must be a list of strings, got {literal_repr(value, 80)}")
 

@@ -162,9 +162,12 @@ def _alembic_dirs(roots: list[Path], config: Config, read_ini=_ini_text) -> set[
             loc = parser.get("alembic", "script_location", fallback=None)
         except configparser.Error:
             loc = None
-        if loc:
+        if loc and "\0" not in loc:  # a NUL byte names no directory (and the OS refuses the path)
             loc = loc.replace("%(here)s", str(ini.parent))
-            dirs.add((ini.parent / loc / "versions").resolve())
+            try:
+                dirs.add((ini.parent / loc / "versions").resolve())
+            except (OSError, RuntimeError, ValueError):
+                continue
     return dirs
 
 

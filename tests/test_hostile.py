@@ -199,3 +199,19 @@ def test_a_lone_surrogate_in_a_name_reaches_every_field_of_the_report_printable(
     code, report, _ = check_json(write(tmp_path, revision("    op.drop_table('\\ud800')")))
     drops = [f for f in report["findings"] if f["rule"] == "CLM102"]
     assert code == 1 and drops and "\\ud800" in drops[0]["fix"], report["findings"]  # the fix names it too
+
+
+def test_a_nul_byte_in_an_alembic_ini_location_names_no_directory(tmp_path):
+    """A committed alembic.ini whose script_location holds a NUL byte stopped the run with an internal error
+    (the OS refuses the path); it names no directory, and the revisions are still found and judged."""
+    write(tmp_path, {"alembic.ini": "[alembic]\nscript_location = mig\0rations\n",
+                     "migrations/versions/0001_drop.py": "revision = '1'\ndown_revision = None\nfrom alembic import op\n"
+                                                         "def upgrade():\n    op.drop_table('orders')\n"})
+    code, report, _ = check_json(tmp_path)
+    assert code == 1 and any(f["path"] == "migrations/versions/0001_drop.py" for f in report["findings"]), report
+
+
+def test_a_nul_byte_in_a_configured_path_is_a_configuration_error_naming_the_key(tmp_path):
+    write(tmp_path, {"pyproject.toml": '[tool.canary-lint]\nmigrations = ["a\\u0000b"]\n', "app.py": "x = 1\n"})
+    proc = run_cli("check", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2 and "`migrations` holds a NUL byte" in proc.stderr and "Traceback" not in proc.stderr
