@@ -105,7 +105,7 @@ def inside(path: Path, root: Path) -> bool:
     or to the runner's files must never be read."""
     try:
         real = path.resolve(strict=True)
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in a path the tree's code names
         return False
     return real == root or root in real.parents
 
@@ -117,7 +117,7 @@ def read_regular(path: Path, limit: int, root: Path | None = None) -> bytes | No
         return None
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except OSError:
+    except (OSError, ValueError):
         return None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):

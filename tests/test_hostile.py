@@ -215,3 +215,18 @@ def test_a_nul_byte_in_a_configured_path_is_a_configuration_error_naming_the_key
     write(tmp_path, {"pyproject.toml": '[tool.canary-lint]\nmigrations = ["a\\u0000b"]\n', "app.py": "x = 1\n"})
     proc = run_cli("check", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2 and "`migrations` holds a NUL byte" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_nul_byte_in_a_file_name_the_code_names_is_a_file_that_is_not_there(tmp_path):
+    """`fileConfig("log\\0ging.ini")`: the shared reader's symlink check handed the name to the OS, which raised
+    ValueError (CL005 in the telemetry analyzer); such a name reads no file, on the head and on v1's tree."""
+    from conftest import git
+
+    write(tmp_path, {"app/__init__.py": 'import logging.config\nfrom flask import Flask\napp = Flask(__name__)\n'
+                                        'app.config.from_pyfile("set\\0tings.py")\n'
+                                        'logging.config.fileConfig("log\\0ging.ini")\n'})
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "v1")
+    check_json(tmp_path)
+    check_json(tmp_path, "--base", "HEAD")
