@@ -338,21 +338,65 @@ def _flags(node: ast.AST | None) -> int:
     return 0
 
 
-def _literal(node) -> str | None:
+def _literal(node, consts: dict | None = None) -> str | None:
+    """The text of a pattern expression: a string, `+` of such, an f-string or a name whose parts are module
+    constants of text (`rf"DROP\\s+({_NAME})"`): a pattern built from pieces is checked whole."""
+    consts = consts or {}
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
+    if isinstance(node, ast.Name):
+        return consts.get(node.id)
     if isinstance(node, ast.JoinedStr):
-        return None
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                if value.conversion != -1 or value.format_spec is not None:
+                    return None
+                text = _literal(value.value, consts)
+            else:
+                text = _literal(value, consts)
+            if text is None:
+                return None
+            parts.append(text)
+        return "".join(parts)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = _literal(node.left), _literal(node.right)
+        left, right = _literal(node.left, consts), _literal(node.right, consts)
         return left + right if left is not None and right is not None else None
     return None
 
 
+def _module_consts(tree: ast.Module, imported=lambda module: {}) -> dict:
+    """Top-level names bound to text the pattern pieces are made of, in the order the module binds them;
+    `imported(module)` gives another module's, for `from canary_lint.x import _NAME`."""
+    consts: dict = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            theirs = imported(stmt.module)
+            consts.update({a.asname or a.name: theirs[a.name] for a in stmt.names if a.name in theirs})
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            text = _literal(stmt.value, consts)
+            if text is not None:
+                consts[stmt.targets[0].id] = text
+    return consts
+
+
 def patterns(root: Path):
     """(path, line, pattern, flags) of every regex literal handed to `re` in the package under `root`."""
+    cache: dict = {}
+
+    def imported(module: str) -> dict:
+        parts = module.split(".")
+        if parts[0] != root.name or module in cache:
+            return cache.get(module, {})
+        cache[module] = {}  # a cycle reads nothing more
+        source = root.parent.joinpath(*parts).with_suffix(".py")
+        if source.is_file():
+            cache[module] = _module_consts(ast.parse(source.read_text(encoding="utf-8")), imported)
+        return cache[module]
+
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        consts = _module_consts(tree, imported)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
@@ -364,7 +408,7 @@ def patterns(root: Path):
                 continue
             if not node.args:
                 continue
-            text = _literal(node.args[0])
+            text = _literal(node.args[0], consts)
             if text is None:
                 continue
             flag_node = None

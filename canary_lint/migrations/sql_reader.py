@@ -161,7 +161,9 @@ _CREATE_INDEX = lazy_compile(
 _DROP = lazy_compile(
     rf"DROP\s+(TABLE|INDEX|VIEW|MATERIALIZED\s+VIEW|SEQUENCE|TYPE|DOMAIN|EXTENSION|SCHEMA)\s+(CONCURRENTLY\s+)?"
     rf"(?:IF\s+EXISTS\s+)?"
-    rf"({_NAME}(?:\s*,\s*{_NAME})*)\s*(?:CASCADE|RESTRICT)?\s*$", re.I)
+    # the names atomic: each ends where its list does (a mandatory ',' between them), and nothing after the list
+    # may be re-read as a name; matched on stmt.rstrip(), so no whitespace run ends the pattern
+    rf"((?>{_NAME}(?:\s*,\s*{_NAME})*))(?:\s+(?:CASCADE|RESTRICT))?$", re.I)
 
 
 _DROP_ON = lazy_compile(rf"DROP\s+(TRIGGER|RULE|POLICY)\s+(?:IF\s+EXISTS\s+)?({_NAME})\s+ON\s+({_NAME})", re.I)
