@@ -15,7 +15,7 @@ import json
 import re
 from functools import lru_cache
 
-from canary_lint.model import literal_repr
+from canary_lint.model import literal_repr, literal_text
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
 TEMPLATE = re.compile(r"\{([^{}/]+)\}")
@@ -72,7 +72,7 @@ def check(data, limit: int = 3) -> list[tuple[str, str]] | None:
 
 # ---- messages ----------------------------------------------------------------------------------------
 def _pointer(path) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+    return "".join("/" + _text(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
 def _best(err) -> tuple[str, str]:
@@ -171,12 +171,17 @@ def _paths(data: dict):
             for p in own:
                 key = (p.get("name"), p.get("in"))
                 if key in seen:
-                    yield where, f"Duplicate parameter '{p.get('name')}'"
+                    yield where, f"Duplicate parameter '{_text(p.get('name'))}'"
                 seen.add(key)
             declared = {p.get("name") for p in shared + own if p.get("in") == "path"}
             in_url = set(TEMPLATE.findall(url))
-            for name in sorted(in_url - declared) + sorted(str(n) for n in declared - in_url):
+            for name in sorted(in_url - declared) + sorted(_text(n) for n in declared - in_url):
                 yield where, f"Path parameter '{name}' for '{method}' operation in '{url}' was not resolved"
+
+
+def _text(value) -> str:
+    """A name as a message shows it: a name that is no string (`name: 0xfff…`, 5,000 digits) in bounded form."""
+    return value if isinstance(value, str) else literal_text(value, 80)
 
 
 def _schemas(data: dict):
