@@ -806,8 +806,11 @@ def test_dbmate_down_section_is_not_part_of_what_v1_applied():
 
 
 # ---- op.execute("COMMIT") ends Alembic's transaction ----------------------------------------------------
-def test_commit_in_its_own_execute_ends_the_transaction_until_begin_or_autocommit_block():
-    mig = read(rev('''
+@pytest.mark.parametrize("driver, after_commit", [("psycopg2", False), ("psycopg", True), ("", True)])
+def test_commit_in_its_own_execute_ends_the_transaction_until_begin_or_autocommit_block(driver, after_commit):
+    """psycopg2 sends no BEGIN after a raw COMMIT; psycopg 3 and asyncpg begin a new transaction before the next
+    statement (seen on a real PostgreSQL: tests/proof), and a tree that names no driver keeps the finding."""
+    mig = read_revision(ast.parse(rev('''
         op.create_index("a", "t", ["x"], postgresql_concurrently=True)
         op.execute("COMMIT")
         op.execute("CREATE INDEX CONCURRENTLY b ON t (x)")
@@ -818,19 +821,24 @@ def test_commit_in_its_own_execute_ends_the_transaction_until_begin_or_autocommi
         with op.get_context().autocommit_block():
             op.create_index("e", "t", ["x"], postgresql_concurrently=True)
         op.create_index("f", "t", ["x"], postgresql_concurrently=True)
-    '''))
+    ''')), "x.py", "postgresql", None, driver)
     got = [(o.name, o.in_transaction) for o in mig.ops if o.kind == K.CREATE_INDEX]
-    assert got == [("a", True), ("b", False), ("c", False), ("d", True), ("e", False), ("f", True)]
+    assert got == [("a", True), ("b", after_commit), ("c", after_commit), ("d", True), ("e", False), ("f", True)]
 
 
-def test_concurrent_index_after_commit_is_not_reported_and_stays_reported_without_it():
+def test_concurrent_index_after_commit_is_quiet_only_with_psycopg2_and_stays_reported_without_the_commit():
     after_commit = rev('''
         op.execute("COMMIT")
         op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)
     ''', down=None)
-    assert [f.rule for f in check({V + "0002_ix.py": after_commit})] == []
+    psycopg2 = {"requirements.txt": "alembic==1.13.1\npsycopg2-binary==2.9.9\n"}
+    assert [f.rule for f in check({V + "0002_ix.py": after_commit, **psycopg2})] == []
+    three = check({V + "0002_ix.py": after_commit, "requirements.txt": "psycopg[binary]>=3.1\n"})
+    assert codes(three) == [("CLM202", 10)] and "psycopg 3 begins a new transaction" in three[0].message
+    unnamed = check({V + "0002_ix.py": after_commit})
+    assert codes(unnamed) == [("CLM202", 10)] and "unless it is psycopg2" in unnamed[0].message
     without = after_commit.replace('op.execute("COMMIT")', 'op.execute("SET lock_timeout = \'5s\'")')
-    assert codes(check({V + "0002_ix.py": without})) == [("CLM202", 10)]
+    assert codes(check({V + "0002_ix.py": without, **psycopg2})) == [("CLM202", 10)]
 
 
 def test_commit_in_the_same_string_still_fails_on_postgresql():
@@ -848,7 +856,8 @@ def test_backfill_after_commit_holds_no_ddl_lock():
         op.execute("COMMIT")
         op.execute("UPDATE accounts SET tier = 1")
     '''
-    assert [f.rule for f in check({V + "0002_x.py": rev(body, down=None)}) if f.rule == "CLM207"] == []
+    psycopg2 = {"pyproject.toml": '[project]\nname = "x"\ndependencies = ["psycopg2>=2.9"]\n'}
+    assert [f.rule for f in check({V + "0002_x.py": rev(body, down=None), **psycopg2}) if f.rule == "CLM207"] == []
     held = "\n".join(line for line in body.splitlines() if "COMMIT" not in line)
     assert [f.rule for f in check({V + "0002_x.py": rev(held, down=None)}) if f.rule == "CLM207"] == ["CLM207"]
 

@@ -30,7 +30,7 @@ DATA_SESSION_METHODS = {"add", "add_all", "merge", "bulk_save_objects", "bulk_in
 
 
 class Reader(OpCalls, Evaluator):
-    def __init__(self, tree: ast.Module, path: str, dialect: str, project: Project | None = None):
+    def __init__(self, tree: ast.Module, path: str, dialect: str, project: Project | None = None, driver: str = ""):
         # a scope of its own: the reader writes model markers into its consts and its evaluations fill the
         # scope's cache with this revision's ops (the shared `project.scope_of_path` is read-only for readers)
         scope = ModuleScope(tree, module_name(path), project, path.endswith("__init__.py")) \
@@ -39,6 +39,7 @@ class Reader(OpCalls, Evaluator):
         self.tree = tree
         self.path = path
         self.dialect = dialect
+        self.driver = driver  # the PostgreSQL driver the tree names ("" when it names none)
         self.rev_line = scope.lines.get("revision", 1)
         self.consts, self.funcs = scope.consts, scope.funcs
         self.ops: list[Op] = []
@@ -323,10 +324,20 @@ class Reader(OpCalls, Evaluator):
                 o.tx = ("PostgreSQL runs the statements of one execute() string as one implicit transaction, even "
                         "after a COMMIT among them")
             self.ops.append(o)
+        commit = next((o for o in sql_ops if o.kind == K.COMMIT), None)
+        if commit is not None and not self.tx_open and not self.autocommit and self.dialect == "postgresql" \
+                and self.driver != "psycopg2":
+            # psycopg2 sends no BEGIN after a raw COMMIT (it believes its transaction still open); psycopg 3 and
+            # asyncpg ask the server, find it idle and begin a new transaction before the next execute()
+            who = {"psycopg": "psycopg 3", "asyncpg": "asyncpg"}.get(self.driver, "the driver (unless it is psycopg2)")
+            self.tx_open, self.tx_why = True, (f"after the COMMIT on line {commit.line}, {who} begins a new "
+                                               "transaction for the next statement")
         return UNKNOWN
 
 
-def read_revision(tree: ast.Module, path: str, dialect: str, project: Project | None = None) -> Migration | None:
+def read_revision(tree: ast.Module, path: str, dialect: str, project: Project | None = None,
+                  driver: str = "") -> Migration | None:
     """The revision's Migration (ops of `upgrade()`), or None when the file is not a revision. With a
-    `project`, helpers and constants imported from other modules of the tree are followed too."""
-    return Reader(tree, path, dialect, project).read()
+    `project`, helpers and constants imported from other modules of the tree are followed too; `driver` is the
+    PostgreSQL driver the tree names (what a raw `COMMIT` leaves open depends on it)."""
+    return Reader(tree, path, dialect, project, driver).read()

@@ -14,7 +14,7 @@ import re
 from canary_lint.migrations.checks import COMPAT_RULES, LOCK_RULES, META_RULES, Judge
 from canary_lint.migrations.merge import one_finding_per_change
 from canary_lint.migrations.ops import Migration
-from canary_lint.migrations.dialects import dialect_of
+from canary_lint.migrations.dialects import dialect_of, postgres_driver
 from canary_lint.migrations.readers import _sql_tool, project_of, read_alembic, read_sql_migration
 from canary_lint.model import Severity
 
@@ -49,7 +49,7 @@ def _history_beside_named_files(ctx) -> tuple[list[Migration], list[Migration]]:
             try:
                 if want_py and path.suffix == ".py":
                     tree = parse_python(_read_sibling(path, ctx.cwd), rel)
-                    m = read_revision(tree, rel, dialect_of(ctx, rel), project_of(ctx))
+                    m = read_revision(tree, rel, dialect_of(ctx, rel), project_of(ctx), postgres_driver(ctx))
                     if m is not None:
                         m.context = True
                         alembic.append(m)

@@ -38,3 +38,23 @@ def _find(ctx, directory: str) -> str | None:
                 if len(found) == 1:  # one database named: that is the history's (several: no evidence)
                     return found.pop()
     return None
+
+
+# the PostgreSQL driver the tree depends on, by its dependency files and database URLs: psycopg2 sends no BEGIN
+# after a raw `COMMIT` (its own idea of the transaction is still open), psycopg 3 and asyncpg ask the server
+# and begin a new transaction before the next statement
+DRIVER_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "requirements.txt", "requirements/base.txt",
+                "requirements/prod.txt", "requirements/production.txt", "alembic.ini")
+_DRIVERS = re.compile(r"\b(psycopg2|psycopg(?![\w-]*2)|asyncpg)\b", re.I)
+
+
+def postgres_driver(ctx) -> str:
+    """"psycopg2", "psycopg" (3), "asyncpg", or "" when the tree names none or more than one."""
+    def find() -> str:
+        names = set()
+        paths = list(DRIVER_FILES) + [f.path for f in ctx.files if f.path.endswith(("env.py", "alembic.ini"))][:20]
+        for path in paths:
+            text = ctx.read_text(path) or ""
+            names |= {m.group(1).lower() for m in _DRIVERS.finditer(text[:LIMIT])}
+        return names.pop() if len(names) == 1 else ""
+    return ctx.cached(("migrations", "postgres-driver"), find)

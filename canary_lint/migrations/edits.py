@@ -133,9 +133,11 @@ def read_base(ctx, mig: Migration, text: str) -> Migration | None:
             tree = parse(text, mig.path)
         except (SyntaxError, ValueError, RecursionError, TemplateSource):
             return None
+        from canary_lint.migrations.dialects import postgres_driver
         from canary_lint.migrations.readers import project_of
 
-        return read_revision(tree, mig.path, mig.dialect or ctx.config.dialect, project_of(ctx, "base"))
+        return read_revision(tree, mig.path, mig.dialect or ctx.config.dialect, project_of(ctx, "base"),
+                             postgres_driver(ctx))
     from canary_lint.migrations.readers import _sql_tool
     from canary_lint.migrations.sql_reader import SqlSyntaxError, read_sql
 

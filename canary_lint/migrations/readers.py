@@ -7,7 +7,7 @@ import ast
 import re
 
 from canary_lint.migrations import ops as K
-from canary_lint.migrations.dialects import dialect_of
+from canary_lint.migrations.dialects import dialect_of, postgres_driver
 from canary_lint.migrations.ops import Migration
 
 DBMATE_UP = re.compile(r"^--\s*migrate:up\b(.*)$", re.M)
@@ -93,7 +93,7 @@ def read_alembic(ctx, file) -> Migration | None:
     tree = ctx.python_ast(file)
     if tree is None:
         return None
-    mig = read_revision(tree, file.path, dialect_of(ctx, file.path), project_of(ctx))
+    mig = read_revision(tree, file.path, dialect_of(ctx, file.path), project_of(ctx), postgres_driver(ctx))
     if mig is not None:
         mig.branch_labels = any(
             isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "branch_labels" for t in n.targets)

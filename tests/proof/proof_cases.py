@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 V1_RULES = ("CLM101", "CLM102", "CLM103", "CLM104", "CLM105", "CLM106", "CLM107", "CLM108", "CLM109", "CLM110",
             "CLM111")
 LOCK_RULES = ("CLM201", "CLM203", "CLM204", "CLM205", "CLM206", "CLM207")
+FAIL_RULES = ("CLM202",)  # the release's migration itself fails (v1 keeps serving; the deploy stops)
 DIALECTS = ("postgresql", "sqlite", "mysql")
 ENGINE_DIALECT = {"mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite", "postgresql": "postgresql",
                   "postgres": "postgresql"}
@@ -35,7 +36,7 @@ class ProofCase:
     ident: str
     rule: str
     bad: bool
-    family: str  # "v1" (v1's statements fail) or "lock" (v1's writes wait)
+    family: str  # "v1" (v1's statements fail), "lock" (v1's writes wait) or "fails" (the migration fails)
     tool: str  # "alembic" | "sql"
     path: str  # the example's file with expect=
     head: dict
@@ -56,7 +57,7 @@ class ProofCase:
     def dialects(self) -> tuple:
         """Where the case runs: lock claims only where the page makes them; v1's failures everywhere the
         world can be built (the claim does not depend on the dialect)."""
-        if self.family == "lock":
+        if self.family in ("lock", "fails"):
             return self.claimed
         return tuple(d for d in DIALECTS if world_statements(self.world, d) is not None or "models" in self.world)
 
@@ -96,7 +97,7 @@ def load_worlds() -> dict:
     return yaml.safe_load((HERE / "worlds.yaml").read_text(encoding="utf-8"))
 
 
-def page_examples(rules=V1_RULES + LOCK_RULES) -> list[Case]:
+def page_examples(rules=V1_RULES + LOCK_RULES + FAIL_RULES) -> list[Case]:
     by_code = {r.code: r for r in registry().rules}
     return [c for code in rules for c in page_cases(code, by_code[code].page)]
 
@@ -124,7 +125,8 @@ def build(case: Case, worlds: dict) -> ProofCase | str:
                      key=lambda pt: _sql_order(pt[0]))
     dialect = case.config.get("dialect")
     claimed = (ENGINE_DIALECT[dialect],) if dialect else ("postgresql",)
-    return ProofCase(case.ident, case.rule, bool(case.expect), "lock" if case.rule in LOCK_RULES else "v1", kind,
+    family = "lock" if case.rule in LOCK_RULES else "fails" if case.rule in FAIL_RULES else "v1"
+    return ProofCase(case.ident, case.rule, bool(case.expect), family, kind,
                      path, case.head, case.base, release, history, entry["world"],
                      worlds["worlds"][entry["world"]], claimed, case.config.get("postgres_version"), case.expect)
 

@@ -83,6 +83,9 @@ class Databases:
 def _not_applicable(case, dbs) -> str | None:
     if case.postgres_version and dbs.dialect == "postgresql" and str(case.postgres_version) != dbs.server.version:
         return f"the example is about PostgreSQL {case.postgres_version}; the server is {dbs.server.version}"
+    if dbs.dialect == "postgresql" and any("psycopg2" in text for path, text in case.head.items()
+                                           if path.endswith(("requirements.txt", "pyproject.toml"))):
+        return "the example is about psycopg2; the harness's driver is psycopg 3"
     return None
 
 
@@ -196,6 +199,24 @@ def run_lock_case(case, dbs, rows=LOCK_ROWS, trials=TRIALS) -> dict:
     return {"status": status, "migration": "ok", "sizes": sizes}
 
 
+def run_fail_case(case, dbs) -> dict:
+    """The claim is about the migration itself: on v1's world it fails (a bad example), or runs (a good one)."""
+    release = release_of(case)
+    db = None
+    try:
+        db = _v1_world(dbs, case, release)
+        try:
+            migrate(db, release)
+        except MigrationFailed as exc:
+            error = str(exc).splitlines()[0][:300]
+            return {"status": "proven" if case.bad else "not-clean", "migration": "failed", "error": error}
+        return {"status": "not-proven" if case.bad else "clean", "migration": "ok"}
+    finally:
+        if db is not None:
+            dbs.drop(db)
+        release.close()
+
+
 def run_case(case, dbs) -> dict:
     reason = _not_applicable(case, dbs)
     started = time.monotonic()
@@ -203,7 +224,8 @@ def run_case(case, dbs) -> dict:
         result = {"status": "not-applicable", "reason": reason}
     else:
         try:
-            result = run_lock_case(case, dbs) if case.family == "lock" else run_v1_case(case, dbs)
+            run = {"lock": run_lock_case, "fails": run_fail_case}.get(case.family, run_v1_case)
+            result = run(case, dbs)
         except MigrationFailed as exc:
             result = {"status": "world-failed", "migration": str(exc)}
     result.update(ident=case.ident, rule=case.rule, bad=case.bad, family=case.family, path=case.path,
