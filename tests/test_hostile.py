@@ -230,3 +230,24 @@ def test_a_nul_byte_in_a_file_name_the_code_names_is_a_file_that_is_not_there(tm
     git(tmp_path, "commit", "-qm", "v1")
     check_json(tmp_path)
     check_json(tmp_path, "--base", "HEAD")
+
+
+@pytest.mark.parametrize("media", ["1.0e+308", "[a, b]", "{a: 1}", "0x" + "f" * 5000])
+def test_content_keywords_that_are_not_strings_are_shown_not_joined(tmp_path, media):
+    """`contentMediaType: 1.0e+308` in v1's spec: the change message joined it as a string (TypeError: CL005;
+    fuzz openapi input 45,288)."""
+    from conftest import git
+
+    def spec(media_type: str, encoding: str) -> str:
+        return ("openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /p:\n    post:\n      requestBody:\n"
+                "        content:\n          application/json:\n            schema:\n              type: object\n"
+                "              properties:\n                data:\n                  type: string\n"
+                f"                  contentMediaType: {media_type}\n                  contentEncoding: {encoding}\n"
+                "      responses:\n        '200': {description: ok}\n")
+
+    write(tmp_path, {"openapi.yaml": spec(media, "base64")})
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "v1")
+    (tmp_path / "openapi.yaml").write_text(spec("text/plain", "quoted-printable"))
+    check_json(tmp_path, "--base", "HEAD")

@@ -48,7 +48,7 @@ def show(value) -> str:
 
 
 def show_content(content: tuple) -> str:
-    media, encoding = content
+    media, encoding = (x if x is None or isinstance(x, str) else literal_text(x, 60) for x in content)
     return " ".join(x for x in (media, f"({encoding})" if encoding else None) if x) or "plain"
 
 
