@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -135,7 +136,13 @@ class Plan:
 
 
 def schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return json.loads(_schema_text())
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_text() -> str:
+    """The schema file, read once per process (plan loading reads it for the list limits and for validation)."""
+    return SCHEMA_PATH.read_text(encoding="utf-8")
 
 
 def _validate(data, where: str) -> None:

@@ -41,7 +41,6 @@ FIX = ("keep sessions in a store every version reads (Redis, Memcached, the data
 @dataclass
 class Kept:
     cls: str
-    module: str
     where: str  # "files on this host" / "process memory"
     how: str  # "FileBackedSessionManager.put() writes under `self.path`"
 
@@ -208,14 +207,14 @@ def kept(chain: Chain, memo: dict | None = None) -> list[Kept]:
     `memo` keeps each class's reading for the other wirings of the run."""
     memo = {} if memo is None else memo
     out: list[Kept] = []
-    for scope, cls in chain.classes:
+    for _, cls in chain.classes:
         if id(cls) not in memo:
             memo[id(cls)] = (cls, _shared(_names(cls)), (("files on this host", _files(cls)),
                                                          ("process memory", _memory(cls))))
         _, shared, stores = memo[id(cls)]
         if shared:
             return []  # a cache in front of a shared store
-        out += [Kept(cls.name, scope.name, where_, how) for where_, how in stores if how]
+        out += [Kept(cls.name, where_, how) for where_, how in stores if how]
     if chain.injected:
         out = [k for k in out if k.where != "process memory"]  # in front of the client handed in
     return out
