@@ -49,7 +49,7 @@ def fail_on_exception(exc: Exception) -> None:
     from canary_lint.config import ConfigError
     from canary_lint.gitio import GitError
 
-    if isinstance(exc, (UsageFailure, ConfigError, GitError)):
+    if isinstance(exc, (UsageFailure, ConfigError, GitError)) or type(exc).__name__ == "ProveRefused":
         fail(str(exc))
     import traceback
 
@@ -133,7 +133,7 @@ def _csv(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def check(paths, base, formats, output, select, ignore, config_path, baseline_path, exit_zero, fail_on,
-          fail_on_existing, color, example, verbose):
+          fail_on_existing, color, example, verbose, prove=None, prove_schema=None):
     """The `check` command (its options are declared in `cli.py`, and read again by `entry.py`)."""
     from canary_lint import config as config_mod
     from canary_lint.engine import run_check
@@ -145,6 +145,12 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
         for s in _csv(values):
             if not registry().is_selector(s):
                 raise UsageFailure(f"{flag} names unknown rule {s!r} (see `canary-lint rules`)")
+    if prove_schema and not prove:
+        raise UsageFailure("--prove-schema names where --prove runs: give --prove DSN too")
+    if prove:
+        from canary_lint.prove.db import parse
+
+        parse(prove)  # a URL that cannot be read is a usage error before any work
     if example and (paths or base or config_path or baseline_path):
         raise UsageFailure("--example checks the bundled release: it takes no PATHs, --base, --config or --baseline")
     for p in paths:
@@ -166,13 +172,15 @@ def check(paths, base, formats, output, select, ignore, config_path, baseline_pa
         with example_release() as (root, base_ref):
             echo_err(f"canary-lint: example release: v1 (serving) -> v2 (canary), in {root}")
             report = run_check(["."], cfg.merged(root=root, base=base_ref), base=base_ref, cwd=root,
-                               record_commit=record_commit)
+                               record_commit=record_commit, prove=(prove, prove_schema) if prove else None)
             report.extra.update(fail_on=cfg.fail_on.value, fail_on_existing=cfg.fail_on_existing)
             write_reports(report, formats, output, color, read_source=lambda path: _read_source(path, root))
+        echo_notes(report)
         echo_err(summary_line(report))
         return 0 if exit_zero and not report.internal_error else exit_code(report, cfg.fail_on, cfg.fail_on_existing)
 
-    report = run_check(list(paths) or ["."], cfg, base=cfg.base, record_commit=record_commit)
+    report = run_check(list(paths) or ["."], cfg, base=cfg.base, record_commit=record_commit,
+                       prove=(prove, prove_schema) if prove else None)
     if baseline_path:
         from canary_lint import baseline as baseline_mod
 

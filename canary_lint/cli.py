@@ -77,6 +77,11 @@ def cli():
 @click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
 @click.option("--example", is_flag=True, help="Check the bundled example release (v1 -> v2 of a shop service).")
 @click.option("--verbose", "-v", is_flag=True, help="Say on stderr what was taken as the serving code, and why.")
+@click.option("--prove", "prove", metavar="DSN",
+              help="Check each migration finding on this throwaway database (postgresql://, mysql://, sqlite:///PATH): "
+                   "v1's schema, the release's operations, v1's statements. Refuses a database that holds tables.")
+@click.option("--prove-schema", "prove_schema", metavar="NAME",
+              help="With --prove: run in this empty (or new) schema (PostgreSQL) or database (MySQL).")
 def check(**options):
     """Check a release: migrations, API contract, session state and telemetry."""
     return checkcmd.check(**options)

@@ -35,12 +35,14 @@ def _head_commit(cwd: Path) -> str | None:
 
 
 def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd: Path | None = None,
-              record_commit: bool = True) -> Report:
+              record_commit: bool = True, prove: tuple[str, str | None] | None = None) -> Report:
     """Check a release. Raises `gitio.GitError` when `base` cannot be read (the CLI exits 2).
 
     With `base`, a finding whose fingerprint v1's tree already has is marked existing (`Finding.new` False):
     see `existing.py`. `record_commit=False` skips asking git for the head commit (a text report on a
-    pre-commit run has no use for it, and `git status` costs time on a large work tree)."""
+    pre-commit run has no use for it, and `git status` costs time on a large work tree). `prove` is (DSN,
+    schema name or None): each migration finding is checked on that database (`prove/run.py`); a DSN that
+    cannot be used raises `prove.db.ProveRefused` (the CLI exits 2)."""
     reg = registry()
     cwd = (cwd or Path.cwd()).resolve()
     discovered = discover(paths, config, cwd)
@@ -60,6 +62,10 @@ def run_check(paths: list[str], config: Config, *, base: str | None = None, cwd:
         from canary_lint import existing
 
         findings = existing.mark(findings, existing.v1_counts(paths, config, ctx.base, cwd, shared=ctx))
+    if prove is not None:
+        from canary_lint.prove.run import attach
+
+        findings = attach(ctx, list(findings), *prove)
     if base is not None and ctx.base.unreadable:
         missing = sorted(set(ctx.base.unreadable))
         more = f" and {len(missing) - 1} more files" if len(missing) > 1 else ""

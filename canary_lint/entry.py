@@ -25,10 +25,12 @@ CHECK_OPTIONS: dict[str, tuple[str, object]] = {
     "--color": ("color", ("auto", "always", "never")),
     "--example": ("example", "flag"),
     "--verbose": ("verbose", "flag"), "-v": ("verbose", "flag"),
+    "--prove": ("prove", "value"),
+    "--prove-schema": ("prove_schema", "value"),
 }
 CHECK_DEFAULTS = {"base": None, "formats": (), "output": None, "select": (), "ignore": (), "config_path": None,
                   "baseline_path": None, "exit_zero": False, "fail_on": None, "fail_on_existing": None,
-                  "color": "auto", "example": False, "verbose": False}
+                  "color": "auto", "example": False, "verbose": False, "prove": None, "prove_schema": None}
 
 
 def parse_check(args: list[str]) -> dict | None:

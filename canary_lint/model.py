@@ -186,6 +186,7 @@ class Finding:
     subject: str = ""  # what the finding is about (e.g. "users.nickname"); feeds the fingerprint
     line_in_base: bool = False  # `line` is in v1's version of the file (a removal): no head excerpt
     new: bool = True  # False: v1's tree (the --base ref) already has a finding with this fingerprint
+    proof: str = ""  # `check --prove`: proven | not reproduced | not run | migration failed
 
     @property
     def fingerprint(self) -> str:
@@ -202,7 +203,7 @@ class Finding:
         return replace(self, severity=severity)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "rule": self.rule,
             "name": self.name,
             "family": self.family,
@@ -219,6 +220,9 @@ class Finding:
             "fingerprint": self.fingerprint,
             "new": self.new,
         }
+        if self.proof:
+            out["proof"] = self.proof
+        return out
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,7 @@ def analyze(ctx):
     ordered += sorted(sql, key=lambda m: m.order)
     ordered += django
     problems += django_problems
+    ctx.cached(("migrations", "replay"), lambda: (ordered, base is not None))  # for `check --prove`
     judge = Judge(ctx, ctx.config.dialect, ctx.config.postgres_version, _lock_severity(ctx))
     for p in problems:
         if not p.migration.in_base and not p.migration.context:
