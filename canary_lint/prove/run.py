@@ -121,22 +121,22 @@ def _prove_group(db: Database, v1_migrations: list, release: list, results: dict
             alone[id(op)] = _alone(db, op, v1, statements, control)
     tables = {name: copy.deepcopy(t) for name, t in v1.items()}
     state = {name: list(r) for name, r in control.items()}
-    v1_name = {name: name for name in tables}  # the table's name now -> v1's name of it
     for m, op in ops:
         result = _apply(db, op, tables)
         if isinstance(result, OpResult):
             found = result
         else:
             tables = result
-            was = v1_name.pop(op.table, None) if op.kind in ("rename_table", "drop_table") else v1_name.get(op.table)
-            if op.kind == "rename_table" and was and op.new_name:
-                v1_name[op.new_name] = was
-            if was is None:
-                found = OpResult("not reproduced", f"{op.table} is not a table of v1's")
-            else:
-                now = _run(db, statements[was])
-                found = _judge(statements[was], control[was], state[was], now)
-                state[was] = now
+            # v1's statements name v1's tables: those the operation changes, or whose name it takes (a swap)
+            hit = [n for n in dict.fromkeys((op.table, op.new_name if op.kind == "rename_table" else None))
+                   if n in statements]
+            found = OpResult("not reproduced", f"{op.table} is not a table v1's statements name")
+            for name in hit:
+                now = _run(db, statements[name])
+                judged = _judge(statements[name], control[name], state[name], now)
+                state[name] = now
+                if found.status != "proven":
+                    found = judged
         first = alone.get(id(op))
         results.setdefault((m.path, op.line), []).append(
             first if first is not None and (first.status == "proven" or found.status != "proven") else found)
@@ -227,6 +227,8 @@ def _judge(stmts: list[Statement], control: list, before: list, now: list) -> Op
             continue  # v1's own schema refuses it, or its row was never written
         if ok_before and not ok1:
             return OpResult("proven", f"v1's {st.text} failed: {v1}")
+        if ok_before is False and not ok1 and v1 != v_before:  # failing since an earlier operation, now for this one
+            return OpResult("proven", f"v1's {st.text} now fails with: {v1}")
         if ok_before and ok1 and st.reads and same(v_before, v0) and not same(v0, v1):
             return OpResult("proven", f"v1's {st.text} reads back {brief(v1)} where v1's schema gave {brief(v0)}")
     ran = sum(1 for ok, _ in now if ok)
