@@ -63,7 +63,7 @@ def attach(ctx, findings: list, dsn_text: str, schema: str | None) -> list:
         if f.name not in COMPAT_RULES:
             out.append(f)
             continue
-        status, text = _verdict(results.get((f.path, f.line), []), db.version)
+        status, text = _verdict(_of_finding(f, results.get((f.path, f.line), [])), db.version)
         counts[status] += 1
         out.append(replace(f, message=f"{f.message}; {text}", proof=status))
     place = f"{db.dsn.shown}" + (f", {'schema' if db.dialect == 'postgresql' else 'database'} {db.namespace}"
@@ -130,7 +130,8 @@ def _prove_group(db: Database, v1_migrations: list, release: list, results: dict
             # v1's statements name v1's tables: those the operation changes, or whose name it takes (a swap)
             hit = [n for n in dict.fromkeys((op.table, op.new_name if op.kind == "rename_table" else None))
                    if n in statements]
-            found = OpResult("not reproduced", f"{op.table} is not a table v1's statements name")
+            found = OpResult("not run", f"--prove does not run v1's statements for line {op.line}: {op.table} is "
+                             "not a table v1 has (the release makes or renames it)")
             for name in hit:
                 now = _run(db, statements[name])
                 judged = _judge(statements[name], control[name], state[name], now)
@@ -139,7 +140,7 @@ def _prove_group(db: Database, v1_migrations: list, release: list, results: dict
                     found = judged
         first = alone.get(id(op))
         results.setdefault((m.path, op.line), []).append(
-            first if first is not None and (first.status == "proven" or found.status != "proven") else found)
+            (op.table, first if first is not None and (first.status == "proven" or found.status != "proven") else found))
     for name in tables:
         _drop(db, name)
 
@@ -240,6 +241,16 @@ def _judge(stmts: list[Statement], control: list, before: list, now: list) -> Op
                     else "no statement of v1's")
 
 
+def _of_finding(f, found: list) -> list[OpResult]:
+    """The results of the operations at the finding's line that are about its table (a loop of renames at one
+    line is one finding per table)."""
+    def about(table: str | None) -> bool:
+        return bool(table) and (f.subject == table or f.subject.startswith(table + ".")
+                                or f" {table}." in f.message or f" {table} " in f.message)
+    mine = [r for table, r in found if about(table)]
+    return mine or [r for _, r in found]
+
+
 def _verdict(found: list, version: str) -> tuple[str, str]:
     for wanted in ("proven", "migration failed", "not reproduced", "not run"):
         hit = next((r for r in found if r.status == wanted), None)
@@ -248,7 +259,7 @@ def _verdict(found: list, version: str) -> tuple[str, str]:
         if wanted == "proven":
             return "proven", f"proven on {version} (--prove): {hit.detail}"
         if wanted == "migration failed":
-            return wanted, f"on {version} (--prove) the operation itself failed: {hit.detail}"
+            return wanted, f"on {version} (--prove) the operation, as canary-lint ran it, failed: {hit.detail}"
         if wanted == "not reproduced":
             return wanted, f"not reproduced on {version} (--prove): {hit.detail}"
         return wanted, hit.detail
