@@ -151,8 +151,13 @@ class OpCalls:
             else:
                 cols = None
             condition = self._arg(node, env, 2 + shift, "condition") if kind == "check" else None
+            refs: tuple = ()
+            if kind == "foreign_key":
+                ref_table, ref_cols = self._arg(node, env, 2 + shift, "referent_table"), self._arg(node, env, 4 + shift, "remote_cols")
+                if isinstance(ref_table, str) and isinstance(ref_cols, (list, tuple)) and all(isinstance(c, str) for c in ref_cols):
+                    refs = (ref_table.lower(), *(c.lower() for c in ref_cols))
             ops.append(Op(K.ADD_CONSTRAINT, t, name=self._arg(node, env, 0, "constraint_name"), constraint=kind,
-                          not_valid=nv, detail=detail,
+                          not_valid=nv, detail=detail, references=refs,
                           proves_not_null=not_null_column(condition) if isinstance(condition, str) else None,
                           columns=tuple(c for c in cols if isinstance(c, str)) if isinstance(cols, (list, tuple)) else ()))
         elif name == "drop_constraint":

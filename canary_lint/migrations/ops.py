@@ -110,6 +110,7 @@ class Op:
     stopped: bool = False  # dynamic: the reader hit its budget here; what follows in the file was not read
     foreign: bool = False  # done by a helper in another module of the tree (reported at the revision's call)
     only_null: tuple = ()  # a partial unique index: the columns its condition requires to be NULL
+    references: tuple = ()  # add_constraint foreign_key: (referenced table, its columns...) when read
     restates: str = ""  # add_constraint: the uniqueness v1 already has that it restates (unique_together -> constraint)
 
     @property

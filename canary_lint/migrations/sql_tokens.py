@@ -188,7 +188,8 @@ def _token_action(up: list[str], raw: list[str], table: str | None, detail: str)
                             cols.append(_name(raw[j]))
                         j += 1
                 return Op(K.ADD_CONSTRAINT, table, name=name, constraint=kind, not_valid=nv, using_index=using,
-                          detail=f"ADD {first}", columns=tuple(cols))
+                          detail=f"ADD {first}", columns=tuple(cols),
+                          references=_references(up, raw) if kind == "foreign_key" else ())
         k = 2 if len(up) > 1 and up[1] == "COLUMN" else 1
         while k < len(up) and up[k] in ("IF", "NOT", "EXISTS"):
             k += 1
@@ -323,3 +324,20 @@ def _columns_from_tokens(stmt: str) -> tuple | None:
             op.spec.default = op.spec.default or "nextval()"
         cols.append(op.spec)
     return tuple(cols)
+
+
+def _references(up: list, raw: list) -> tuple:
+    """`REFERENCES users (id)` of a foreign key: ("users", "id"); () when not written that way."""
+    if "REFERENCES" not in up:
+        return ()
+    k = up.index("REFERENCES") + 1
+    while k + 2 < len(raw) and raw[k + 1] == ".":  # schema.table
+        k += 2
+    if k + 1 >= len(raw) or raw[k + 1] != "(":
+        return ()
+    cols, j = [], k + 2
+    while j < len(raw) and raw[j] != ")":
+        if raw[j] != ",":
+            cols.append(_name(raw[j]))
+        j += 1
+    return (_name(raw[k]), *cols) if cols and j < len(raw) else ()

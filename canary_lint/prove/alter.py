@@ -46,7 +46,7 @@ def change(op: Op, tables: dict, dialect: str) -> tuple[list[str], dict]:
     if k in (K.CREATE_INDEX, K.DROP_INDEX):
         return _index(op, t, dialect), after
     if k in (K.ADD_CONSTRAINT, K.DROP_CONSTRAINT, K.VALIDATE_CONSTRAINT):
-        return _constraint(op, t, tables[op.table], dialect), after
+        return _constraint(op, t, tables[op.table], dialect, after), after
     if k == K.ADD_COLUMN:
         spec = op.spec
         if spec is None:
@@ -134,8 +134,9 @@ def _index(op: Op, t: Built, dialect: str) -> list[str]:
             f"({', '.join(ident(c, dialect) for c in cols)})"]
 
 
-def _constraint(op: Op, t: Built, before: Built, dialect: str) -> list[str]:
-    table, name = ident(t.name, dialect), op.name
+def _constraint(op: Op, t: Built, before: Built, dialect: str, tables: dict) -> list[str]:
+    table = ident(t.name, dialect)
+    name = op.name or (f"canary_lint_{op.constraint}_{t.name}_" + "_".join(op.columns))[:63]  # unnamed: one of ours
     if op.kind == K.VALIDATE_CONSTRAINT:
         return [f"ALTER TABLE {table} VALIDATE CONSTRAINT {ident(name, dialect)}"] if (
             dialect == "postgresql" and name in t.checks) else []
@@ -151,8 +152,6 @@ def _constraint(op: Op, t: Built, before: Built, dialect: str) -> list[str]:
                 return _rebuild(before, t, dialect)
             return [f"ALTER TABLE {table} DROP CONSTRAINT {ident(name, dialect)}"]
         return []  # a constraint of v1's the prover did not build: dropping it makes no v1 statement fail
-    if not name:
-        raise NotRendered("the constraint has no name")
     if op.constraint == "unique":
         cols = plain_columns(op.columns)
         if any(c not in t.columns for c in cols):
@@ -169,7 +168,20 @@ def _constraint(op: Op, t: Built, before: Built, dialect: str) -> list[str]:
         valid = " NOT VALID" if op.not_valid and dialect == "postgresql" else ""
         return [f"ALTER TABLE {table} ADD CONSTRAINT {ident(name, dialect)} CHECK "
                 f"({ident(op.proves_not_null, dialect)} IS NOT NULL){valid}"]
-    what = {"foreign_key": "a foreign key (the reader keeps no referenced table)",
+    if op.constraint == "foreign_key" and op.references:
+        cols = plain_columns(op.columns)
+        ref = tables.get(op.references[0].lower())
+        ref_cols = plain_columns(op.references[1:])
+        if ref is None or any(c not in ref.columns for c in ref_cols) or any(c not in t.columns for c in cols):
+            raise NotRendered("the foreign key's tables or columns are not all known from the history")
+        if dialect == "sqlite":
+            raise NotRendered("SQLite adds a foreign key only by rebuilding the table, and enforces it only with "
+                              "PRAGMA foreign_keys")
+        valid = " NOT VALID" if op.not_valid and dialect == "postgresql" else ""
+        return [f"ALTER TABLE {table} ADD CONSTRAINT {ident(name, dialect)} FOREIGN KEY "
+                f"({', '.join(ident(c, dialect) for c in cols)}) REFERENCES {ident(ref.name, dialect)} "
+                f"({', '.join(ident(c, dialect) for c in ref_cols)}){valid}"]
+    what = {"foreign_key": "a foreign key (its referenced table and columns were not read)",
             "check": "a CHECK other than IS NOT NULL (the reader keeps no condition)",
             "primary_key": "a primary key change", "exclude": "an exclusion constraint"}
     raise NotRendered(f"canary-lint does not run {what.get(op.constraint, 'this constraint')}")

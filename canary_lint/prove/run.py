@@ -163,13 +163,14 @@ def _drop(db: Database, name: str) -> None:
 
 def _alone(db: Database, op, v1: dict, statements: dict, control: dict) -> OpResult:
     """The operation alone on v1's table; the table is made again as v1 has it afterwards."""
-    result = _apply(db, op, {op.table: copy.deepcopy(v1[op.table])})
+    result = _apply(db, op, {name: copy.deepcopy(t) for name, t in v1.items()})
     if isinstance(result, OpResult):
         return result
     try:
         return _judge(statements[op.table], control[op.table], control[op.table], _run(db, statements[op.table]))
     finally:
-        for name in {*result, op.table}:
+        changed = {op.table} | ({op.new_name} if op.kind == "rename_table" and op.new_name else set())
+        for name in changed:
             _drop(db, name)
         _make(db, v1[op.table])
 
