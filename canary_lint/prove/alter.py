@@ -30,7 +30,7 @@ def change(op: Op, tables: dict, dialect: str) -> tuple[list[str], dict]:
         return create_table(after[op.table], dialect), after
     t = after.get(op.table)
     if t is None:
-        raise NotRendered(f"the table {op.table} is not one canary-lint knows from the history")
+        raise NotRendered(f"the table {op.table} is not one canary-lint knows from the history or v1's models")
     q = lambda name: ident(name, dialect)  # noqa: E731
     table = q(t.name)
     if k == K.DROP_TABLE:
@@ -61,7 +61,7 @@ def change(op: Op, tables: dict, dialect: str) -> tuple[list[str], dict]:
         return [f"ALTER TABLE {table} ADD COLUMN {column_def(col, dialect)}{extra}"], after
     col = t.columns.get(op.column)
     if col is None:
-        raise NotRendered(f"the column {op.table}.{op.column} is not one canary-lint knows from the history")
+        raise NotRendered(f"the column {op.table}.{op.column} is not one canary-lint knows from the history or v1's models")
     if k == K.DROP_COLUMN:
         del t.columns[op.column]
         for name, (cols, _) in list(t.uniques.items()):
@@ -99,8 +99,15 @@ def change(op: Op, tables: dict, dialect: str) -> tuple[list[str], dict]:
         return [f"ALTER TABLE {table} MODIFY COLUMN {column_def(col, dialect)}"], after
     column = q(col.name)
     if k == K.ALTER_TYPE:
-        typ = sql_type(col.type, dialect).text
-        return [f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {typ} USING {column}::{typ}"], after
+        typ = sql_type(col.type, dialect)
+        alter_type = f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {typ.text} USING {column}::{typ.text}"
+        default = sql_default(col.default, typ, dialect)
+        if default is None:
+            return [alter_type], after
+        # PostgreSQL casts the default with the column and refuses one it cannot cast: the default goes first and
+        # comes back in the new type, as a migration that works has to do it
+        return [f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT", alter_type,
+                f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}"], after
     if k == K.SET_NOT_NULL:
         return [f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL"], after
     if k == K.DROP_NOT_NULL:

@@ -22,7 +22,7 @@ class NotRendered(Exception):
 def ident(name: str, dialect: str) -> str:
     if not name or len(name) > MAX_IDENT or "\x00" in name:
         raise NotRendered(f"the name {name[:40]!r} is not one a database takes")
-    if dialect == "mysql":
+    if dialect in ("mysql", "sqlite"):  # SQLite reads an unknown "name" as a string literal, never `name`
         return "`" + name.replace("`", "``") + "`"
     return '"' + name.replace('"', '""') + '"'
 
@@ -205,4 +205,5 @@ def check_op(op: Op) -> None:
     if op.kind in (K.DYNAMIC, K.UNKNOWN):
         raise NotRendered("canary-lint could not read it")
     if op.kind in (K.DROP_OBJECT, K.RENAME_OBJECT, K.CREATE_OBJECT):
-        raise NotRendered(f"v1's statements read tables only, not a {op.object_kind or 'database object'}")
+        kind = op.object_kind or "database object"
+        raise NotRendered(f"v1's statements read tables only, not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")

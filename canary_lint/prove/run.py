@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from canary_lint.prove import alter
 from canary_lint.prove.db import Database, ProveRefused, app_databases, first_line, parse
 from canary_lint.prove.render import Built, NotRendered, create_table, ident
-from canary_lint.prove.v1 import MAX_TABLES, Statement, brief, same, table_statements
+from canary_lint.prove.v1 import MAX_TABLES, Statement, difference, same_rows, table_statements
 
 TOOL_TABLES = frozenset({"alembic_version", "django_migrations", "flyway_schema_history", "schema_migrations",
                          "databasechangelog", "databasechangeloglock"})
@@ -53,7 +53,7 @@ def attach(ctx, findings: list, dsn_text: str, schema: str | None) -> list:
     try:
         db.open_namespace(schema)
         for v1_migrations, release in _groups(ordered, with_base, {f.path for f in wanted}):
-            _prove_group(db, v1_migrations, release, results)
+            _prove_group(ctx, db, v1_migrations, release, results)
     except Broken as exc:
         ctx.note(f"--prove stopped: the database stopped answering ({exc}); the findings after it were not proven")
     finally:
@@ -105,10 +105,24 @@ def _v1_schema(v1_migrations: list):
     return built
 
 
-def _prove_group(db: Database, v1_migrations: list, release: list, results: dict) -> None:
+def _prove_group(ctx, db: Database, v1_migrations: list, release: list, results: dict) -> None:
     """Each operation alone on v1's schema, then all of them in order (an operation on what an earlier one
     of the release made runs only there)."""
+    from canary_lint.prove.models import v1_model_tables
+
     v1 = _v1_schema(v1_migrations)
+    made = {op.table for m in release for op in m.ops if op.kind == "create_table"}
+    # a table the history only alters (made by the models' create_all before the first revision) is partial
+    created = {op.new_name if op.kind == "rename_table" else op.table for m in v1_migrations for op in m.ops
+               if op.kind in ("create_table", "rename_table")}
+    missing = {op.table for m in release for op in m.ops if op.table and op.table not in made
+               and not op.table.startswith("<") and (op.table not in v1 or op.table not in created)}
+    mapped = v1_model_tables(ctx, missing)
+    for name, (table, _path) in mapped.items():
+        if name in v1:  # what the history added is kept as it ran, with its constraints
+            v1[name].columns = {**copy.deepcopy(table.columns), **v1[name].columns}
+        else:
+            v1[name] = copy.deepcopy(table)
     for name in list(v1):
         if not _make(db, v1[name]):
             del v1[name]  # a v1 table the database refuses is left out of v1's statements
@@ -139,8 +153,11 @@ def _prove_group(db: Database, v1_migrations: list, release: list, results: dict
                 if found.status != "proven":
                     found = judged
         first = alone.get(id(op))
-        results.setdefault((m.path, op.line), []).append(
-            (op.table, first if first is not None and (first.status == "proven" or found.status != "proven") else found))
+        chosen = first if first is not None and (first.status == "proven" or found.status != "proven") else found
+        if op.table in mapped and chosen.status in ("proven", "not reproduced"):
+            chosen = OpResult(chosen.status, f"{chosen.detail} (v1's {op.table} as its models in "
+                              f"{mapped[op.table][1]} map it: the history never creates it)")
+        results.setdefault((m.path, op.line), []).append((op.table, chosen))
     for name in tables:
         _drop(db, name)
 
@@ -206,7 +223,7 @@ def _run(db: Database, stmts: list[Statement]) -> list[tuple]:
             db.execute("SAVEPOINT canary_lint_v1")
             try:
                 if st.reads:
-                    got = sorted(db.query(st.sql, st.params or None), key=repr)
+                    got = db.query(st.sql, st.params or None)
                 else:
                     db.execute(st.sql, st.params or None)
                     got = None
@@ -224,15 +241,23 @@ def _run(db: Database, stmts: list[Statement]) -> list[tuple]:
 
 
 def _judge(stmts: list[Statement], control: list, before: list, now: list) -> OpResult:
+    """Proven by the first statement that now fails, or better by one that reads back other values than
+    v1's schema gave (every row v1 reads sees that, not only a row at the edge of a type)."""
+    failed = None
     for st, (ok0, v0), (ok_before, v_before), (ok1, v1) in zip(stmts, control, before, now):
         if not ok0 or ok1 is None:
             continue  # v1's own schema refuses it, or its row was never written
-        if ok_before and not ok1:
-            return OpResult("proven", f"v1's {st.text} failed: {v1}")
-        if ok_before is False and not ok1 and v1 != v_before:  # failing since an earlier operation, now for this one
-            return OpResult("proven", f"v1's {st.text} now fails with: {v1}")
-        if ok_before and ok1 and st.reads and same(v_before, v0) and not same(v0, v1):
-            return OpResult("proven", f"v1's {st.text} reads back {brief(v1)} where v1's schema gave {brief(v0)}")
+        if ok_before and ok1 and st.reads and same_rows(st, v0, v_before) and not same_rows(st, v0, v1):
+            if len(v0) == len(v1):
+                return OpResult("proven", f"v1's {st.text} reads back {difference(st, v0, v1)}")
+            if failed is None:  # a row v1 could not write is missing: the write's failure says more
+                failed = OpResult("proven", f"v1's {st.text} reads back {difference(st, v0, v1)}")
+        if failed is None and ok_before and not ok1:
+            failed = OpResult("proven", f"v1's {st.text} failed: {v1}")
+        if failed is None and ok_before is False and not ok1 and v1 != v_before:  # failing since an earlier one
+            failed = OpResult("proven", f"v1's {st.text} now fails with: {v1}")
+    if failed is not None:
+        return failed
     ran = sum(1 for ok, _ in now if ok)
     masked = sum(1 for (ok0, _), (ok, _v) in zip(control, before) if ok0 and not ok)
     if masked:

@@ -27,6 +27,7 @@ class Statement:
     params: tuple
     reads: bool = False  # a SELECT: its rows are compared with what v1's own schema gave
     insert: int | None = None  # the INSERT (index) whose row this statement reads or updates
+    columns: tuple = ()  # a SELECT: the columns it reads
 
 
 def value(col, edge: str, k: int, dialect: str):
@@ -63,7 +64,11 @@ def value(col, edge: str, k: int, dialect: str):
     if kind in ("inet", "macaddr", "interval", "xml"):
         return {"inet": "127.0.0.1", "macaddr": "08:00:2b:01:02:03", "interval": "1 day", "xml": "<v1/>"}[kind]
     n = typ.length or TEXT_LEN
-    return (f"v1 row {k} " + "x" * n)[:n] if edge == "max" else ""
+    if edge != "max":
+        return ""
+    if n >= 12:  # JSON text, as much of v1's text is: a JSON type change then shows what v1 reads back
+        return '{"v1":"' + (f"row {k} " + "x" * n)[:n - 9] + '"}'
+    return (f"v{k}" + "x" * n)[:n]
 
 
 def key(col, k: int, dialect: str):
@@ -102,7 +107,8 @@ def table_statements(name: str, columns: list, dialect: str, mark: str) -> list[
         cols = list(row)
         text = f"INSERT INTO {name} ({', '.join(cols)})" + (" (only the columns v1 requires)" if sparse else
                                                              " (a repeat of the first row's values)" if edge == "repeat"
-                                                             else "")
+                                                             else " (the least values v1 may write)"
+                                                             if edge == "min" else "")
         sql = (f"INSERT INTO {q(name)} ({', '.join(q(c) for c in cols)}) VALUES ({', '.join([mark] * len(cols))})"
                if cols else f"INSERT INTO {q(name)} DEFAULT VALUES")
         out.append(Statement(name, text, sql, tuple(row.values())))
@@ -115,7 +121,8 @@ def table_statements(name: str, columns: list, dialect: str, mark: str) -> list[
         where = " AND ".join(f"{q(c.name)} = {mark}" for c in pk)
         keys = tuple(adapt(row[c.name], dialect) for c in pk)
         out.append(Statement(name, f"SELECT {', '.join(names)} FROM {name} WHERE {' AND '.join(c.name + ' = ?' for c in pk)}",
-                             f"SELECT {select} FROM {q(name)} WHERE {where}", keys, reads=True, insert=at))
+                             f"SELECT {select} FROM {q(name)} WHERE {where}", keys, reads=True, insert=at,
+                             columns=tuple(names)))
         values = {c: adapt(v, dialect) for c, v in row.items() if c not in {p.name for p in pk}}
         if values:
             sets = ", ".join(f"{q(c)} = {mark}" for c in values)
@@ -124,7 +131,7 @@ def table_statements(name: str, columns: list, dialect: str, mark: str) -> list[
                                  insert=at))
     if not pk:
         out.append(Statement(name, f"SELECT {', '.join(names)} FROM {name}", f"SELECT {select} FROM {q(name)}", (),
-                             reads=True))
+                             reads=True, columns=tuple(names)))
     return out
 
 
@@ -152,6 +159,38 @@ def same(a, b) -> bool:
     return a == b
 
 
+def _pairs(st: Statement, before: list, after: list) -> list[tuple]:
+    """Rows read before and after, paired: by position when v1 reads one row by its key; a read of a keyless
+    table has no order (a rebuilt table returns its rows in another), so each row read before meets the row
+    read after that agrees with it on the most columns."""
+    if st.insert is not None:
+        return list(zip(before, after))
+    rest, out = list(after), []
+    for row in before:
+        if not rest:
+            break
+        best = max(range(len(rest)), key=lambda i: sum(same(a, b) for a, b in zip(row, rest[i])))
+        out.append((row, rest.pop(best)))
+    return out
+
+
+def same_rows(st: Statement, before: list, after: list) -> bool:
+    return len(before) == len(after) and all(same(a, b) for a, b in _pairs(st, before, after))
+
+
+def difference(st: Statement, before: list, after: list) -> str:
+    """Where v1's read differs: the first column of the first row, with the Python types v1's code gets."""
+    if len(before) != len(after):
+        return f"{len(after)} rows where v1's schema gave {len(before)}"
+    for row0, row1 in _pairs(st, before, after):
+        for i, (a, b) in enumerate(zip(row0, row1)):
+            if not same(a, b):
+                col = st.columns[i] if i < len(st.columns) else f"column {i + 1}"
+                return (f"{col} as {brief(b)} ({type(b).__name__}) where v1's schema gave {brief(a)} "
+                        f"({type(a).__name__})")
+    return "other rows than v1's schema gave"
+
+
 def brief(value_) -> str:
     text = repr(value_)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -192,3 +192,34 @@ def test_mariadb_database_with_tables_is_refused(servers, tmp_path):
     finally:
         conn.cursor().execute("DROP DATABASE IF EXISTS shop")
         conn.close()
+
+
+def test_a_table_the_history_only_alters_is_taken_from_v1s_models(tmp_path):
+    # v1's orders came from the models' create_all; its history only added a column: v1's INSERT names both
+    tree = tmp_path / "tree"
+    files = {
+        "app/models.py": ("import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\n"
+                          "class Order(Base):\n    __tablename__ = 'orders'\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+                          "    legacy = sa.Column(sa.String(20), nullable=False)\n    note = sa.Column(sa.String(20))\n"),
+        "migrations/versions/0001_note.py": ('revision = "0001"\ndown_revision = None\n\nfrom alembic import op\n'
+                                             'import sqlalchemy as sa\n\n\ndef upgrade():\n'
+                                             '    op.add_column("orders", sa.Column("note", sa.String(20)))\n'),
+    }
+    for rel, text in files.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(text, encoding="utf-8")
+    git = lambda *a: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=tree,  # noqa: E731
+                                    check=True, capture_output=True)
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "v1")
+    (tree / "migrations/versions/0002_drop.py").write_text(
+        'revision = "0002"\ndown_revision = "0001"\n\nfrom alembic import op\n\n\n'
+        'def upgrade():\n    op.drop_column("orders", "legacy")\n', encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "canary_lint", "check", ".", "--base", "main", "--format", "json",
+                        "--prove", "sqlite://"], cwd=tree, capture_output=True, text=True,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    f = _finding(r.stdout)
+    assert f["proof"] == "proven", f["message"]
+    assert "INSERT INTO orders (" in f["message"] and "legacy" in f["message"]
+    assert "v1's orders as its models in app/models.py map it" in f["message"]
