@@ -20,7 +20,7 @@ START, END = "<!-- proof:begin -->", "<!-- proof:end -->"
 NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MariaDB"}
 VERDICT = {"proven": "**proven**", "clean": "**clean**", "not-proven": "**NOT proven**",
            "not-clean": "**NOT clean**", "migration-failed": "not run here", "world-failed": "not run here",
-           "not-applicable": "not applicable"}
+           "not-applicable": "not applicable", "no-claim": "**clean** (no claim here)"}
 
 
 def _cell(text: str) -> str:
@@ -39,6 +39,10 @@ def _v1_row(r: dict) -> str:
         seen = r["reason"]
     elif status in ("migration-failed", "world-failed"):
         seen = f"the migration fails here: `{_cell(r['migration'])}`"
+    elif not r.get("reported", True) and not r["failed"]:
+        seen = (f"all {r['statements']} v1 statements succeed, as canary-lint, set for {NAMES[r['dialect']]}, "
+                f"expects: it does not report {r['rule']} here")
+        status = "no-claim"
     elif r["failed"]:
         first = r["observed"][0]
         seen = f"{r['failed']} of {r['statements']} v1 statements fail, e.g. `{_cell(first['statement'])}`: `{_cell(first['observed'])}`"

@@ -1320,3 +1320,13 @@ def test_partial_unique_index_whose_condition_no_v1_row_meets():
     assert [f.line for f in check(head, alembic) if f.rule == "CLM111"] == [11]  # only the OR condition
     assert K.null_only_columns('"event_id" IS NULL AND deleted_at IS NULL') == ("event_id", "deleted_at")
     assert K.null_only_columns("event_id IS NULL OR x = 1") == ()
+
+
+def test_sqlite_enforces_no_length_or_precision_so_a_narrowing_keeps_v1s_values():
+    from canary_lint.migrations.schema import type_change
+
+    for old, new in (("VARCHAR(64)", "VARCHAR(8)"), ("NUMERIC(10,2)", "NUMERIC(8,2)"), ("BIGINT", "INTEGER"),
+                     ("NUMERIC(10,2)", "INTEGER")):
+        assert type_change(old, new, "sqlite").compatible is True
+        assert type_change(old, new, "postgresql").compatible is False
+    assert type_change("INTEGER", "TEXT", "sqlite").compatible is False  # another kind: v1 reads text back

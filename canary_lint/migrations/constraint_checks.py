@@ -47,6 +47,8 @@ class ConstraintRules:
         if kind in ("foreign_key", "check"):
             if op.not_valid:
                 added_not_valid[op.name] = op.in_transaction
+            elif op.with_null_column and kind == "foreign_key":
+                pass  # added with its column, NULL in every row: PostgreSQL has nothing to check and does not scan
             else:
                 self.emit("constraint-validation-blocks-v1-writes", mig, op,
                           f"adds {label} {name} on {t} without NOT VALID: PostgreSQL scans the whole table while "

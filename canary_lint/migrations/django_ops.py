@@ -85,8 +85,11 @@ class Converter:
             self.add(Op(K.ADD_CONSTRAINT, t, name=f"{t}_{f.column}_uniq", constraint="unique", columns=(f.column,),
                         detail="unique=True"), node)
         if f.target is not None and f.db_constraint and not f.m2m:
+            # PostgreSQL: Django writes the constraint into the ADD COLUMN (CONSTRAINT ... REFERENCES ...); a default
+            # (kept or only for the ADD) fills every existing row, which the constraint then checks
             self.add(Op(K.ADD_CONSTRAINT, t, name=f"{t}_{f.column}_fk", constraint="foreign_key",
-                        columns=(f.column,), detail="ForeignKey"), node)
+                        columns=(f.column,), detail="ForeignKey",
+                        with_null_column=not f.has_default and not f.db_default), node)
         if f.db_index and not f.unique:
             self.add(Op(K.CREATE_INDEX, t, name=f"{t}_{f.column}_idx", columns=(f.column,),
                         detail="db_index" if f.target is None else "ForeignKey index"), node)

@@ -112,6 +112,9 @@ class Op:
     only_null: tuple = ()  # a partial unique index: the columns its condition requires to be NULL
     references: tuple = ()  # add_constraint foreign_key: (referenced table, its columns...) when read
     restates: str = ""  # add_constraint: the uniqueness v1 already has that it restates (unique_together -> constraint)
+    # add_constraint: made by the ADD COLUMN of its own new column, which every existing row leaves NULL (Django's
+    # AddField of a ForeignKey with no default, on PostgreSQL): nothing to check, PostgreSQL does not scan
+    with_null_column: bool = False
 
     @property
     def where(self) -> tuple[int, int, int, int]:

@@ -166,6 +166,13 @@ def _parse(t: str):
     return m.group(1).strip(), number(m.group(2)) if m.group(2) else None, number(m.group(3)) if m.group(3) else None
 
 
+def _same_family(a: str, b: str) -> bool:
+    """Text to text, integer or NUMERIC to integer or NUMERIC (SQLite's INTEGER and NUMERIC affinities store
+    alike: 12.5 stays 12.5 in an INTEGER column), float to float: values are kept as they are."""
+    return any(a in f and b in f for f in (TEXTUAL | {"TINYTEXT"}, set(INT_RANK) | {"TINYINT", "MEDIUMINT", "NUMERIC"},
+                                            set(FLOAT_RANK)))
+
+
 @dataclass(frozen=True)
 class TypeVerdict:
     """What a column type change means for v1 and for the table's lock."""
@@ -189,6 +196,9 @@ def type_change(old: str | None, new: str | None, dialect: str) -> TypeVerdict:
         if base not in KNOWN_TYPES:
             return TypeVerdict(False, None, True, f"{raw} is a custom type canary-lint cannot compare")
     pg = dialect == "postgresql"
+    if dialect == "sqlite" and _same_family(ob, nb):
+        return TypeVerdict(False, True, True, "SQLite enforces no length, precision, scale or integer size (type "
+                                              "affinity): every value v1 writes is kept as written")
     if ob in ("VARCHAR", "CHAR") and nb in ("VARCHAR", "TEXT", "CITEXT"):
         if nb == "VARCHAR" and nn is not None and (on is None or nn < on):
             what = f"values v1 writes up to {on} characters" if on else "text of any length v1 writes"

@@ -193,6 +193,10 @@ class SqlRelease:
 
 
 def release_of(case):
+    if case.tool == "django":
+        from proof_django import DjangoRelease
+
+        return DjangoRelease(case)
     return AlembicRelease(case) if case.tool == "alembic" else SqlRelease(case)
 
 

@@ -37,7 +37,7 @@ class ProofCase:
     rule: str
     bad: bool
     family: str  # "v1" (v1's statements fail), "lock" (v1's writes wait) or "fails" (the migration fails)
-    tool: str  # "alembic" | "sql"
+    tool: str  # "alembic" | "sql" | "django"
     path: str  # the example's file with expect=
     head: dict
     base: dict
@@ -48,6 +48,7 @@ class ProofCase:
     claimed: tuple  # dialects the page's claim is about
     postgres_version: int | None = None
     expect: list = field(default_factory=list)
+    config: dict = field(default_factory=dict)  # the example's engine settings (its fence's keys)
 
     @property
     def fingerprint(self) -> str:
@@ -59,7 +60,7 @@ class ProofCase:
         world can be built (the claim does not depend on the dialect)."""
         if self.family in ("lock", "fails"):
             return self.claimed
-        return tuple(d for d in DIALECTS if world_statements(self.world, d) is not None or "models" in self.world)
+        return tuple(d for d in DIALECTS if world_statements(self.world, d) is not None)
 
 
 def world_statements(world: dict, dialect: str) -> list | None:
@@ -67,12 +68,12 @@ def world_statements(world: dict, dialect: str) -> list | None:
         return list(world[dialect])
     if "sql" in world:
         return list(world["sql"])
-    return [] if "models" in world else None
+    return [] if "models" in world or "django" in world else None
 
 
 def _tool(text: str) -> str | None:
     if _DJANGO.search(text):
-        return None
+        return "django" if "class Migration" in text else None
     if _REVISION.search(text) and "def upgrade" in text:
         return "alembic"
     return None
@@ -91,6 +92,24 @@ def _sql_order(path: str) -> tuple:
     if m:
         return (0, tuple(int(x) for x in re.split(r"[._]", m.group(1))), path)
     return (1, (), path)
+
+
+def engine_reports(case: ProofCase, dialect: str) -> bool:
+    """Does canary-lint, set for `dialect`, report the example's rule? (A page's claim is the engine's.)"""
+    import shutil
+    import tempfile
+
+    from canary_lint.config import Config
+    from canary_lint.engine import run_check
+    from canary_lint.examples import materialize
+
+    tmp = Path(tempfile.mkdtemp(prefix="canary-lint-proof-engine-"))
+    try:
+        ref = materialize(case.head, case.base, tmp)
+        report = run_check(["."], Config(root=tmp, **{**case.config, "dialect": dialect}), base=ref, cwd=tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return any(f.rule == case.rule for f in report.findings)
 
 
 def load_worlds() -> dict:
@@ -112,7 +131,7 @@ def build(case: Case, worlds: dict) -> ProofCase | str:
     path = expect_path(case)
     kind = _migration_kind(path, case.head[path])
     if kind is None:
-        return "a Django migration: running it needs Django, which is not a test dependency"
+        return "no migration of a tool the harness runs (Alembic, SQL files, Django)"
     entry = worlds["examples"].get(case.ident)
     if entry is None:
         return "no v1 world in tests/proof/worlds.yaml"
@@ -128,7 +147,8 @@ def build(case: Case, worlds: dict) -> ProofCase | str:
     family = "lock" if case.rule in LOCK_RULES else "fails" if case.rule in FAIL_RULES else "v1"
     return ProofCase(case.ident, case.rule, bool(case.expect), family, kind,
                      path, case.head, case.base, release, history, entry["world"],
-                     worlds["worlds"][entry["world"]], claimed, case.config.get("postgres_version"), case.expect)
+                     worlds["worlds"][entry["world"]], claimed, case.config.get("postgres_version"), case.expect,
+                     dict(case.config))
 
 
 def proof_cases() -> tuple[list[ProofCase], dict]:

@@ -217,5 +217,10 @@ def _refused_runs(writes: list) -> list[float]:
 def target_table(tables: list[sa.Table], case) -> sa.Table:
     """The v1 table the migration works on: the one the release's text names first."""
     text = "\n".join(t for _p, t in case.release).lower()
-    found = [(m.start(), t) for t in tables for m in [re.search(rf"\b{re.escape(t.name.lower())}\b", text)] if m]
+
+    def names(t: sa.Table) -> str:  # a Django migration names a model: its table is app_model
+        name = re.escape(t.name.lower())
+        return rf"{name}|{name.split('_', 1)[1]}" if case.tool == "django" and "_" in t.name else name
+
+    found = [(m.start(), t) for t in tables for m in [re.search(rf"\b(?:{names(t)})\b", text)] if m]
     return min(found, key=lambda x: x[0])[1] if found else tables[0]

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from proof_apply import error_text, raw_sql
 
 SYSTEM_SCHEMAS = {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"}
-IGNORED_TABLES = {"alembic_version"}
+IGNORED_TABLES = {"alembic_version", "django_migrations"}  # the migration tools' own
 TEXT_LEN = 100
 INT_EDGES = {"BIGINT": 2**63 - 1, "SMALLINT": 2**15 - 1, "TINYINT": 2**7 - 1, "MEDIUMINT": 2**23 - 1}
 
