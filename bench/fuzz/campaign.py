@@ -4,6 +4,7 @@ tests/fuzz/, each failing input saved with a one-line reason, a summary per fron
 
     python3 bench/fuzz/campaign.py --front sql --front openapi --inputs 100000 --out bench/.work/fuzz
     python3 bench/fuzz/campaign.py --front all --minutes 8 --inputs 100000 --out DIR --jobs 2
+    python3 bench/fuzz/campaign.py --front openapi --seed 7 --start 80932 --out DIR   # resume a stopped front
     python3 bench/fuzz/campaign.py --replay DIR/sql/fail-000123     # check one saved input again
     python3 bench/fuzz/campaign.py --replay DIR                     # ... or every one the campaign saved
 
@@ -109,7 +110,7 @@ def run_front(front: str, args, stats: dict) -> None:
                          "slowest_ms": 0.0, "over_1s": 0, "bytes": 0, "restarts": 0, "skipped": 0}
     deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
     t0 = time.monotonic()
-    i = 0
+    i = args.start  # resume a front where an earlier run of the same seed stopped
     while i < args.inputs and (deadline is None or time.monotonic() < deadline):
         cmd = [sys.executable, __file__, "--worker", front, "--seed", str(args.seed), "--start", str(i),
                "--stop", str(min(args.inputs, i + args.recycle)), "--budget", str(args.budget),
@@ -267,7 +268,7 @@ def main() -> int:
     ap.add_argument("--replay", metavar="DIR", help="check saved failing inputs again (a fail-NNNNNN directory or "
                     "a campaign's --out)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--start", type=int, default=0, help="the first input number (resume a stopped front)")
     ap.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
