@@ -298,3 +298,30 @@ def test_a_drop_statement_with_a_long_run_of_blank_lines_inside_is_read_in_linea
                      + ("DROP TABLE t" + " " * 60000 + "x;\n")})
     with alarm(10):
         engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+
+
+def test_only_pyast_prints_expressions():
+    """`ast.unparse`/`ast.dump` recurse: a `- - - … x` our parser reads crashes them (RecursionError). Every
+    analyzer prints an expression through `pyast.source_of`/`dump_of`, which say "…" instead."""
+    root = Path(__file__).resolve().parent.parent / "canary_lint"
+    raw = [str(p.relative_to(root)) for p in root.rglob("*.py") if p.name != "pyast.py"
+           and ("ast.unparse(" in p.read_text(encoding="utf-8") or "ast.dump(" in p.read_text(encoding="utf-8"))]
+    assert raw == []
+
+
+def test_a_flask_cache_setting_under_a_test_too_deep_to_print(tmp_path):
+    # fuzz python #34757 (seed 7): the Flask-Caching reader printed the `if` above CACHE_TYPE with ast.unparse
+    config = ("import os\n\n\nclass Config:\n    if DEBUG" + " -" * 1000 + " x:\n        CACHE_TYPE = 'filesystem'\n"
+              "    else:\n        CACHE_TYPE = 'redis'\n")
+    write(tmp_path, {
+        "app/__init__.py": "from flask import Flask\n\nfrom app.sessions import CachingSessionInterface\n\n"
+                           "app = Flask(__name__)\napp.config.from_object('app.config.Config')\n"
+                           "app.session_interface = CachingSessionInterface()\n",
+        "app/config.py": config,
+        "app/sessions.py": "from flask.sessions import SessionInterface\nfrom flask_caching import Cache\n\n"
+                           "cache = Cache()\n\n\nclass CachingSessionInterface(SessionInterface):\n"
+                           "    def save_session(self, app, session, response):\n"
+                           "        cache.set('session' + session.sid, dict(session))\n",
+    })
+    report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    assert [f for f in report.findings if f.rule == "CL005"] == []

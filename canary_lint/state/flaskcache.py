@@ -16,7 +16,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from canary_lint.pyast import where
+from canary_lint.pyast import source_of, where
 from canary_lint.state import caches, memory, settingvalues
 from canary_lint.state.envs import const_str, dotted
 
@@ -53,7 +53,7 @@ def _kind(value) -> str:
 
 
 def _test_text(test: ast.AST) -> str:
-    text = ast.unparse(test)
+    text = source_of(test, None)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -11,7 +11,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from canary_lint.pyast import const_str, dotted, statements, where
+from canary_lint.pyast import const_str, dotted, source_of, statements, where
 from canary_lint.state.envs import env_read
 
 ROOT_NAMES = re.compile(r"(?i)(?:dir|folder|path|root|location|storage)$|^(?:base|root|media|upload)")
@@ -249,7 +249,7 @@ def remote_sibling(tree: ast.Module, text: str, cls: ast.ClassDef) -> str:
     for other in tree.body:
         if isinstance(other, ast.ClassDef) and other is not cls \
                 and ({dotted(b) for b in other.bases} & bases or _methods(other) & methods):
-            src = ast.unparse(other)
+            src = source_of(other, None)
             if any(r in src for r in ("boto3", "s3", "S3", "storage.Client", "BlobServiceClient", "Minio")):
                 return other.name
     return ""
