@@ -7,7 +7,8 @@ each project set is a scratch settings module (bench/.work/django/real/<set>/) w
 INSTALLED_APPS, as their install guides ask, and the PostgreSQL database. Then, best of N each, in the same run:
 `manage.py lintmigrations --no-cache` (django-migration-linter reads every migration Django's loader finds,
 minus its pruned Django apps) and `canary-lint check <the directories of those same migrations> --select CLM`
-from site-packages, cold. Wall time is the parent's clock around the process; CPU is the process's user +
+cold, canary-lint installed by `pip install` of this tree into a venv of its own (byte-compiled, as pip
+leaves the anchor and Django). Wall time is the parent's clock around the process; CPU is the process's user +
 system time (the PostgreSQL server's own time is not in it).
 """
 
@@ -22,6 +23,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from installed import install_ours  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -157,17 +161,18 @@ def site_packages(python: Path) -> Path:
     return Path(out.stdout.strip())
 
 
-def canary(dirs: list[str], site: Path) -> tuple:
-    """canary-lint as a user runs it on these migration directories, from site-packages, with no cache."""
-    return timed([sys.executable, "-m", "canary_lint", "check", *dirs, "--select", "CLM", "--format", "json",
-                  "--exit-zero"], site, {"PYTHONPATH": str(ROOT), "CANARY_LINT_CACHE_DIR": ""})
+def canary(dirs: list[str], site: Path, command: Path) -> tuple:
+    """canary-lint as a user runs it (its console script) on these migration directories (cwd: the anchor's
+    site-packages, where they are installed), with no cache."""
+    return timed([str(command), "check", *dirs, "--select", "CLM", "--format", "json",
+                  "--exit-zero"], site, {"CANARY_LINT_CACHE_DIR": ""})
 
 
 def best(runs: list[tuple]) -> tuple:
     return min(runs, key=lambda r: r[1])
 
 
-def measure_set(name: str, spec: dict, python: Path, db: str, site: Path, repeat: int) -> dict:
+def measure_set(name: str, spec: dict, python: Path, db: str, site: Path, repeat: int, canary_python: Path) -> dict:
     project = write_project(name, spec, db)
     listed = subprocess.run([str(python), "-c", LIST_MIGRATIONS], cwd=project, capture_output=True, text=True)
     if listed.returncode:
@@ -185,7 +190,7 @@ def measure_set(name: str, spec: dict, python: Path, db: str, site: Path, repeat
     ours, theirs = [], []
     for _ in range(repeat):  # interleaved, so load on the machine falls on both alike
         theirs.append(timed(anchor_cmd, project))
-        ours.append(canary(dirs, site))
+        ours.append(canary(dirs, site, canary_python))
     a_proc, a_wall, a_cpu = best(theirs)
     c_proc, c_wall, c_cpu = best(ours)
     (WORK / f"{name}.anchor.log").write_text(a_proc.stdout + "\n--- stderr ---\n" + a_proc.stderr)
@@ -194,7 +199,7 @@ def measure_set(name: str, spec: dict, python: Path, db: str, site: Path, repeat
     whole = None
     if exclude:  # canary-lint on the whole set too, the apps the anchor cannot start on included
         all_dirs = sorted({Path(f).parent.relative_to(site).as_posix() for _, _, f in found})
-        w_proc, w_wall, w_cpu = best([canary(all_dirs, site) for _ in range(repeat)])
+        w_proc, w_wall, w_cpu = best([canary(all_dirs, site, canary_python) for _ in range(repeat)])
         whole = {"migrations": len(found), "wall_s": round(w_wall, 2), "cpu_s": round(w_cpu, 2),
                  "findings": len(json.loads(w_proc.stdout)["findings"])}
     return {
@@ -211,10 +216,11 @@ def measure_set(name: str, spec: dict, python: Path, db: str, site: Path, repeat
 
 def run(python: Path, dsn: dict, repeat: int) -> int:
     install(python)
+    canary_python = install_ours(WORK.parent / "canary-venv")
     site = site_packages(python)
     db = repr({"ENGINE": "django.db.backends.postgresql", **dsn})
     load_before = os.getloadavg()
-    rows = [measure_set(name, spec, python, db, site, repeat) for name, spec in PROJECTS.items()]
+    rows = [measure_set(name, spec, python, db, site, repeat, canary_python) for name, spec in PROJECTS.items()]
     out = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(),
            "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
            "repeat": repeat, "django-migration-linter": "6.0.0", "sets": rows,

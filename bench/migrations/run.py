@@ -24,6 +24,9 @@ import time
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from installed import install_ours  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE.parent / ".work" / "migrations"
 VENV = WORK / "venv"
@@ -108,16 +111,6 @@ def setup() -> None:
         big.write_text("\n".join(parts) * 5, encoding="utf-8")
 
 
-def install_ours(tree: Path) -> Path:
-    """canary-lint from `tree`, installed as a user installs it: not editable, byte-compiled by pip."""
-    if not (OURS / "bin" / "python").exists():
-        sh([sys.executable, "-m", "venv", str(OURS)], check=True)
-        sh([str(OURS / "bin" / "pip"), "install", "-q", str(tree)], check=True)
-    else:
-        sh([str(OURS / "bin" / "pip"), "install", "-q", "--no-deps", "--force-reinstall", str(tree)], check=True)
-    return OURS / "bin" / "canary-lint"
-
-
 CANARY: list[str] = []  # the installed console script
 
 
@@ -157,7 +150,7 @@ def main() -> None:
                     help="the canary-lint source tree to install and measure (default: this repository)")
     args = ap.parse_args()
     setup()
-    CANARY[:] = [str(install_ours(args.tree.resolve()))]
+    CANARY[:] = [str(install_ours(OURS, args.tree.resolve()))]
     env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {args.repeat}"
     print(f"# migration analyzer vs anchors ({env_note})\n")
     guard = str(VENV / "bin" / "alembic-guard")

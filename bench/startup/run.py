@@ -16,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from installed import install_ours  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE.parent / ".work"
 ANCHORS = WORK / "anchors" / "bin"
@@ -26,18 +29,6 @@ def ensure_anchors() -> None:
         return
     subprocess.run([sys.executable, "-m", "venv", str(WORK / "anchors")], check=True)
     subprocess.run([str(ANCHORS / "pip"), "install", "-q", "alembic-guard==0.1.1", "squawk-cli==2.70.0"], check=True)
-
-
-def install_ours() -> str:
-    """A clean venv with canary-lint installed as a user would (not editable), refreshed each run."""
-    venv = WORK / "ours"
-    if not (venv / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(HERE.parent.parent)], check=True)
-    else:
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", "--force-reinstall",
-                        str(HERE.parent.parent)], check=True)
-    return str(venv / "bin" / "canary-lint")
 
 
 def wall(cmd: list[str], runs: int) -> float:
@@ -55,7 +46,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=21)
     args = ap.parse_args()
     ensure_anchors()
-    ours = install_ours()
+    ours = str(install_ours(WORK / "ours"))
     rows = [
         ("--version", [ours, "--version"], [str(ANCHORS / "alembic-guard"), "--version"], [str(ANCHORS / "squawk"), "--version"]),
         ("one small SQL file", [ours, "check", "small.sql"], None, [str(ANCHORS / "squawk"), "small.sql"]),
