@@ -325,3 +325,22 @@ def test_a_flask_cache_setting_under_a_test_too_deep_to_print(tmp_path):
     })
     report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
     assert [f for f in report.findings if f.rule == "CL005"] == []
+
+
+@pytest.mark.parametrize("first, last, read", [
+    ("True", "[migrations.RemoveField(model_name='order', name='status')]", True),
+    ("[migrations.RemoveField(model_name='order', name='status')]", "True", False),
+])
+def test_operations_assigned_twice_is_read_as_django_reads_it(tmp_path, first, last, read):
+    """`operations = True` then `operations = [...]` in one class (fuzz django #70912): the list was kept
+    but still marked unreadable, and describing it as one expression indexed an empty list (CL005). Django
+    reads the last assignment; so does the reader."""
+    files = _django_0002("migrations.RunSQL('SELECT 1')")
+    files["shop/migrations/0002_next.py"] = (
+        "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+        f"    dependencies = [('shop', '0001_initial')]\n    operations = {first}\n    operations = {last}\n")
+    write(tmp_path, files)
+    report = engine.run_check(["."], Config(root=tmp_path), cwd=tmp_path, record_commit=False)
+    rules = {f.rule for f in report.findings}
+    assert "CL005" not in rules, [f.message for f in report.findings]
+    assert ("CLM101" in rules) is read, [f"{f.rule} {f.message}" for f in report.findings]

@@ -138,8 +138,9 @@ def parse(tree: ast.Module, path: str, app: str) -> DjangoFile | None:
                 f.run_before = items
         elif "atomic" in names:
             f.atomic = literal(value) is not False
-        elif "operations" in names:
+        elif "operations" in names:  # the last assignment is the one Django reads
             if isinstance(value, (ast.List, ast.Tuple)):
+                f.readable = True
                 f.operations = list(value.elts)
             else:
                 f.readable = False
