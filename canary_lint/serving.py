@@ -115,7 +115,8 @@ def _find(ctx) -> Serving:
         text = ctx.text(f) or ""
         if name in ("wsgi.py", "asgi.py"):
             roots[path] = f"defines the {name[:-3].upper()} application"
-        elif any(m in text for m in APP_MODULES) and _calls_app(text) and _creates_app(ctx.python_ast(f)):
+        elif any(m in text for m in APP_MODULES) and (lines := _app_call_lines(text)) \
+                and _creates_app(ctx.python_ast(f), lines):
             roots[path] = "creates the web or worker application"
     for module, why in _plugin_entry_points(ctx):  # plugins the service loads by name at run time
         path = _module_path(project, module)
@@ -155,19 +156,22 @@ def _module_path(project, module: str) -> str | None:
     return None
 
 
-def _calls_app(text: str) -> bool:
-    """Does the text call one of the names `_creates_app` looks for (`Flask(`, not `MyFlask(`)?"""
+def _app_call_lines(text: str) -> list[int]:
+    """The lines (sorted) where the text calls one of the names `_creates_app` looks for (`Flask(`, not
+    `MyFlask(`)."""
+    hits = []
     for m in APP_CALL_TEXT.finditer(text):
         before = text[m.start() - 1] if m.start() else " "
         if not (before.isalnum() or before == "_"):
-            return True
-    return False
+            hits.append(m)
+    return pyast.match_lines(text, hits) if hits else []
 
 
-def _creates_app(tree: ast.Module | None) -> bool:
+def _creates_app(tree: ast.Module | None, lines: list[int]) -> bool:
+    """Does one of the calls on `lines` make a web or worker application? (only those lines are walked)"""
     if tree is None:
         return False
-    for node in ast.walk(tree):
+    for node in pyast.walk_lines(tree, lines):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
@@ -225,6 +229,17 @@ def _plugin_entry_points(ctx) -> list[tuple[str, str]]:
 def _closure(project, roots: list[str], by_path: dict, ctx) -> set[str]:
     """Files reachable from `roots` by imports (anywhere in a module) and dotted module strings."""
     seen: set[str] = set()
+    where: dict[str, str | None] = {}  # module -> its file unless a test (most files name the same few)
+
+    def new_file(module: str) -> str | None:
+        """The file of `module` when it is one of the tree's, not a test and not yet seen."""
+        if module in where:
+            target = where[module]
+        else:
+            target = _module_path(project, module)
+            target = where[module] = target if target and not is_test_path(target) else None
+        return target if target and target not in seen else None
+
     todo = list(roots)
     while todo and len(seen) < MAX_CLOSURE:
         path = todo.pop()
@@ -238,9 +253,9 @@ def _closure(project, roots: list[str], by_path: dict, ctx) -> set[str]:
         if tree is None:
             continue
         text = ctx.text(by_path[path]) or ""
-        for module in _referenced(tree, module_name(path), path.endswith("__init__.py"), text):
-            target = _module_path(project, module)
-            if target and target not in seen and not is_test_path(target):
+        for module in _referenced(tree, module_name(path), path.endswith("__init__.py"), text, new_file):
+            target = new_file(module)
+            if target:
                 todo.append(target)
     return {p for p in seen if not is_test_path(p)}
 
@@ -250,30 +265,26 @@ def _packages(path: str) -> list[str]:
     return ["/".join(parts[:i] + ["__init__.py"]) for i in range(1, len(parts) + 1)]
 
 
-def _referenced(tree: ast.Module, name: str, package: bool = False, text: str = "") -> list[str]:
+def _referenced(tree: ast.Module, name: str, package: bool = False, text: str = "", wanted=None) -> list[str]:
     """Modules a file names: its imports (at any depth of its statements) and its string literals that are
     dotted paths. Imports are found by a walk of statements only, literals by a walk of the nodes on the lines
-    whose text holds a quoted dotted path (a walk of every node cost more than the rest of the closure)."""
+    whose text holds a quoted dotted path (a walk of every node cost more than the rest of the closure), and
+    with `wanted` (module -> anything true when the caller would use it) only the lines of quoted paths it
+    wants are walked."""
     out: list[str] = []
-    stack = list(tree.body)
-    while stack:
-        node = stack.pop()
+    for node in pyast.statements(tree):
         if isinstance(node, ast.Import):
             out += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = absolute(name, node.module or "", node.level, package)
             out.append(base)
             out += [f"{base}.{a.name}" if base else a.name for a in node.names if a.name != "*"]
-        else:
-            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-                block = getattr(node, field, None)
-                if isinstance(block, list):
-                    stack.extend(block)
     if not text:
         nodes = ast.walk(tree)
     else:
         hits = [m for m in DOTTED_STRING.finditer(text[:2_000_000])
-                if m.group(2) and "." in m.group(2) and DOTTED.fullmatch(m.group(2))]
+                if m.group(2) and "." in m.group(2) and DOTTED.fullmatch(m.group(2))
+                and (wanted is None or wanted(m.group(2).split(":")[0]))]
         if not hits:
             return out  # no quoted dotted path in the text: no string literal to look at
         nodes = pyast.walk_lines(tree, pyast.match_lines(text, hits))

@@ -5,7 +5,8 @@
 For each application tree fetched by bench/pyapps/fetch.py (weblate, prefect, chainlit, langflow,
 dagster-webserver) it measures, in one run:
   parse   one plain `ast.parse` pass over the same Python files (read + parse, in a fresh interpreter)
-  check   the whole `canary-lint check TREE --format json` process, wall time (best of --repeat)
+  check   the whole `canary-lint check TREE --format json` process, wall time (best of --repeat), canary-lint
+          installed by pip into bench/.work/state/ours (bench/installed.py)
   state   the state analyzer alone, in this process, on a fresh context whose files are already parsed
   start   one `canary-lint check` on an empty tree (interpreter and imports), to show the fixed part
 and prints check/parse (the goal is <= 2.5x), the same without the fixed start-up, state/parse, and the
@@ -24,8 +25,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "pyapps"))
+sys.path.insert(0, str(HERE.parent))
 
 import fetch  # noqa: E402
+from installed import install_ours  # noqa: E402
+
+CANARY: list[str] = []  # the console script of canary-lint as pip installs it (bench/installed.py)
 
 
 def python_files(tree: Path) -> list[Path]:
@@ -67,8 +72,8 @@ def plain_parse(files: list[Path]) -> float:
 
 def whole_check(tree: Path) -> tuple[float, dict]:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "canary_lint", "check", ".", "--format", "json", "--exit-zero"],
-                          cwd=tree, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    proc = subprocess.run([*CANARY, "check", ".", "--format", "json", "--exit-zero"], cwd=tree,
+                          capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     elapsed = time.perf_counter() - start
     try:
         report = json.loads(proc.stdout)
@@ -83,8 +88,7 @@ def startup() -> float:
 
     with tempfile.TemporaryDirectory() as empty:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "canary_lint", "check", ".", "--format", "json", "--exit-zero"],
-                       cwd=empty, capture_output=True)
+        subprocess.run([*CANARY, "check", ".", "--format", "json", "--exit-zero"], cwd=empty, capture_output=True)
         return time.perf_counter() - start
 
 
@@ -112,6 +116,7 @@ def main() -> int:
     args = ap.parse_args()
     names = args.names or list(fetch.APPS)
     rows = []
+    CANARY[:] = [str(install_ours(HERE.parent / ".work" / "state" / "ours"))]
     fixed = min(startup() for _ in range(args.repeat))
     for name in names:
         tree = fetch.fetch(name)
