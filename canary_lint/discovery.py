@@ -74,6 +74,7 @@ def display_path(path: Path, cwd: Path) -> str:
         return path.absolute().as_posix()
 
 
+@lru_cache(maxsize=65536)  # asked of the same paths by every analyzer
 def is_test_path(path: str) -> bool:
     """Test code (tests/ directories, test_*.py, *_test.py, conftest.py): never serving traffic."""
     parts = PurePosixPath(path).parts

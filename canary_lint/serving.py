@@ -20,6 +20,7 @@ file counts except tests, scripts, docs, examples, fixtures and tooling, by path
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ DOTTED = re.compile(r"[A-Za-z_]\w{0,60}(?:\.[A-Za-z_]\w{0,60}){1,8}(?::[A-Za-z_]
 MAX_CLOSURE = 20_000
 
 
+@functools.lru_cache(maxsize=65536)  # asked of the same paths by every reader of the service
 def non_serving_path(path: str) -> bool:
     """Tests, scripts, docs, examples, fixtures, tooling and migrations, by path: never the service."""
     parts = PurePosixPath(path).parts

@@ -25,7 +25,7 @@ from canary_lint.state.configchecks import (
     CACHES_SET, LIMITER, backend_findings, signing_key_findings,
 )
 from canary_lint.state.envs import deploy_env_names
-from canary_lint.textmemo import per_text
+from canary_lint.textmemo import any_token, per_text
 
 RULES = (
     "in-process-state-lost-on-other-version",
@@ -51,16 +51,13 @@ HANDLER_TOKENS = ("add_url_rule", "add_api_route", "add_api_websocket_route", "a
 
 
 # one scan of the text for a common part ("add_", "View") before its tokens; "sio.on(" is in ".on("
-_HANDLER_GROUPS = tuple((g, tuple(t for t in HANDLER_TOKENS if g in t)) for g in ("add_", "View"))
-_HANDLER_WORDS = tuple(t for t in HANDLER_TOKENS if not any(g in t for g, _ in _HANDLER_GROUPS) and t != "sio.on(")
+_HOLDS_HANDLER_TOKEN = any_token(tuple(t for t in HANDLER_TOKENS if t != "sio.on("), gates=("add_", "View"))
 
 
 @per_text
 def has_handlers(text: str) -> bool:
     """Cheap: could this module register a request, websocket or task handler?"""
-    return any(t in text for t in _HANDLER_WORDS) \
-        or any(t in text for group, tokens in _HANDLER_GROUPS if group in text for t in tokens) \
-        or ("@" in text and HANDLER_DECORATOR.search(text) is not None)
+    return _HOLDS_HANDLER_TOKEN(text) or ("@" in text and HANDLER_DECORATOR.search(text) is not None)
 
 
 RANDOM_TOKENS = ("token_hex", "token_urlsafe", "token_bytes", "urandom", "get_random_secret_key", "generate_key",
@@ -75,6 +72,7 @@ QUEUE_TOKENS = (".delay(", ".apply_async(", "enqueue", ".send_task(", ".kiq(", "
 MEMORY_FIX = ("keep it where every version reads it (the database, Redis, or the user's session) instead of "
               "process memory")
 STORAGE_TOKENS = ("open(", "send_file", "send_from_directory", "FileResponse", "write_bytes", "write_text", ".save(")
+_STORAGE_NOT_DISK = tuple(t for t in STORAGE_TOKENS if t not in DISK_TOKENS)  # the rest: `disk` answered them
 DISK_FIX = "write it to storage both versions share (object storage, a shared volume or the database)"
 CACHE_FIX = ("keep it only if a stale answer for that long is acceptable; otherwise cache in Redis/Memcached "
              "shared by both versions, or drop the cache")
@@ -200,7 +198,7 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
         yield from sessioninterfaces.findings(ctx, path, tree, text)
     if any(t in text for t in websockets.TOKENS):
         yield from websockets.findings(ctx, path, tree, text)
-    if "self." in text and any(t in text for t in STORAGE_TOKENS):
+    if "self." in text and (disk or any(t in text for t in _STORAGE_NOT_DISK)):
         yield from storage.findings(ctx, path, tree, text)
     if any(t in text for t in SECRET_WORDS):  # a random call here, or a helper that makes the key elsewhere
         yield from signing_key_findings(ctx, path, tree, text, env_set)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from canary_lint.pyast import dotted
-from canary_lint.textmemo import per_text
+from canary_lint.textmemo import any_token, per_text
 
 # A file holds a telemetry set-up only if it names one of these; other files are never walked.
 STRONG_TOKENS = ("opentelemetry", "sentry_sdk", "prometheus", "ddtrace", "datadog", "structlog", "jsonlogger", "jsonformatter",
@@ -26,9 +26,12 @@ ATTACH_TOKENS = ("extra", "LoggerAdapter", "setLogRecordFactory", "bind", "recor
 VERSION_TOKENS = ("version", "Version", "VERSION", "release", "RELEASE", "revision")
 
 
+_HOLDS_STRONG = any_token(STRONG_TOKENS, gates=("ormatter", "Config"))
+
+
 @per_text
 def is_telemetry_file(text: str) -> bool:
-    return any(t in text for t in STRONG_TOKENS)
+    return _HOLDS_STRONG(text)
 
 
 def sets_telemetry_env(text: str) -> bool:
