@@ -52,6 +52,13 @@ def source_of(node: ast.AST, limit: int | None = 60) -> str:
     return text if limit is None else text[:limit]
 
 
+@functools.lru_cache(maxsize=16384)  # the trees live for the run; a helper's lines are described again per caller
+def brief_source(node: ast.AST) -> str:
+    """The source of `node` for a message: at most 60 characters, "..." ending a longer one."""
+    text = source_of(node, None)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 
 def dump_of(node: ast.AST) -> str:
     """`ast.dump(node)`, to compare two expressions, for any node the parser gives: an int constant past

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ast
+import functools
 
 from canary_lint.model import literal_text
-from canary_lint.pyast import source_of, statements
+from canary_lint.pyast import brief_source, statements
 from canary_lint.resolver.expressions import Expressions
 from canary_lint.resolver.modules import ModuleScope
 from canary_lint.resolver.values import ORIGIN, SCOPE, UNKNOWN, Budget, Marker, OneOf, TooLarge, known
@@ -21,9 +22,6 @@ class _Loop(Exception):
 
     def __init__(self, kind: str):
         self.kind = kind
-
-
-
 
 
 class Evaluator(Expressions):
@@ -102,7 +100,7 @@ class Evaluator(Expressions):
                 return self.ev(stmt.value, {SCOPE: scope})
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
                 return Marker("func", (scope, stmt))
-            nested = nested or (isinstance(stmt, (ast.If, ast.Try, ast.With)) and name in _names([stmt])[0])
+            nested = nested or (isinstance(stmt, (ast.If, ast.Try, ast.With)) and name in _names_of(stmt)[0])
         if nested:  # `if REDIS_URL: CACHE_TYPE = ...` in the class body: run the body once, as Python does
             body = self.class_body(scope, cls)
             if body.get(name, UNKNOWN) is not UNKNOWN:
@@ -321,7 +319,7 @@ class Evaluator(Expressions):
             self.bind(stmt.target, UNKNOWN, env, None, origin=f"each item of {self.describe(stmt.iter, env)}")
             # the body runs an unknown number of times: a name it reads and rebinds carries a value from one
             # pass to the next (`s += s`), unknown after the first; one it rebinds is unknown after the loop
-            stored, loaded = _names(stmt.body)
+            stored, loaded = _names_of(stmt)
             before = {name: env[name] for name in stored if name in env}
             why = f"a value changed on each pass of the loop at line {stmt.lineno}"
             for name in stored & loaded:
@@ -370,25 +368,24 @@ class Evaluator(Expressions):
             return "a value computed at run time"
         if isinstance(node, ast.Name) and ORIGIN + node.id in env:
             return env[ORIGIN + node.id]
-        text = source_of(node, None)
-        if len(text) > 60:
-            text = text[:57] + "..."
+        text = brief_source(node)
         scope = self.scope_of(env)
         where = f" of {scope.name.replace('.', '/')}.py" if scope is not self.scope and scope.name else ""
         return f"{text} at line {node.lineno}{where}"  # a helper's line names its module
 
 
-def _names(body: list) -> tuple[set, set]:
-    """Names a block of statements rebinds (assignment targets) and names it reads."""
+@functools.lru_cache(maxsize=16384)  # a helper's body is read again for each revision that calls it
+def _names_of(stmt: ast.stmt) -> tuple[frozenset, frozenset]:
+    """Names a statement (a loop: its body) rebinds (assignment targets) and names it reads."""
     stored: set = set()
     loaded: set = set()
-    for stmt in body:
-        for node in ast.walk(stmt):
+    for part in (stmt.body if isinstance(stmt, (ast.For, ast.AsyncFor)) else [stmt]):
+        for node in ast.walk(part):
             if isinstance(node, ast.Name):
                 (stored if isinstance(node.ctx, ast.Store) else loaded).add(node.id)
             elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
                 loaded.add(node.target.id)
-    return stored, loaded
+    return frozenset(stored), frozenset(loaded)
 
 
 def _defines(scope: ModuleScope, name: str, depth: int = 0) -> bool:

@@ -22,12 +22,16 @@ class Expressions:
         except TooLarge:
             return UNKNOWN
 
-    def _ev(self, node: ast.AST, env: dict):  # noqa: C901 - one dispatch over expression kinds
+    def _ev(self, node: ast.AST, env: dict):  # noqa: C901 - one dispatch over expression kinds (commonest first)
         self.budget.tick()
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
             return self.lookup(node.id, env)
+        if isinstance(node, ast.Call):
+            return self.call(node, env)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, self.ev(node.value, env), env)
         if isinstance(node, ast.JoinedStr):
             return self.fstring(node, env)
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
@@ -75,10 +79,6 @@ class Expressions:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             v = self.ev(node.operand, env)
             return -v if isinstance(v, (int, float)) and not isinstance(v, bool) else UNKNOWN
-        if isinstance(node, ast.Attribute):
-            return self.attribute(node, self.ev(node.value, env), env)
-        if isinstance(node, ast.Call):
-            return self.call(node, env)
         if isinstance(node, ast.IfExp):
             cond = self.ev(node.test, env)
             if known(cond):
