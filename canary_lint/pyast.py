@@ -6,6 +6,7 @@ import ast
 import bisect
 import copy
 import functools
+import weakref
 from collections import deque
 
 from canary_lint.model import hex_long_ints
@@ -52,7 +53,22 @@ def source_of(node: ast.AST, limit: int | None = 60) -> str:
     return text if limit is None else text[:limit]
 
 
-@functools.lru_cache(maxsize=16384)  # the trees live for the run; a helper's lines are described again per caller
+def per_node(question):
+    """`question(node)` answered once per node while its tree lives (a tree read again, e.g. a helper's body for
+    each revision that calls it, asks again); the memo holds no tree alive."""
+    memo: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @functools.wraps(question)
+    def ask(node: ast.AST):
+        try:
+            return memo[node]
+        except KeyError:
+            answer = memo[node] = question(node)
+            return answer
+    return ask
+
+
+@per_node
 def brief_source(node: ast.AST) -> str:
     """The source of `node` for a message: at most 60 characters, "..." ending a longer one."""
     text = source_of(node, None)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ast
-import functools
 
 from canary_lint.model import literal_text
-from canary_lint.pyast import brief_source, statements
+from canary_lint.pyast import brief_source, per_node, statements
 from canary_lint.resolver.expressions import Expressions
 from canary_lint.resolver.modules import ModuleScope
 from canary_lint.resolver.values import ORIGIN, SCOPE, UNKNOWN, Budget, Marker, OneOf, TooLarge, known
@@ -374,7 +373,7 @@ class Evaluator(Expressions):
         return f"{text} at line {node.lineno}{where}"  # a helper's line names its module
 
 
-@functools.lru_cache(maxsize=16384)  # a helper's body is read again for each revision that calls it
+@per_node
 def _names_of(stmt: ast.stmt) -> tuple[frozenset, frozenset]:
     """Names a statement (a loop: its body) rebinds (assignment targets) and names it reads."""
     stored: set = set()
