@@ -116,15 +116,29 @@ def _push_children(node: ast.AST, push, skip: tuple = ()) -> None:
             push(value)
 
 
+@per_node
+def all_nodes(node: ast.AST) -> tuple:
+    """`ast.walk(node)`, listed once per node (for the methods and modules several readers walk)."""
+    return tuple(ast.walk(node))
+
+
 def walk_body(func: ast.AST):
-    """ast.walk over a function body without entering nested functions or classes."""
+    """ast.walk over a function body without entering nested functions or classes (the nodes are listed once
+    per function: the handler, disk, memory and websocket readers each walk the same bodies)."""
+    return iter(_body_nodes(func))
+
+
+@per_node
+def _body_nodes(func: ast.AST) -> tuple:
+    out = []
     stack = list(func.body) if hasattr(func, "body") else [func]
-    pop, push = stack.pop, stack.append
+    pop, push, keep = stack.pop, stack.append, out.append
     while stack:
         node = pop()
-        yield node
+        keep(node)
         if not isinstance(node, _LEAVES):
             _push_children(node, push, _SKIP)
+    return tuple(out)
 
 
 def on_lines(node: ast.AST, lines: list[int]) -> bool:
@@ -196,13 +210,20 @@ def _statement_fields(kind: type) -> tuple:
 
 def statements(node: ast.AST):
     """`ast.walk(node)` without the expressions: the statements under `node` in the same (breadth-first) order
-    (except handlers and match cases included), at a fraction of the nodes."""
+    (except handlers and match cases included), at a fraction of the nodes; listed once per node."""
+    return iter(_statement_list(node))
+
+
+@per_node
+def _statement_list(node: ast.AST) -> tuple:
+    out = []
     todo = deque([node])
-    pop, extend = todo.popleft, todo.extend
+    pop, extend, keep = todo.popleft, todo.extend, out.append
     while todo:
         node = pop()
         for field in _statement_fields(type(node)):
             block = getattr(node, field, None)
             if block:
                 extend(block)
-        yield node
+        keep(node)
+    return tuple(out)

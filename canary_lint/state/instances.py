@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from canary_lint.pyast import statements
+from canary_lint.pyast import all_nodes, statements
 from canary_lint.state import memory
 from canary_lint.state.envs import dotted
 from canary_lint.state.handlers import ModuleIndex, _resolve_from, module_name
@@ -111,7 +111,7 @@ def singletons(tree: ast.Module, path: str = "", table: ClassTable | None = None
 def _containers(cls: ast.ClassDef) -> dict[str, tuple[str, ast.Assign]]:
     init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
     out: dict[str, str] = {}
-    for node in ast.walk(init) if init is not None else ():
+    for node in all_nodes(init) if init is not None else ():
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             t = node.targets[0]
             kind = memory._factory(node.value)
@@ -137,7 +137,7 @@ def _method_uses(cls: ast.ClassDef, attrs) -> dict[str, dict[str, tuple[bool, st
         if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) or item.name == "__init__":
             continue
         uses: dict = {}
-        for node in ast.walk(item):
+        for node in all_nodes(item):
             if isinstance(node, (ast.Assign, ast.AugAssign)):
                 for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
                     attr = _self_attr(t, attrs) if isinstance(t, ast.Subscript) else ""

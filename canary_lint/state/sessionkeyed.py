@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from canary_lint.pyast import const_str, dotted, statements
+from canary_lint.pyast import all_nodes, const_str, dotted, statements
 from canary_lint.state import instances
 
 # names of the request's identity, by the module they must come from (`session` of SQLAlchemy is no user)
@@ -130,7 +130,7 @@ def keyed_objects(tree: ast.Module) -> list[Keyed]:
             if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) or item.name == "__init__":
                 continue
             unread: set[str] = set()  # containers of this method already found read by no method
-            for node in (*statements(item), *(n for n in ast.walk(item) if isinstance(n, ast.Call))):
+            for node in (*statements(item), *(n for n in all_nodes(item) if isinstance(n, ast.Call))):
                 hit = _key_of_write(node, containers)
                 if hit is None or hit[0] in unread:
                     continue

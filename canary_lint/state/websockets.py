@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from canary_lint.pyast import dotted, walk_body, where
+from canary_lint.pyast import all_nodes, dotted, walk_body, where
 
 TOKENS = ("ebsocket", "ws", "InMemoryChannelLayer", "memory://")  # WebSocket, websocket
 SENDS = {"send", "send_text", "send_json", "send_bytes", "send_str", "send_message", "write_message", "emit"}
@@ -50,7 +50,7 @@ def registries(tree: ast.Module, text: str) -> list[Registry]:
         return []
     added: dict[str, int] = {}
     sent: dict[str, int] = {}
-    for func in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+    for func in (n for n in all_nodes(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
         owner = _owner(tree, func)
         sockets = _socket_params(func)
         for node in walk_body(func):
