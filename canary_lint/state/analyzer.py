@@ -73,6 +73,11 @@ MEMORY_FIX = ("keep it where every version reads it (the database, Redis, or the
               "process memory")
 STORAGE_TOKENS = ("open(", "send_file", "send_from_directory", "FileResponse", "write_bytes", "write_text", ".save(")
 _STORAGE_NOT_DISK = tuple(t for t in STORAGE_TOKENS if t not in DISK_TOKENS)  # the rest: `disk` answered them
+# the same questions in fewer scans of each text (a gate is looked for once for the tokens that contain it)
+_HOLDS_DISK = any_token(DISK_TOKENS, gates=("write_",))
+_HOLDS_CONFIG = any_token(CONFIG_TOKENS, gates=("SESSION_", "torage", "ocket"))
+_HOLDS_CACHE = any_token(CACHE_TOKENS, gates=("cache",))
+_HOLDS_SESSION_STORE = any_token(sessionstores.TOKENS, gates=("InMemory", "Session"))
 DISK_FIX = "write it to storage both versions share (object storage, a shared volume or the database)"
 CACHE_FIX = ("keep it only if a stale answer for that long is acceptable; otherwise cache in Redis/Memcached "
              "shared by both versions, or drop the cache")
@@ -174,7 +179,7 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
     if containers:
         written = memory.written_in_text(text, containers)
         containers = {k: v for k, v in containers.items() if k in written}
-    disk = any(t in text for t in DISK_TOKENS)
+    disk = _HOLDS_DISK(text)
     roots = localdisk.local_roots(tree) if disk else {}
     objects = instances.singletons(tree, path, project["classes"]) \
         if project["classes"].by_suffix or ("self." in text and "class " in text) else {}
@@ -192,7 +197,7 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
                 yield from _disk(ctx, path, roots, index)
                 if objects:
                     yield from _objects(ctx, path, tree, index, objects)
-    if any(t in text for t in sessionstores.TOKENS):
+    if _HOLDS_SESSION_STORE(text):
         yield from sessionstores.findings(ctx, path, tree, text, env_set)
     if "session_interface" in text:
         yield from sessioninterfaces.findings(ctx, path, tree, text)
@@ -202,9 +207,9 @@ def _check_file(ctx, file, text, env_set, project, django_targets, indexes):
         yield from storage.findings(ctx, path, tree, text)
     if any(t in text for t in SECRET_WORDS):  # a random call here, or a helper that makes the key elsewhere
         yield from signing_key_findings(ctx, path, tree, text, env_set)
-    if any(t in text for t in CONFIG_TOKENS) or ("Limiter(" in text and LIMITER.search(text)):
+    if _HOLDS_CONFIG(text) or ("Limiter(" in text and LIMITER.search(text)):
         yield from backend_findings(ctx, path, tree, text, env_set, project)
-    if any(t in text for t in CACHE_TOKENS):
+    if _HOLDS_CACHE(text):
         for f in caches.identity_caches(tree, text):
             yield ctx.finding(
                 "CLS106", path, **where(f.node), subject=f"{f.func}:{f.param}",
