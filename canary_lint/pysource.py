@@ -49,13 +49,28 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
     shape: `CACHES = dict(default=dict(BACKEND=...))` is read as `CACHES = {"default": {"BACKEND": ...}}`."""
     tree = _parse(source, path)
     if "dict(" in source:
-        lines = match_lines(source, _DICT_CALL.finditer(source))
+        lines = match_lines(source, _dict_calls(source))
         if lines:
             _dict_calls_as_displays(tree, lines)
     return tree
 
 
-_DICT_CALL = re.compile(r"\bdict\([ \t\r\n]{0,200}(?:\*\*|[A-Za-z_]\w{0,100}[ \t]{0,20}=[^=]|\{)")
+# `dict(` with keywords, `**` or a dict display; the word boundary before it is tested on each match (a leading
+# `\b` in the pattern made the search try every position of the text: 48 ms of superset's 7 MB, now 2)
+_DICT_CALL = re.compile(r"dict\([ \t\r\n]{0,200}(?:\*\*|[A-Za-z_]\w{0,100}[ \t]{0,20}=[^=]|\{)")
+
+
+def _dict_calls(source: str):
+    """The matches `_DICT_CALL` after a word boundary would give: one after a word character is passed over,
+    and the search goes on from the next position (a `dict(` inside the one passed over still counts)."""
+    at = 0
+    while (m := _DICT_CALL.search(source, at)) is not None:
+        start = m.start()
+        if start and (source[start - 1].isalnum() or source[start - 1] == "_"):  # re's \w, for str patterns
+            at = start + 1
+            continue
+        yield m
+        at = m.end()
 
 
 def _as_display(node: ast.AST) -> ast.Dict | None:
