@@ -259,7 +259,7 @@ def _base_index(ctx, words: set):
             tree = ctx.base_python_ast(path)
             if tree is not None:
                 index_python(index, path, tree)
-                if django_models.MODELS_WORD.search(text):
+                if django_models.names_models(text):
                     django_models.index_django(index, path, tree,
                                                label_of(ctx, django_models.app_dir_of(path), "base"),
                                                ctx.config.dialect)
@@ -284,7 +284,7 @@ def _head_index(ctx):
             if tree is not None:
                 index_python(index, file.path, tree)
                 text = ctx.text(file) or ""
-                if django_models.MODELS_WORD.search(text):
+                if django_models.names_models(text):
                     django_models.index_django(index, file.path, tree,
                                                label_of(ctx, django_models.app_dir_of(file.path)),
                                                ctx.config.dialect)
