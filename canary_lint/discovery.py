@@ -121,10 +121,14 @@ def read_regular(path: Path, limit: int, root: Path | None = None) -> bytes | No
     except (OSError, ValueError):
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             return None
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read(limit)
+            # a buffer of the file's size (+1 to see it grew), not of `limit`: `read(n)` allocates n bytes first
+            want = min(limit, info.st_size + 1)
+            data = fh.read(want)
+            return data + fh.read(limit - want) if len(data) == want < limit else data
     except OSError:
         return None
     finally:
