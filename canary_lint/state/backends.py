@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from canary_lint.model import Severity
-from canary_lint.pyast import where
+from canary_lint.pyast import all_nodes, where
 from canary_lint.state.envs import const_str, dotted
 from canary_lint.state.settingvalues import UNKNOWN, Setting, eval_test, module_settings, resolve
 
@@ -65,7 +65,7 @@ FLASK_KEYS = {"SESSION_TYPE", "SESSION_CACHELIB", "RATELIMIT_STORAGE_URI", "RATE
 def flask_config(tree: ast.Module) -> dict[str, Setting]:
     """Flask config keys from `app.config[...] = …`, `.update(KEY=…)`, config dicts, classes and module level."""
     found = module_settings(tree.body, FLASK_KEYS)
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if isinstance(node, ast.ClassDef):
             for key, setting in module_settings(node.body, FLASK_KEYS).items():
                 found.setdefault(key, setting)
@@ -148,7 +148,7 @@ def limiters(tree: ast.Module, settings: dict[str, Setting], project_has_storage
             out.append(BackendFinding("CLS104", st.node, key,
                                       f"{key} is {st.value!r}: v1 and v2 (and every worker) count requests separately, "
                                       f"so a client gets the limit once per process{safe}", fix))
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if not isinstance(node, ast.Call):
             continue
         name = dotted(node.func).rsplit(".", 1)[-1]
@@ -204,7 +204,7 @@ def socketio_servers(tree: ast.Module, text: str, project_has_queue: bool) -> li
         return []  # no rooms and no broadcast: every emit answers the connection it came from
     out: list[BackendFinding] = []
     branch_switch = _branch_switches(tree)
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if not isinstance(node, ast.Call):
             continue
         name = dotted(node.func)

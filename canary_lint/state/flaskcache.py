@@ -16,7 +16,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from canary_lint.pyast import source_of, where
+from canary_lint.pyast import all_nodes, source_of, where
 from canary_lint.state import caches, memory, settingvalues
 from canary_lint.state.envs import const_str, dotted
 
@@ -74,7 +74,7 @@ def _outcomes(setting: settingvalues.Setting):
 def _settings(tree: ast.Module) -> list[tuple[str, settingvalues.Setting]]:
     """(scope, setting) of every CACHE_TYPE the module writes; scope is a class name, '' for the module."""
     found = [("", s) for s in settingvalues.module_settings(tree.body, {"CACHE_TYPE"}, branches=True).values()]
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if isinstance(node, ast.ClassDef):
             found.extend((node.name, s) for s in
                          settingvalues.module_settings(node.body, {"CACHE_TYPE"}, branches=True).values())
@@ -118,7 +118,7 @@ def _cache_classes(trees) -> set[str]:
     for _path, tree, text in trees:
         if "flask_caching" not in text:
             continue
-        for node in ast.walk(tree):
+        for node in all_nodes(tree):
             if isinstance(node, ast.ClassDef) and any(dotted(b).rsplit(".", 1)[-1] in names for b in node.bases):
                 names.add(node.name)
     return names
@@ -162,7 +162,7 @@ def analyze(ctx, files):
 
 def _bound_caches(tree: ast.Module, classes: set[str]) -> set[str]:
     out = set()
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
                 and dotted(node.value.func).rsplit(".", 1)[-1] in classes:
             out.update(t.id for t in node.targets if isinstance(t, ast.Name))
@@ -175,7 +175,7 @@ def _configured(backend: Backend) -> str:
 
 def _user_data(ctx, path, tree, names, backend):
     seen: set[int] = set()
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         hits = []
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
                 and node.func.value.id in names and node.func.attr in WRITES and node.args:
@@ -216,7 +216,7 @@ def _memoized(func, names):
 def _session_classes(tree: ast.Module, names: set[str]) -> dict[str, str]:
     """{class name: cache name} of SessionInterface subclasses that keep sessions in a Flask-Caching cache."""
     out = {}
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if not isinstance(node, ast.ClassDef) or not any(dotted(b).endswith("SessionInterface") for b in node.bases):
             continue
         for call in ast.walk(node):
@@ -232,7 +232,7 @@ def _sessions(ctx, path, tree, names, backend, trees):
     interfaces = _session_classes(tree, names)
     for cls, cache in interfaces.items():
         wired = [(p, node) for p, t, text in trees if "session_interface" in text for node in _wirings(t, cls)]
-        at_path, at = wired[0] if wired else (path, next(n for n in ast.walk(tree)
+        at_path, at = wired[0] if wired else (path, next(n for n in all_nodes(tree)
                                                        if isinstance(n, ast.ClassDef) and n.name == cls))
         yield ctx.finding(
             "CLS103", at_path, **where(at), subject=f"{cls} sessions in {cache}",
@@ -243,7 +243,7 @@ def _sessions(ctx, path, tree, names, backend, trees):
 
 
 def _wirings(tree: ast.Module, cls: str):
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
                 and dotted(node.value.func).rsplit(".", 1)[-1] == cls \
                 and any(isinstance(t, ast.Attribute) and t.attr == "session_interface" for t in node.targets):
