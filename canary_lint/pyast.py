@@ -6,6 +6,7 @@ import ast
 import bisect
 import copy
 import functools
+import itertools
 import weakref
 from collections import deque
 
@@ -55,7 +56,8 @@ def source_of(node: ast.AST, limit: int | None = 60) -> str:
 
 def per_node(question):
     """`question(node)` answered once per node while its tree lives (a tree read again, e.g. a helper's body for
-    each revision that calls it, asks again); the memo holds no tree alive."""
+    each revision that calls it, asks again). The memo holds no tree alive as long as an answer holds no
+    reference to its node (children are fine: they do not point back)."""
     memo: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @functools.wraps(question)
@@ -116,22 +118,31 @@ def _push_children(node: ast.AST, push, skip: tuple = ()) -> None:
             push(value)
 
 
-@per_node
-def all_nodes(node: ast.AST) -> tuple:
+def all_nodes(node: ast.AST):
     """`ast.walk(node)`, listed once per node (for the methods and modules several readers walk)."""
-    return tuple(ast.walk(node))
+    return itertools.chain((node,), _below(node))
+
+
+@per_node
+def _below(node: ast.AST) -> tuple:
+    walk = ast.walk(node)
+    next(walk)  # the node itself: an answer that held it would keep its tree alive in the weak memo
+    return tuple(walk)
 
 
 def walk_body(func: ast.AST):
     """ast.walk over a function body without entering nested functions or classes (the nodes are listed once
     per function: the handler, disk, memory and websocket readers each walk the same bodies)."""
-    return iter(_body_nodes(func))
+    return iter(_body_nodes(func) if isinstance(getattr(func, "body", None), list) else _nodes_from([func]))
 
 
 @per_node
 def _body_nodes(func: ast.AST) -> tuple:
+    return _nodes_from(list(func.body))  # the body's nodes, not `func`: see per_node
+
+
+def _nodes_from(stack: list) -> tuple:
     out = []
-    stack = list(func.body) if hasattr(func, "body") else [func]
     pop, push, keep = stack.pop, stack.append, out.append
     while stack:
         node = pop()
@@ -211,13 +222,13 @@ def _statement_fields(kind: type) -> tuple:
 def statements(node: ast.AST):
     """`ast.walk(node)` without the expressions: the statements under `node` in the same (breadth-first) order
     (except handlers and match cases included), at a fraction of the nodes; listed once per node."""
-    return iter(_statement_list(node))
+    return itertools.chain((node,), _statements_below(node))
 
 
 @per_node
-def _statement_list(node: ast.AST) -> tuple:
+def _statements_below(root: ast.AST) -> tuple:
     out = []
-    todo = deque([node])
+    todo = deque([root])
     pop, extend, keep = todo.popleft, todo.extend, out.append
     while todo:
         node = pop()
@@ -225,5 +236,6 @@ def _statement_list(node: ast.AST) -> tuple:
             block = getattr(node, field, None)
             if block:
                 extend(block)
-        keep(node)
+        if node is not root:  # not kept: see per_node
+            keep(node)
     return tuple(out)

@@ -6,7 +6,9 @@ For each application tree fetched by bench/pyapps/fetch.py (weblate, prefect, ch
 dagster-webserver) it measures, in one run:
   parse   one plain `ast.parse` pass over the same Python files (read + parse, in a fresh interpreter)
   check   the whole `canary-lint check TREE --format json` process, wall time (best of --repeat), canary-lint
-          installed by pip into bench/.work/state/ours (bench/installed.py)
+          installed by pip into bench/.work/state/ours (bench/installed.py); with --compare OTHER, another
+          checkout's check in the same turns (parse, check, other check), each also as the median of its
+          ratios to the parse pass of its turn (this machine's speed drifts between turns)
   state   the state analyzer alone, in this process, on a fresh context whose files are already parsed
   start   one `canary-lint check` on an empty tree (interpreter and imports), to show the fixed part
 and prints check/parse (the goal is <= 2.5x), the same without the fixed start-up, state/parse, and the
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +34,7 @@ import fetch  # noqa: E402
 from installed import install_ours  # noqa: E402
 
 CANARY: list[str] = []  # the console script of canary-lint as pip installs it (bench/installed.py)
+OTHER: list[str] = []  # --compare: another checkout's, timed in the same turns
 
 
 def python_files(tree: Path) -> list[Path]:
@@ -70,9 +74,9 @@ def plain_parse(files: list[Path]) -> float:
         os.unlink(fh.name)
 
 
-def whole_check(tree: Path) -> tuple[float, dict]:
+def whole_check(tree: Path, command: list[str] | None = None) -> tuple[float, dict]:
     start = time.perf_counter()
-    proc = subprocess.run([*CANARY, "check", ".", "--format", "json", "--exit-zero"], cwd=tree,
+    proc = subprocess.run([*(command or CANARY), "check", ".", "--format", "json", "--exit-zero"], cwd=tree,
                           capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     elapsed = time.perf_counter() - start
     try:
@@ -115,22 +119,33 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--tree", type=Path, default=HERE.parent.parent,
                     help="the canary-lint checkout whose whole check is timed (default: this one)")
+    ap.add_argument("--compare", type=Path, help="another checkout (e.g. before a change), timed in the same turns")
+    ap.add_argument("--no-state", action="store_true", help="skip the in-process state analyzer timing")
     args = ap.parse_args()
     names = args.names or list(fetch.APPS)
     rows = []
     CANARY[:] = [str(install_ours(HERE.parent / ".work" / "state" / "ours", args.tree.resolve()))]
+    if args.compare:
+        OTHER[:] = [str(install_ours(HERE.parent / ".work" / "state" / "other", args.compare.resolve()))]
     fixed = min(startup() for _ in range(args.repeat))
     for name in names:
         tree = fetch.fetch(name)
         files = python_files(tree)
-        parses, runs = [], []
-        for _ in range(args.repeat):  # in turns, so a slow spell of the machine falls on both alike
+        parses, runs, others = [], [], []
+        for _ in range(args.repeat):  # in turns, so a slow spell of the machine falls on all alike
             parses.append(plain_parse(files))
             runs.append(whole_check(tree))
+            if OTHER:
+                others.append(whole_check(tree, OTHER)[0])
         parse = min(parses)
         check = min(t for t, _ in runs)
         report = runs[0][1]
-        state = min(state_only(tree) for _ in range(args.repeat))
+        paired = statistics.median(t / p for (t, _), p in zip(runs, parses))
+        if OTHER:
+            print(f"{name}: check/parse {check / parse:.2f}x (paired median {paired:.2f}x); --compare tree "
+                  f"{min(others) / parse:.2f}x (paired median "
+                  f"{statistics.median(t / p for t, p in zip(others, parses)):.2f}x)", flush=True)
+        state = min(state_only(tree) for _ in range(args.repeat)) if not args.no_state else float("nan")
         findings = [f for f in report["findings"] if f["family"] == "state"]
         by_rule: dict[str, int] = {}
         for f in findings:
