@@ -77,7 +77,6 @@ def brief_source(node: ast.AST) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-
 def dump_of(node: ast.AST) -> str:
     """`ast.dump(node)`, to compare two expressions, for any node the parser gives: an int constant past
     Python's 4,300-digit printing limit is dumped as its hex text, a nesting deeper than `ast.dump`'s recursion

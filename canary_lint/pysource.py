@@ -26,6 +26,7 @@ import re
 import tokenize
 
 from canary_lint.pyast import match_lines, on_lines
+from canary_lint.textmemo import word_matches
 from canary_lint.pysyntax import Interpolation, TemplateStr, TypeAlias, ast_parse, stalls_tokenize
 
 __all__ = ["Interpolation", "TemplateSource", "TemplateStr", "TypeAlias", "is_template", "parse"]
@@ -55,22 +56,13 @@ def parse(source: str, path: str = "<unknown>") -> ast.Module:
     return tree
 
 
-# `dict(` with keywords, `**` or a dict display; the word boundary before it is tested on each match (a leading
-# `\b` in the pattern made the search try every position of the text: 48 ms of superset's 7 MB, now 2)
+# `dict(` with keywords, `**` or a dict display, at a word boundary (textmemo.word_matches: a leading `\b` in
+# the pattern made the search try every position of the text, 48 ms of superset's 7 MB, now 2)
 _DICT_CALL = re.compile(r"dict\([ \t\r\n]{0,200}(?:\*\*|[A-Za-z_]\w{0,100}[ \t]{0,20}=[^=]|\{)")
 
 
 def _dict_calls(source: str):
-    """The matches `_DICT_CALL` after a word boundary would give: one after a word character is passed over,
-    and the search goes on from the next position (a `dict(` inside the one passed over still counts)."""
-    at = 0
-    while (m := _DICT_CALL.search(source, at)) is not None:
-        start = m.start()
-        if start and (source[start - 1].isalnum() or source[start - 1] == "_"):  # re's \w, for str patterns
-            at = start + 1
-            continue
-        yield m
-        at = m.end()
+    return word_matches(_DICT_CALL, source)
 
 
 def _as_display(node: ast.AST) -> ast.Dict | None:

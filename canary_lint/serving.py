@@ -29,6 +29,7 @@ from pathlib import PurePosixPath
 from canary_lint import pyast
 from canary_lint.discovery import is_test_path
 from canary_lint.resolver.modules import absolute, module_name, tree_project
+from canary_lint.textmemo import word_matches
 
 NON_SERVING_DIRS = frozenset({
     "tests", "test", "testing", "fixtures", "testdata", "test_data", "scripts", "script", "docs", "doc",
@@ -51,8 +52,8 @@ SERVER = re.compile(
 )
 TARGET = re.compile(r"(?:^|[\s=\"'])(?P<flag>-A\s*|--app[= ]\s*|--module[= ]\s*|-m\s+)?"
                     r"(?P<name>[A-Za-z_]\w*(?:\.\w+)*)(?P<attr>:[A-Za-z_][\w.()]*)?(?=$|[\s\"',\]])")
-# a call of one of the names `_creates_app` looks for, in the text: only such files are walked (the word
-# boundary is tested on each match: a leading `\b` made the search try every position of the text)
+# a call of one of the names `_creates_app` looks for, in the text: only such files are walked (at a word
+# boundary: textmemo.word_matches)
 APP_CALL_TEXT = re.compile(r"(?:" + "|".join(sorted(APP_CALLS | {d.rsplit(".", 1)[-1] for d in APP_DOTTED}))
                            + r")[ \t]{0,20}\(")
 # a quoted dotted path in the text (`"shop.plugins.audit"`, `"shop.wsgi:app"`), outside whole-line comments
@@ -161,11 +162,7 @@ def _module_path(project, module: str) -> str | None:
 def _app_call_lines(text: str) -> list[int]:
     """The lines (sorted) where the text calls one of the names `_creates_app` looks for (`Flask(`, not
     `MyFlask(`)."""
-    hits = []
-    for m in APP_CALL_TEXT.finditer(text):
-        before = text[m.start() - 1] if m.start() else " "
-        if not (before.isalnum() or before == "_"):
-            hits.append(m)
+    hits = list(word_matches(APP_CALL_TEXT, text))
     return pyast.match_lines(text, hits) if hits else []
 
 

@@ -79,3 +79,16 @@ def test_node_memos_keep_no_tree_alive():
     del tree, node
     gc.collect()
     assert ref() is None
+
+
+@settings(max_examples=300, derandomize=True, database=None)
+@given(st.lists(st.sampled_from(["Flask", "APIFlask", "App", "Application", "x", "_", " ", "(", "\n", "é", "."]),
+                max_size=20).map("".join))
+def test_word_matches_are_those_of_a_leading_word_boundary(text):
+    import re
+
+    from canary_lint.serving import APP_CALL_TEXT
+    from canary_lint.textmemo import word_matches
+
+    bounded = re.compile(r"\b(?:" + APP_CALL_TEXT.pattern + ")")
+    assert [m.span() for m in word_matches(APP_CALL_TEXT, text)] == [m.span() for m in bounded.finditer(text)]

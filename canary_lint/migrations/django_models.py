@@ -17,13 +17,13 @@ from canary_lint.migrations.usage import Use, UsageIndex
 from canary_lint.pyast import call_name
 
 MODELS_WORD = re.compile(r"\bmodels\b|\bModel\b")
+MODEL_BASES = {"Model", "PolymorphicModel", "TimeStampedModel", "MPTTModel", "AbstractUser", "AbstractBaseUser"}
 
 
 def names_models(text: str) -> bool:
     """Does the text name Django's `models` or a `Model` (as a word)? A substring test first: the word search
     tries every position of a text that holds neither."""
     return ("models" in text or "Model" in text) and MODELS_WORD.search(text) is not None
-MODEL_BASES = {"Model", "PolymorphicModel", "TimeStampedModel", "MPTTModel", "AbstractUser", "AbstractBaseUser"}
 
 
 def app_dir_of(path: str) -> str:

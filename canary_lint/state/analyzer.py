@@ -50,8 +50,8 @@ HANDLER_TOKENS = ("add_url_rule", "add_api_route", "add_api_websocket_route", "a
                   "sio.on(", ".on(")
 
 
-# one scan of the text for a common part ("add_", "View") before its tokens; "sio.on(" is in ".on("
-_HOLDS_HANDLER_TOKEN = any_token(tuple(t for t in HANDLER_TOKENS if t != "sio.on("), gates=("add_", "View"))
+# one scan of the text for a common part ("add_", "View") before its tokens
+_HOLDS_HANDLER_TOKEN = any_token(HANDLER_TOKENS, gates=("add_", "View"))
 
 
 @per_text
